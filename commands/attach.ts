@@ -1,0 +1,63 @@
+import {Args, Flags} from '@oclif/core'
+
+import {PULL_POLICIES, planAttach} from '../src/attach-options.js'
+import {MindbgCommand} from '../src/cli/base-command.js'
+import {PROFILES} from '../src/profiles.js'
+import {createReporter} from '../src/progress.js'
+import {runAttach} from '../src/session.js'
+import {DEFAULT_DETACH_KEYS} from '../src/terminal/detach-keys.js'
+
+export default class Attach extends MindbgCommand {
+  static override summary = 'Open a shell, or run one command, in a debug sidecar next to a running container.'
+  static override description = `The sidecar joins the target's PID and network namespaces (and IPC when the target's IPC is shareable), so it sees the target's processes and its 127.0.0.1, and reads its filesystem at /proc/1/root. It is removed when the session ends, on every path. Exit code: the command's (or shell's) own; mindbg's errors use the codes listed in the README.`
+  static override examples = [
+    '<%= config.bin %> attach web',
+    '<%= config.bin %> attach web -- ps',
+    'echo "wget -qO- 127.0.0.1:8080/healthz" | <%= config.bin %> attach web',
+    '<%= config.bin %> attach --chroot web -- ls -l /app',
+    '<%= config.bin %> attach --profile netadmin --reason INC-1234 docker://web',
+    '<%= config.bin %> attach --session mindbg-web-x7k2p',
+  ]
+  static override strict = false
+  static override args = {
+    target: Args.string({description: 'Container name, full ID, unique ID prefix, or docker://NAME.', required: false}),
+  }
+  static override flags = {
+    'cap-add': Flags.string({description: 'Add a Linux capability to the sidecar (repeatable).', multiple: true, helpGroup: 'SECURITY'}),
+    chroot: Flags.boolean({description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target."}),
+    'detach-keys': Flags.string({description: 'Key sequence that detaches and leaves the sidecar running.', default: DEFAULT_DETACH_KEYS}),
+    env: Flags.string({char: 'e', description: 'Set KEY=VALUE in the sidecar, or KEY to copy it from here (repeatable).', multiple: true}),
+    image: Flags.string({description: 'Debug image (default: MINDBG_IMAGE, else a pinned static busybox).', helpGroup: 'IMAGE'}),
+    name: Flags.string({description: 'Name of the sidecar container (default: mindbg-<target>-<random>).'}),
+    privileged: Flags.boolean({description: 'Run the sidecar privileged.', helpGroup: 'SECURITY'}),
+    profile: Flags.string({description: 'Security profile, as in kubectl debug.', options: [...PROFILES], helpGroup: 'SECURITY'}),
+    pull: Flags.string({description: 'When to pull the debug image.', options: [...PULL_POLICIES], default: 'missing', helpGroup: 'IMAGE'}),
+    reason: Flags.string({description: 'Why this session exists (e.g. an incident ticket); recorded on the sidecar.'}),
+    session: Flags.string({description: 'Re-attach to a sidecar left running by a detach.'}),
+    stdin: Flags.boolean({char: 'i', description: 'Keep stdin attached (default: on for a shell or piped input).', allowNo: true}),
+    tty: Flags.boolean({char: 't', description: 'Allocate a terminal (default: on for a shell in a terminal).', allowNo: true}),
+    user: Flags.string({char: 'u', description: 'User in the sidecar, UID[:GID] or name.', helpGroup: 'SECURITY'}),
+    workdir: Flags.string({char: 'w', description: 'Working directory in the sidecar.'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, argv, flags} = await this.parse(Attach)
+    const rest = (argv as string[]).slice(args.target === undefined ? 0 : 1)
+    const plan = planAttach({
+      targetArg: args.target,
+      command: rest,
+      flags,
+      env: process.env,
+      stdinIsTTY: Boolean(process.stdin.isTTY),
+      stdoutIsTTY: Boolean(process.stdout.isTTY),
+    })
+    const result = await runAttach(plan, {
+      version: this.config.version,
+      reporter: createReporter({quiet: flags.quiet}),
+      stdin: process.stdin,
+      stdout: process.stdout,
+      stderr: process.stderr,
+    })
+    if (result.exitCode !== 0) this.exit(result.exitCode)
+  }
+}

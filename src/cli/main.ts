@@ -1,0 +1,19 @@
+import {flush, run} from '@oclif/core'
+
+import {formatError, toMindbgError} from '../errors.js'
+
+/** Runs oclif and owns the one place where any error becomes a message, a hint and an exit code. */
+export async function main(argv: string[], binUrl: string): Promise<void> {
+  try {
+    await run(argv, binUrl)
+    await flush()
+  } catch (error) {
+    const exit = (error as {oclif?: {exit?: number}; code?: string}).oclif?.exit
+    // this.exit(n) inside a command: the command already said what it had to say.
+    if ((error as {code?: string}).code === 'EEXIT') process.exit(exit ?? 0)
+    const withStack = argv.includes('--debug') || Boolean(process.env.DEBUG)
+    const mindbgError = toMindbgError(error)
+    process.stderr.write(formatError(mindbgError, withStack))
+    process.exit(mindbgError.exitCode)
+  }
+}

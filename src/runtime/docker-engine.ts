@@ -1,0 +1,184 @@
+import type Dockerode from 'dockerode'
+
+import type {PullPolicy} from '../attach-options.js'
+import {engineMessage, MindbgError} from '../errors.js'
+import {PullProgress, type Reporter} from '../progress.js'
+import type {DockerTarget, EngineKind} from './docker-spec.js'
+import {LABEL} from './docker-spec.js'
+import {loadDockerode} from './load-dockerode.js'
+
+type HttpError = Error & {statusCode?: number}
+const status = (e: unknown): number | undefined => (e as HttpError)?.statusCode
+
+/** A sidecar as `mindbg ls` shows it. */
+export interface SidecarSummary {
+  id: string
+  name: string
+  state: string
+  target: string
+  targetName: string
+  targetState: string
+  user: string
+  started: string
+  ageSeconds: number
+  reason: string
+  profile: string
+  version: string
+}
+
+/** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
+export class DockerEngine {
+  private kindPromise: Promise<EngineKind> | undefined
+
+  private constructor(readonly api: Dockerode) {}
+
+  static async connect(): Promise<DockerEngine> {
+    const Docker = await loadDockerode()
+    // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem.
+    return new DockerEngine(new Docker())
+  }
+
+  kind(): Promise<EngineKind> {
+    this.kindPromise ??= this.api.version().then((v) => {
+      const names = [v.Platform?.Name ?? '', ...(v.Components ?? []).map((c) => c.Name)].join(' ')
+      return /podman/i.test(names) ? 'podman' : 'docker'
+    })
+    return this.kindPromise
+  }
+
+  /** Finds the target by name, ID or unique ID prefix and checks that it can be debugged now. */
+  async resolveTarget(ref: string): Promise<DockerTarget> {
+    let info: Dockerode.ContainerInspectInfo
+    try {
+      info = await this.api.getContainer(ref).inspect()
+    } catch (error) {
+      if (status(error) === 404 || /multiple/i.test(engineMessage(error))) throw await this.explainMissing(ref)
+      throw error
+    }
+    const name = info.Name.replace(/^\//, '')
+    const state = info.State
+    if (info.Config.Labels?.[LABEL.sidecar] === 'true') {
+      throw new MindbgError('targetNotDebuggable', `${name} is itself a mindbg sidecar`, `Debug its target instead: mindbg attach ${info.Config.Labels[LABEL.targetName] ?? '<target>'}`)
+    }
+    if (state.Paused) throw new MindbgError('targetNotDebuggable', `${name} is paused`, `Unpause it first: docker unpause ${name}`)
+    if (state.Restarting) throw new MindbgError('targetNotDebuggable', `${name} is restarting`, `Wait until it runs, or look at why it restarts: docker logs ${name}`)
+    if (!state.Running) {
+      throw new MindbgError(
+        'targetNotDebuggable',
+        `${name} is not running (${state.Status}, exit code ${state.ExitCode})`,
+        `mindbg debugs running containers; start it with: docker start ${name}`,
+      )
+    }
+    return {
+      id: info.Id,
+      name,
+      image: info.Config.Image,
+      user: info.Config.User ?? '',
+      env: info.Config.Env ?? [],
+      pidMode: info.HostConfig.PidMode ?? '',
+      ipcMode: info.HostConfig.IpcMode ?? '',
+      pid: state.Pid,
+      labels: info.Config.Labels ?? {},
+    }
+  }
+
+  private async explainMissing(ref: string): Promise<MindbgError> {
+    const all = await this.api.listContainers({all: true})
+    const matches = all.filter((c) => c.Id.startsWith(ref))
+    if (matches.length > 1) {
+      const names = matches.slice(0, 4).map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12))
+      return new MindbgError('targetAmbiguous', `"${ref}" matches ${matches.length} containers (${names.join(', ')})`, 'Use a longer ID prefix or the container name.')
+    }
+    return new MindbgError('targetNotFound', `no container named or with ID "${ref}"`, 'List running containers with: docker ps (or mindbg ls for sidecars).')
+  }
+
+  /** Makes sure `image` is present, pulling it as `policy` allows. */
+  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter): Promise<void> {
+    if (policy !== 'always') {
+      if (await this.imageExists(image)) return
+      if (policy === 'never') {
+        throw new MindbgError(
+          'imageUnavailable',
+          `image ${image} is not present and --pull never forbids pulling it`,
+          `Load it with "docker load -i FILE" (saved elsewhere with "docker save ${image}"), or use --pull missing.`,
+        )
+      }
+    }
+    await this.pull(image, reporter)
+  }
+
+  private async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.api.getImage(image).inspect()
+      return true
+    } catch (error) {
+      if (status(error) === 404) return false
+      throw error
+    }
+  }
+
+  private async pull(image: string, reporter: Reporter): Promise<void> {
+    const progress = new PullProgress(image)
+    reporter.begin(`Pulling ${image}`)
+    try {
+      const stream = await this.api.pull(image)
+      await new Promise<void>((resolve, reject) => {
+        this.api.modem.followProgress(
+          stream,
+          (err: Error | null, events: Array<{error?: string}>) => {
+            const failed = err ?? events.find((e) => e.error)?.error
+            if (failed) reject(failed instanceof Error ? failed : new Error(failed))
+            else resolve()
+          },
+          (event: Parameters<PullProgress['add']>[0]) => reporter.update(progress.add(event)),
+        )
+      })
+    } catch (error) {
+      reporter.end(`Pulling ${image} failed`, false)
+      if (error instanceof MindbgError) throw error
+      const code = (error as {code?: unknown}).code
+      if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES') throw error
+      throw new MindbgError('imageUnavailable', `cannot pull ${image}: ${engineMessage(error)}`, 'Check the image name and the registry, or use a local image with --pull never.', {cause: error})
+    }
+    reporter.end(`Pulled ${image}`, true)
+  }
+
+  /** Removes a container, killing it first; a container already gone (or being removed) is fine. */
+  async remove(idOrName: string): Promise<void> {
+    try {
+      await this.api.getContainer(idOrName).remove({force: true})
+    } catch (error) {
+      const code = status(error)
+      if (code === 404) return
+      if (code === 409 && /already in progress/i.test(engineMessage(error))) return
+      throw error
+    }
+  }
+
+  async listSidecars(): Promise<SidecarSummary[]> {
+    const all = await this.api.listContainers({all: true})
+    const stateById = new Map(all.map((c) => [c.Id, c.State]))
+    const now = Date.now()
+    return all
+      .filter((c) => c.Labels?.[LABEL.sidecar] === 'true')
+      .map((c) => {
+        const labels = c.Labels
+        const started = labels[LABEL.started] ?? new Date(c.Created * 1000).toISOString()
+        const target = labels[LABEL.target] ?? ''
+        return {
+          id: c.Id,
+          name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12),
+          state: c.State,
+          target,
+          targetName: labels[LABEL.targetName] ?? '',
+          targetState: stateById.get(target) ?? 'gone',
+          user: labels[LABEL.user] ?? '',
+          started,
+          ageSeconds: Math.max(0, Math.round((now - Date.parse(started)) / 1000)),
+          reason: labels[LABEL.reason] ?? '',
+          profile: labels[LABEL.profile] ?? '',
+          version: labels[LABEL.version] ?? '',
+        }
+      })
+  }
+}

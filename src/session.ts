@@ -1,0 +1,286 @@
+import os from 'node:os'
+import type {Duplex} from 'node:stream'
+
+import type Dockerode from 'dockerode'
+
+import type {AttachPlan, SidecarRequest, StreamMode} from './attach-options.js'
+import {engineMessage, MindbgError, toMindbgError, usageError} from './errors.js'
+import type {Reporter} from './progress.js'
+import {DockerEngine} from './runtime/docker-engine.js'
+import {buildSidecarSpec, type DockerTarget, LABEL, type SessionIdentity, sidecarName, targetRootPath} from './runtime/docker-spec.js'
+import {StdDemuxer} from './runtime/demux.js'
+import {startWatchdog, type Watchdog} from './runtime/watchdog.js'
+import {DetachKeyMatcher} from './terminal/detach-keys.js'
+import {enterRawMode, terminalSize} from './terminal/tty.js'
+
+export interface SessionContext {
+  version: string
+  reporter: Reporter
+  stdin: NodeJS.ReadStream
+  stdout: NodeJS.WriteStream
+  stderr: NodeJS.WriteStream
+}
+
+/** How a session ended: the exit code mindbg should return. */
+export type SessionResult = {exitCode: number}
+
+const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
+
+export async function runAttach(plan: AttachPlan, ctx: SessionContext): Promise<SessionResult> {
+  if (plan.kind === 'new' && plan.target.runtime === 'kubernetes') {
+    throw usageError('Kubernetes targets are not supported yet', 'Target a Docker container by name or ID.')
+  }
+  const engine = await DockerEngine.connect()
+  if (plan.kind === 'reattach') return reattach(engine, plan.session, plan.streams, ctx)
+  if (plan.target.runtime !== 'docker') throw new Error('unreachable')
+  return startNew(engine, plan.target.ref, plan.sidecar, plan.streams, ctx)
+}
+
+export function invokingUser(): string {
+  let user = process.env.SUDO_USER || process.env.USER || ''
+  try {
+    user ||= os.userInfo().username
+  } catch {
+    user ||= String(process.getuid?.() ?? 'unknown')
+  }
+  return `${user}@${os.hostname()}`
+}
+
+async function startNew(engine: DockerEngine, ref: string, request: SidecarRequest, streams: StreamMode, ctx: SessionContext): Promise<SessionResult> {
+  const [target, kind] = await Promise.all([engine.resolveTarget(ref), engine.kind()])
+  const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
+  const name = request.name ?? sidecarName(target.name)
+  const spec = buildSidecarSpec(target, request, streams, identity, kind, name)
+  await engine.ensureImage(request.image, request.pull, ctx.reporter)
+
+  // Started before the sidecar exists, so there is no moment in which a SIGKILL could leave it behind.
+  const watchdog = startWatchdog(name)
+  let container: Dockerode.Container
+  try {
+    container = await engine.api.createContainer(spec)
+  } catch (error) {
+    watchdog.release()
+    throw createError(error, name, request.image)
+  }
+  if (request.command.length === 0) {
+    ctx.reporter.notice(
+      `mindbg: ${container.id.slice(0, 12)} (${name}) is next to ${target.name}; its filesystem is at ${targetRootPath(target)}` +
+        (streams.tty ? `; detach with ${describeKeys(streams.detachKeys)}` : ''),
+    )
+  }
+  return runSession(engine, container, name, target, streams, ctx, watchdog, true)
+}
+
+async function reattach(engine: DockerEngine, session: string, streams: StreamMode, ctx: SessionContext): Promise<SessionResult> {
+  let info: Dockerode.ContainerInspectInfo
+  try {
+    info = await engine.api.getContainer(session).inspect()
+  } catch (error) {
+    if ((error as {statusCode?: number}).statusCode === 404) throw sessionNotFound(session, 'no such sidecar')
+    throw error
+  }
+  const labels = info.Config.Labels ?? {}
+  if (labels[LABEL.sidecar] !== 'true') throw sessionNotFound(session, 'is not a mindbg sidecar')
+  if (!info.State.Running) throw sessionNotFound(session, 'has already ended')
+  const target = await engine.resolveTarget(labels[LABEL.target] ?? '').catch(() => undefined)
+  const name = info.Name.replace(/^\//, '')
+  const mode: StreamMode = {stdin: info.Config.OpenStdin, tty: info.Config.Tty, detachKeys: streams.detachKeys}
+  ctx.reporter.notice(`mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`)
+  const watchdog = startWatchdog(name)
+  return runSession(engine, engine.api.getContainer(info.Id), name, target, mode, ctx, watchdog, false)
+}
+
+function sessionNotFound(session: string, why: string): MindbgError {
+  return new MindbgError('sessionNotFound', `session ${session}: ${why}`, 'List live sidecars with: mindbg ls')
+}
+
+function createError(error: unknown, name: string, image: string): MindbgError {
+  const message = engineMessage(error)
+  const status = (error as {statusCode?: number}).statusCode
+  if (status === 409) return usageError(`the name ${name} is already in use`, 'Pick another --name, or remove the old container (mindbg prune).')
+  if (status === 404) return new MindbgError('imageUnavailable', `image ${image} disappeared before the sidecar was created`, 'Run the command again.')
+  // Socket-level failures (engine gone, permission) keep their translation in errors.ts.
+  if (typeof (error as {code?: unknown}).code === 'string') return toMindbgError(error)
+  return new MindbgError('sidecarFailed', `the engine refused the sidecar: ${message}`, 'Check the flags against the target (rerun with --debug for details).', {cause: error})
+}
+
+function describeKeys(keys: number[]): string {
+  return keys.map((k) => (k < 32 ? `ctrl-${String.fromCharCode(k + 96)}` : String.fromCharCode(k))).join(',')
+}
+
+/**
+ * Attaches, starts (for a new sidecar) and waits. Ends with the sidecar removed, except after a detach, and with
+ * the terminal restored on every path. Signals and a broken stdout end the session early with the sidecar removed.
+ */
+async function runSession(
+  engine: DockerEngine,
+  container: Dockerode.Container,
+  name: string,
+  target: DockerTarget | undefined,
+  streams: StreamMode,
+  ctx: SessionContext,
+  watchdog: Watchdog,
+  start: boolean,
+): Promise<SessionResult> {
+  const waitAbort = new AbortController()
+  let restoreTerminal = (): void => {}
+  let socket: Duplex | undefined
+  let finishing = false
+
+  // One place that ends the session early (signal, EPIPE, detach); the normal end is the wait below.
+  let endEarly: (result: SessionResult | Error) => void = () => {}
+  const early = new Promise<SessionResult>((resolve, reject) => {
+    endEarly = (result) => (result instanceof Error ? reject(result) : resolve(result))
+  })
+
+  const removeAndEnd = async (exitCode: number): Promise<void> => {
+    if (finishing) return
+    finishing = true
+    restoreTerminal()
+    socket?.destroy()
+    try {
+      await engine.remove(container.id)
+      watchdog.release()
+    } catch {
+      // the watchdog is still armed and will remove it once we are gone
+    }
+    endEarly({exitCode})
+  }
+  const onSignal = (signal: NodeJS.Signals): void => void removeAndEnd(SIGNAL_EXIT[signal] ?? 1)
+  const onStdoutError = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') void removeAndEnd(141)
+  }
+  for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
+  ctx.stdout.on('error', onStdoutError)
+
+  const cleanupListeners = (): void => {
+    for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
+    ctx.stdout.removeListener('error', onStdoutError)
+    if (!streams.stdin) return
+    ctx.stdin.removeAllListeners('data')
+    ctx.stdin.removeAllListeners('end')
+    ctx.stdin.pause()
+    // A TTY or pipe we read from keeps the event loop alive: let go of it.
+    ;(ctx.stdin as unknown as {unref?: () => void}).unref?.()
+  }
+
+  try {
+    socket = (await container.attach({stream: true, stdin: streams.stdin, stdout: true, stderr: true, hijack: true})) as Duplex
+    const outputDone = pumpOutput(socket, streams.tty, ctx)
+    const exited = container.wait({condition: 'removed', abortSignal: waitAbort.signal}) as Promise<{StatusCode: number}>
+    exited.catch(() => {})
+
+    if (start) {
+      try {
+        await container.start()
+      } catch (error) {
+        await engine.remove(container.id).catch(() => {})
+        watchdog.release()
+        throw startError(error)
+      }
+    }
+    if (streams.tty) {
+      restoreTerminal = enterRawMode(ctx.stdin)
+      const resize = (): void => {
+        const size = terminalSize(ctx.stdout)
+        if (size) container.resize({h: size.rows, w: size.columns}).catch(() => {})
+      }
+      resize()
+      ctx.stdout.on('resize', resize)
+    }
+    if (streams.stdin) {
+      pumpInput(socket, streams, ctx, () => {
+        // Detach: the sidecar keeps running; the watchdog must not remove it.
+        finishing = true
+        restoreTerminal()
+        waitAbort.abort()
+        socket?.destroy()
+        watchdog.release()
+        ctx.stderr.write(`\nmindbg: detached from ${name}; it keeps running.\nRe-attach: mindbg attach --session ${name}\nEnd it:    docker rm -f ${name}\n`)
+        endEarly({exitCode: 0})
+      })
+    }
+
+    const result = await Promise.race([
+      early,
+      exited.then(async ({StatusCode}) => {
+        await Promise.race([outputDone, delay(2000)])
+        return {exitCode: StatusCode}
+      }),
+    ])
+    if (finishing) return result
+    finishing = true
+    restoreTerminal()
+    watchdog.release()
+    if (target && (await targetGone(engine, target))) {
+      throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
+    }
+    return result
+  } catch (error) {
+    if (!finishing) {
+      finishing = true
+      restoreTerminal()
+      await engine.remove(container.id).catch(() => {})
+      watchdog.release()
+    }
+    throw error
+  } finally {
+    restoreTerminal()
+    waitAbort.abort()
+    cleanupListeners()
+    socket?.destroy()
+  }
+}
+
+function startError(error: unknown): MindbgError {
+  const message = engineMessage(error)
+  if (/executable file not found|no such file or directory/i.test(message)) {
+    return new MindbgError('commandNotFound', `cannot run the command in the sidecar: ${message}`, 'The debug image lacks it; use --image with an image that has it.')
+  }
+  if (/permission denied/i.test(message)) return new MindbgError('commandNotExecutable', `cannot run the command in the sidecar: ${message}`)
+  return new MindbgError('sidecarFailed', `the sidecar did not start: ${message}`, 'Check the flags against the target (rerun with --debug for details).', {cause: error})
+}
+
+async function targetGone(engine: DockerEngine, target: DockerTarget): Promise<boolean> {
+  try {
+    const info = await engine.api.getContainer(target.id).inspect()
+    return !info.State.Running
+  } catch {
+    return true
+  }
+}
+
+/** Copies the container's output to our stdout/stderr with backpressure; resolves when the engine closes it. */
+function pumpOutput(socket: Duplex, tty: boolean, ctx: SessionContext): Promise<void> {
+  const write = (out: NodeJS.WriteStream, data: Buffer): void => {
+    if (!out.write(data)) {
+      socket.pause()
+      out.once('drain', () => socket.resume())
+    }
+  }
+  const demux = tty ? undefined : new StdDemuxer((stream, payload) => write(stream === 'stderr' ? ctx.stderr : ctx.stdout, payload))
+  socket.on('data', (chunk: Buffer) => (demux ? demux.push(chunk) : write(ctx.stdout, chunk)))
+  return new Promise((resolve) => {
+    socket.once('end', () => resolve())
+    socket.once('close', () => resolve())
+    socket.once('error', () => resolve())
+  })
+}
+
+/** Forwards our stdin; EOF half-closes the attach stream so the container sees EOF too. */
+function pumpInput(socket: Duplex, streams: StreamMode, ctx: SessionContext, onDetach: () => void): void {
+  const matcher = streams.tty ? new DetachKeyMatcher(streams.detachKeys) : undefined
+  ctx.stdin.on('data', (chunk: Buffer) => {
+    if (!matcher) {
+      socket.write(chunk)
+      return
+    }
+    const {forward, detach} = matcher.push(chunk)
+    if (forward.length > 0) socket.write(forward)
+    if (detach) onDetach()
+  })
+  ctx.stdin.once('end', () => socket.end())
+  ctx.stdin.resume()
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms).unref())

@@ -1,0 +1,42 @@
+import {describe, expect, it} from 'vitest'
+
+import {StdDemuxer} from '../../src/runtime/demux.js'
+
+const frame = (stream: number, text: string): Buffer => {
+  const payload = Buffer.from(text)
+  const header = Buffer.alloc(8)
+  header[0] = stream
+  header.writeUInt32BE(payload.length, 4)
+  return Buffer.concat([header, payload])
+}
+
+describe('StdDemuxer', () => {
+  const collect = (chunks: Buffer[]): {out: string; err: string; pending: number} => {
+    let out = ''
+    let err = ''
+    const d = new StdDemuxer((s, p) => (s === 'stdout' ? (out += p) : (err += p)))
+    for (const c of chunks) d.push(c)
+    return {out, err, pending: d.pendingBytes}
+  }
+
+  it('separates stdout and stderr', () => {
+    expect(collect([Buffer.concat([frame(1, 'a'), frame(2, 'b'), frame(1, 'c')])])).toEqual({out: 'ac', err: 'b', pending: 0})
+  })
+
+  it('reassembles frames cut at every byte', () => {
+    const all = Buffer.concat([frame(1, 'hello '), frame(2, 'oops'), frame(1, 'world')])
+    const bytes = [...all].map((b) => Buffer.from([b]))
+    expect(collect(bytes)).toEqual({out: 'hello world', err: 'oops', pending: 0})
+  })
+
+  it('reports an unfinished frame', () => {
+    const f = frame(1, 'truncated')
+    expect(collect([f.subarray(0, 10)]).pending).toBe(10)
+  })
+
+  it('handles a large frame', () => {
+    const big = 'x'.repeat(1 << 20)
+    const f = frame(1, big)
+    expect(collect([f.subarray(0, 1000), f.subarray(1000)]).out.length).toBe(1 << 20)
+  })
+})

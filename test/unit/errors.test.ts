@@ -1,0 +1,52 @@
+import {describe, expect, it} from 'vitest'
+
+import {ExitCode, formatError, MindbgError, toMindbgError} from '../../src/errors.js'
+
+const withCode = (code: string): Error => Object.assign(new Error(`connect ${code} /var/run/docker.sock`), {code})
+
+describe('toMindbgError', () => {
+  it.each([
+    {name: 'socket missing', error: withCode('ENOENT'), exit: ExitCode.engineUnreachable, message: /cannot reach the Docker engine/},
+    {name: 'connection refused', error: withCode('ECONNREFUSED'), exit: ExitCode.engineUnreachable, message: /cannot reach/},
+    {name: 'permission denied', error: withCode('EACCES'), exit: ExitCode.permissionDenied, message: /permission denied/},
+    {name: 'oclif parse error', error: Object.assign(new Error('Expected --profile=x to be one of: a, b\nSee more help'), {oclif: {exit: 2}}), exit: 2, message: /^Expected --profile=x/},
+    {name: 'engine HTTP error', error: Object.assign(new Error('(HTTP code 500) server error'), {statusCode: 500, json: {message: 'boom'}}), exit: ExitCode.internal, message: /answered 500: boom/},
+    {name: 'anything else', error: new TypeError('x is undefined'), exit: ExitCode.internal, message: /x is undefined/},
+    {name: 'a thrown string', error: 'weird', exit: ExitCode.internal, message: /weird/},
+  ])('$name', ({error, exit, message}) => {
+    const e = toMindbgError(error)
+    expect(e.exitCode).toBe(exit)
+    expect(e.message).toMatch(message)
+    expect(e.message).not.toContain('\n')
+    expect(e.hint).toBeTruthy()
+  })
+
+  it('keeps MindbgErrors as they are', () => {
+    const e = new MindbgError('targetNotFound', 'no container "x"', 'docker ps')
+    expect(toMindbgError(e)).toBe(e)
+  })
+
+  it('honours DOCKER_HOST in the message', () => {
+    const saved = process.env.DOCKER_HOST
+    process.env.DOCKER_HOST = 'tcp://127.0.0.1:1'
+    try {
+      expect(toMindbgError(withCode('ECONNREFUSED')).message).toContain('tcp://127.0.0.1:1')
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST
+      else process.env.DOCKER_HOST = saved
+    }
+  })
+})
+
+describe('formatError', () => {
+  it('prints message and hint, no stack', () => {
+    expect(formatError(new MindbgError('targetNotFound', 'no container "x"', 'List them: docker ps'), false)).toBe('mindbg: no container "x"\nHint: List them: docker ps\n')
+  })
+  it('prints the stack with --debug', () => {
+    expect(formatError(new MindbgError('internal', 'boom'), true)).toMatch(/MindbgError|at /)
+  })
+  it('exit codes are distinct', () => {
+    const codes = Object.values(ExitCode)
+    expect(new Set(codes).size).toBe(codes.length)
+  })
+})

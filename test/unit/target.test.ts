@@ -1,0 +1,36 @@
+import {describe, expect, it} from 'vitest'
+
+import {MindbgError} from '../../src/errors.js'
+import {parseTarget} from '../../src/target.js'
+
+describe('parseTarget', () => {
+  it.each([
+    ['web', {runtime: 'docker', ref: 'web'}],
+    ['docker://web', {runtime: 'docker', ref: 'web'}],
+    ['/web', {runtime: 'docker', ref: 'web'}],
+    ['3f2a9c', {runtime: 'docker', ref: '3f2a9c'}],
+    ['my_app.v2-1', {runtime: 'docker', ref: 'my_app.v2-1'}],
+    ['pod/api', {runtime: 'kubernetes', pod: 'api'}],
+    ['pod/api/app', {runtime: 'kubernetes', pod: 'api', container: 'app'}],
+    ['pods/api', {runtime: 'kubernetes', pod: 'api'}],
+    ['k8s://prod/api', {runtime: 'kubernetes', namespace: 'prod', pod: 'api'}],
+    ['kubernetes://prod/api/app', {runtime: 'kubernetes', namespace: 'prod', pod: 'api', container: 'app'}],
+  ])('%s', (input, expected) => {
+    expect(parseTarget(input)).toEqual(expected)
+  })
+
+  it.each(['', '  ', 'docker://', 'we b', 'web/x', '-web', 'pod/', 'pod/a/b/c', 'k8s://prod', 'k8s://Prod/api', 'pod/API'])(
+    'rejects %j as a usage error',
+    (input) => {
+      let error: unknown
+      try {
+        parseTarget(input)
+      } catch (e) {
+        error = e
+      }
+      expect(error).toBeInstanceOf(MindbgError)
+      expect((error as MindbgError).exitCode).toBe(2)
+      expect((error as MindbgError).hint).toBeTruthy()
+    },
+  )
+})
