@@ -23,10 +23,10 @@ export default class Attach extends MindbgCommand {
     target: Args.string({description: 'Container name, full ID, unique ID prefix, or docker://NAME.', required: false}),
   }
   static override flags = {
-    'cap-add': Flags.string({description: 'Add a Linux capability to the sidecar (repeatable).', multiple: true, helpGroup: 'SECURITY'}),
+    'cap-add': Flags.string({description: 'Add a Linux capability to the sidecar (repeatable).', multiple: true, multipleNonGreedy: true, helpGroup: 'SECURITY'}),
     chroot: Flags.boolean({description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target."}),
     'detach-keys': Flags.string({description: 'Key sequence that detaches and leaves the sidecar running.', default: DEFAULT_DETACH_KEYS}),
-    env: Flags.string({char: 'e', description: 'Set KEY=VALUE in the sidecar, or KEY to copy it from here (repeatable).', multiple: true}),
+    env: Flags.string({char: 'e', description: 'Set KEY=VALUE in the sidecar, or KEY to copy it from here (repeatable).', multiple: true, multipleNonGreedy: true}),
     image: Flags.string({description: 'Debug image (default: MINDBG_IMAGE, else a pinned static busybox).', helpGroup: 'IMAGE'}),
     name: Flags.string({description: 'Name of the sidecar container (default: mindbg-<target>-<random>).'}),
     privileged: Flags.boolean({description: 'Run the sidecar privileged.', helpGroup: 'SECURITY'}),

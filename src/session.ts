@@ -208,7 +208,8 @@ async function runSession(
         return {exitCode: StatusCode}
       }),
     ])
-    if (finishing) return result
+    // Ended by a signal, EPIPE or detach: the exit code is theirs, not the killed sidecar's.
+    if (finishing) return early
     finishing = true
     restoreTerminal()
     watchdog.release()

@@ -48,9 +48,13 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
  */
 export const CHROOT_SCRIPT = [
   'k=$$',
-  'tools=',
-  'IFS=:; for d in $PATH; do tools="$tools:/proc/$k/root$d"; done; unset IFS',
-  'shell=$(readlink -f "$(command -v sh)")',
+  'tools= shell=',
+  'IFS=:',
+  'for d in $PATH; do',
+  '  tools="$tools:/proc/$k/root$d"',
+  '  [ -z "$shell" ] && [ -x "$d/sh" ] && shell=$(readlink -f "$d/sh")',
+  'done',
+  'unset IFS',
   'export PATH="$MINDBG_TARGET_PATH$tools" HISTFILE=/dev/null',
   'if [ $# -eq 0 ]; then chroot "$MINDBG_TARGET_ROOT" "/proc/$k/root$shell"; else chroot "$MINDBG_TARGET_ROOT" "$@"; fi',
   'exit $?',

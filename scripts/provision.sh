@@ -1,0 +1,307 @@
+#!/usr/bin/env bash
+# scripts/provision.sh - installs and starts what mindbg's tests and demo need.
+#
+#   source scripts/provision.sh     # from bash (scripts/test.sh, scripts/demo.sh):
+#                                   # also puts Node >= 22.19 first on PATH
+#   bash scripts/provision.sh       # same work, nothing exported
+#
+# Idempotent and quiet: it prints one "provision: ..." line on stderr per thing
+# it actually installs, starts or builds, and nothing when all is in place.
+#
+#   a. Node >= 22.19: if `node` on PATH is older, node-linux-<arch>@24.21.0 from
+#      the npm registry into .tools/ (git-ignored), put first on PATH.
+#   b. npm ci, when node_modules is missing or older than package-lock.json.
+#   c. A Docker engine: the one `docker info` reaches (DOCKER_HOST is honoured),
+#      or else dockerd (apt-get install docker.io if missing) started as
+#      `dockerd --bridge=none --iptables=false --ip-masq=false`,
+#      log in /var/log/mindbg-dockerd.log.
+#   d. busybox-static (/bin/busybox) and gcc with a static libc (libc6-dev).
+#   e. The fixture images (test/fixtures/build-images.sh).
+#
+# Failures of a. and b. are always fatal. With CI=true every failure is fatal.
+# Otherwise a failure in c.-e. is reported as a warning and provisioning goes on
+# without Docker. Either way MINDBG_DOCKER_READY is exported: 1 when the engine
+# answers and the fixture images are built, else 0.
+#
+# Returns (when sourced) or exits (when run) non-zero on a fatal failure.
+
+_mindbg_provision_steps() {
+    set -euo pipefail
+
+    local root=$1
+    local node_min=22.19.0 node_want=24.21.0
+    local dockerd_log=/var/log/mindbg-dockerd.log
+    local -a dockerd_flags=(--bridge=none --iptables=false --ip-masq=false)
+    local strict=0
+    [[ ${CI:-} == true ]] && strict=1
+    local sudo=""
+    if [[ $EUID -ne 0 ]] && command -v sudo >/dev/null 2>&1; then sudo="sudo -n"; fi
+
+    log() { printf 'provision: %s\n' "$*" >&2; }
+    die() { printf 'provision: ERROR: %s\n' "$*" >&2; exit 1; }
+    # Runs a command with its output in a temporary log, shown only on failure.
+    quietly() { # what cmd...
+        local what=$1 out rc
+        shift
+        out=$(mktemp /tmp/mindbg-provision.XXXXXX)
+        set +e
+        "$@" </dev/null >"$out" 2>&1 9>&-
+        rc=$?
+        set -e
+        if ((rc != 0)); then
+            printf 'provision: %s failed (exit %d); last lines of its output:\n' "$what" "$rc" >&2
+            tail -n 40 "$out" | sed 's/^/    /' >&2
+            rm -f "$out"
+            return "$rc"
+        fi
+        rm -f "$out"
+    }
+    version_ge() { # have want -> true when have >= want (x.y.z)
+        local have=${1#v} want=${2#v} h1 h2 h3 w1 w2 w3
+        [[ $have =~ ^[0-9]+(\.[0-9]+){0,2} ]] || return 1
+        IFS=. read -r h1 h2 h3 <<<"${BASH_REMATCH[0]}"
+        IFS=. read -r w1 w2 w3 <<<"$want"
+        h2=${h2:-0} h3=${h3:-0}
+        if ((h1 != w1)); then return $((h1 > w1 ? 0 : 1)); fi
+        if ((h2 != w2)); then return $((h2 > w2 ? 0 : 1)); fi
+        return $((h3 >= w3 ? 0 : 1))
+    }
+
+    # Serialise concurrent runs (the Docker engine is per machine).
+    exec 9>"/tmp/mindbg-provision.lock"
+    flock -w 600 9 || die "another provision.sh still holds /tmp/mindbg-provision.lock after 10 min"
+
+    # --- a. Node --------------------------------------------------------------
+    local arch
+    case $(uname -m) in
+        x86_64 | amd64) arch=x64 ;;
+        aarch64 | arm64) arch=arm64 ;;
+        *) die "unsupported CPU $(uname -m): no node-linux-* package for it" ;;
+    esac
+    local node_pkg=node-linux-$arch
+    local node_bin="$root/.tools/node_modules/$node_pkg/bin"
+    local have_node=""
+    have_node=$(node -p process.versions.node 2>/dev/null || true)
+    if ! version_ge "$have_node" "$node_min"; then
+        local tools_node=""
+        [[ -x $node_bin/node ]] && tools_node=$("$node_bin/node" -p process.versions.node 2>/dev/null || true)
+        if [[ $tools_node != "$node_want" ]]; then
+            command -v npm >/dev/null 2>&1 ||
+                die "node ${have_node:-(none)} is older than $node_min and npm is missing, so $node_pkg cannot be installed"
+            log "installing $node_pkg@$node_want into .tools/ (node on PATH is ${have_node:-missing})"
+            mkdir -p "$root/.tools"
+            quietly "npm install $node_pkg@$node_want" \
+                npm install --prefix "$root/.tools" --no-save --no-audit --no-fund "$node_pkg@$node_want" ||
+                die "could not install $node_pkg@$node_want from the npm registry"
+            chmod +x "$node_bin/node" 2>/dev/null || true
+            tools_node=$("$node_bin/node" -p process.versions.node 2>/dev/null || true)
+            [[ $tools_node == "$node_want" ]] ||
+                die "$node_bin/node reports '${tools_node:-nothing}', expected $node_want"
+        fi
+        case ":$PATH:" in
+            *":$node_bin:"*) ;;
+            *) PATH="$node_bin:$PATH" ;;
+        esac
+        export PATH
+        printf '@@mindbg:path=%s\n' "$node_bin"
+        have_node=$(node -p process.versions.node 2>/dev/null || true)
+        version_ge "$have_node" "$node_min" || die "node on PATH is still ${have_node:-missing} after installing $node_pkg"
+    fi
+
+    # --- b. npm ci ------------------------------------------------------------
+    if [[ -f $root/package.json ]]; then
+        local lock="$root/package-lock.json" stamp="$root/node_modules/.mindbg-provision-stamp"
+        [[ -f $lock ]] || die "package-lock.json is missing: run 'npm install' and commit the lockfile"
+        local want_stamp="node v$have_node"
+        if [[ ! -d $root/node_modules || ! -f $stamp || $lock -nt $stamp || $(<"$stamp") != "$want_stamp" ]]; then
+            log "running npm ci (node v$have_node)"
+            (cd "$root" && quietly "npm ci" npm ci --no-audit --no-fund) ||
+                die "npm ci failed (see above)"
+            printf '%s\n' "$want_stamp" >"$stamp"
+        fi
+    fi
+
+    # --- c.-e. Docker, tools, images ------------------------------------------
+    local apt_updated=0
+    apt_install() { # packages...
+        log "installing $* (apt-get)"
+        if ((apt_updated == 0)); then
+            quietly "apt-get update" $sudo apt-get update -o DPkg::Lock::Timeout=300 || return 1
+            apt_updated=1
+        fi
+        quietly "apt-get install $*" $sudo env DEBIAN_FRONTEND=noninteractive \
+            apt-get install -y -o DPkg::Lock::Timeout=300 "$@"
+    }
+    docker_ok() { timeout 20 docker info >/dev/null 2>&1; }
+    dockerd_pids() { # pids of running dockerd processes
+        local p comm
+        for p in /proc/[0-9]*; do
+            comm=$(cat "$p/comm" 2>/dev/null) || continue
+            [[ $comm == dockerd ]] && printf '%s\n' "${p#/proc/}"
+        done
+        return 0
+    }
+    has_our_flags() { # pid
+        local args f
+        args=" $(tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null) "
+        for f in "${dockerd_flags[@]}"; do
+            [[ $args == *" $f "* ]] || return 1
+        done
+    }
+    stop_dockerd() { # pid
+        local pid=$1 i
+        log "stopping dockerd (pid $pid: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | sed 's/ *$//')), it lacks ${dockerd_flags[*]}"
+        if [[ -d /run/systemd/system ]] && command -v systemctl >/dev/null 2>&1; then
+            $sudo systemctl stop docker.socket docker.service >/dev/null 2>&1 || true
+        fi
+        $sudo kill -TERM "$pid" 2>/dev/null || true
+        for ((i = 0; i < 60; i++)); do
+            kill -0 "$pid" 2>/dev/null || return 0
+            sleep 0.5
+        done
+        $sudo kill -KILL "$pid" 2>/dev/null || true
+        sleep 1
+    }
+    start_dockerd() {
+        local pidfile=/var/run/docker.pid old
+        if [[ -f $pidfile ]]; then
+            old=$(cat "$pidfile" 2>/dev/null || true)
+            if [[ -z $old || ! -d /proc/$old || $(cat "/proc/$old/comm" 2>/dev/null) != dockerd ]]; then
+                $sudo rm -f "$pidfile"
+            fi
+        fi
+        log "starting dockerd ${dockerd_flags[*]} (log: $dockerd_log)"
+        $sudo touch "$dockerd_log"
+        (
+            # dockerd outlives us: hand it no descriptor but /dev/null and its
+            # log (an inherited pipe would keep a caller waiting for EOF).
+            local fd n
+            for fd in /proc/$BASHPID/fd/*; do
+                n=${fd##*/}
+                if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi
+            done
+            exec </dev/null >>"$dockerd_log" 2>&1
+            exec $sudo nohup setsid -f dockerd "${dockerd_flags[@]}"
+        )
+        local i
+        for ((i = 0; i < 60; i++)); do
+            docker_ok && return 0
+            sleep 0.5
+        done
+        printf 'provision: dockerd did not answer within 30 s; last lines of %s:\n' "$dockerd_log" >&2
+        tail -n 30 "$dockerd_log" 2>/dev/null | sed 's/^/    /' >&2
+        return 1
+    }
+    docker_steps() {
+        set -euo pipefail
+        local -a need=()
+        # d. static busybox and a static-capable gcc
+        if [[ ! -x /bin/busybox ]] ||
+            [[ $(dpkg-query -W -f='${db:Status-Status}' busybox-static 2>/dev/null) != installed ]]; then
+            need+=(busybox-static)
+        fi
+        local libc_a=""
+        if command -v gcc >/dev/null 2>&1; then libc_a=$(gcc -print-file-name=libc.a 2>/dev/null || true); fi
+        if [[ $libc_a != /* || ! -f $libc_a ]]; then need+=(gcc libc6-dev); fi
+
+        # c. the engine
+        local engine_ok=0
+        if command -v docker >/dev/null 2>&1 && docker_ok; then engine_ok=1; fi
+        if ((engine_ok == 0)); then
+            case ${DOCKER_HOST:-} in
+                "" | unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
+                *) die "DOCKER_HOST=$DOCKER_HOST does not answer 'docker info'; start that engine or unset DOCKER_HOST" ;;
+            esac
+            if ! command -v dockerd >/dev/null 2>&1 || ! command -v docker >/dev/null 2>&1; then
+                need+=(docker.io)
+            fi
+        fi
+        if ((${#need[@]} > 0)); then
+            apt_install "${need[@]}" || die "apt-get could not install ${need[*]}"
+        fi
+        [[ -x /bin/busybox ]] || die "/bin/busybox is still missing after installing busybox-static"
+
+        if ((engine_ok == 0)); then
+            local pid pids
+            pids=$(dockerd_pids)
+            if [[ -n $pids ]]; then
+                # A dockerd is running (perhaps started by the package's init
+                # script) but `docker info` failed or it was just installed:
+                # keep it only if it answers and has our flags.
+                for pid in $pids; do
+                    if has_our_flags "$pid"; then
+                        local i
+                        for ((i = 0; i < 30; i++)); do
+                            docker_ok && { engine_ok=1; break; }
+                            sleep 0.5
+                        done
+                        ((engine_ok == 1)) && break
+                        log "dockerd (pid $pid) has the right flags but does not answer; restarting it"
+                    fi
+                    stop_dockerd "$pid"
+                done
+            fi
+        fi
+        if ((engine_ok == 0)); then
+            start_dockerd || die "could not start dockerd (see above)"
+        fi
+
+        # e. fixture images
+        MINDBG_LOG_PREFIX=provision bash "$root/test/fixtures/build-images.sh" 9>&- ||
+            die "building the fixture images failed (see above)"
+    }
+
+    local drc
+    set +e
+    (docker_steps)
+    drc=$?
+    set -e
+    if ((drc == 0)); then
+        printf '@@mindbg:docker=1\n'
+    elif ((strict == 1)); then
+        die "Docker provisioning failed and CI=true: stopping here"
+    else
+        log "WARNING: Docker provisioning failed (see above); Docker tests cannot run (MINDBG_DOCKER_READY=0)"
+        printf '@@mindbg:docker=0\n'
+    fi
+}
+
+_mindbg_provision() {
+    local root out rc line had_errexit=0
+    root=$(cd -P "$(dirname "${BASH_SOURCE[0]}")/.." && pwd) || return 1
+    # The steps run in a subshell with their own `set -euo pipefail`; the
+    # caller's options are left as they were (only -e is lifted meanwhile).
+    [[ $- == *e* ]] && had_errexit=1
+    set +e
+    out=$(_mindbg_provision_steps "$root")
+    rc=$?
+    ((had_errexit)) && set -e
+    export MINDBG_DOCKER_READY=0
+    while IFS= read -r line; do
+        case $line in
+            @@mindbg:path=*)
+                line=${line#@@mindbg:path=}
+                case ":$PATH:" in
+                    *":$line:"*) ;;
+                    *) PATH="$line:$PATH" ;;
+                esac
+                export PATH
+                ;;
+            @@mindbg:docker=1) MINDBG_DOCKER_READY=1 ;;
+            @@mindbg:*) ;;
+            *) [[ -n $line ]] && printf '%s\n' "$line" >&2 ;;
+        esac
+    done <<<"$out"
+    if ((rc != 0)); then
+        printf 'provision: failed (exit %d)\n' "$rc" >&2
+        return "$rc"
+    fi
+    return 0
+}
+
+if [[ ${BASH_SOURCE[0]} != "$0" ]]; then
+    _mindbg_provision "$@"
+else
+    _mindbg_provision "$@"
+    exit $?
+fi

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: provisions Node >= 22.19, the Docker engine and the fixture images,
+# builds, then runs every unit and end-to-end test (extra arguments go to vitest, e.g. a file name).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=provision.sh
+source scripts/provision.sh
+if [[ ${MINDBG_DOCKER_READY:-0} != 1 ]]; then
+  echo "test: no Docker engine or fixture images (see provision messages above); the end-to-end tests will fail." >&2
+fi
+npm run --silent build
+exec npx vitest run "$@"

@@ -1,0 +1,134 @@
+/**
+ * End-to-end helpers: the built CLI runs as a subprocess against the real Docker engine. There is no mock engine:
+ * if Docker is unreachable these tests fail (scripts/test.sh provisions and starts it).
+ */
+import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+export const BIN = `${ROOT}bin/run.js`
+export const BUSYBOX = 'mindbg-fixture/busybox:local'
+export const DISTROLESS = 'mindbg-fixture/distroless-web:local'
+export const MARKER = 'distroless-marker-7f3a'
+
+export function docker(...args: string[]): string {
+  return execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim()
+}
+
+export function dockerOk(...args: string[]): boolean {
+  try {
+    docker(...args)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Fails loudly, with what to do, when the engine or the fixture images are missing. */
+export function requireEngine(): void {
+  if (!dockerOk('info', '--format', '{{.ServerVersion}}')) {
+    throw new Error('No Docker engine answers. Run the tests with "npm test", which provisions and starts one (see README).')
+  }
+  for (const image of [BUSYBOX, DISTROLESS]) {
+    if (!dockerOk('image', 'inspect', image)) throw new Error(`Fixture image ${image} is missing: run test/fixtures/build-images.sh (npm test does).`)
+  }
+}
+
+export interface RunResult {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+export interface RunOptions {
+  input?: string | Buffer
+  env?: Record<string, string | undefined>
+  timeoutMs?: number
+}
+
+export const testEnv = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
+  const env: NodeJS.ProcessEnv = {...process.env, MINDBG_IMAGE: BUSYBOX, ...extra}
+  for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]
+  return env
+}
+
+export function startMindbg(args: string[], options: RunOptions = {}): ChildProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {env: testEnv(options.env), stdio: ['pipe', 'pipe', 'pipe']})
+  if (options.input !== undefined) child.stdin!.end(options.input)
+  else child.stdin!.end()
+  return child
+}
+
+export function collect(child: ChildProcess, timeoutMs = 60_000): Promise<RunResult> {
+  const out: Buffer[] = []
+  const err: Buffer[] = []
+  child.stdout!.on('data', (d: Buffer) => out.push(d))
+  child.stderr!.on('data', (d: Buffer) => err.push(d))
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`mindbg did not finish within ${timeoutMs} ms; stderr: ${Buffer.concat(err).toString()}`))
+    }, timeoutMs)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({code, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString()})
+    })
+  })
+}
+
+export function mindbg(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return collect(startMindbg(args, options), options.timeoutMs)
+}
+
+let counter = 0
+const started: string[] = []
+
+/** A distroless-like target (uid 65532, no shell, HTTP on 127.0.0.1:8080). Removed by removeTargets(). */
+export function startTarget(extra: string[] = [], image = DISTROLESS, args: string[] = []): string {
+  const name = `mindbg-e2e-${process.pid}-${++counter}`
+  docker('run', '-d', '--name', name, '--network', 'none', ...extra, image, ...args)
+  started.push(name)
+  return name
+}
+
+export function createdName(): string {
+  const name = `mindbg-e2e-${process.pid}-${++counter}`
+  started.push(name)
+  return name
+}
+
+export function removeTargets(): void {
+  if (started.length > 0) dockerOk('rm', '-f', ...started.splice(0))
+}
+
+/** Every container (any state) that is a mindbg sidecar of `target`. */
+export function sidecarsOf(target: string): string[] {
+  const id = docker('inspect', '--format', '{{.Id}}', target)
+  const out = docker('ps', '-a', '-q', '--filter', `label=org.mindbg.target=${id}`)
+  return out ? out.split('\n') : []
+}
+
+export function allContainerIds(): string[] {
+  const out = docker('ps', '-a', '-q', '--no-trunc')
+  return out ? out.split('\n').sort() : []
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+}
+
+/** The single sidecar of `target` once it runs, by name. */
+export function waitForSidecar(target: string, timeoutMs = 15_000): Promise<string> {
+  return waitFor(`a running sidecar of ${target}`, () => {
+    const id = docker('inspect', '--format', '{{.Id}}', target)
+    const out = docker('ps', '--filter', `label=org.mindbg.target=${id}`, '--format', '{{.Names}}')
+    return out ? out.split('\n')[0] : undefined
+  }, timeoutMs)
+}
