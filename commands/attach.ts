@@ -1,4 +1,4 @@
-import {Args, Flags} from '@oclif/core'
+import {Args, Flags} from '#oclif'
 
 import {PULL_POLICIES, planAttach} from '../src/attach-options.js'
 import {MindbgCommand} from '../src/cli/base-command.js'

@@ -1,4 +1,4 @@
-import {Flags} from '@oclif/core'
+import {Flags} from '#oclif'
 
 import {MindbgCommand} from '../src/cli/base-command.js'
 import {DockerEngine} from '../src/runtime/docker-engine.js'

@@ -47,11 +47,15 @@ export function invokingUser(): string {
 }
 
 async function startNew(engine: DockerEngine, ref: string, request: SidecarRequest, streams: StreamMode, ctx: SessionContext): Promise<SessionResult> {
-  const [target, kind] = await Promise.all([engine.resolveTarget(ref), engine.kind()])
+  const [target, kind, present] = await Promise.all([
+    engine.resolveTarget(ref),
+    engine.kind(),
+    request.pull === 'always' ? Promise.resolve(false) : engine.imageExists(request.image),
+  ])
   const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
   const name = request.name ?? sidecarName(target.name)
   const spec = buildSidecarSpec(target, request, streams, identity, kind, name)
-  await engine.ensureImage(request.image, request.pull, ctx.reporter)
+  await engine.ensureImage(request.image, request.pull, ctx.reporter, present)
 
   // Started before the sidecar exists, so there is no moment in which a SIGKILL could leave it behind.
   const watchdog = startWatchdog(name)
@@ -213,7 +217,8 @@ async function runSession(
     finishing = true
     restoreTerminal()
     watchdog.release()
-    if (target && (await targetGone(engine, target))) {
+    // A dying target takes the sidecar's processes with it (shared PID namespace): they end by a signal.
+    if (target && result.exitCode >= 128 && (await targetGone(engine, target))) {
       throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
     }
     return result

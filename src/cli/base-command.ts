@@ -1,4 +1,4 @@
-import {Command, Flags} from '@oclif/core'
+import {Command, Flags} from '#oclif'
 
 import {toMindbgError} from '../errors.js'
 

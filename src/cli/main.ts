@@ -1,4 +1,4 @@
-import {flush, run} from '@oclif/core'
+import {flush, run} from '#oclif'
 
 import {formatError, toMindbgError} from '../errors.js'
 

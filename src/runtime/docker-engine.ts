@@ -92,10 +92,13 @@ export class DockerEngine {
     return new MindbgError('targetNotFound', `no container named or with ID "${ref}"`, 'List running containers with: docker ps (or mindbg ls for sidecars).')
   }
 
-  /** Makes sure `image` is present, pulling it as `policy` allows. */
-  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter): Promise<void> {
+  /**
+   * Makes sure `image` is present, pulling it as `policy` allows. `present` is the answer of imageExists() when the
+   * caller already asked (in parallel with other look-ups, to save a round trip on the hot path).
+   */
+  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter, present?: boolean): Promise<void> {
     if (policy !== 'always') {
-      if (await this.imageExists(image)) return
+      if (present ?? (await this.imageExists(image))) return
       if (policy === 'never') {
         throw new MindbgError(
           'imageUnavailable',
@@ -107,7 +110,7 @@ export class DockerEngine {
     await this.pull(image, reporter)
   }
 
-  private async imageExists(image: string): Promise<boolean> {
+  async imageExists(image: string): Promise<boolean> {
     try {
       await this.api.getImage(image).inspect()
       return true

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Start-up and one-shot attach, each against its baseline measured in the same run (hyperfine, medians).
+# Usage: npm run bench   (or bash bench/run.sh [runs])
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=../scripts/provision.sh
+source scripts/provision.sh
+[[ ${MINDBG_DOCKER_READY:-0} == 1 ]] || { echo "bench: needs a Docker engine" >&2; exit 1; }
+command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null; }
+npm run --silent build
+
+runs=${1:-30}
+out=bench/results
+mkdir -p "$out"
+export MINDBG_IMAGE=mindbg-fixture/busybox:local
+target=mindbg-bench-web
+docker rm -f "$target" >/dev/null 2>&1 || true
+docker run -d --name "$target" --network none mindbg-fixture/distroless-web:local >/dev/null
+trap 'docker rm -f "$target" >/dev/null 2>&1 || true' EXIT
+
+# Warm the compile cache once, as any second invocation on a user's machine would have it.
+./bin/run.js --help >/dev/null; ./bin/run.js attach "$target" -- true
+
+hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/startup.json" \
+  -n 'node -e 0' 'node -e 0' \
+  -n 'mindbg --version' './bin/run.js --version' \
+  -n 'mindbg --help' './bin/run.js --help'
+
+hyperfine -N --warmup 3 --runs "$runs" --export-json "$out/attach.json" \
+  -n 'docker run --rm (baseline)' "docker run --rm --pid container:$target --network container:$target $MINDBG_IMAGE true" \
+  -n 'mindbg attach -- true' "./bin/run.js attach $target -- true"
+
+node bench/summarize.mjs "$out/startup.json" "$out/attach.json" | tee "$out/summary.md"
