@@ -6,6 +6,7 @@ import {PROFILES} from '../src/profiles.js'
 import {createReporter} from '../src/progress.js'
 import {runAttach} from '../src/session.js'
 import {DEFAULT_DETACH_KEYS} from '../src/terminal/detach-keys.js'
+import {terminalSize} from '../src/terminal/tty.js'
 
 export default class Attach extends MindbgCommand {
   static override summary = 'Open a shell, or run one command, in a debug sidecar next to a running container.'
@@ -50,6 +51,7 @@ export default class Attach extends MindbgCommand {
       env: process.env,
       stdinIsTTY: Boolean(process.stdin.isTTY),
       stdoutIsTTY: Boolean(process.stdout.isTTY),
+      terminalSize: terminalSize(process.stdout),
     })
     const result = await runAttach(plan, {
       version: this.config.version,

@@ -34,6 +34,7 @@ export interface AttachInput {
   env: NodeJS.ProcessEnv
   stdinIsTTY: boolean
   stdoutIsTTY: boolean
+  terminalSize?: {rows: number; columns: number} | undefined
 }
 
 /** Everything about a new sidecar that can be decided without asking the engine. */
@@ -57,6 +58,10 @@ export interface StreamMode {
   stdin: boolean
   tty: boolean
   detachKeys: number[]
+  /** The same keys in Docker's notation, also given to the engine so that its default never cuts in. */
+  detachKeysSpec: string
+  /** The terminal's size when a TTY is allocated, so the shell starts at the right size. */
+  consoleSize?: {rows: number; columns: number}
 }
 
 export type AttachPlan =
@@ -156,14 +161,18 @@ function sidecarRequest({flags, env, command}: AttachInput): SidecarRequest {
  * The automatic choice, overridable with -i/-t (and --no-stdin/--no-tty): a shell gets stdin, and a terminal when
  * both ends are terminals; a one-shot command gets stdin only when something is piped in.
  */
-function streamMode({flags, command, stdinIsTTY, stdoutIsTTY}: AttachInput): StreamMode {
+function streamMode(input: AttachInput): StreamMode {
+  const {flags, command, stdinIsTTY, stdoutIsTTY} = input
   const shell = command.length === 0
   const stdin = flags.stdin ?? (shell || !stdinIsTTY)
   const tty = flags.tty ?? (shell && stdinIsTTY && stdoutIsTTY)
   if (tty && !stdinIsTTY && flags.tty) {
     throw usageError('--tty needs a terminal on stdin', 'Drop -t when piping input, e.g. echo ps | mindbg attach web')
   }
-  return {stdin, tty, detachKeys: parseDetachKeys(flags['detach-keys'] || DEFAULT_DETACH_KEYS)}
+  const detachKeysSpec = flags['detach-keys'] || DEFAULT_DETACH_KEYS
+  const mode: StreamMode = {stdin, tty, detachKeys: parseDetachKeys(detachKeysSpec), detachKeysSpec}
+  if (tty && input.terminalSize) mode.consoleSize = input.terminalSize
+  return mode
 }
 
 export function parseProfile(value: string): Profile {

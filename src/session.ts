@@ -69,7 +69,7 @@ async function startNew(engine: DockerEngine, ref: string, request: SidecarReque
   if (request.command.length === 0) {
     ctx.reporter.notice(
       `mindbg: ${container.id.slice(0, 12)} (${name}) is next to ${target.name}; its filesystem is at ${targetRootPath(target)}` +
-        (streams.tty ? `; detach with ${describeKeys(streams.detachKeys)}` : ''),
+        (streams.tty ? `; detach with ${streams.detachKeysSpec}` : ''),
     )
   }
   return runSession(engine, container, name, target, streams, ctx, watchdog, true)
@@ -88,7 +88,7 @@ async function reattach(engine: DockerEngine, session: string, streams: StreamMo
   if (!info.State.Running) throw sessionNotFound(session, 'has already ended')
   const target = await engine.resolveTarget(labels[LABEL.target] ?? '').catch(() => undefined)
   const name = info.Name.replace(/^\//, '')
-  const mode: StreamMode = {stdin: info.Config.OpenStdin, tty: info.Config.Tty, detachKeys: streams.detachKeys}
+  const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
   ctx.reporter.notice(`mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`)
   const watchdog = startWatchdog(name)
   return runSession(engine, engine.api.getContainer(info.Id), name, target, mode, ctx, watchdog, false)
@@ -106,10 +106,6 @@ function createError(error: unknown, name: string, image: string): MindbgError {
   // Socket-level failures (engine gone, permission) keep their translation in errors.ts.
   if (typeof (error as {code?: unknown}).code === 'string') return toMindbgError(error)
   return new MindbgError('sidecarFailed', `the engine refused the sidecar: ${message}`, 'Check the flags against the target (rerun with --debug for details).', {cause: error})
-}
-
-function describeKeys(keys: number[]): string {
-  return keys.map((k) => (k < 32 ? `ctrl-${String.fromCharCode(k + 96)}` : String.fromCharCode(k))).join(',')
 }
 
 /**
@@ -169,11 +165,14 @@ async function runSession(
   }
 
   try {
-    socket = (await container.attach({stream: true, stdin: streams.stdin, stdout: true, stderr: true, hijack: true})) as Duplex
+    const attachOptions = {stream: true, stdin: streams.stdin, stdout: true, stderr: true, hijack: true, detachKeys: streams.detachKeysSpec}
+    socket = (await container.attach(attachOptions as Dockerode.ContainerAttachOptions)) as Duplex
     const outputDone = pumpOutput(socket, streams.tty, ctx)
     const exited = container.wait({condition: 'removed', abortSignal: waitAbort.signal}) as Promise<{StatusCode: number}>
     exited.catch(() => {})
 
+    // Raw before the shell can print its prompt: keys typed at once must reach it, not our terminal driver.
+    if (streams.tty) restoreTerminal = enterRawMode(ctx.stdin)
     if (start) {
       try {
         await container.start()
@@ -184,7 +183,6 @@ async function runSession(
       }
     }
     if (streams.tty) {
-      restoreTerminal = enterRawMode(ctx.stdin)
       const resize = (): void => {
         const size = terminalSize(ctx.stdout)
         if (size) container.resize({h: size.rows, w: size.columns}).catch(() => {})

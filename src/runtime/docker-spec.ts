@@ -135,6 +135,8 @@ export function buildSidecarSpec(
   const user = request.user ?? security.user
   if (user !== undefined) spec.User = user
   if (request.workdir !== undefined) spec.WorkingDir = request.workdir
+  // The shell starts at the right size (engines from API 1.42 on); older ones get the resize right after start.
+  if (streams.tty && streams.consoleSize) hostConfig.ConsoleSize = [streams.consoleSize.rows, streams.consoleSize.columns]
   return spec
 }
 

@@ -79,6 +79,12 @@ describe('validation: usage errors before anything is created', () => {
     expect((error as MindbgError).message).toMatch(message)
   })
 
+  it('keeps the detach keys in both notations and the terminal size for a TTY', () => {
+    const p = plan({flags: flags({'detach-keys': 'ctrl-a,x'}), terminalSize: {rows: 40, columns: 120}})
+    expect(p.streams).toMatchObject({detachKeys: [1, 120], detachKeysSpec: 'ctrl-a,x', consoleSize: {rows: 40, columns: 120}})
+    expect(plan({command: ['ps'], terminalSize: {rows: 40, columns: 120}}).streams.consoleSize).toBeUndefined()
+  })
+
   it('normalises capabilities and copies env from the caller', () => {
     const p = plan({flags: flags({'cap-add': ['cap_net_admin', 'sys_ptrace'], env: ['A=1', 'HOME', 'B=x=y']}), env: {HOME: '/root'}})
     expect(p.sidecar.capAdd).toEqual(['NET_ADMIN', 'SYS_PTRACE'])

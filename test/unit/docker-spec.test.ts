@@ -33,7 +33,7 @@ const request = (over: Partial<SidecarRequest> = {}): SidecarRequest => ({
   ...over,
 })
 
-const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [16, 17]}
+const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [16, 17], detachKeysSpec: 'ctrl-p,ctrl-q'}
 const identity = {user: 'alice@laptop', startedAt: '2026-11-27T03:00:00.000Z', version: '0.1.0', reason: undefined}
 
 describe('buildSidecarSpec per profile', () => {
@@ -106,6 +106,12 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
     {streams: {stdin: false, tty: false, detachKeys: []}, expected: {Tty: false, OpenStdin: false, StdinOnce: false, AttachStdin: false}},
   ])('streams %j', ({streams, expected}) => {
     expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n')).toMatchObject(expected)
+  })
+
+  it('a TTY starts at the terminal size', () => {
+    const streams: StreamMode = {...oneShot, stdin: true, tty: true, consoleSize: {rows: 30, columns: 100}}
+    expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n').HostConfig?.ConsoleSize).toEqual([30, 100])
+    expect(buildSidecarSpec(target(), request(), oneShot, identity, 'docker', 'n').HostConfig?.ConsoleSize).toBeUndefined()
   })
 
   it('labels identify the session', () => {
