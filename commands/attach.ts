@@ -4,7 +4,10 @@ import {PULL_POLICIES, planAttach} from '../src/attach-options.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
 import {PROFILES} from '../src/profiles.js'
 import {createReporter} from '../src/progress.js'
-import {runAttach} from '../src/session.js'
+import {formatDryRun} from '../src/cli/dry-run.js'
+import {loadConfig} from '../src/config.js'
+import {usageError} from '../src/errors.js'
+import {type DryRunReport, dryRun, runAttach} from '../src/session.js'
 import {DEFAULT_DETACH_KEYS} from '../src/terminal/detach-keys.js'
 import {terminalSize} from '../src/terminal/tty.js'
 
@@ -28,23 +31,31 @@ export default class Attach extends MindbgCommand {
     chroot: Flags.boolean({description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target."}),
     'detach-keys': Flags.string({description: 'Key sequence that detaches and leaves the sidecar running.', default: DEFAULT_DETACH_KEYS}),
     env: Flags.string({char: 'e', description: 'Set KEY=VALUE in the sidecar, or KEY to copy it from here (repeatable).', multiple: true, multipleNonGreedy: true}),
-    image: Flags.string({description: 'Debug image (default: MINDBG_IMAGE, else a pinned static busybox).', helpGroup: 'IMAGE'}),
+    'dry-run': Flags.boolean({description: 'Show the sidecar that would be created (image and why, user, namespaces) and stop.'}),
+    image: Flags.string({description: 'Debug image (default: MINDBG_IMAGE, else the config file, else a pinned static busybox).', helpGroup: 'IMAGE'}),
+    platform: Flags.string({description: "Platform of the debug image to pull, OS/ARCH[/VARIANT] (default: the target's).", helpGroup: 'IMAGE'}),
     name: Flags.string({description: 'Name of the sidecar container (default: mindbg-<target>-<random>).'}),
     privileged: Flags.boolean({description: 'Run the sidecar privileged.', helpGroup: 'SECURITY'}),
     profile: Flags.string({description: 'Security profile, as in kubectl debug.', options: [...PROFILES], helpGroup: 'SECURITY'}),
-    pull: Flags.string({description: 'When to pull the debug image.', options: [...PULL_POLICIES], default: 'missing', helpGroup: 'IMAGE'}),
+    pull: Flags.string({description: 'When to pull the debug image (default: missing).', options: [...PULL_POLICIES], helpGroup: 'IMAGE'}),
     reason: Flags.string({description: 'Why this session exists (e.g. an incident ticket); recorded on the sidecar.'}),
     session: Flags.string({description: 'Re-attach to a sidecar left running by a detach.'}),
+    sibling: Flags.boolean({description: "Use the debug twin of the target's image (distroless :debug, Chainguard -dev, config mappings).", helpGroup: 'IMAGE'}),
     stdin: Flags.boolean({char: 'i', description: 'Keep stdin attached (default: on for a shell or piped input).', allowNo: true}),
     tty: Flags.boolean({char: 't', description: 'Allocate a terminal (default: on for a shell in a terminal).', allowNo: true}),
     user: Flags.string({char: 'u', description: 'User in the sidecar, UID[:GID] or name.', helpGroup: 'SECURITY'}),
     workdir: Flags.string({char: 'w', description: 'Working directory in the sidecar.'}),
   }
 
-  async run(): Promise<void> {
+  static override enableJsonFlag = true
+
+  async run(): Promise<DryRunReport | void> {
     const {args, argv, flags} = await this.parse(Attach)
     const rest = (argv as string[]).slice(args.target === undefined ? 0 : 1)
+    if (flags.json && !flags['dry-run']) throw usageError('--json goes with --dry-run', 'A session streams the command\'s own output; use --dry-run --json to see the plan as JSON.')
+    const config = await loadConfig(process.env)
     const plan = planAttach({
+      config,
       targetArg: args.target,
       command: rest,
       flags,
@@ -53,13 +64,20 @@ export default class Attach extends MindbgCommand {
       stdoutIsTTY: Boolean(process.stdout.isTTY),
       terminalSize: terminalSize(process.stdout),
     })
-    const result = await runAttach(plan, {
+    const ctx = {
       version: this.config.version,
+      configPath: config.path,
       reporter: createReporter({quiet: flags.quiet}),
       stdin: process.stdin,
       stdout: process.stdout,
       stderr: process.stderr,
-    })
+    }
+    if (flags['dry-run']) {
+      const report = await dryRun(plan, ctx)
+      if (!this.jsonEnabled()) this.log(formatDryRun(report))
+      return report
+    }
+    const result = await runAttach(plan, ctx)
     if (result.exitCode !== 0) this.exit(result.exitCode)
   }
 }

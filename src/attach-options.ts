@@ -1,4 +1,6 @@
+import type {MindbgConfig} from './config.js'
 import {MindbgError, usageError} from './errors.js'
+import type {SiblingMapping} from './images/sibling.js'
 import {DEFAULT_PROFILE, type Profile, PROFILES} from './profiles.js'
 import {parseTarget, type TargetRef} from './target.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from './terminal/detach-keys.js'
@@ -11,7 +13,10 @@ export type PullPolicy = (typeof PULL_POLICIES)[number]
 /** The flags of `mindbg attach` as oclif hands them over. */
 export interface AttachFlags {
   image?: string | undefined
-  pull: string
+  sibling?: boolean | undefined
+  platform?: string | undefined
+  'dry-run'?: boolean | undefined
+  pull?: string | undefined
   profile?: string | undefined
   privileged: boolean
   'cap-add'?: string[] | undefined
@@ -35,12 +40,20 @@ export interface AttachInput {
   stdinIsTTY: boolean
   stdoutIsTTY: boolean
   terminalSize?: {rows: number; columns: number} | undefined
+  config?: MindbgConfig | undefined
 }
 
 /** Everything about a new sidecar that can be decided without asking the engine. */
+export type ImageSource = 'flag' | 'sibling' | 'MINDBG_IMAGE' | 'config' | 'default'
+
 export interface SidecarRequest {
+  /** The debug image; with --sibling it is derived from the target's image once the target is known. */
   image: string
-  imageSource: 'flag' | 'MINDBG_IMAGE' | 'default'
+  imageSource: ImageSource
+  /** Sibling mappings from the config file, tried before the built-in ones. */
+  siblingMappings: SiblingMapping[]
+  /** Explicit --platform; otherwise a pull uses the target's platform. */
+  platform: string | undefined
   pull: PullPolicy
   profile: Profile
   privileged: boolean
@@ -65,7 +78,7 @@ export interface StreamMode {
 }
 
 export type AttachPlan =
-  | {kind: 'new'; target: TargetRef; sidecar: SidecarRequest; streams: StreamMode}
+  | {kind: 'new'; target: TargetRef; sidecar: SidecarRequest; streams: StreamMode; dryRun: boolean}
   | {kind: 'reattach'; session: string; streams: StreamMode}
 
 // Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
@@ -84,11 +97,13 @@ export function planAttach(input: AttachInput): AttachPlan {
   const streams = streamMode(input)
 
   if (flags.session !== undefined) {
-    const creationFlags = (['image', 'profile', 'user', 'workdir', 'name', 'reason', 'cap-add', 'env'] as const).filter(
+    const creationFlags = (['image', 'profile', 'user', 'workdir', 'name', 'reason', 'cap-add', 'env', 'platform'] as const).filter(
       (f) => flags[f] !== undefined && !(Array.isArray(flags[f]) && flags[f].length === 0),
     )
     if (flags.privileged) creationFlags.push('privileged' as never)
     if (flags.chroot) creationFlags.push('chroot' as never)
+    if (flags.sibling) creationFlags.push('sibling' as never)
+    if (flags['dry-run']) creationFlags.push('dry-run' as never)
     if (creationFlags.length > 0) {
       throw usageError(
         `--session re-attaches to an existing sidecar and cannot be combined with --${creationFlags[0]}`,
@@ -105,12 +120,23 @@ export function planAttach(input: AttachInput): AttachPlan {
     throw usageError('missing target', 'Use: mindbg attach <container> [-- COMMAND...], or --session NAME to re-attach.')
   }
   const target = parseTarget(input.targetArg)
-  return {kind: 'new', target, sidecar: sidecarRequest(input), streams}
+  return {kind: 'new', target, sidecar: sidecarRequest(input), streams, dryRun: Boolean(flags['dry-run'])}
 }
 
-function sidecarRequest({flags, env, command}: AttachInput): SidecarRequest {
-  const profile = parseProfile(flags.profile ?? DEFAULT_PROFILE)
-  const pull = parsePull(flags.pull)
+const NO_CONFIG: MindbgConfig = {path: undefined, siblings: []}
+
+/** Flags beat environment variables, which beat the config file, which beats the built-in defaults. */
+function sidecarRequest({flags, env, command, config = NO_CONFIG}: AttachInput): SidecarRequest {
+  const profile = parseProfile(flags.profile ?? (env.MINDBG_PROFILE?.trim() || config.profile || DEFAULT_PROFILE))
+  const pull = parsePull(flags.pull ?? (env.MINDBG_PULL?.trim() || config.pull || 'missing'))
+  if (config.requireReason && !flags.reason?.trim()) {
+    throw usageError(`a --reason is required (requireReason in ${config.path})`, 'Say why, e.g. --reason "INC-1234 checkout latency".')
+  }
+  if (flags.sibling && flags.image !== undefined) throw usageError('--sibling and --image both choose the debug image', 'Use one of the two.')
+  const platform = flags.platform?.trim()
+  if (platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(platform)) {
+    throw usageError(`bad --platform "${flags.platform}"`, 'Use OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.')
+  }
   const capAdd = (flags['cap-add'] ?? []).map(normalizeCapability)
   const user = flags.user === undefined ? undefined : flags.user.trim()
   if (user === '') throw usageError('empty --user', 'Use --user UID[:GID] or a user name known to the debug image.')
@@ -136,13 +162,14 @@ function sidecarRequest({flags, env, command}: AttachInput): SidecarRequest {
     throw usageError('--reason must be a single line')
   }
 
-  const fromEnv = env.MINDBG_IMAGE?.trim()
-  const image = flags.image?.trim() || fromEnv || DEFAULT_IMAGE
   if (flags.image !== undefined && !flags.image.trim()) throw usageError('empty --image')
+  const [image, imageSource] = chooseImage(flags, env, config)
 
   return {
     image,
-    imageSource: flags.image ? 'flag' : fromEnv ? 'MINDBG_IMAGE' : 'default',
+    imageSource,
+    siblingMappings: config.siblings,
+    platform,
     pull,
     profile,
     privileged: flags.privileged,
@@ -154,6 +181,31 @@ function sidecarRequest({flags, env, command}: AttachInput): SidecarRequest {
     chroot: flags.chroot,
     reason: flags.reason,
     command,
+  }
+}
+
+function chooseImage(flags: AttachFlags, env: NodeJS.ProcessEnv, config: MindbgConfig): [string, ImageSource] {
+  if (flags.image?.trim()) return [flags.image.trim(), 'flag']
+  if (flags.sibling) return ['', 'sibling']
+  const fromEnv = env.MINDBG_IMAGE?.trim()
+  if (fromEnv) return [fromEnv, 'MINDBG_IMAGE']
+  if (config.image) return [config.image, 'config']
+  return [DEFAULT_IMAGE, 'default']
+}
+
+/** Why this image, in words, for --dry-run and notices. */
+export function describeImageSource(source: ImageSource, configPath: string | undefined): string {
+  switch (source) {
+    case 'flag':
+      return '--image'
+    case 'sibling':
+      return "--sibling: the debug twin of the target's image"
+    case 'MINDBG_IMAGE':
+      return 'the MINDBG_IMAGE environment variable'
+    case 'config':
+      return `"image" in ${configPath}`
+    case 'default':
+      return "mindbg's default (a static busybox)"
   }
 }
 

@@ -3,8 +3,10 @@ import type {Duplex} from 'node:stream'
 
 import type Dockerode from 'dockerode'
 
-import type {AttachPlan, SidecarRequest, StreamMode} from './attach-options.js'
+import {type AttachPlan, describeImageSource, type SidecarRequest, type StreamMode} from './attach-options.js'
 import {engineMessage, MindbgError, toMindbgError, usageError} from './errors.js'
+import {siblingImage} from './images/sibling.js'
+import {isRootUser} from './profiles.js'
 import type {Reporter} from './progress.js'
 import {DockerEngine} from './runtime/docker-engine.js'
 import {buildSidecarSpec, type DockerTarget, LABEL, type SessionIdentity, sidecarName, targetRootPath} from './runtime/docker-spec.js'
@@ -15,6 +17,8 @@ import {enterRawMode, terminalSize} from './terminal/tty.js'
 
 export interface SessionContext {
   version: string
+  /** The config file in use, for messages. */
+  configPath?: string | undefined
   reporter: Reporter
   stdin: NodeJS.ReadStream
   stdout: NodeJS.WriteStream
@@ -46,25 +50,81 @@ export function invokingUser(): string {
   return `${user}@${os.hostname()}`
 }
 
-async function startNew(engine: DockerEngine, ref: string, request: SidecarRequest, streams: StreamMode, ctx: SessionContext): Promise<SessionResult> {
-  const [target, kind, present] = await Promise.all([
+/** What --dry-run reports: the sidecar mindbg would create, and why. */
+export interface DryRunReport {
+  target: {name: string; id: string; image: string; user: string}
+  image: string
+  imageReason: string
+  imagePresent: boolean
+  platform: string | undefined
+  pull: string
+  profile: string
+  user: string
+  joins: string[]
+  name: string
+  command: string[]
+}
+
+interface PreparedSidecar {
+  target: DockerTarget
+  spec: Dockerode.ContainerCreateOptions
+  name: string
+  image: string
+  imageReason: string
+  present: boolean
+}
+
+/** Everything up to, not including, the first change on the engine: also what --dry-run shows. */
+async function prepareNew(engine: DockerEngine, ref: string, request: SidecarRequest, streams: StreamMode, ctx: SessionContext): Promise<PreparedSidecar> {
+  const sibling = request.imageSource === 'sibling'
+  const [target, kind, presentByName] = await Promise.all([
     engine.resolveTarget(ref),
     engine.kind(),
-    request.pull === 'always' ? Promise.resolve(false) : engine.imageExists(request.image),
+    sibling || request.pull === 'always' ? Promise.resolve(false) : engine.imageExists(request.image),
   ])
+  let {image, user} = request
+  let imageReason = describeImageSource(request.imageSource, ctx.configPath)
+  let present = presentByName
+  if (sibling) {
+    const twin = firstTwin(await engine.taggedImagesOf(target), request.siblingMappings)
+    image = twin.image
+    imageReason = `--sibling (${twin.rule})`
+    // A nonroot twin runs as the target's user, so that file permissions line up.
+    if (twin.nonRoot && user === undefined && !isRootUser(target.user)) user = target.user
+    present = request.pull !== 'always' && (await engine.imageExists(image))
+  }
   const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
   const name = request.name ?? sidecarName(target.name)
-  const spec = buildSidecarSpec(target, request, streams, identity, kind, name)
-  await engine.ensureImage(request.image, request.pull, ctx.reporter, present)
+  const spec = buildSidecarSpec(target, {...request, image, user}, streams, identity, kind, name)
+  return {target, spec, name, image, imageReason, present}
+}
+
+/** The twin of the first tag that has one; the first tag's error when none has. */
+function firstTwin(images: string[], mappings: SidecarRequest['siblingMappings']): ReturnType<typeof siblingImage> {
+  let firstError: unknown
+  for (const image of images) {
+    try {
+      return siblingImage(image, mappings)
+    } catch (error) {
+      firstError ??= error
+    }
+  }
+  throw firstError
+}
+
+async function startNew(engine: DockerEngine, ref: string, request: SidecarRequest, streams: StreamMode, ctx: SessionContext): Promise<SessionResult> {
+  const {target, spec, name, image, present} = await prepareNew(engine, ref, request, streams, ctx)
+  const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
+  await engine.ensureImage(image, request.pull, ctx.reporter, {present, platform})
 
   // Started before the sidecar exists, so there is no moment in which a SIGKILL could leave it behind.
   const watchdog = startWatchdog(name)
   let container: Dockerode.Container
   try {
-    container = await engine.api.createContainer(spec)
+    container = await engine.api.createContainer(request.platform ? {...spec, platform: request.platform} : spec)
   } catch (error) {
     watchdog.release()
-    throw createError(error, name, request.image)
+    throw createError(error, name, image)
   }
   if (request.command.length === 0) {
     ctx.reporter.notice(
@@ -73,6 +133,29 @@ async function startNew(engine: DockerEngine, ref: string, request: SidecarReque
     )
   }
   return runSession(engine, container, name, target, streams, ctx, watchdog, true)
+}
+
+export async function dryRun(plan: AttachPlan, ctx: SessionContext): Promise<DryRunReport> {
+  if (plan.kind !== 'new' || plan.target.runtime !== 'docker') throw usageError('--dry-run needs a Docker target')
+  const engine = await DockerEngine.connect()
+  const {target, spec, name, image, imageReason, present} = await prepareNew(engine, plan.target.ref, plan.sidecar, plan.streams, ctx)
+  const host = spec.HostConfig ?? {}
+  const joins = [['pid', host.PidMode], ['network', host.NetworkMode], ['ipc', host.IpcMode], ['uts', host.UTSMode]]
+    .filter(([, mode]) => mode)
+    .map(([ns]) => ns as string)
+  return {
+    target: {name: target.name, id: target.id, image: target.image, user: target.user || 'root'},
+    image,
+    imageReason,
+    imagePresent: present,
+    platform: plan.sidecar.platform ?? (present ? undefined : await engine.platformOf(target)),
+    pull: plan.sidecar.pull,
+    profile: plan.sidecar.profile,
+    user: spec.User ?? '(the image default)',
+    joins,
+    name,
+    command: plan.sidecar.command,
+  }
 }
 
 async function reattach(engine: DockerEngine, session: string, streams: StreamMode, ctx: SessionContext): Promise<SessionResult> {

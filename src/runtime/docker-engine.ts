@@ -2,6 +2,8 @@ import type Dockerode from 'dockerode'
 
 import type {PullPolicy} from '../attach-options.js'
 import {engineMessage, MindbgError} from '../errors.js'
+import {parseImageReference} from '../images/reference.js'
+import {registryAuth} from '../images/registry-auth.js'
 import {PullProgress, type Reporter} from '../progress.js'
 import type {DockerTarget, EngineKind} from './docker-spec.js'
 import {LABEL} from './docker-spec.js'
@@ -73,6 +75,7 @@ export class DockerEngine {
       id: info.Id,
       name,
       image: info.Config.Image,
+      imageId: info.Image,
       user: info.Config.User ?? '',
       env: info.Config.Env ?? [],
       pidMode: info.HostConfig.PidMode ?? '',
@@ -96,7 +99,8 @@ export class DockerEngine {
    * Makes sure `image` is present, pulling it as `policy` allows. `present` is the answer of imageExists() when the
    * caller already asked (in parallel with other look-ups, to save a round trip on the hot path).
    */
-  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter, present?: boolean): Promise<void> {
+  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter, known: {present?: boolean; platform?: string | undefined} = {}): Promise<void> {
+    const {present, platform} = known
     if (policy !== 'always') {
       if (present ?? (await this.imageExists(image))) return
       if (policy === 'never') {
@@ -107,7 +111,7 @@ export class DockerEngine {
         )
       }
     }
-    await this.pull(image, reporter)
+    await this.pull(image, reporter, platform)
   }
 
   async imageExists(image: string): Promise<boolean> {
@@ -120,11 +124,12 @@ export class DockerEngine {
     }
   }
 
-  private async pull(image: string, reporter: Reporter): Promise<void> {
+  private async pull(image: string, reporter: Reporter, platform: string | undefined): Promise<void> {
     const progress = new PullProgress(image)
-    reporter.begin(`Pulling ${image}`)
+    reporter.begin(`Pulling ${image}${platform ? ` (${platform})` : ''}`)
     try {
-      const stream = await this.api.pull(image)
+      const authconfig = await registryAuth(parseImageReference(image))
+      const stream = await this.api.pull(image, {...(platform ? {platform} : {}), ...(authconfig ? {authconfig} : {})})
       await new Promise<void>((resolve, reject) => {
         this.api.modem.followProgress(
           stream,
@@ -141,9 +146,39 @@ export class DockerEngine {
       if (error instanceof MindbgError) throw error
       const code = (error as {code?: unknown}).code
       if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES') throw error
-      throw new MindbgError('imageUnavailable', `cannot pull ${image}: ${engineMessage(error)}`, 'Check the image name and the registry, or use a local image with --pull never.', {cause: error})
+      const message = engineMessage(error)
+      const hint = /unauthorized|authentication required|denied/i.test(message)
+        ? `Log in to the registry (docker login ${parseImageReference(image).registry ?? ''}) or configure a credential helper.`.replace(' )', ')')
+        : 'Check the image name and the registry, or load it locally (docker load) and use --pull never.'
+      throw new MindbgError('imageUnavailable', `cannot pull ${image}: ${message}`, hint, {cause: error})
     }
     reporter.end(`Pulled ${image}`, true)
+  }
+
+  /**
+   * The target's image as tagged references, for deriving its debug twin: the reference it was created from when
+   * that has a tag, else (created from a digest or an ID) every tag the engine knows for that image (RepoTags).
+   */
+  async taggedImagesOf(target: DockerTarget): Promise<string[]> {
+    const ref = parseImageReference(target.image)
+    const byIdOrDigest = Boolean(ref.digest) || /^(sha256:)?[0-9a-f]{12,64}$/.test(target.image)
+    if (!byIdOrDigest) return [target.image]
+    const info = await this.api.getImage(target.imageId).inspect()
+    const tagged = (info.RepoTags ?? []).filter((t) => t && !t.startsWith('<none>'))
+    if (tagged.length === 0) {
+      throw new MindbgError('imageUnavailable', `${target.name} runs ${target.image}, which has no tag to derive a debug twin from`, 'Pass the debug image with --image.')
+    }
+    return tagged
+  }
+
+  /** The target image's platform (os/arch[/variant]): what a pulled debug image must match, whatever the host is. */
+  async platformOf(target: DockerTarget): Promise<string | undefined> {
+    try {
+      const info = (await this.api.getImage(target.imageId).inspect()) as Dockerode.ImageInspectInfo & {Variant?: string}
+      return [info.Os, info.Architecture, info.Variant].filter(Boolean).join('/') || undefined
+    } catch {
+      return undefined
+    }
   }
 
   /** Removes a container, killing it first; a container already gone (or being removed) is fine. */

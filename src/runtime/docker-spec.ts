@@ -8,7 +8,9 @@ import {dockerSecurity, isRootUser} from '../profiles.js'
 export interface DockerTarget {
   id: string
   name: string
+  /** The image reference the target was created from, as written then (tag, digest or ID). */
   image: string
+  imageId: string
   user: string
   env: string[]
   pidMode: string
