@@ -109,8 +109,13 @@ export function sidecarsOf(target: string): string[] {
   return out ? out.split('\n') : []
 }
 
+/**
+ * Every container this test process is responsible for, in any state: its targets and, since a sidecar's default
+ * name embeds its target's name, their sidecars. Scoped by PID so that other processes using the same engine at
+ * the same time (another test run, a developer) cannot disturb the "nothing was created" checks.
+ */
 export function allContainerIds(): string[] {
-  const out = docker('ps', '-a', '-q', '--no-trunc')
+  const out = docker('ps', '-a', '-q', '--no-trunc', '--filter', `name=mindbg-e2e-${process.pid}-`)
   return out ? out.split('\n').sort() : []
 }
 
