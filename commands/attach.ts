@@ -24,7 +24,7 @@ export default class Attach extends MindbgCommand {
   ]
   static override strict = false
   static override args = {
-    target: Args.string({description: 'Container name, full ID, unique ID prefix, or docker://NAME.', required: false}),
+    target: Args.string({description: 'Container name, ID, unique ID prefix or docker://NAME; pod/NAME[/CONTAINER] or k8s://NAMESPACE/POD[/CONTAINER].', required: false}),
   }
   static override flags = {
     'cap-add': Flags.string({description: 'Add a Linux capability to the sidecar (repeatable).', multiple: true, multipleNonGreedy: true, helpGroup: 'SECURITY'}),
@@ -40,6 +40,13 @@ export default class Attach extends MindbgCommand {
     pull: Flags.string({description: 'When to pull the debug image (default: missing).', options: [...PULL_POLICIES], helpGroup: 'IMAGE'}),
     reason: Flags.string({description: 'Why this session exists (e.g. an incident ticket); recorded on the sidecar.'}),
     session: Flags.string({description: 'Re-attach to a sidecar left running by a detach.'}),
+    context: Flags.string({description: 'Kubernetes: kubeconfig context (default: the current one).', helpGroup: 'KUBERNETES'}),
+    custom: Flags.string({description: 'Kubernetes: partial container spec (JSON or YAML) merged into the debugger, as kubectl debug --custom.', helpGroup: 'KUBERNETES'}),
+    kubeconfig: Flags.string({description: 'Kubernetes: kubeconfig file (default: KUBECONFIG, else ~/.kube/config).', helpGroup: 'KUBERNETES'}),
+    namespace: Flags.string({char: 'n', description: "Kubernetes: the pod's namespace (default: the context's).", helpGroup: 'KUBERNETES'}),
+    reuse: Flags.boolean({description: 'Kubernetes: re-attach to a running mindbg debugger in the pod instead of adding one.', helpGroup: 'KUBERNETES'}),
+    'target-container': Flags.string({char: 'c', description: "Kubernetes: the container to debug (default: the pod's default-container annotation, else the first).", helpGroup: 'KUBERNETES'}),
+    timeout: Flags.string({description: 'Kubernetes: how long to wait for the debugger to start (default 2m).', helpGroup: 'KUBERNETES'}),
     sibling: Flags.boolean({description: "Use the debug twin of the target's image (distroless :debug, Chainguard -dev, config mappings).", helpGroup: 'IMAGE'}),
     stdin: Flags.boolean({char: 'i', description: 'Keep stdin attached (default: on for a shell or piped input).', allowNo: true}),
     tty: Flags.boolean({char: 't', description: 'Allocate a terminal (default: on for a shell in a terminal).', allowNo: true}),

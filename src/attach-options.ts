@@ -30,7 +30,27 @@ export interface AttachFlags {
   tty?: boolean | undefined
   'detach-keys': string
   session?: string | undefined
+  namespace?: string | undefined
+  context?: string | undefined
+  kubeconfig?: string | undefined
+  'target-container'?: string | undefined
+  custom?: string | undefined
+  timeout?: string | undefined
+  reuse?: boolean | undefined
 }
+
+/** Settings that only mean something for Kubernetes targets. */
+export interface KubeSettings {
+  kubeconfig: string | undefined
+  context: string | undefined
+  namespace: string | undefined
+  targetContainer: string | undefined
+  custom: string | undefined
+  timeoutMs: number
+  reuse: boolean
+}
+
+export const DEFAULT_KUBE_TIMEOUT_MS = 120_000
 
 export interface AttachInput {
   targetArg: string | undefined
@@ -78,7 +98,7 @@ export interface StreamMode {
 }
 
 export type AttachPlan =
-  | {kind: 'new'; target: TargetRef; sidecar: SidecarRequest; streams: StreamMode; dryRun: boolean}
+  | {kind: 'new'; target: TargetRef; sidecar: SidecarRequest; streams: StreamMode; dryRun: boolean; kube: KubeSettings}
   | {kind: 'reattach'; session: string; streams: StreamMode}
 
 // Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
@@ -120,7 +140,46 @@ export function planAttach(input: AttachInput): AttachPlan {
     throw usageError('missing target', 'Use: mindbg attach <container> [-- COMMAND...], or --session NAME to re-attach.')
   }
   const target = parseTarget(input.targetArg)
-  return {kind: 'new', target, sidecar: sidecarRequest(input), streams, dryRun: Boolean(flags['dry-run'])}
+  const sidecar = sidecarRequest(input)
+  const kube = kubeSettings(flags)
+  if (target.runtime === 'docker') {
+    const kubeOnly = (['namespace', 'context', 'kubeconfig', 'target-container', 'custom', 'timeout'] as const).find((f) => flags[f] !== undefined)
+    if (kubeOnly || flags.reuse) throw usageError(`--${kubeOnly ?? 'reuse'} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
+  } else {
+    const dockerOnly = flags.name !== undefined ? 'name' : flags.platform !== undefined ? 'platform' : flags.chroot ? 'chroot' : flags['dry-run'] ? 'dry-run' : undefined
+    if (dockerOnly) throw usageError(`--${dockerOnly} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
+    if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
+      throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
+    }
+    if (target.container !== undefined && flags['target-container'] !== undefined && flags['target-container'] !== target.container) {
+      throw usageError(`the target names container ${target.container} but --target-container says ${flags['target-container']}`)
+    }
+  }
+  return {kind: 'new', target, sidecar, streams, dryRun: Boolean(flags['dry-run']), kube}
+}
+
+function kubeSettings(flags: AttachFlags): KubeSettings {
+  return {
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    namespace: flags.namespace,
+    targetContainer: flags['target-container'],
+    custom: flags.custom,
+    timeoutMs: flags.timeout === undefined ? DEFAULT_KUBE_TIMEOUT_MS : parseDuration(flags.timeout),
+    reuse: Boolean(flags.reuse),
+  }
+}
+
+/** kubectl-style durations: 90s, 2m, 1m30s, 1h; a bare number is seconds. */
+export function parseDuration(text: string): number {
+  const bare = /^\d+$/.test(text.trim())
+  const parts = [...text.trim().matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)]
+  const consumed = parts.map((p) => p[0]).join('')
+  if (!bare && (parts.length === 0 || consumed !== text.trim())) throw usageError(`bad --timeout "${text}"`, 'Use a duration such as 90s, 2m or 1m30s.')
+  const unit: Record<string, number> = {ms: 1, s: 1000, m: 60_000, h: 3_600_000}
+  const ms = bare ? Number(text) * 1000 : parts.reduce((sum, p) => sum + Number(p[1]) * unit[p[2]!]!, 0)
+  if (ms <= 0) throw usageError(`--timeout must be positive, got "${text}"`)
+  return ms
 }
 
 const NO_CONFIG: MindbgConfig = {path: undefined, siblings: []}

@@ -107,6 +107,9 @@ export function engineMessage(err: unknown): string {
   const json = e.json as {message?: unknown} | string | undefined
   if (json && typeof json === 'object' && typeof json.message === 'string') return json.message
   if (typeof json === 'string' && json.trim()) return json.trim()
+  // Streamed calls (pull) carry the daemon's text only inside the message: "(HTTP code N) reason - text".
+  const modem = /^\(HTTP code \d+\) .*? - (.+)$/s.exec(e.message ?? '')
+  if (modem?.[1]?.trim()) return firstLine(modem[1])
   if (typeof e.reason === 'string') return e.reason
   return firstLine(e.message ?? String(err))
 }

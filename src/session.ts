@@ -28,11 +28,13 @@ export interface SessionContext {
 /** How a session ended: the exit code mindbg should return. */
 export type SessionResult = {exitCode: number}
 
-const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
+export const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
 
 export async function runAttach(plan: AttachPlan, ctx: SessionContext): Promise<SessionResult> {
   if (plan.kind === 'new' && plan.target.runtime === 'kubernetes') {
-    throw usageError('Kubernetes targets are not supported yet', 'Target a Docker container by name or ID.')
+    // Loaded only for pods: the Docker path never pays for the Kubernetes client.
+    const {runKubeAttach} = await import('./kube-session.js')
+    return runKubeAttach(plan.target, plan.sidecar, plan.streams, plan.kube, ctx)
   }
   const engine = await DockerEngine.connect()
   if (plan.kind === 'reattach') return reattach(engine, plan.session, plan.streams, ctx)

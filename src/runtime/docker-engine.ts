@@ -147,8 +147,8 @@ export class DockerEngine {
       const code = (error as {code?: unknown}).code
       if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES') throw error
       const message = engineMessage(error)
-      const hint = /unauthorized|authentication required|denied/i.test(message)
-        ? `Log in to the registry (docker login ${parseImageReference(image).registry ?? ''}) or configure a credential helper.`.replace(' )', ')')
+      const hint = /unauthorized|authentication required|denied|credentials/i.test(message)
+        ? `Log in to the registry (docker login${parseImageReference(image).registry ? ` ${parseImageReference(image).registry}` : ''}) or configure a credential helper.`
         : 'Check the image name and the registry, or load it locally (docker load) and use --pull never.'
       throw new MindbgError('imageUnavailable', `cannot pull ${image}: ${message}`, hint, {cause: error})
     }

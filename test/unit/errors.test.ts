@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {ExitCode, formatError, MindbgError, toMindbgError} from '../../src/errors.js'
+import {engineMessage, ExitCode, formatError, MindbgError, toMindbgError} from '../../src/errors.js'
 
 const withCode = (code: string): Error => Object.assign(new Error(`connect ${code} /var/run/docker.sock`), {code})
 
@@ -20,6 +20,14 @@ describe('toMindbgError', () => {
     expect(e.message).not.toContain('\n')
     expect(e.hint).toBeTruthy()
   })
+
+  it.each([
+    [{json: {message: 'no such image'}}, 'no such image'],
+    [{json: 'plain text body'}, 'plain text body'],
+    [{json: null, reason: 'server error', message: '(HTTP code 500) server error - Head "http://r/v2/x/manifests/1": no basic auth credentials '}, 'Head "http://r/v2/x/manifests/1": no basic auth credentials'],
+    [{json: null, message: '(HTTP code 404) unexpected - manifest for x:1 not found: manifest unknown '}, 'manifest for x:1 not found: manifest unknown'],
+    [{reason: 'conflict', message: 'x'}, 'conflict'],
+  ])('engineMessage %#', (error, text) => expect(engineMessage(Object.assign(new Error(error.message ?? ''), error))).toBe(text))
 
   it('keeps MindbgErrors as they are', () => {
     const e = new MindbgError('targetNotFound', 'no container "x"', 'docker ps')

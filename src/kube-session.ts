@@ -1,0 +1,303 @@
+import {readFileSync} from 'node:fs'
+
+import type {V1ContainerStatus, V1EphemeralContainer, V1Namespace, V1Pod} from '@kubernetes/client-node'
+import type {WebSocket as WsSocket} from 'ws'
+
+import type {KubeSettings, SidecarRequest, StreamMode} from './attach-options.js'
+import {MindbgError, usageError} from './errors.js'
+import {type KubeApi, KubeStatusError, podPath} from './runtime/kube-api.js'
+import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame} from './runtime/kube-channels.js'
+import {siblingImage} from './images/sibling.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, targetIdentity} from './runtime/kube-spec.js'
+import {type PodVerdict, watchPod} from './runtime/kube-watch.js'
+import type {SessionContext, SessionResult} from './session.js'
+import {invokingUser, SIGNAL_EXIT} from './session.js'
+import {enterRawMode, terminalSize} from './terminal/tty.js'
+
+
+export interface KubeTargetRef {
+  pod: string
+  namespace?: string
+  container?: string
+}
+
+const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
+
+export async function runKubeAttach(ref: KubeTargetRef, requested: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<SessionResult> {
+  let request = requested
+  const custom = kube.custom === undefined ? undefined : await readCustom(kube.custom)
+  const {KubeApi} = await import('./runtime/kube-api.js')
+  const api = await KubeApi.connect({...kube, namespace: ref.namespace ?? kube.namespace})
+  const namespace = api.namespace
+  const pod = await getRunningPod(api, namespace, ref.pod)
+  const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
+  assertContainerRunning(pod, target)
+
+  if (kube.reuse) {
+    const existing = reusableDebugger(pod)
+    if (existing) {
+      ctx.reporter.notice(`mindbg: re-attaching to ${existing} in pod ${namespace}/${pod.metadata?.name}`)
+      return attachAndFinish(api, namespace, ref.pod, existing, target, {...streams, tty: Boolean(findEphemeral(pod, existing)?.tty)}, ctx, request.command.length > 0)
+    }
+    ctx.reporter.notice('mindbg: no running mindbg debugger to reuse in this pod; adding one')
+  }
+
+  if (request.imageSource === 'sibling') request = siblingFor(pod, target, request)
+  const restricted = await enforcesRestricted(api, namespace)
+  const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
+  const name = ephemeralName(pod)
+  const build = (restrictedNow: boolean) => buildEphemeralContainer({pod, target, request, streams, identity, name, restricted: restrictedNow, custom})
+  let spec = build(restricted)
+  try {
+    await addEphemeral(api, namespace, ref.pod, spec.container)
+  } catch (error) {
+    // The namespace label may be invisible to us (no "get namespaces"), but the server says why it refused.
+    if (!restricted && error instanceof KubeStatusError && error.code === 403 && /violates PodSecurity/i.test(error.status.message ?? '')) {
+      spec = build(true)
+      await addEphemeral(api, namespace, ref.pod, spec.container).catch((e: unknown) => {
+        throw patchError(e, namespace, ref.pod)
+      })
+    } else throw patchError(error, namespace, ref.pod)
+  }
+  for (const note of spec.notes) ctx.reporter.notice(`mindbg: ${note}`)
+
+  const started = await waitForStart(api, namespace, ref.pod, name, kube.timeoutMs, ctx)
+  if (started.state?.terminated) {
+    // It already ended (a quick command): what it printed is in its log.
+    ctx.stdout.write(await api.request<string>('GET', `${podPath(namespace, ref.pod, 'log')}?container=${name}`).catch(() => ''))
+    return {exitCode: started.state.terminated.exitCode}
+  }
+  if (request.command.length === 0) {
+    ctx.reporter.notice(`mindbg: ${name} is next to ${target} in pod ${namespace}/${ref.pod}; its filesystem is at /proc/1/root`)
+    if (streams.tty) ctx.reporter.notice("If you don't see a command prompt, try pressing enter.")
+  }
+  return attachAndFinish(api, namespace, ref.pod, name, target, streams, ctx, request.command.length > 0)
+}
+
+/** --sibling: the debug twin of the target container's image; a nonroot twin runs as the target's user. */
+function siblingFor(pod: V1Pod, target: string, request: SidecarRequest): SidecarRequest {
+  const image = pod.spec?.containers.find((c) => c.name === target)?.image ?? ''
+  const twin = siblingImage(image, request.siblingMappings)
+  const {uid, gid} = targetIdentity(pod, target)
+  const user = twin.nonRoot && request.user === undefined && uid !== undefined ? `${uid}${gid !== undefined ? `:${gid}` : ''}` : request.user
+  return {...request, image: twin.image, user}
+}
+
+async function readCustom(path: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw usageError(`--custom ${path}: ${(error as Error).message}`)
+  }
+  const {parse} = await import('yaml')
+  let data: unknown
+  try {
+    data = parse(text) // YAML is a superset of JSON: one parser for both
+  } catch (error) {
+    throw usageError(`--custom ${path}: not valid JSON or YAML: ${(error as Error).message.split('\n')[0]}`)
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw usageError(`--custom ${path}: must be a partial container spec (an object)`)
+  return data as Record<string, unknown>
+}
+
+async function getRunningPod(api: KubeApi, namespace: string, name: string): Promise<V1Pod> {
+  let pod: V1Pod
+  try {
+    pod = await api.request<V1Pod>('GET', podPath(namespace, name))
+  } catch (error) {
+    if (error instanceof KubeStatusError && error.code === 404) {
+      throw new MindbgError('targetNotFound', `pod ${name} not found in namespace ${namespace}`, `List pods with: kubectl get pods -n ${namespace}`)
+    }
+    throw kubeError(error, namespace, name, 'get', 'pods')
+  }
+  if (pod.status?.phase !== 'Running') {
+    throw new MindbgError('targetNotDebuggable', `pod ${namespace}/${name} is not running (phase ${pod.status?.phase ?? 'unknown'})`, `Look at why: kubectl describe pod ${name} -n ${namespace}`)
+  }
+  return pod
+}
+
+function assertContainerRunning(pod: V1Pod, container: string): void {
+  const status = pod.status?.containerStatuses?.find((s) => s.name === container)
+  if (!status?.state?.running) {
+    const why = status?.state?.waiting?.reason ?? (status?.state?.terminated ? `terminated, exit code ${status.state.terminated.exitCode}` : 'not started')
+    throw new MindbgError('targetNotDebuggable', `container ${container} of pod ${pod.metadata?.name} is not running (${why})`, `Look at its logs: kubectl logs ${pod.metadata?.name} -c ${container}`)
+  }
+}
+
+const findEphemeral = (pod: V1Pod, name: string): V1EphemeralContainer | undefined => pod.spec?.ephemeralContainers?.find((c) => c.name === name)
+
+/** The newest mindbg debugger of the pod whose process still runs and takes input. */
+function reusableDebugger(pod: V1Pod): string | undefined {
+  const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
+  return (pod.spec?.ephemeralContainers ?? [])
+    .filter((c) => c.name.startsWith('mindbg-') && c.stdin && running.has(c.name))
+    .map((c) => c.name)
+    .pop()
+}
+
+async function enforcesRestricted(api: KubeApi, namespace: string): Promise<boolean> {
+  try {
+    const ns = await api.request<V1Namespace>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}`)
+    return ns.metadata?.labels?.[PSS_LABEL] === 'restricted'
+  } catch {
+    return false // not allowed to read namespaces: the server's 403 will tell
+  }
+}
+
+/** Strategic merge on the subresource: the list is merged by name, so only the new container needs sending. */
+function addEphemeral(api: KubeApi, namespace: string, pod: string, container: V1EphemeralContainer): Promise<V1Pod> {
+  return api.request<V1Pod>('PATCH', podPath(namespace, pod, 'ephemeralcontainers'), {
+    body: {spec: {ephemeralContainers: [container]}},
+    contentType: 'application/strategic-merge-patch+json',
+  })
+}
+
+function patchError(error: unknown, namespace: string, pod: string): unknown {
+  if (!(error instanceof KubeStatusError)) return error
+  const message = error.status.message ?? ''
+  if (error.code === 404 && !error.status.details?.name) {
+    return new MindbgError('sidecarFailed', 'ephemeral containers are disabled on this cluster (the API server has no pods/ephemeralcontainers)', 'They are on by default since Kubernetes 1.23; ask your cluster admin, or debug a copy of the pod.')
+  }
+  if (error.code === 404) return new MindbgError('targetStopped', `pod ${namespace}/${pod} disappeared`, `kubectl get pods -n ${namespace}`)
+  if (error.code === 403 && /violates PodSecurity/i.test(message)) {
+    return new MindbgError('sidecarFailed', `Pod Security refused the debugger: ${message}`, 'mindbg already made it compliant with "restricted"; a stricter admission policy is in place: try --custom.')
+  }
+  if (error.code === 422) {
+    const causes = (error.status.details?.causes ?? []).map((c) => `${c.field ?? ''}: ${c.message ?? c.reason ?? ''}`)
+    return new MindbgError('sidecarFailed', `the API server rejected the debugger: ${causes.join('; ') || message}`, 'Check --custom and the flags (rerun with --debug for the full answer).', {cause: error})
+  }
+  return kubeError(error, namespace, pod, 'patch', 'pods/ephemeralcontainers')
+}
+
+/** 401/403 and other Status errors, with the verb and resource that were missing. */
+function kubeError(error: unknown, namespace: string, pod: string, verb: string, resource: string): unknown {
+  if (!(error instanceof KubeStatusError)) return error
+  if (error.code === 401) return new MindbgError('permissionDenied', `the API server did not accept your credentials: ${error.status.message ?? 'Unauthorized'}`, 'Log in again (your token may have expired), or check --kubeconfig/--context.')
+  if (error.code === 403) {
+    return new MindbgError('permissionDenied', `forbidden: ${error.status.message ?? ''}`, `mindbg needs "${verb}" on ${resource} in namespace ${namespace}: kubectl auth can-i ${verb} ${resource} -n ${namespace}`)
+  }
+  return new MindbgError('internal', `the API server answered ${error.code} for pod ${namespace}/${pod}: ${error.status.message ?? ''}`, 'Rerun with --debug for the full answer.', {cause: error})
+}
+
+/** Waits until the debugger runs (or already ended), telling what the kubelet says meanwhile. */
+async function waitForStart(api: KubeApi, namespace: string, pod: string, name: string, timeoutMs: number, ctx: SessionContext): Promise<V1ContainerStatus> {
+  let lastWaiting = ''
+  let lastReason = ''
+  const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
+    const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+    if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
+    const waiting = status?.state?.waiting
+    const text = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : ''
+    if (text && text !== lastWaiting) {
+      lastWaiting = text
+      lastReason = waiting?.reason ?? ''
+      ctx.reporter.notice(`mindbg: ${name} is waiting: ${text}`)
+    }
+    return {done: false}
+  }
+  return watchPod(api, namespace, pod, judge, {
+    timeoutMs,
+    onTimeout: () => {
+      const imageProblem = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(lastReason)
+      return new MindbgError(
+        imageProblem ? 'imageUnavailable' : 'sidecarFailed',
+        `the debugger ${name} did not start within ${Math.round(timeoutMs / 1000)} s${lastWaiting ? ` (${lastWaiting})` : ''}`,
+        imageProblem ? 'Check the image name and that the node can pull it (pull secrets cannot be added to ephemeral containers).' : `Look at the pod: kubectl describe pod ${pod} -n ${namespace}`,
+      )
+    },
+  })
+}
+
+/**
+ * Attaches over WebSocket, relays the streams, and once the stream ends reads the debugger's exit code from the
+ * pod status (attach carries none). Ends early on signals by closing the stream: the kubelet then closes the
+ * debugger's stdin, which ends a shell and, through the wrapper, a one-shot command.
+ */
+async function attachAndFinish(api: KubeApi, namespace: string, pod: string, name: string, target: string, streams: StreamMode, ctx: SessionContext, oneShot: boolean): Promise<SessionResult> {
+  const query = `container=${encodeURIComponent(name)}&stdin=true&stdout=true&stderr=${!streams.tty}&tty=${streams.tty}`
+  let ws: WsSocket
+  try {
+    ws = await api.websocket(`${podPath(namespace, pod, 'attach')}?${query}`, PROTOCOLS)
+  } catch (error) {
+    // Ended between the watch and the attach: its log holds the output.
+    if (error instanceof KubeStatusError && error.code === 400) return finishFromStatus(api, namespace, pod, name, target, ctx, true)
+    throw error
+  }
+  const v5 = ws.protocol === PROTOCOLS[0]
+  let restoreTerminal = (): void => {}
+  let signalled: number | undefined
+  const endWith = (exitCode: number): void => {
+    signalled = exitCode
+    restoreTerminal()
+    ws.close()
+  }
+  const onSignal = (signal: NodeJS.Signals): void => endWith(SIGNAL_EXIT[signal] ?? 1)
+  const onStdoutError = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') endWith(141)
+  }
+  for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
+  ctx.stdout.on('error', onStdoutError)
+
+  const forwardInput = streams.tty || (streams.stdin && !oneShot) || (oneShot && !ctx.stdin.isTTY && streams.stdin)
+  try {
+    if (streams.tty) {
+      restoreTerminal = enterRawMode(ctx.stdin)
+      const resize = (): void => {
+        const size = terminalSize(ctx.stdout)
+        if (size && ws.readyState === ws.OPEN) ws.send(resizeFrame(size.columns, size.rows))
+      }
+      resize()
+      ctx.stdout.on('resize', resize)
+    }
+    if (forwardInput) {
+      ctx.stdin.on('data', (chunk: Buffer) => ws.readyState === ws.OPEN && ws.send(stdinFrame(chunk)))
+      ctx.stdin.once('end', () => {
+        if (v5 && ws.readyState === ws.OPEN) ws.send(closeStdinFrame())
+      })
+      ctx.stdin.resume()
+    }
+    await new Promise<void>((resolve) => {
+      ws.on('message', (data: Buffer) => {
+        const message = decode(data)
+        if (message.kind === 'stdout') ctx.stdout.write(message.data)
+        else if (message.kind === 'stderr') ctx.stderr.write(message.data)
+        else if (message.kind === 'status' && message.status.status === 'Failure') ctx.stderr.write(`mindbg: ${message.status.message ?? 'attach failed'}\n`)
+      })
+      ws.once('close', () => resolve())
+      ws.once('error', () => resolve())
+    })
+  } finally {
+    restoreTerminal()
+    for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
+    ctx.stdout.removeListener('error', onStdoutError)
+    if (forwardInput) {
+      ctx.stdin.removeAllListeners('data')
+      ctx.stdin.pause()
+      ;(ctx.stdin as unknown as {unref?: () => void}).unref?.()
+    }
+  }
+  if (signalled !== undefined) return {exitCode: signalled}
+  return finishFromStatus(api, namespace, pod, name, target, ctx, false)
+}
+
+/** The debugger's exit code from the pod status; 118 when the target went away with it. */
+async function finishFromStatus(api: KubeApi, namespace: string, pod: string, name: string, target: string, ctx: SessionContext, printLogs: boolean): Promise<SessionResult> {
+  const finalPod = await watchPod(
+    api,
+    namespace,
+    pod,
+    (p) => {
+      const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+      return status?.state?.terminated ? {done: true, value: p} : {done: false}
+    },
+    {timeoutMs: 15_000, onTimeout: () => new MindbgError('internal', `the stream of ${name} ended but the debugger is still running`, 'Re-attach with --reuse, or look at it: kubectl describe pod')},
+  )
+  const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
+  if (printLogs) ctx.stdout.write(await api.request<string>('GET', `${podPath(namespace, pod, 'log')}?container=${name}`).catch(() => ''))
+  const targetStatus = finalPod.status?.containerStatuses?.find((s) => s.name === target)
+  if (!targetStatus?.state?.running) {
+    throw new MindbgError('targetStopped', `target ${target} of pod ${namespace}/${pod} stopped during the session`, `See why: kubectl logs ${pod} -c ${target} -n ${namespace} --previous`)
+  }
+  return {exitCode: terminated?.exitCode ?? 1}
+}

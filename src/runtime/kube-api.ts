@@ -1,0 +1,196 @@
+import http from 'node:http'
+import https from 'node:https'
+
+import type {KubeConfig as KubeConfigType} from '@kubernetes/client-node'
+import type {WebSocket as WsSocket} from 'ws'
+
+import {MindbgError} from '../errors.js'
+
+/** A metav1.Status as the API server sends it with every error. */
+export interface KubeStatus {
+  kind?: string
+  status?: string
+  message?: string
+  reason?: string
+  code?: number
+  details?: {name?: string; kind?: string; causes?: Array<{reason?: string; message?: string; field?: string}>}
+}
+
+export class KubeStatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly status: KubeStatus,
+  ) {
+    super(status.message || `HTTP ${code}`)
+  }
+}
+
+export interface KubeConnectOptions {
+  kubeconfig?: string | undefined
+  context?: string | undefined
+  namespace?: string | undefined
+}
+
+let kubeModule: Promise<{KubeConfig: typeof KubeConfigType}> | undefined
+
+/**
+ * The API server, spoken to directly: kubeconfig loading, contexts and authentication (tokens, client
+ * certificates, exec credential plugins) come from @kubernetes/client-node's KubeConfig; requests are plain HTTP
+ * so that PATCH content types, Status bodies, watches and WebSocket channels are exactly what the server sees.
+ */
+export class KubeApi {
+  private constructor(
+    readonly config: KubeConfigType,
+    readonly server: string,
+    readonly namespace: string,
+    readonly context: string,
+  ) {}
+
+  static async connect(options: KubeConnectOptions): Promise<KubeApi> {
+    // The client library is bundled into one file at build time (~0.2 s to load instead of ~0.8 s).
+    kubeModule ??= import('#k8s') as Promise<{KubeConfig: typeof KubeConfigType}>
+    const {KubeConfig} = await kubeModule
+    const kc = new KubeConfig()
+    try {
+      if (options.kubeconfig) kc.loadFromFile(options.kubeconfig)
+      else kc.loadFromDefault()
+      if (options.context) {
+        if (!kc.getContextObject(options.context)) throw new Error(`context "${options.context}" is not in the kubeconfig`)
+        kc.setCurrentContext(options.context)
+      }
+    } catch (error) {
+      throw new MindbgError(
+        'usage',
+        `cannot use the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${(error as Error).message.split('\n')[0]}`,
+        'Check --kubeconfig / KUBECONFIG and --context (kubectl config get-contexts).',
+        {cause: error},
+      )
+    }
+    const cluster = kc.getCurrentCluster()
+    if (!cluster) {
+      throw new MindbgError('usage', 'the kubeconfig has no current cluster', 'Pick a context with --context, or set one: kubectl config use-context NAME.')
+    }
+    const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace
+    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext())
+  }
+
+  private async requestOptions(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = {method, headers: {Accept: 'application/json', ...headers}}
+    await this.config.applyToHTTPSOptions(opts)
+    return opts
+  }
+
+  private unreachable(error: unknown): MindbgError {
+    const code = (error as {code?: string}).code ?? ''
+    return new MindbgError(
+      'engineUnreachable',
+      `cannot reach the Kubernetes API server at ${this.server} (${code || (error as Error).message})`,
+      `Check the cluster in context "${this.context}" (kubectl cluster-info), your VPN, or --kubeconfig/--context.`,
+      {cause: error},
+    )
+  }
+
+  /** One request; answers parsed JSON, or throws KubeStatusError with the server's Status. */
+  async request<T>(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<T> {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body)
+    const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json'}
+    const opts = await this.requestOptions(method, headers)
+    const url = new URL(this.server + path)
+    const lib = url.protocol === 'https:' ? https : http
+    return new Promise<T>((resolve, reject) => {
+      const req = lib.request(url, opts, (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let json: unknown
+          try {
+            json = text ? JSON.parse(text) : {}
+          } catch {
+            json = {message: text.trim()}
+          }
+          const status = res.statusCode ?? 0
+          if (status >= 200 && status < 300) resolve(json as T)
+          else reject(new KubeStatusError(status, json as KubeStatus))
+        })
+      })
+      req.on('error', (error) => reject(this.unreachable(error)))
+      req.end(body)
+    })
+  }
+
+  /**
+   * A streaming GET (watch, log follow): calls onLine for every line until the server ends the response, the
+   * signal aborts, or an error occurs.
+   */
+  async stream(path: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    const opts = await this.requestOptions('GET', {})
+    const url = new URL(this.server + path)
+    const lib = url.protocol === 'https:' ? https : http
+    await new Promise<void>((resolve, reject) => {
+      const req = lib.request(url, {...opts, signal}, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            let json: KubeStatus
+            try {
+              json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeStatus
+            } catch {
+              json = {message: Buffer.concat(chunks).toString('utf8')}
+            }
+            reject(new KubeStatusError(res.statusCode ?? 0, json))
+          })
+          return
+        }
+        let pending = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          pending += chunk
+          let nl: number
+          while ((nl = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, nl)
+            pending = pending.slice(nl + 1)
+            if (line.trim()) onLine(line)
+          }
+        })
+        res.on('end', () => {
+          if (pending.trim()) onLine(pending)
+          resolve()
+        })
+        res.on('error', () => resolve())
+      })
+      req.on('error', (error) => (signal.aborted ? resolve() : reject(this.unreachable(error))))
+      req.end()
+    })
+  }
+
+  /** Opens a WebSocket to a streaming subresource (attach, exec), offering the channel protocols in order. */
+  async websocket(path: string, protocols: string[]): Promise<WsSocket> {
+    const {WebSocket} = await import('ws')
+    const opts = await this.requestOptions('GET', {})
+    const url = (this.server + path).replace(/^http/, 'ws')
+    return new Promise<WsSocket>((resolve, reject) => {
+      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>})
+      ws.once('open', () => resolve(ws))
+      // The handshake's error body is the API server's Status: keep it, it says what went wrong.
+      ws.once('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          let status: KubeStatus
+          try {
+            status = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeStatus
+          } catch {
+            status = {message: Buffer.concat(chunks).toString('utf8').trim() || `HTTP ${res.statusCode}`}
+          }
+          reject(new KubeStatusError(res.statusCode ?? 0, status))
+        })
+      })
+      ws.once('error', (error) => reject(this.unreachable(error)))
+    })
+  }
+}
+
+export const podPath = (namespace: string, pod?: string, sub?: string): string =>
+  `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${pod ? `/${encodeURIComponent(pod)}` : ''}${sub ? `/${sub}` : ''}`

@@ -1,0 +1,227 @@
+import type {V1Capabilities, V1Container, V1EphemeralContainer, V1EnvVar, V1Pod, V1SecurityContext} from '@kubernetes/client-node'
+
+import type {PullPolicy, SidecarRequest, StreamMode} from '../attach-options.js'
+import {MindbgError, usageError} from '../errors.js'
+import type {Profile} from '../profiles.js'
+import type {SessionIdentity} from './docker-spec.js'
+
+export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container'
+export const ENV_PREFIX = 'MINDBG_'
+/** The uid a restricted debugger uses when the target's uid is unknown (distroless "nonroot"). */
+export const FALLBACK_NON_ROOT_UID = 65532
+
+/**
+ * A one-shot command must not outlive the session: ephemeral containers cannot be deleted, so the command runs
+ * in the background while the shell waits on stdin, which mindbg holds open. When the session ends, however it
+ * ends, the API server closes the attach and the kubelet closes stdin (stdinOnce): the command is stopped.
+ */
+export const ONE_SHOT_WRAPPER = [
+  '"$@" </dev/null &',
+  'cmd=$!',
+  '( read -r _ ; kill -TERM "$cmd" 2>/dev/null; sleep 2; kill -KILL "$cmd" 2>/dev/null ) &',
+  'watcher=$!',
+  'wait "$cmd"',
+  'rc=$?',
+  'kill "$watcher" 2>/dev/null',
+  'exit "$rc"',
+].join('\n')
+
+/** The same wrapper, but the command keeps the container's stdin (input was piped): EOF then ends the command. */
+export const PIPED_WRAPPER = 'exec "$@"'
+
+/** Which container of the pod is the target: the flag, else the default-container annotation, else the first. */
+export function chooseTargetContainer(pod: V1Pod, requested: string | undefined): string {
+  const containers = pod.spec?.containers ?? []
+  const names = containers.map((c) => c.name)
+  const name = requested ?? pod.metadata?.annotations?.[DEFAULT_CONTAINER_ANNOTATION] ?? names[0]
+  if (!name || !names.includes(name)) {
+    throw new MindbgError(
+      'targetNotFound',
+      `pod ${pod.metadata?.name} has no container "${name ?? ''}"`,
+      `Its containers: ${names.join(', ') || 'none'}; pick one with -c/--target-container or pod/NAME/CONTAINER.`,
+    )
+  }
+  return name
+}
+
+const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
+
+/** mindbg-xxxxx, unique across containers, init containers and ephemeral containers. */
+export function ephemeralName(pod: V1Pod, random: () => number = Math.random): string {
+  const taken = new Set([...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c) => c.name))
+  for (;;) {
+    const name = `mindbg-${Array.from({length: 5}, () => NAME_ALPHABET[Math.floor(random() * NAME_ALPHABET.length)]).join('')}`
+    if (!taken.has(name)) return name
+  }
+}
+
+/** uid/gid/runAsNonRoot the target effectively runs with: the container's settings over the pod's. */
+export function targetIdentity(pod: V1Pod, container: string): {uid: number | undefined; gid: number | undefined; nonRoot: boolean} {
+  const podSc = pod.spec?.securityContext
+  const sc = pod.spec?.containers.find((c) => c.name === container)?.securityContext
+  const uid = sc?.runAsUser ?? podSc?.runAsUser
+  const gid = sc?.runAsGroup ?? podSc?.runAsGroup
+  const nonRoot = Boolean(sc?.runAsNonRoot ?? podSc?.runAsNonRoot) || (uid !== undefined && uid !== 0)
+  return {uid, gid, nonRoot}
+}
+
+type SecurityApplier = () => V1SecurityContext | undefined
+
+/** kubectl debug's profiles for ephemeral containers, exactly (kubectl pkg/cmd/debug/profiles.go). */
+const profiles: Record<Profile, SecurityApplier> = {
+  general: () => ({capabilities: {add: ['SYS_PTRACE']}}),
+  baseline: () => undefined,
+  restricted: () => ({
+    runAsNonRoot: true,
+    capabilities: {drop: ['ALL']},
+    allowPrivilegeEscalation: false,
+    seccompProfile: {type: 'RuntimeDefault'},
+  }),
+  netadmin: () => ({capabilities: {add: ['NET_ADMIN', 'NET_RAW']}}),
+  sysadmin: () => ({privileged: true}),
+}
+
+export interface EphemeralSpecInput {
+  pod: V1Pod
+  target: string
+  request: SidecarRequest
+  streams: StreamMode
+  identity: SessionIdentity
+  name: string
+  /** The namespace enforces Pod Security "restricted" (label), or the server said so: comply. */
+  restricted: boolean
+  /** A partial container spec from --custom, already parsed. */
+  custom: Record<string, unknown> | undefined
+}
+
+export interface EphemeralSpec {
+  container: V1EphemeralContainer
+  /** One-line notices about adaptations mindbg made on its own (non-root target, Pod Security). */
+  notes: string[]
+}
+
+const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
+
+/** Pure: the ephemeral container for a session. Throws usage errors for what cannot work on Kubernetes. */
+export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpec {
+  const {pod, target, request, streams, identity, name} = input
+  const notes: string[] = []
+  if (request.chroot) throw usageError('--chroot is not available for Kubernetes targets yet', "Read the target's filesystem at /proc/1/root.")
+
+  let sc = profiles[request.profile]() ?? {}
+  if (request.privileged) sc.privileged = true
+  if (request.capAdd.length > 0) sc.capabilities = {...sc.capabilities, add: [...new Set([...(sc.capabilities?.add ?? []), ...request.capAdd])]}
+  if (request.user !== undefined) {
+    const [uid, gid] = parseNumericUser(request.user)
+    sc.runAsUser = uid
+    if (gid !== undefined) sc.runAsGroup = gid
+  }
+
+  // A root debugger in a runAsNonRoot pod is refused by the kubelet, and root without SYS_PTRACE cannot read a
+  // non-root target's /proc/<pid>/root anyway: run as the target's own uid/gid.
+  const who = targetIdentity(pod, target)
+  if (who.nonRoot && request.user === undefined && !sc.privileged) {
+    sc.runAsUser = who.uid ?? FALLBACK_NON_ROOT_UID
+    if (who.gid !== undefined) sc.runAsGroup = who.gid
+    sc.runAsNonRoot = true
+    notes.push(`the target runs as non-root: the debugger runs as uid ${sc.runAsUser}${who.gid !== undefined ? `, gid ${who.gid}` : ''}`)
+  }
+  if (input.restricted) {
+    sc = restrictedCompliant(sc, who.uid)
+    notes.push(`Pod Security "restricted" is enforced here: the debugger runs as uid ${sc.runAsUser} without capabilities`)
+  }
+
+  const env: V1EnvVar[] = [
+    {name: `${ENV_PREFIX}USER`, value: identity.user},
+    {name: `${ENV_PREFIX}STARTED`, value: identity.startedAt},
+    {name: `${ENV_PREFIX}VERSION`, value: identity.version},
+    ...(identity.reason !== undefined ? [{name: `${ENV_PREFIX}REASON`, value: identity.reason}] : []),
+    {name: `${ENV_PREFIX}TARGET`, value: target},
+    ...(pod.spec?.shareProcessNamespace ? [] : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
+    ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: e.includes('=') ? e.slice(e.indexOf('=') + 1) : ''})),
+  ]
+
+  const oneShot = request.command.length > 0
+  const command = !oneShot ? ['sh'] : ['sh', '-c', streams.stdin ? PIPED_WRAPPER : ONE_SHOT_WRAPPER, 'mindbg', ...request.command]
+  let container: V1EphemeralContainer = {
+    name,
+    image: request.image,
+    imagePullPolicy: PULL[request.pull],
+    command,
+    env,
+    // stdin is the session's lifeline even for one-shot commands (see ONE_SHOT_WRAPPER).
+    stdin: true,
+    stdinOnce: true,
+    tty: streams.tty,
+    targetContainerName: target,
+    terminationMessagePolicy: 'File',
+  }
+  if (Object.keys(sc).length > 0) container.securityContext = sc
+  if (request.workdir !== undefined) container.workingDir = request.workdir
+  if (input.custom) container = mergeCustom(container, input.custom)
+  return {container, notes}
+}
+
+/** What Pod Security "restricted" demands, keeping whatever the session already had that is allowed. */
+export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | undefined): V1SecurityContext {
+  const uid = sc.runAsUser !== undefined && sc.runAsUser !== 0 ? sc.runAsUser : targetUid && targetUid !== 0 ? targetUid : FALLBACK_NON_ROOT_UID
+  const capabilities: V1Capabilities = {drop: ['ALL']}
+  if (sc.capabilities?.add?.includes('NET_BIND_SERVICE')) capabilities.add = ['NET_BIND_SERVICE']
+  const result: V1SecurityContext = {
+    ...sc,
+    runAsNonRoot: true,
+    runAsUser: uid,
+    allowPrivilegeEscalation: false,
+    seccompProfile: {type: 'RuntimeDefault'},
+    capabilities,
+  }
+  delete result.privileged
+  return result
+}
+
+function parseNumericUser(user: string): [number, number | undefined] {
+  const m = /^(\d+)(?::(\d+))?$/.exec(user)
+  if (!m) throw usageError(`--user "${user}": Kubernetes needs a numeric UID[:GID]`, 'Use --user 1000 or --user 1000:1000.')
+  return [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])]
+}
+
+const CUSTOM_REFUSED = ['name', 'command', 'image', 'lifecycle', 'volumeDevices']
+
+/**
+ * --custom: a partial container spec merged over the generated one, as kubectl does (strategic merge: maps merge,
+ * env merges by name, volumeMounts by mountPath, other lists replace). Fields mindbg owns are refused.
+ */
+export function mergeCustom(container: V1EphemeralContainer, custom: Record<string, unknown>): V1EphemeralContainer {
+  const refused = CUSTOM_REFUSED.filter((k) => k in custom)
+  if (refused.length > 0) throw usageError(`--custom may not set ${refused.join(', ')}`, 'mindbg sets the name, command and image itself; use --image or -- COMMAND.')
+  return strategicMerge(container as unknown as Record<string, unknown>, custom) as unknown as V1EphemeralContainer
+}
+
+const MERGE_KEYS: Record<string, string> = {env: 'name', volumeMounts: 'mountPath', envFrom: '', ports: 'containerPort'}
+
+function strategicMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {...base}
+  for (const [key, value] of Object.entries(patch)) {
+    const current = out[key]
+    const mergeKey = MERGE_KEYS[key]
+    if (value === null) delete out[key]
+    else if (Array.isArray(value) && Array.isArray(current) && mergeKey) {
+      const merged = [...current] as Array<Record<string, unknown>>
+      for (const item of value as Array<Record<string, unknown>>) {
+        const at = merged.findIndex((m) => m[mergeKey] === item[mergeKey])
+        if (at >= 0) merged[at] = strategicMerge(merged[at]!, item)
+        else merged.push(item)
+      }
+      out[key] = merged
+    } else if (isObject(value) && isObject(current)) out[key] = strategicMerge(current, value)
+    else out[key] = value
+  }
+  return out
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
+
+/** The container of a pod by name in any of the three lists. */
+export function findContainer(pod: V1Pod, name: string): V1Container | V1EphemeralContainer | undefined {
+  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].find((c) => c.name === name)
+}

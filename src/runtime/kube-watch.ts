@@ -1,0 +1,83 @@
+import type {V1Pod, V1PodList} from '@kubernetes/client-node'
+
+import {MindbgError} from '../errors.js'
+import {type KubeApi, KubeStatusError, podPath} from './kube-api.js'
+
+type WatchEvent = {type: 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'; object: V1Pod & {code?: number; metadata?: {resourceVersion?: string}}}
+
+/** What a watcher decides for each version of the pod: keep waiting, or done with a value. */
+export type PodVerdict<T> = {done: true; value: T} | {done: false}
+
+const WATCH_SECONDS = 30
+
+/**
+ * Follows one pod with list+watch until `judge` is satisfied. Watches end (server timeouts, proxies, client
+ * libraries that abort after 30 s): it resumes from the last resourceVersion; on 410 Gone it lists again.
+ */
+export async function watchPod<T>(
+  api: KubeApi,
+  namespace: string,
+  name: string,
+  judge: (pod: V1Pod) => PodVerdict<T>,
+  options: {timeoutMs: number; onTimeout: () => Error; signal?: AbortSignal},
+): Promise<T> {
+  const abort = new AbortController()
+  const timer = setTimeout(() => abort.abort(), options.timeoutMs)
+  timer.unref()
+  options.signal?.addEventListener('abort', () => abort.abort())
+  const selector = `fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`
+  try {
+    for (;;) {
+      const list = await api.request<V1PodList>('GET', `${podPath(namespace)}?${selector}`)
+      const pod = list.items[0]
+      if (!pod) throw podGone(namespace, name)
+      const first = judge(pod)
+      if (first.done) return first.value
+      let resourceVersion = list.metadata?.resourceVersion ?? pod.metadata?.resourceVersion ?? ''
+      let relist = false
+      while (!relist) {
+        if (abort.signal.aborted) throw options.onTimeout()
+        let result: PodVerdict<T> = {done: false}
+        let failure: Error | undefined
+        const query = `${selector}&watch=true&allowWatchBookmarks=true&timeoutSeconds=${WATCH_SECONDS}&resourceVersion=${resourceVersion}`
+        try {
+          await api.stream(
+            `${podPath(namespace)}?${query}`,
+            (line) => {
+              if (result.done || failure || relist) return
+              const event = JSON.parse(line) as WatchEvent
+              if (event.type === 'ERROR') {
+                if (event.object.code === 410) relist = true
+                else failure = new KubeStatusError(event.object.code ?? 500, event.object as never)
+                return
+              }
+              resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion
+              if (event.type === 'BOOKMARK') return
+              if (event.type === 'DELETED') {
+                failure = podGone(namespace, name)
+                return
+              }
+              result = judge(event.object)
+            },
+            abort.signal,
+          )
+        } catch (error) {
+          if (error instanceof KubeStatusError && error.code === 410) relist = true
+          else if (!abort.signal.aborted) throw error
+        }
+        if (failure) throw failure
+        // Assigned inside the stream callback, which the compiler cannot see.
+        const verdict = result as PodVerdict<T>
+        if (verdict.done) return verdict.value
+        if (abort.signal.aborted) throw options.onTimeout()
+      }
+    }
+  } finally {
+    clearTimeout(timer)
+    abort.abort()
+  }
+}
+
+function podGone(namespace: string, name: string): MindbgError {
+  return new MindbgError('targetStopped', `pod ${namespace}/${name} was deleted`, `See what happened: kubectl get events -n ${namespace} --field-selector involvedObject.name=${name}`)
+}

@@ -1,0 +1,192 @@
+import type {V1Pod} from '@kubernetes/client-node'
+import {describe, expect, it} from 'vitest'
+
+import {parseDuration, type SidecarRequest, type StreamMode} from '../../src/attach-options.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, PIPED_WRAPPER, restrictedCompliant, targetIdentity} from '../../src/runtime/kube-spec.js'
+
+const pod = (over: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod => ({
+  metadata: {name: 'web', namespace: 'default', annotations},
+  spec: {containers: [{name: 'app', image: 'gcr.io/distroless/static-debian12:nonroot'}, {name: 'proxy', image: 'envoy'}], ...over},
+})
+
+const request = (over: Partial<SidecarRequest> = {}): SidecarRequest => ({
+  image: 'busybox:1.37.0-musl',
+  imageSource: 'default',
+  siblingMappings: [],
+  platform: undefined,
+  pull: 'missing',
+  profile: 'general',
+  privileged: false,
+  capAdd: [],
+  user: undefined,
+  env: [],
+  workdir: undefined,
+  name: undefined,
+  chroot: false,
+  reason: undefined,
+  command: [],
+  ...over,
+})
+const shell: StreamMode = {stdin: true, tty: true, detachKeys: [], detachKeysSpec: 'ctrl-p,ctrl-q'}
+const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [], detachKeysSpec: 'ctrl-p,ctrl-q'}
+const identity = {user: 'alice@laptop', startedAt: '2026-11-27T03:00:00.000Z', version: '0.1.0', reason: 'INC-9'}
+
+const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: StreamMode; restricted?: boolean; custom?: Record<string, unknown>} = {}) =>
+  buildEphemeralContainer({
+    pod: over.pod ?? pod(),
+    target: 'app',
+    request: request(over.request),
+    streams: over.streams ?? shell,
+    identity,
+    name: 'mindbg-abcde',
+    restricted: over.restricted ?? false,
+    custom: over.custom,
+  })
+
+describe('profiles, as kubectl debug applies them to ephemeral containers', () => {
+  it.each([
+    ['general', {capabilities: {add: ['SYS_PTRACE']}}],
+    ['baseline', undefined],
+    ['restricted', {runAsNonRoot: true, capabilities: {drop: ['ALL']}, allowPrivilegeEscalation: false, seccompProfile: {type: 'RuntimeDefault'}}],
+    ['netadmin', {capabilities: {add: ['NET_ADMIN', 'NET_RAW']}}],
+    ['sysadmin', {privileged: true}],
+  ] as const)('%s', (profile, securityContext) => {
+    expect(build({request: {profile}}).container.securityContext).toEqual(securityContext)
+  })
+})
+
+describe('buildEphemeralContainer', () => {
+  it('a shell: sh with stdin, tty, stdinOnce, the target, identity env', () => {
+    const {container, notes} = build()
+    expect(container).toMatchObject({name: 'mindbg-abcde', image: 'busybox:1.37.0-musl', imagePullPolicy: 'IfNotPresent', command: ['sh'], stdin: true, stdinOnce: true, tty: true, targetContainerName: 'app'})
+    expect(container.env).toEqual([
+      {name: 'MINDBG_USER', value: 'alice@laptop'},
+      {name: 'MINDBG_STARTED', value: '2026-11-27T03:00:00.000Z'},
+      {name: 'MINDBG_VERSION', value: '0.1.0'},
+      {name: 'MINDBG_REASON', value: 'INC-9'},
+      {name: 'MINDBG_TARGET', value: 'app'},
+      {name: 'MINDBG_TARGET_ROOT', value: '/proc/1/root'},
+    ])
+    expect(notes).toEqual([])
+  })
+
+  it.each([
+    {name: 'one-shot', streams: oneShot, wrapper: ONE_SHOT_WRAPPER},
+    {name: 'one-shot with piped input', streams: {...oneShot, stdin: true}, wrapper: PIPED_WRAPPER},
+  ])('$name: wrapped so it cannot outlive the session', ({streams, wrapper}) => {
+    const {container} = build({request: {command: ['ps', 'aux']}, streams})
+    expect(container.command).toEqual(['sh', '-c', wrapper, 'mindbg', 'ps', 'aux'])
+    expect(container).toMatchObject({stdin: true, stdinOnce: true, tty: false})
+  })
+
+  it.each([
+    ['always', 'Always'],
+    ['missing', 'IfNotPresent'],
+    ['never', 'Never'],
+  ] as const)('--pull %s -> %s', (pull, policy) => expect(build({request: {pull}}).container.imagePullPolicy).toBe(policy))
+
+  it('--env, --workdir, --user, --cap-add, --privileged', () => {
+    const {container} = build({request: {env: ['A=1', 'B=x=y'], workdir: '/tmp', user: '1000:2000', capAdd: ['NET_ADMIN'], privileged: true}})
+    expect(container.env?.slice(-2)).toEqual([{name: 'A', value: '1'}, {name: 'B', value: 'x=y'}])
+    expect(container.workingDir).toBe('/tmp')
+    expect(container.securityContext).toEqual({capabilities: {add: ['SYS_PTRACE', 'NET_ADMIN']}, privileged: true, runAsUser: 1000, runAsGroup: 2000})
+  })
+
+  it('a user name cannot be used on Kubernetes', () => {
+    expect(() => build({request: {user: 'nobody'}})).toThrow(/numeric UID/)
+  })
+
+  it('--chroot is refused on Kubernetes', () => expect(() => build({request: {chroot: true}})).toThrow(/--chroot/))
+
+  it('shareProcessNamespace: PID 1 is not the target, so no MINDBG_TARGET_ROOT', () => {
+    expect(build({pod: pod({shareProcessNamespace: true})}).container.env?.map((e) => e.name)).not.toContain('MINDBG_TARGET_ROOT')
+  })
+})
+
+describe('non-root targets and Pod Security', () => {
+  it.each([
+    {name: 'container runAsUser', spec: {containers: [{name: 'app', image: 'x', securityContext: {runAsUser: 65532, runAsGroup: 65532}}]}, uid: 65532, gid: 65532},
+    {name: 'pod runAsUser', spec: {securityContext: {runAsUser: 1001}, containers: [{name: 'app', image: 'x'}]}, uid: 1001, gid: undefined},
+    {name: 'runAsNonRoot without uid', spec: {securityContext: {runAsNonRoot: true}, containers: [{name: 'app', image: 'x'}]}, uid: 65532, gid: undefined},
+    {name: 'container overrides pod', spec: {securityContext: {runAsUser: 1001}, containers: [{name: 'app', image: 'x', securityContext: {runAsUser: 2002}}]}, uid: 2002, gid: undefined},
+  ])('$name: the debugger runs as the target uid', ({spec, uid, gid}) => {
+    const {container, notes} = build({pod: {metadata: {name: 'web'}, spec} as V1Pod})
+    expect(container.securityContext).toMatchObject({runAsUser: uid, runAsNonRoot: true, capabilities: {add: ['SYS_PTRACE']}})
+    expect(container.securityContext?.runAsGroup).toBe(gid)
+    expect(notes).toEqual([expect.stringMatching(new RegExp(`runs as uid ${uid}`))])
+  })
+
+  it('a root target keeps a root debugger', () => {
+    expect(targetIdentity(pod(), 'app')).toEqual({uid: undefined, gid: undefined, nonRoot: false})
+    expect(build().container.securityContext?.runAsUser).toBeUndefined()
+  })
+
+  it.each([
+    {name: 'general', over: {}},
+    {name: 'sysadmin', over: {profile: 'sysadmin'} as const},
+    {name: 'netadmin + NET_BIND_SERVICE', over: {profile: 'netadmin', capAdd: ['NET_BIND_SERVICE']} as const},
+  ])('restricted namespace: $name becomes compliant', ({over}) => {
+    const {container, notes} = build({request: over, restricted: true})
+    const sc = container.securityContext!
+    expect(sc).toMatchObject({runAsNonRoot: true, allowPrivilegeEscalation: false, seccompProfile: {type: 'RuntimeDefault'}})
+    expect(sc.capabilities?.drop).toEqual(['ALL'])
+    expect(sc.capabilities?.add ?? []).toEqual(over.capAdd?.includes('NET_BIND_SERVICE') ? ['NET_BIND_SERVICE'] : [])
+    expect(sc.privileged).toBeUndefined()
+    expect(sc.runAsUser).toBe(65532)
+    expect(notes.at(-1)).toMatch(/Pod Security "restricted"/)
+  })
+
+  it('restrictedCompliant keeps a non-root uid already chosen', () => {
+    expect(restrictedCompliant({runAsUser: 1000}, 65532).runAsUser).toBe(1000)
+    expect(restrictedCompliant({runAsUser: 0}, 2000).runAsUser).toBe(2000)
+  })
+})
+
+describe('--custom', () => {
+  it('merges like kubectl: maps merge, env by name, lists replace', () => {
+    const {container} = build({custom: {env: [{name: 'MINDBG_TARGET', value: 'x'}, {name: 'EXTRA', value: '1'}], securityContext: {capabilities: {add: ['NET_ADMIN']}}, workingDir: '/data'}})
+    expect(container.env?.find((e) => e.name === 'MINDBG_TARGET')?.value).toBe('x')
+    expect(container.env?.at(-1)).toEqual({name: 'EXTRA', value: '1'})
+    expect(container.securityContext).toEqual({capabilities: {add: ['NET_ADMIN']}})
+    expect(container.workingDir).toBe('/data')
+  })
+
+  it.each(['name', 'command', 'image', 'lifecycle'])('refuses %s', (field) => {
+    expect(() => mergeCustom({name: 'x'}, {[field]: 'y'})).toThrow(new RegExp(`--custom may not set ${field}`))
+  })
+
+  it('passes fields the API server will judge (ports) through untouched', () => {
+    expect(build({custom: {ports: [{containerPort: 80}]}}).container).toMatchObject({ports: [{containerPort: 80}]})
+  })
+})
+
+describe('target container and names', () => {
+  it.each([
+    {name: 'explicit', requested: 'proxy', annotations: {}, expected: 'proxy'},
+    {name: 'annotation', requested: undefined, annotations: {'kubectl.kubernetes.io/default-container': 'proxy'}, expected: 'proxy'},
+    {name: 'first', requested: undefined, annotations: {}, expected: 'app'},
+  ])('$name', ({requested, annotations, expected}) => expect(chooseTargetContainer(pod({}, annotations), requested)).toBe(expected))
+
+  it('an unknown container lists the real ones', () => {
+    expect(() => chooseTargetContainer(pod(), 'nope')).toThrow(/no container "nope"/)
+  })
+
+  it('ephemeral names avoid every existing container name', () => {
+    const p = pod({initContainers: [{name: 'mindbg-bbbbb'}], ephemeralContainers: [{name: 'mindbg-ccccc'}]})
+    const sequence = [0, 0, 0, 0, 0, 0.04, 0.04, 0.04, 0.04, 0.04, 0.99, 0.99, 0.99, 0.99, 0.99]
+    let i = 0
+    expect(ephemeralName(p, () => sequence[i++]!)).toBe('mindbg-99999')
+  })
+})
+
+describe('parseDuration', () => {
+  it.each([
+    ['90', 90_000],
+    ['90s', 90_000],
+    ['2m', 120_000],
+    ['1m30s', 90_000],
+    ['1h', 3_600_000],
+    ['500ms', 500],
+  ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms))
+  it.each(['', 'x', '2 m', '1d', '0s', '-1s'])('rejects %j', (text) => expect(() => parseDuration(text)).toThrow(/timeout/))
+})
