@@ -76,7 +76,14 @@ export class KubeApi {
 
   private async requestOptions(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = {method, headers: {Accept: 'application/json', ...headers}}
-    await this.config.applyToHTTPSOptions(opts)
+    try {
+      if (this.server.startsWith('https:')) await this.config.applyToHTTPSOptions(opts)
+      // Plain HTTP (a local proxy, the simulator): kubectl allows it, the client library's agent does not; only
+      // the credentials are needed.
+      else await (this.config as unknown as {applyOptions(o: https.RequestOptions): Promise<void>}).applyOptions(opts)
+    } catch (error) {
+      throw new MindbgError('permissionDenied', `cannot get credentials for context "${this.context}": ${(error as Error).message.split('\n')[0]}`, 'Check the user of this context in the kubeconfig (exec plugin, token, certificates).', {cause: error})
+    }
     return opts
   }
 
