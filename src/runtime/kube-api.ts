@@ -106,19 +106,20 @@ export class KubeApi {
     const lib = url.protocol === 'https:' ? https : http
     return new Promise<T>((resolve, reject) => {
       const req = lib.request(url, opts, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          void statusError(res).then(reject)
+          return
+        }
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8')
-          let json: unknown
+          // Most answers are JSON; pods/log is plain text.
           try {
-            json = text ? JSON.parse(text) : {}
+            resolve((text ? JSON.parse(text) : {}) as T)
           } catch {
-            json = {message: text.trim()}
+            resolve(text as T)
           }
-          const status = res.statusCode ?? 0
-          if (status >= 200 && status < 300) resolve(json as T)
-          else reject(new KubeStatusError(status, json as KubeStatus))
         })
       })
       req.on('error', (error) => reject(this.unreachable(error)))
@@ -137,17 +138,7 @@ export class KubeApi {
     await new Promise<void>((resolve, reject) => {
       const req = lib.request(url, {...opts, signal}, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
-          const chunks: Buffer[] = []
-          res.on('data', (c: Buffer) => chunks.push(c))
-          res.on('end', () => {
-            let json: KubeStatus
-            try {
-              json = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeStatus
-            } catch {
-              json = {message: Buffer.concat(chunks).toString('utf8')}
-            }
-            reject(new KubeStatusError(res.statusCode ?? 0, json))
-          })
+          void statusError(res).then(reject)
           return
         }
         let pending = ''
@@ -181,22 +172,28 @@ export class KubeApi {
       const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>})
       ws.once('open', () => resolve(ws))
       // The handshake's error body is the API server's Status: keep it, it says what went wrong.
-      ws.once('unexpected-response', (_req, res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          let status: KubeStatus
-          try {
-            status = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeStatus
-          } catch {
-            status = {message: Buffer.concat(chunks).toString('utf8').trim() || `HTTP ${res.statusCode}`}
-          }
-          reject(new KubeStatusError(res.statusCode ?? 0, status))
-        })
-      })
+      ws.once('unexpected-response', (_req, res) => void statusError(res).then(reject))
       ws.once('error', (error) => reject(this.unreachable(error)))
     })
   }
+}
+
+/** An error response as KubeStatusError: the body is a Status, or at least some text worth showing. */
+function statusError(res: http.IncomingMessage): Promise<KubeStatusError> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      let status: KubeStatus
+      try {
+        status = JSON.parse(text) as KubeStatus
+      } catch {
+        status = {message: text.trim() || `HTTP ${res.statusCode}`}
+      }
+      resolve(new KubeStatusError(res.statusCode ?? 0, status))
+    })
+  })
 }
 
 export const podPath = (namespace: string, pod?: string, sub?: string): string =>

@@ -1,6 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
-import type {SidecarRequest, StreamMode} from '../../src/attach-options.js'
+import {sidecarRequest} from './fixtures.js'
+
+import type {StreamMode} from '../../src/attach-options.js'
 import {buildSidecarSpec, CHROOT_SCRIPT, type DockerTarget, LABEL, sidecarName} from '../../src/runtime/docker-spec.js'
 
 const target = (over: Partial<DockerTarget> = {}): DockerTarget => ({
@@ -16,22 +18,7 @@ const target = (over: Partial<DockerTarget> = {}): DockerTarget => ({
   ...over,
 })
 
-const request = (over: Partial<SidecarRequest> = {}): SidecarRequest => ({
-  image: 'busybox:1.37.0-musl',
-  imageSource: 'default',
-  pull: 'missing',
-  profile: 'general',
-  privileged: false,
-  capAdd: [],
-  user: undefined,
-  env: [],
-  workdir: undefined,
-  name: undefined,
-  chroot: false,
-  reason: undefined,
-  command: [],
-  ...over,
-})
+const request = sidecarRequest
 
 const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [16, 17], detachKeysSpec: 'ctrl-p,ctrl-q'}
 const identity = {user: 'alice@laptop', startedAt: '2026-11-27T03:00:00.000Z', version: '0.1.0', reason: undefined}

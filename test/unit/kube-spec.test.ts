@@ -1,6 +1,8 @@
 import type {V1Pod} from '@kubernetes/client-node'
 import {describe, expect, it} from 'vitest'
 
+import {sidecarRequest} from './fixtures.js'
+
 import {parseDuration, type SidecarRequest, type StreamMode} from '../../src/attach-options.js'
 import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, PIPED_WRAPPER, restrictedCompliant, targetIdentity} from '../../src/runtime/kube-spec.js'
 
@@ -9,24 +11,7 @@ const pod = (over: Partial<V1Pod['spec']> = {}, annotations: Record<string, stri
   spec: {containers: [{name: 'app', image: 'gcr.io/distroless/static-debian12:nonroot'}, {name: 'proxy', image: 'envoy'}], ...over},
 })
 
-const request = (over: Partial<SidecarRequest> = {}): SidecarRequest => ({
-  image: 'busybox:1.37.0-musl',
-  imageSource: 'default',
-  siblingMappings: [],
-  platform: undefined,
-  pull: 'missing',
-  profile: 'general',
-  privileged: false,
-  capAdd: [],
-  user: undefined,
-  env: [],
-  workdir: undefined,
-  name: undefined,
-  chroot: false,
-  reason: undefined,
-  command: [],
-  ...over,
-})
+const request = sidecarRequest
 const shell: StreamMode = {stdin: true, tty: true, detachKeys: [], detachKeysSpec: 'ctrl-p,ctrl-q'}
 const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [], detachKeysSpec: 'ctrl-p,ctrl-q'}
 const identity = {user: 'alice@laptop', startedAt: '2026-11-27T03:00:00.000Z', version: '0.1.0', reason: 'INC-9'}
