@@ -19,7 +19,7 @@ export async function watchPod<T>(
   namespace: string,
   name: string,
   judge: (pod: V1Pod) => PodVerdict<T>,
-  options: {timeoutMs: number; onTimeout: () => Error; signal?: AbortSignal},
+  options: {timeoutMs: number; onTimeout: () => Error; signal?: AbortSignal; watchSeconds?: number},
 ): Promise<T> {
   const abort = new AbortController()
   const timer = setTimeout(() => abort.abort(), options.timeoutMs)
@@ -39,7 +39,7 @@ export async function watchPod<T>(
         if (abort.signal.aborted) throw options.onTimeout()
         let result: PodVerdict<T> = {done: false}
         let failure: Error | undefined
-        const query = `${selector}&watch=true&allowWatchBookmarks=true&timeoutSeconds=${WATCH_SECONDS}&resourceVersion=${resourceVersion}`
+        const query = `${selector}&watch=true&allowWatchBookmarks=true&timeoutSeconds=${options.watchSeconds ?? WATCH_SECONDS}&resourceVersion=${resourceVersion}`
         try {
           await api.stream(
             `${podPath(namespace)}?${query}`,
