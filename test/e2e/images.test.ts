@@ -1,8 +1,11 @@
+import {execFile} from 'node:child_process'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {startRegistry, uniqueImage} from '../support/registry.js'
 
 import {allContainerIds, BUSYBOX, createdName, DISTROLESS, docker, dockerOk, MARKER, mindbg, removeTargets, requireEngine, startTarget} from './helpers.js'
 
@@ -22,6 +25,12 @@ const config = (name: string, yaml: string): string => {
   const path = join(configDir, name)
   writeFileSync(path, yaml)
   return path
+}
+
+function dockerAsync(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('docker', args, {encoding: 'utf8'}, (error, stdout, stderr) => (error ? reject(new Error(stderr || error.message)) : resolve(stdout.trim())))
+  })
 }
 
 beforeAll(() => {
@@ -76,6 +85,29 @@ describe('--sibling picks the debug twin of the target image', () => {
     } finally {
       removeTargets()
       dockerOk('rmi', 'gcr.io/distroless/cc-debian12:nonroot', 'gcr.io/distroless/cc-debian12:debug-nonroot')
+    }
+  })
+
+  it('a target pinned by digest resolves its tag through the engine (RepoTags), then the config mapping', async () => {
+    // An image of its own, known to the engine by a registry tag and that tag's digest only.
+    const unique = await uniqueImage(DISTROLESS, 'mindbg-test/pinned-source')
+    const registry = await startRegistry({images: [{name: 'distroless/static-debian12', tag: 'nonroot', from: unique}]})
+    const tagged = `${registry.host}/distroless/static-debian12:nonroot`
+    try {
+      docker('rmi', unique)
+      await dockerAsync('pull', tagged) // async: the registry answers from this very process
+      const pinned = `${registry.host}/distroless/static-debian12@${registry.manifestDigest('distroless/static-debian12', 'nonroot')}`
+      const target = startTarget([], pinned)
+      const path = config('pinned.yaml', "siblings:\n  - match: '127\\.0\\.0\\.1:\\d+/distroless/(.+):nonroot'\n    replace: 'gcr.io/distroless/$1:debug-nonroot'\n")
+      const dry = JSON.parse((await mindbg(['attach', '--sibling', '--dry-run', '--json', target], {env: {MINDBG_CONFIG: path}})).stdout)
+      expect(dry.target.image).toBe(pinned)
+      expect(dry).toMatchObject({image: 'gcr.io/distroless/static-debian12:debug-nonroot', imageReason: expect.stringContaining('config mapping'), user: '65532:65532'})
+      const r = await mindbg(['attach', '--sibling', target, '--', 'id', '-u'], {env: {MINDBG_CONFIG: path}})
+      expect(r.stdout).toBe('65532\n')
+    } finally {
+      removeTargets()
+      dockerOk('rmi', '-f', tagged)
+      await registry.close()
     }
   })
 
