@@ -6,7 +6,6 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startRegistry, uniqueImage} from '../support/registry.js'
-
 import {allContainerIds, BUSYBOX, createdName, DISTROLESS, docker, dockerOk, MARKER, mindbg, removeTargets, requireEngine, startTarget} from './helpers.js'
 
 // Local images tagged exactly like the real ones: the runtime image is the distroless-like fixture, its debug
