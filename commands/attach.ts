@@ -58,7 +58,9 @@ export default class Attach extends MindbgCommand {
 
   async run(): Promise<DryRunReport | void> {
     const {args, argv, flags} = await this.parse(Attach)
-    const rest = (argv as string[]).slice(args.target === undefined ? 0 : 1)
+    // After "--" the command is taken verbatim: oclif's argv reorders repeated words (`-- pgrep app` for target app).
+    const dashes = this.argv.indexOf('--')
+    const rest = dashes >= 0 ? this.argv.slice(dashes + 1) : (argv as string[]).slice(args.target === undefined ? 0 : 1)
     if (flags.json && !flags['dry-run']) throw usageError('--json goes with --dry-run', 'A session streams the command\'s own output; use --dry-run --json to see the plan as JSON.')
     const config = await loadConfig(process.env)
     const plan = planAttach({
@@ -79,7 +81,7 @@ export default class Attach extends MindbgCommand {
       stdout: process.stdout,
       stderr: process.stderr,
     }
-    if (flags['dry-run']) {
+    if (plan.kind === 'new' && plan.dryRun) {
       const report = await dryRun(plan, ctx)
       if (!this.jsonEnabled()) this.log(formatDryRun(report))
       return report

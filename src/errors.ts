@@ -1,7 +1,8 @@
 /**
  * Every failure mindbg reports on purpose is a MindbgError: a one-line message, a one-line hint and an exit code
  * from the documented table below. Anything else is a bug and is reported as an internal error (exit 125).
- * The translation from foreign errors (engine, oclif parser, sockets) happens in `toMindbgError`, nowhere else.
+ * Generic foreign errors (sockets, oclif's parser, engine HTTP errors) are translated in `toMindbgError`; the
+ * places that know more (a failed create or start, a Kubernetes Status) translate theirs where that knowledge is.
  */
 
 /** Documented in README.md ("Exit codes"). The debugged command's own exit code passes through unchanged. */
@@ -72,7 +73,7 @@ export function toMindbgError(error: unknown): MindbgError {
   const err = (error ?? {}) as ErrnoLike & Error
   const code = typeof err.code === 'string' ? err.code : undefined
 
-  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') {
+  if (code === 'ENOENT' || code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'EHOSTUNREACH' || code === 'ETIMEDOUT' || code === 'ENOTFOUND') {
     return new MindbgError(
       'engineUnreachable',
       `cannot reach the Docker engine at ${engineAddress()} (${code})`,

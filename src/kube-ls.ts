@@ -1,8 +1,7 @@
 import type {V1ContainerState, V1PodList} from '@kubernetes/client-node'
 
-import {KubeApi, type KubeConnectOptions, KubeStatusError} from './runtime/kube-api.js'
+import {KubeApi, type KubeConnectOptions, kubeError} from './runtime/kube-api.js'
 import {ENV_PREFIX} from './runtime/kube-spec.js'
-import {MindbgError} from './errors.js'
 
 /** A mindbg debugger in a pod, as `mindbg ls` shows it. Ephemeral containers stay in the pod spec forever. */
 export interface KubeDebugger {
@@ -27,10 +26,7 @@ export async function listKubeDebuggers(options: KubeConnectOptions & {allNamesp
   try {
     list = await api.request<V1PodList>('GET', path)
   } catch (error) {
-    if (error instanceof KubeStatusError && (error.code === 403 || error.code === 401)) {
-      throw new MindbgError('permissionDenied', `cannot list pods: ${error.status.message ?? ''}`, `mindbg ls needs "list" on pods${options.allNamespaces ? ' in all namespaces' : ` in ${api.namespace}`}.`)
-    }
-    throw error
+    throw kubeError(error, {namespace: options.allNamespaces ? '' : api.namespace, verb: 'list', resource: 'pods'})
   }
   const now = Date.now()
   const out: KubeDebugger[] = []

@@ -5,14 +5,14 @@ import type {WebSocket as WsSocket} from 'ws'
 
 import type {KubeSettings, SidecarRequest, StreamMode} from './attach-options.js'
 import {MindbgError, usageError} from './errors.js'
-import {type KubeApi, KubeStatusError, podPath} from './runtime/kube-api.js'
+import {type KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame} from './runtime/kube-channels.js'
 import {siblingImage} from './images/sibling.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, targetIdentity} from './runtime/kube-spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, GO_AHEAD, targetIdentity} from './runtime/kube-spec.js'
 import {type PodVerdict, watchPod} from './runtime/kube-watch.js'
 import type {SessionContext, SessionResult} from './session.js'
-import {invokingUser, SIGNAL_EXIT} from './session.js'
-import {enterRawMode, terminalSize} from './terminal/tty.js'
+import {invokingUser} from './session.js'
+import {initialSize, sessionControls} from './terminal/session-controls.js'
 
 
 export interface KubeTargetRef {
@@ -34,10 +34,12 @@ export async function runKubeAttach(ref: KubeTargetRef, requested: SidecarReques
   assertContainerRunning(pod, target)
 
   if (kube.reuse) {
+    if (request.command.length > 0) throw usageError('--reuse re-attaches to a running debugger shell and takes no command', 'Drop the command, or drop --reuse.')
     const existing = reusableDebugger(pod)
     if (existing) {
-      ctx.reporter.notice(`mindbg: re-attaching to ${existing} in pod ${namespace}/${pod.metadata?.name}`)
-      return attachAndFinish(api, namespace, ref.pod, existing, target, {...streams, tty: Boolean(findEphemeral(pod, existing)?.tty)}, ctx, request.command.length > 0)
+      ctx.reporter.notice(`mindbg: re-attaching to ${existing} in pod ${namespace}/${pod.metadata?.name}; press Enter for a prompt`)
+      const tty = Boolean(findEphemeral(pod, existing)?.tty)
+      return attachAndFinish(api, {namespace, pod: ref.pod, name: existing, target}, {...streams, stdin: true, tty}, ctx, false)
     }
     ctx.reporter.notice('mindbg: no running mindbg debugger to reuse in this pod; adding one')
   }
@@ -61,17 +63,21 @@ export async function runKubeAttach(ref: KubeTargetRef, requested: SidecarReques
   }
   for (const note of spec.notes) ctx.reporter.notice(`mindbg: ${note}`)
 
-  const started = await waitForStart(api, namespace, ref.pod, name, kube.timeoutMs, ctx)
-  if (started.state?.terminated) {
-    // It already ended (a quick command): what it printed is in its log.
-    ctx.stdout.write(await api.request<string>('GET', `${podPath(namespace, ref.pod, 'log')}?container=${name}`).catch(() => ''))
-    return {exitCode: started.state.terminated.exitCode}
-  }
+  const debuggerRef = {namespace, pod: ref.pod, name, target}
+  const started = await waitForStart(api, debuggerRef, kube.timeoutMs, ctx)
+  if (started.state?.terminated) return finishFromStatus(api, debuggerRef, ctx, true)
   if (request.command.length === 0) {
     ctx.reporter.notice(`mindbg: ${name} is next to ${target} in pod ${namespace}/${ref.pod}; its filesystem is at /proc/1/root`)
-    if (streams.tty) ctx.reporter.notice("If you don't see a command prompt, try pressing enter.")
   }
-  return attachAndFinish(api, namespace, ref.pod, name, target, streams, ctx, request.command.length > 0)
+  return attachAndFinish(api, debuggerRef, streams, ctx, true)
+}
+
+/** Where a debugger lives. */
+interface DebuggerRef {
+  namespace: string
+  pod: string
+  name: string
+  target: string
 }
 
 /** --sibling: the debug twin of the target container's image; a nonroot twin runs as the target's user. */
@@ -109,7 +115,7 @@ async function getRunningPod(api: KubeApi, namespace: string, name: string): Pro
     if (error instanceof KubeStatusError && error.code === 404) {
       throw new MindbgError('targetNotFound', `pod ${name} not found in namespace ${namespace}`, `List pods with: kubectl get pods -n ${namespace}`)
     }
-    throw kubeError(error, namespace, name, 'get', 'pods')
+    throw kubeError(error, {namespace, verb: 'get', resource: 'pods'})
   }
   if (pod.status?.phase !== 'Running') {
     throw new MindbgError('targetNotDebuggable', `pod ${namespace}/${name} is not running (phase ${pod.status?.phase ?? 'unknown'})`, `Look at why: kubectl describe pod ${name} -n ${namespace}`)
@@ -167,21 +173,11 @@ function patchError(error: unknown, namespace: string, pod: string): unknown {
     const causes = (error.status.details?.causes ?? []).map((c) => `${c.field ?? ''}: ${c.message ?? c.reason ?? ''}`)
     return new MindbgError('sidecarFailed', `the API server rejected the debugger: ${causes.join('; ') || message}`, 'Check --custom and the flags (rerun with --debug for the full answer).', {cause: error})
   }
-  return kubeError(error, namespace, pod, 'patch', 'pods/ephemeralcontainers')
-}
-
-/** 401/403 and other Status errors, with the verb and resource that were missing. */
-function kubeError(error: unknown, namespace: string, pod: string, verb: string, resource: string): unknown {
-  if (!(error instanceof KubeStatusError)) return error
-  if (error.code === 401) return new MindbgError('permissionDenied', `the API server did not accept your credentials: ${error.status.message ?? 'Unauthorized'}`, 'Log in again (your token may have expired), or check --kubeconfig/--context.')
-  if (error.code === 403) {
-    return new MindbgError('permissionDenied', `forbidden: ${error.status.message ?? ''}`, `mindbg needs "${verb}" on ${resource} in namespace ${namespace}: kubectl auth can-i ${verb} ${resource} -n ${namespace}`)
-  }
-  return new MindbgError('internal', `the API server answered ${error.code} for pod ${namespace}/${pod}: ${error.status.message ?? ''}`, 'Rerun with --debug for the full answer.', {cause: error})
+  return kubeError(error, {namespace, verb: 'patch', resource: 'pods/ephemeralcontainers'})
 }
 
 /** Waits until the debugger runs (or already ended), telling what the kubelet says meanwhile. */
-async function waitForStart(api: KubeApi, namespace: string, pod: string, name: string, timeoutMs: number, ctx: SessionContext): Promise<V1ContainerStatus> {
+async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, timeoutMs: number, ctx: SessionContext): Promise<V1ContainerStatus> {
   let lastWaiting = ''
   let lastReason = ''
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
@@ -197,6 +193,7 @@ async function waitForStart(api: KubeApi, namespace: string, pod: string, name: 
     return {done: false}
   }
   return watchPod(api, namespace, pod, judge, {
+    onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
     timeoutMs,
     onTimeout: () => {
       const imageProblem = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(lastReason)
@@ -210,51 +207,47 @@ async function waitForStart(api: KubeApi, namespace: string, pod: string, name: 
 }
 
 /**
- * Attaches over WebSocket, relays the streams, and once the stream ends reads the debugger's exit code from the
- * pod status (attach carries none). Ends early on signals by closing the stream: the kubelet then closes the
- * debugger's stdin, which ends a shell and, through the wrapper, a one-shot command.
+ * Attaches over WebSocket, sends the go-ahead (a new debugger waits for it), relays the streams, and once the
+ * stream ends reads the debugger's exit code from the pod status (attach carries none). Signals and a closed
+ * stdout end the session by closing the stream: the kubelet then closes the debugger's stdin, which ends a shell
+ * without a terminal and, through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D
+ * first, since a terminal's input is never closed (kubectl debug leaves those running; re-attach with --reuse).
  */
-async function attachAndFinish(api: KubeApi, namespace: string, pod: string, name: string, target: string, streams: StreamMode, ctx: SessionContext, oneShot: boolean): Promise<SessionResult> {
-  const query = `container=${encodeURIComponent(name)}&stdin=true&stdout=true&stderr=${!streams.tty}&tty=${streams.tty}`
+async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMode, ctx: SessionContext, goAhead: boolean): Promise<SessionResult> {
+  const query = `container=${encodeURIComponent(ref.name)}&stdin=true&stdout=true&stderr=${!streams.tty}&tty=${streams.tty}`
   let ws: WsSocket
   try {
-    ws = await api.websocket(`${podPath(namespace, pod, 'attach')}?${query}`, PROTOCOLS)
+    ws = await api.websocket(`${podPath(ref.namespace, ref.pod, 'attach')}?${query}`, PROTOCOLS)
   } catch (error) {
     // Ended between the watch and the attach: its log holds the output.
-    if (error instanceof KubeStatusError && error.code === 400) return finishFromStatus(api, namespace, pod, name, target, ctx, true)
-    throw error
+    if (error instanceof KubeStatusError && error.code === 400) return finishFromStatus(api, ref, ctx, true)
+    throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
   }
   const v5 = ws.protocol === PROTOCOLS[0]
-  let restoreTerminal = (): void => {}
-  let signalled: number | undefined
-  const endWith = (exitCode: number): void => {
-    signalled = exitCode
-    restoreTerminal()
-    ws.close()
+  const send = (frame: Buffer): void => {
+    if (ws.readyState === ws.OPEN) ws.send(frame)
   }
-  const onSignal = (signal: NodeJS.Signals): void => endWith(SIGNAL_EXIT[signal] ?? 1)
-  const onStdoutError = (error: NodeJS.ErrnoException): void => {
-    if (error.code === 'EPIPE') endWith(141)
-  }
-  for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
-  ctx.stdout.on('error', onStdoutError)
-
-  const forwardInput = streams.tty || (streams.stdin && !oneShot) || (oneShot && !ctx.stdin.isTTY && streams.stdin)
+  let endedWith: number | undefined
+  const controls = sessionControls(ctx, streams, {
+    onEnd: (exitCode) => {
+      if (endedWith !== undefined) return
+      endedWith = exitCode
+      controls.restoreTerminal()
+      if (streams.tty) send(stdinFrame(Buffer.from('\x03\x04')))
+      ws.close()
+      // A dead network would hold the closing handshake for 30 s.
+      setTimeout(() => ws.terminate(), 1000).unref()
+    },
+    onResize: (size) => send(resizeFrame(size.columns, size.rows)),
+  })
   try {
-    if (streams.tty) {
-      restoreTerminal = enterRawMode(ctx.stdin)
-      const resize = (): void => {
-        const size = terminalSize(ctx.stdout)
-        if (size && ws.readyState === ws.OPEN) ws.send(resizeFrame(size.columns, size.rows))
-      }
-      resize()
-      ctx.stdout.on('resize', resize)
-    }
-    if (forwardInput) {
-      ctx.stdin.on('data', (chunk: Buffer) => ws.readyState === ws.OPEN && ws.send(stdinFrame(chunk)))
-      ctx.stdin.once('end', () => {
-        if (v5 && ws.readyState === ws.OPEN) ws.send(closeStdinFrame())
-      })
+    const size = streams.tty ? initialSize(ctx) : undefined
+    if (size) send(resizeFrame(size.columns, size.rows))
+    if (goAhead) send(stdinFrame(Buffer.from(GO_AHEAD)))
+    if (streams.stdin) {
+      ctx.stdin.on('data', (chunk: Buffer) => send(stdinFrame(chunk)))
+      // v5 can say "no more input" and keep the output flowing; v4 cannot (the command then never sees EOF).
+      ctx.stdin.once('end', () => v5 && send(closeStdinFrame()))
       ctx.stdin.resume()
     }
     await new Promise<void>((resolve) => {
@@ -268,21 +261,14 @@ async function attachAndFinish(api: KubeApi, namespace: string, pod: string, nam
       ws.once('error', () => resolve())
     })
   } finally {
-    restoreTerminal()
-    for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
-    ctx.stdout.removeListener('error', onStdoutError)
-    if (forwardInput) {
-      ctx.stdin.removeAllListeners('data')
-      ctx.stdin.pause()
-      ;(ctx.stdin as unknown as {unref?: () => void}).unref?.()
-    }
+    controls.dispose()
   }
-  if (signalled !== undefined) return {exitCode: signalled}
-  return finishFromStatus(api, namespace, pod, name, target, ctx, false)
+  if (endedWith !== undefined) return {exitCode: endedWith}
+  return finishFromStatus(api, ref, ctx, false)
 }
 
-/** The debugger's exit code from the pod status; 118 when the target went away with it. */
-async function finishFromStatus(api: KubeApi, namespace: string, pod: string, name: string, target: string, ctx: SessionContext, printLogs: boolean): Promise<SessionResult> {
+/** The debugger's exit code from the pod status (with its log when the stream missed it); 118 when the target went away with it. */
+async function finishFromStatus(api: KubeApi, {namespace, pod, name, target}: DebuggerRef, ctx: SessionContext, printLog: boolean): Promise<SessionResult> {
   const finalPod = await watchPod(
     api,
     namespace,
@@ -291,10 +277,14 @@ async function finishFromStatus(api: KubeApi, namespace: string, pod: string, na
       const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
       return status?.state?.terminated ? {done: true, value: p} : {done: false}
     },
-    {timeoutMs: 15_000, onTimeout: () => new MindbgError('internal', `the stream of ${name} ended but the debugger is still running`, 'Re-attach with --reuse, or look at it: kubectl describe pod')},
+    {
+      timeoutMs: 15_000,
+      onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
+      onTimeout: () => new MindbgError('sidecarFailed', `the stream of ${name} ended but the debugger is still running`, `Re-attach with: mindbg attach pod/${pod} -n ${namespace} --reuse`),
+    },
   )
   const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
-  if (printLogs) ctx.stdout.write(await api.request<string>('GET', `${podPath(namespace, pod, 'log')}?container=${name}`).catch(() => ''))
+  if (printLog) ctx.stdout.write(await api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
   const targetStatus = finalPod.status?.containerStatuses?.find((s) => s.name === target)
   if (!targetStatus?.state?.running) {
     throw new MindbgError('targetStopped', `target ${target} of pod ${namespace}/${pod} stopped during the session`, `See why: kubectl logs ${pod} -c ${target} -n ${namespace} --previous`)

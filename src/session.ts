@@ -13,7 +13,7 @@ import {buildSidecarSpec, type DockerTarget, LABEL, type SessionIdentity, sideca
 import {StdDemuxer} from './runtime/demux.js'
 import {startWatchdog, type Watchdog} from './runtime/watchdog.js'
 import {DetachKeyMatcher} from './terminal/detach-keys.js'
-import {enterRawMode, terminalSize} from './terminal/tty.js'
+import {initialSize, sessionControls} from './terminal/session-controls.js'
 
 export interface SessionContext {
   version: string
@@ -28,7 +28,6 @@ export interface SessionContext {
 /** How a session ended: the exit code mindbg should return. */
 export type SessionResult = {exitCode: number}
 
-export const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
 
 export async function runAttach(plan: AttachPlan, ctx: SessionContext): Promise<SessionResult> {
   if (plan.kind === 'new' && plan.target.runtime === 'kubernetes') {
@@ -119,7 +118,7 @@ async function startNew(engine: DockerEngine, ref: string, request: SidecarReque
   const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
   await engine.ensureImage(image, request.pull, ctx.reporter, {present, platform})
 
-  // Started before the sidecar exists, so there is no moment in which a SIGKILL could leave it behind.
+  // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
   const watchdog = startWatchdog(name)
   let container: Dockerode.Container
   try {
@@ -208,78 +207,62 @@ async function runSession(
   start: boolean,
 ): Promise<SessionResult> {
   const waitAbort = new AbortController()
-  let restoreTerminal = (): void => {}
   let socket: Duplex | undefined
   let finishing = false
 
   // One place that ends the session early (signal, EPIPE, detach); the normal end is the wait below.
-  let endEarly: (result: SessionResult | Error) => void = () => {}
-  const early = new Promise<SessionResult>((resolve, reject) => {
-    endEarly = (result) => (result instanceof Error ? reject(result) : resolve(result))
+  let endEarly: (result: SessionResult) => void = () => {}
+  const early = new Promise<SessionResult>((resolve) => {
+    endEarly = resolve
   })
-
-  const removeAndEnd = async (exitCode: number): Promise<void> => {
-    if (finishing) return
-    finishing = true
-    restoreTerminal()
-    socket?.destroy()
+  /** Removes the sidecar, and lets the watchdog go only once that worked (else it is still needed). */
+  const removeSidecar = async (): Promise<void> => {
     try {
       await engine.remove(container.id)
       watchdog.release()
     } catch {
       // the watchdog is still armed and will remove it once we are gone
     }
+  }
+  const removeAndEnd = async (exitCode: number): Promise<void> => {
+    if (finishing) return
+    finishing = true
+    controls.restoreTerminal()
+    socket?.destroy()
+    await removeSidecar()
     endEarly({exitCode})
   }
-  const onSignal = (signal: NodeJS.Signals): void => void removeAndEnd(SIGNAL_EXIT[signal] ?? 1)
-  const onStdoutError = (error: NodeJS.ErrnoException): void => {
-    if (error.code === 'EPIPE') void removeAndEnd(141)
-  }
-  for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
-  ctx.stdout.on('error', onStdoutError)
-
-  const cleanupListeners = (): void => {
-    for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
-    ctx.stdout.removeListener('error', onStdoutError)
-    if (!streams.stdin) return
-    ctx.stdin.removeAllListeners('data')
-    ctx.stdin.removeAllListeners('end')
-    ctx.stdin.pause()
-    // A TTY or pipe we read from keeps the event loop alive: let go of it.
-    ;(ctx.stdin as unknown as {unref?: () => void}).unref?.()
-  }
+  const controls = sessionControls(ctx, streams, {
+    onEnd: (exitCode) => void removeAndEnd(exitCode),
+    onResize: (size) => void container.resize({h: size.rows, w: size.columns}).catch(() => {}),
+  })
 
   try {
     const attachOptions = {stream: true, stdin: streams.stdin, stdout: true, stderr: true, hijack: true, detachKeys: streams.detachKeysSpec}
     socket = (await container.attach(attachOptions as Dockerode.ContainerAttachOptions)) as Duplex
-    const outputDone = pumpOutput(socket, streams.tty, ctx)
+    const output = pumpOutput(socket, streams.tty, ctx)
     const exited = container.wait({condition: 'removed', abortSignal: waitAbort.signal}) as Promise<{StatusCode: number}>
     exited.catch(() => {})
 
-    // Raw before the shell can print its prompt: keys typed at once must reach it, not our terminal driver.
-    if (streams.tty) restoreTerminal = enterRawMode(ctx.stdin)
     if (start) {
       try {
         await container.start()
       } catch (error) {
-        await engine.remove(container.id).catch(() => {})
-        watchdog.release()
+        // A signal during start already removed the sidecar: its exit code wins over the failed start.
+        if (finishing) return await early
+        finishing = true
+        await removeSidecar()
         throw startError(error)
       }
     }
-    if (streams.tty) {
-      const resize = (): void => {
-        const size = terminalSize(ctx.stdout)
-        if (size) container.resize({h: size.rows, w: size.columns}).catch(() => {})
-      }
-      resize()
-      ctx.stdout.on('resize', resize)
-    }
+    const size = streams.tty ? initialSize(ctx) : undefined
+    if (size) container.resize({h: size.rows, w: size.columns}).catch(() => {})
     if (streams.stdin) {
       pumpInput(socket, streams, ctx, () => {
+        if (finishing) return
         // Detach: the sidecar keeps running; the watchdog must not remove it.
         finishing = true
-        restoreTerminal()
+        controls.restoreTerminal()
         waitAbort.abort()
         socket?.destroy()
         watchdog.release()
@@ -291,15 +274,16 @@ async function runSession(
     const result = await Promise.race([
       early,
       exited.then(async ({StatusCode}) => {
-        await Promise.race([outputDone, delay(2000)])
+        await Promise.race([output.done, delay(2000)])
         return {exitCode: StatusCode}
       }),
     ])
     // Ended by a signal, EPIPE or detach: the exit code is theirs, not the killed sidecar's.
-    if (finishing) return early
+    if (finishing) return await early
     finishing = true
-    restoreTerminal()
+    controls.restoreTerminal()
     watchdog.release()
+    if (output.truncatedBytes() > 0) ctx.stderr.write(`mindbg: the engine cut the output short (${output.truncatedBytes()} bytes of an unfinished frame)\n`)
     // A dying target takes the sidecar's processes with it (shared PID namespace): they end by a signal.
     if (target && result.exitCode >= 128 && (await targetGone(engine, target))) {
       throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
@@ -308,15 +292,13 @@ async function runSession(
   } catch (error) {
     if (!finishing) {
       finishing = true
-      restoreTerminal()
-      await engine.remove(container.id).catch(() => {})
-      watchdog.release()
+      controls.restoreTerminal()
+      await removeSidecar()
     }
     throw error
   } finally {
-    restoreTerminal()
     waitAbort.abort()
-    cleanupListeners()
+    controls.dispose()
     socket?.destroy()
   }
 }
@@ -339,8 +321,8 @@ async function targetGone(engine: DockerEngine, target: DockerTarget): Promise<b
   }
 }
 
-/** Copies the container's output to our stdout/stderr with backpressure; resolves when the engine closes it. */
-function pumpOutput(socket: Duplex, tty: boolean, ctx: SessionContext): Promise<void> {
+/** Copies the container's output to our stdout/stderr with backpressure; `done` when the engine closes it. */
+function pumpOutput(socket: Duplex, tty: boolean, ctx: SessionContext): {done: Promise<void>; truncatedBytes(): number} {
   const write = (out: NodeJS.WriteStream, data: Buffer): void => {
     if (!out.write(data)) {
       socket.pause()
@@ -349,11 +331,12 @@ function pumpOutput(socket: Duplex, tty: boolean, ctx: SessionContext): Promise<
   }
   const demux = tty ? undefined : new StdDemuxer((stream, payload) => write(stream === 'stderr' ? ctx.stderr : ctx.stdout, payload))
   socket.on('data', (chunk: Buffer) => (demux ? demux.push(chunk) : write(ctx.stdout, chunk)))
-  return new Promise((resolve) => {
+  const done = new Promise<void>((resolve) => {
     socket.once('end', () => resolve())
     socket.once('close', () => resolve())
     socket.once('error', () => resolve())
   })
+  return {done, truncatedBytes: () => demux?.pendingBytes ?? 0}
 }
 
 /** Forwards our stdin; EOF half-closes the attach stream so the container sees EOF too. */

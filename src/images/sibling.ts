@@ -9,7 +9,7 @@ export interface SiblingMapping {
 
 export interface SiblingChoice {
   image: string
-  /** Why this image: shown by --dry-run and `mindbg images`. */
+  /** Why this image: shown by --dry-run. */
   rule: string
   /** The twin is a non-root variant: the sidecar should run as the target's user. */
   nonRoot: boolean

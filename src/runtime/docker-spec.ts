@@ -45,7 +45,7 @@ const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/b
 /**
  * --chroot without writing into the target: a small shell keeps running with the sidecar's root, so its
  * /proc/<pid>/root is the debug image's filesystem, reachable from inside the target's chroot. Every directory of
- * the sidecar's PATH is appended through that link, after the target's own PATH. The tools must be hard links or
+ * the sidecar's PATH is reachable through that link, ahead of the target's own PATH. The tools must be hard links or
  * real files (busybox images use hard links): an absolute symlink would be resolved inside the target instead.
  */
 export const CHROOT_SCRIPT = [
@@ -57,7 +57,8 @@ export const CHROOT_SCRIPT = [
   '  [ -z "$shell" ] && [ -x "$d/sh" ] && shell=$(readlink -f "$d/sh")',
   'done',
   'unset IFS',
-  'export PATH="$MINDBG_TARGET_PATH$tools" HISTFILE=/dev/null',
+  // The debug tools come first: in a compromised target, "ls" must not run the target's binary as root.
+  'export PATH="${tools#:}:$MINDBG_TARGET_PATH" HISTFILE=/dev/null',
   'if [ $# -eq 0 ]; then chroot "$MINDBG_TARGET_ROOT" "/proc/$k/root$shell"; else chroot "$MINDBG_TARGET_ROOT" "$@"; fi',
   'exit $?',
 ].join('\n')
@@ -142,11 +143,17 @@ export function buildSidecarSpec(
   return spec
 }
 
+// kubectl's alphabet for generated names: no vowels (no accidental words), no look-alikes (0/o, 1/l).
 const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
+
+/** Five random characters, as kubectl uses for debugger names. */
+export function randomSuffix(random: () => number = Math.random): string {
+  return Array.from({length: 5}, () => NAME_ALPHABET[Math.floor(random() * NAME_ALPHABET.length)]).join('')
+}
 
 /** mindbg-<target>-<5 random chars>, within Docker's name limits. */
 export function sidecarName(targetName: string, random: () => number = Math.random): string {
-  const suffix = Array.from({length: 5}, () => NAME_ALPHABET[Math.floor(random() * NAME_ALPHABET.length)]).join('')
+  const suffix = randomSuffix(random)
   const base = targetName.replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 40) || 'target'
   return `mindbg-${base}-${suffix}`
 }

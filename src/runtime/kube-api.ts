@@ -99,12 +99,18 @@ export class KubeApi {
 
   /** One request; answers parsed JSON, or throws KubeStatusError with the server's Status. */
   async request<T>(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<T> {
+    const body = await this.requestBuffer(method, path, options)
+    return (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as T
+  }
+
+  /** One request, the answer's bytes as they came (pods/log is text, possibly binary). */
+  async requestBuffer(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<Buffer> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
     const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json'}
     const opts = await this.requestOptions(method, headers)
     const url = new URL(this.server + path)
     const lib = url.protocol === 'https:' ? https : http
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       const req = lib.request(url, opts, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
           void statusError(res).then(reject)
@@ -112,15 +118,7 @@ export class KubeApi {
         }
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          // Most answers are JSON; pods/log is plain text.
-          try {
-            resolve((text ? JSON.parse(text) : {}) as T)
-          } catch {
-            resolve(text as T)
-          }
-        })
+        res.on('end', () => resolve(Buffer.concat(chunks)))
       })
       req.on('error', (error) => reject(this.unreachable(error)))
       req.end(body)
@@ -176,6 +174,23 @@ export class KubeApi {
       ws.once('error', (error) => reject(this.unreachable(error)))
     })
   }
+}
+
+/**
+ * A Status error in words: 401 and 403 name what to check and the verb and resource that were missing; other
+ * codes keep the server's message. Anything that is not a Status error passes through.
+ */
+export function kubeError(error: unknown, needed: {namespace: string; verb: string; resource: string}): unknown {
+  if (!(error instanceof KubeStatusError)) return error
+  const {namespace, verb, resource} = needed
+  if (error.code === 401) {
+    return new MindbgError('permissionDenied', `the API server did not accept your credentials: ${error.status.message ?? 'Unauthorized'}`, 'Log in again (your token may have expired), or check --kubeconfig/--context.')
+  }
+  if (error.code === 403) {
+    const where = namespace === '' ? 'in all namespaces' : `in namespace ${namespace}`
+    return new MindbgError('permissionDenied', `forbidden: ${error.status.message ?? ''}`, `mindbg needs "${verb}" on ${resource} ${where}: kubectl auth can-i ${verb} ${resource}${namespace ? ` -n ${namespace}` : ' -A'}`)
+  }
+  return new MindbgError('internal', `the API server answered ${error.code} to ${verb} ${resource}: ${error.status.message ?? ''}`, 'Rerun with --debug for the full answer.', {cause: error})
 }
 
 /** An error response as KubeStatusError: the body is a Status, or at least some text worth showing. */

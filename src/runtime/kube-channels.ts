@@ -34,10 +34,3 @@ export const resizeFrame = (columns: number, rows: number): Buffer =>
   Buffer.concat([Buffer.from([CHANNEL.resize]), Buffer.from(JSON.stringify({Width: columns, Height: rows}))])
 /** v5 only: stdin is finished (EOF), the rest of the stream stays open. */
 export const closeStdinFrame = (): Buffer => Buffer.from([CHANNEL.close, CHANNEL.stdin])
-
-/** The exit code an exec status carries (NonZeroExitCode), 0 for Success, undefined when there is none. */
-export function exitCodeOf(status: Extract<Incoming, {kind: 'status'}>['status']): number | undefined {
-  if (status.status === 'Success') return 0
-  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode')
-  return cause?.message !== undefined && /^\d+$/.test(cause.message) ? Number(cause.message) : undefined
-}

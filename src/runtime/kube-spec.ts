@@ -1,9 +1,9 @@
-import type {V1Capabilities, V1Container, V1EphemeralContainer, V1EnvVar, V1Pod, V1SecurityContext} from '@kubernetes/client-node'
+import type {V1Capabilities, V1EphemeralContainer, V1EnvVar, V1Pod, V1SecurityContext} from '@kubernetes/client-node'
 
 import type {PullPolicy, SidecarRequest, StreamMode} from '../attach-options.js'
 import {MindbgError, usageError} from '../errors.js'
 import type {Profile} from '../profiles.js'
-import type {SessionIdentity} from './docker-spec.js'
+import {randomSuffix, type SessionIdentity} from './docker-spec.js'
 
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container'
 export const ENV_PREFIX = 'MINDBG_'
@@ -11,23 +11,42 @@ export const ENV_PREFIX = 'MINDBG_'
 export const FALLBACK_NON_ROOT_UID = 65532
 
 /**
- * A one-shot command must not outlive the session: ephemeral containers cannot be deleted, so the command runs
- * in the background while the shell waits on stdin, which mindbg holds open. When the session ends, however it
- * ends, the API server closes the attach and the kubelet closes stdin (stdinOnce): the command is stopped.
+ * Every debugger first waits for mindbg's go-ahead, a line on stdin sent once the attach stream is open: no
+ * output is lost before the attach, and a debugger nobody attached to (Ctrl-C or --timeout while it was still
+ * being pulled) exits by itself instead of running forever. Needs a shell with `read -t` (busybox, bash).
+ */
+export const START_GATE = 'IFS= read -r -t 30 _ || exit 0'
+export const GO_AHEAD = '\n'
+
+/** The interactive shell, behind the gate. */
+export const SHELL_WRAPPER = `${START_GATE}; exec sh`
+
+/**
+ * A one-shot command must not outlive the session: ephemeral containers cannot be deleted. The command runs in
+ * the background while a watcher blocks on the session's stdin, which mindbg holds open and never writes to again.
+ * When the session ends, however it ends, the API server closes the attach and the kubelet closes stdin
+ * (stdinOnce): the watcher wakes up and stops the command. (Background jobs of a non-interactive shell get
+ * /dev/null as stdin, hence the copy on fd 3.)
  */
 export const ONE_SHOT_WRAPPER = [
-  '"$@" </dev/null &',
+  'exec 3<&0',
+  `${START_GATE} <&3`,
+  '"$@" </dev/null 3<&- &',
   'cmd=$!',
-  '( read -r _ ; kill -TERM "$cmd" 2>/dev/null; sleep 2; kill -KILL "$cmd" 2>/dev/null ) &',
+  '( IFS= read -r _ <&3; kill -TERM "$cmd" 2>/dev/null; sleep 2; kill -KILL "$cmd" 2>/dev/null ) </dev/null &',
   'watcher=$!',
+  'exec 3<&-',
   'wait "$cmd"',
   'rc=$?',
   'kill "$watcher" 2>/dev/null',
   'exit "$rc"',
 ].join('\n')
 
-/** The same wrapper, but the command keeps the container's stdin (input was piped): EOF then ends the command. */
-export const PIPED_WRAPPER = 'exec "$@"'
+/**
+ * A one-shot command that reads the session's input (piped, or -i): it keeps stdin. When the session ends, the
+ * command sees EOF, which ends the usual readers (cat, sh, md5sum); a command that ignores its input runs on.
+ */
+export const INPUT_WRAPPER = `${START_GATE}; exec "$@"`
 
 /** Which container of the pod is the target: the flag, else the default-container annotation, else the first. */
 export function chooseTargetContainer(pod: V1Pod, requested: string | undefined): string {
@@ -44,13 +63,11 @@ export function chooseTargetContainer(pod: V1Pod, requested: string | undefined)
   return name
 }
 
-const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
-
 /** mindbg-xxxxx, unique across containers, init containers and ephemeral containers. */
 export function ephemeralName(pod: V1Pod, random: () => number = Math.random): string {
   const taken = new Set([...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c) => c.name))
   for (;;) {
-    const name = `mindbg-${Array.from({length: 5}, () => NAME_ALPHABET[Math.floor(random() * NAME_ALPHABET.length)]).join('')}`
+    const name = `mindbg-${randomSuffix(random)}`
     if (!taken.has(name)) return name
   }
 }
@@ -142,14 +159,14 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   ]
 
   const oneShot = request.command.length > 0
-  const command = !oneShot ? ['sh'] : ['sh', '-c', streams.stdin ? PIPED_WRAPPER : ONE_SHOT_WRAPPER, 'mindbg', ...request.command]
+  const command = !oneShot ? ['sh', '-c', SHELL_WRAPPER] : ['sh', '-c', streams.stdin ? INPUT_WRAPPER : ONE_SHOT_WRAPPER, 'mindbg', ...request.command]
   let container: V1EphemeralContainer = {
     name,
     image: request.image,
     imagePullPolicy: PULL[request.pull],
     command,
     env,
-    // stdin is the session's lifeline even for one-shot commands (see ONE_SHOT_WRAPPER).
+    // stdin carries the go-ahead and is the session's lifeline, even for one-shot commands (see the wrappers).
     stdin: true,
     stdinOnce: true,
     tty: streams.tty,
@@ -185,7 +202,8 @@ function parseNumericUser(user: string): [number, number | undefined] {
   return [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])]
 }
 
-const CUSTOM_REFUSED = ['name', 'command', 'image', 'lifecycle', 'volumeDevices']
+// kubectl's list, plus what mindbg's session safety depends on (stdin is the lifeline, the target is chosen).
+const CUSTOM_REFUSED = ['name', 'command', 'args', 'image', 'lifecycle', 'volumeDevices', 'stdin', 'stdinOnce', 'tty', 'targetContainerName']
 
 /**
  * --custom: a partial container spec merged over the generated one, as kubectl does (strategic merge: maps merge,
@@ -220,8 +238,3 @@ function strategicMerge(base: Record<string, unknown>, patch: Record<string, unk
 }
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)
-
-/** The container of a pod by name in any of the three lists. */
-export function findContainer(pod: V1Pod, name: string): V1Container | V1EphemeralContainer | undefined {
-  return [...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].find((c) => c.name === name)
-}

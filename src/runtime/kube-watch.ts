@@ -19,14 +19,22 @@ export async function watchPod<T>(
   namespace: string,
   name: string,
   judge: (pod: V1Pod) => PodVerdict<T>,
-  options: {timeoutMs: number; onTimeout: () => Error; signal?: AbortSignal; watchSeconds?: number},
+  options: {timeoutMs: number; onTimeout: () => Error; onError?: (error: unknown) => unknown; watchSeconds?: number},
 ): Promise<T> {
   const abort = new AbortController()
   const timer = setTimeout(() => abort.abort(), options.timeoutMs)
   timer.unref()
-  options.signal?.addEventListener('abort', () => abort.abort())
   const selector = `fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`
   try {
+    return await follow()
+  } catch (error) {
+    throw options.onError ? options.onError(error) : error
+  } finally {
+    clearTimeout(timer)
+    abort.abort()
+  }
+
+  async function follow(): Promise<T> {
     for (;;) {
       const list = await api.request<V1PodList>('GET', `${podPath(namespace)}?${selector}`)
       const pod = list.items[0]
@@ -72,9 +80,6 @@ export async function watchPod<T>(
         if (abort.signal.aborted) throw options.onTimeout()
       }
     }
-  } finally {
-    clearTimeout(timer)
-    abort.abort()
   }
 }
 

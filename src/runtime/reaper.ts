@@ -3,6 +3,7 @@
  * removes the sidecar. `--watch` makes it wait for that itself (used where no POSIX shell exists).
  */
 import {DockerEngine} from './docker-engine.js'
+import {LABEL} from './docker-spec.js'
 
 const RETRY_FOR_MS = 4000
 
@@ -18,7 +19,10 @@ async function reap(container: string): Promise<void> {
   // A create request may still be in flight when mindbg died: if the container is not there yet, look again.
   for (;;) {
     try {
-      await engine.api.getContainer(container).remove({force: true})
+      // Only ever a mindbg sidecar: a name given with --name may belong to someone else's container.
+      const info = await engine.api.getContainer(container).inspect()
+      if (info.Config.Labels?.[LABEL.sidecar] !== 'true') return
+      await engine.api.getContainer(info.Id).remove({force: true})
       return
     } catch (error) {
       const status = (error as {statusCode?: number}).statusCode

@@ -26,6 +26,11 @@ describe('one-shot commands', () => {
     expect(r.stdout).toMatch(/^\s*1 nonroot\s+\/app\/web 8080$/m)
   })
 
+  it('passes the command after -- verbatim, even words that repeat the target or each other', async () => {
+    const r = await mindbg(['attach', '-e', 'X=1', web, '--', 'echo', web, 'a', 'b', 'a', 'X=1', '-e'])
+    expect(r.stdout).toBe(`${web} a b a X=1 -e\n`)
+  })
+
   it('propagates the exit code', async () => {
     expect((await mindbg(['attach', web, '--', 'sh', '-c', 'exit 42'])).code).toBe(42)
     expect((await mindbg(['attach', `docker://${web}`, '--', 'false'])).code).toBe(1)
