@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Kubernetes: `mindbg attach pod/P -- true` against the equivalent `kubectl debug`, on the same API simulator
+# (backed by the local Docker engine) in one run; and what loading @kubernetes/client-node costs.
+# Usage: npm run bench:kube   (or bash bench/kube.sh [runs])
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=../scripts/provision.sh
+source scripts/provision.sh
+[[ ${MINDBG_DOCKER_READY:-0} == 1 ]] || { echo "bench: needs a Docker engine" >&2; exit 1; }
+command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null; }
+npm run --silent build
+
+runs=${1:-15}
+out=bench/results
+mkdir -p "$out"
+image=mindbg-fixture/busybox:local
+export KUBECONFIG
+KUBECONFIG=$(mktemp -d)/kubeconfig
+node test/support/kube-sim/main.ts --kubeconfig "$KUBECONFIG" 2>"$out/kube-sim.log" &
+sim=$!
+trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [[ -s $KUBECONFIG ]] && break; sleep 0.1; done
+kubectl=.tools/bin/kubectl
+$kubectl apply -f test/fixtures/k8s/web.yaml >/dev/null
+$kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null
+
+# Same debugger for both: the local busybox, general profile, targeting the app container, stdin attached.
+hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube.json" \
+  -n 'kubectl debug (baseline)' "$kubectl debug pod/web -q -i --image=$image --image-pull-policy=IfNotPresent --target=app --profile=general -- true" \
+  -n 'mindbg attach pod/web -- true' "./bin/run.js attach pod/web --image $image -- true"
+
+hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/k8s-import.json" \
+  -n 'node -e 0' 'node -e 0' \
+  -n "import('@kubernetes/client-node')" "node -e \"import('@kubernetes/client-node')\"" \
+  -n "import the bundled KubeConfig (dist/vendor/k8s-client.mjs)" "node -e \"import('./dist/vendor/k8s-client.mjs')\""
+
+node bench/summarize.mjs "$out/kube.json" "$out/k8s-import.json" | tee "$out/kube-summary.md"
