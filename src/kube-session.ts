@@ -185,7 +185,8 @@ async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, t
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
     const waiting = status?.state?.waiting
     const text = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : ''
-    if (text && text !== lastWaiting) {
+    // ContainerCreating is every container's first state: not news.
+    if (text && text !== lastWaiting && waiting?.reason !== 'ContainerCreating') {
       lastWaiting = text
       lastReason = waiting?.reason ?? ''
       ctx.reporter.notice(`mindbg: ${name} is waiting: ${text}`)

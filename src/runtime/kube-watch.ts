@@ -47,6 +47,10 @@ export async function watchPod<T>(
         if (abort.signal.aborted) throw options.onTimeout()
         let result: PodVerdict<T> = {done: false}
         let failure: Error | undefined
+        // Each watch request ends as soon as it has told us enough (a verdict, a failure, a 410), or at the deadline.
+        const thisWatch = new AbortController()
+        const stop = (): void => thisWatch.abort()
+        abort.signal.addEventListener('abort', stop, {once: true})
         const query = `${selector}&watch=true&allowWatchBookmarks=true&timeoutSeconds=${options.watchSeconds ?? WATCH_SECONDS}&resourceVersion=${resourceVersion}`
         try {
           await api.stream(
@@ -57,21 +61,24 @@ export async function watchPod<T>(
               if (event.type === 'ERROR') {
                 if (event.object.code === 410) relist = true
                 else failure = new KubeStatusError(event.object.code ?? 500, event.object as never)
-                return
+                return stop()
               }
               resourceVersion = event.object.metadata?.resourceVersion ?? resourceVersion
               if (event.type === 'BOOKMARK') return
               if (event.type === 'DELETED') {
                 failure = podGone(namespace, name)
-                return
+                return stop()
               }
               result = judge(event.object)
+              if (result.done) stop()
             },
-            abort.signal,
+            thisWatch.signal,
           )
         } catch (error) {
           if (error instanceof KubeStatusError && error.code === 410) relist = true
-          else if (!abort.signal.aborted) throw error
+          else if (!thisWatch.signal.aborted) throw error
+        } finally {
+          abort.signal.removeEventListener('abort', stop)
         }
         if (failure) throw failure
         // Assigned inside the stream callback, which the compiler cannot see.
