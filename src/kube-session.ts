@@ -8,7 +8,7 @@ import {MindbgError, usageError} from './errors.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame} from './runtime/kube-channels.js'
 import {siblingImage} from './images/sibling.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, GO_AHEAD, targetIdentity} from './runtime/kube-spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, GO_AHEAD, RELAY_END, relayChunk, targetIdentity} from './runtime/kube-spec.js'
 import {type PodVerdict, watchPod} from './runtime/kube-watch.js'
 import type {SessionContext, SessionResult} from './session.js'
 import {invokingUser} from './session.js'
@@ -38,8 +38,7 @@ export async function runKubeAttach(ref: KubeTargetRef, requested: SidecarReques
     const existing = reusableDebugger(pod)
     if (existing) {
       ctx.reporter.notice(`mindbg: re-attaching to ${existing} in pod ${namespace}/${pod.metadata?.name}; press Enter for a prompt`)
-      const tty = Boolean(findEphemeral(pod, existing)?.tty)
-      return attachAndFinish(api, {namespace, pod: ref.pod, name: existing, target}, {...streams, stdin: true, tty}, ctx, false)
+      return attachAndFinish(api, {namespace, pod: ref.pod, name: existing, target}, {...streams, stdin: true, tty: true}, ctx, false)
     }
     ctx.reporter.notice('mindbg: no running mindbg debugger to reuse in this pod; adding one')
   }
@@ -131,13 +130,14 @@ function assertContainerRunning(pod: V1Pod, container: string): void {
   }
 }
 
-const findEphemeral = (pod: V1Pod, name: string): V1EphemeralContainer | undefined => pod.spec?.ephemeralContainers?.find((c) => c.name === name)
-
-/** The newest mindbg debugger of the pod whose process still runs and takes input. */
+/**
+ * The newest mindbg shell on a terminal in the pod that still runs: the only kind that outlives a session (after a
+ * kill -9 of mindbg), and so the one worth getting back into.
+ */
 function reusableDebugger(pod: V1Pod): string | undefined {
   const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
   return (pod.spec?.ephemeralContainers ?? [])
-    .filter((c) => c.name.startsWith('mindbg-') && c.stdin && running.has(c.name))
+    .filter((c) => c.name.startsWith('mindbg-') && c.stdin && c.tty && running.has(c.name))
     .map((c) => c.name)
     .pop()
 }
@@ -214,7 +214,7 @@ async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, t
  * without a terminal and, through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D
  * first, since a terminal's input is never closed (kubectl debug leaves those running; re-attach with --reuse).
  */
-async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMode, ctx: SessionContext, goAhead: boolean): Promise<SessionResult> {
+async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMode, ctx: SessionContext, fresh: boolean): Promise<SessionResult> {
   const query = `container=${encodeURIComponent(ref.name)}&stdin=true&stdout=true&stderr=${!streams.tty}&tty=${streams.tty}`
   let ws: WsSocket
   try {
@@ -244,11 +244,16 @@ async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMo
   try {
     const size = streams.tty ? initialSize(ctx) : undefined
     if (size) send(resizeFrame(size.columns, size.rows))
-    if (goAhead) send(stdinFrame(Buffer.from(GO_AHEAD)))
+    if (fresh) send(stdinFrame(Buffer.from(GO_AHEAD)))
     if (streams.stdin) {
-      ctx.stdin.on('data', (chunk: Buffer) => send(stdinFrame(chunk)))
-      // v5 can say "no more input" and keep the output flowing; v4 cannot (the command then never sees EOF).
-      ctx.stdin.once('end', () => v5 && send(closeStdinFrame()))
+      // Without a terminal the debugger runs under RELAY_WRAPPER: input goes in length-prefixed chunks and its end
+      // is a "0" chunk, so that stdin itself stays open as the session's lifeline.
+      const relay = fresh && !streams.tty
+      ctx.stdin.on('data', (chunk: Buffer) => send(stdinFrame(relay ? relayChunk(chunk) : chunk)))
+      ctx.stdin.once('end', () => {
+        if (relay) send(stdinFrame(Buffer.from(RELAY_END)))
+        else if (v5) send(closeStdinFrame())
+      })
       ctx.stdin.resume()
     }
     await new Promise<void>((resolve) => {

@@ -18,22 +18,24 @@ export const FALLBACK_NON_ROOT_UID = 65532
 export const START_GATE = 'IFS= read -r -t 30 _ || exit 0'
 export const GO_AHEAD = '\n'
 
-/** The interactive shell, behind the gate. */
-export const SHELL_WRAPPER = `${START_GATE}; exec sh`
+/** On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. */
+export const TTY_WRAPPER = `${START_GATE}; exec "$@"`
 
 /**
- * A one-shot command must not outlive the session: ephemeral containers cannot be deleted. The command runs in
- * the background while a watcher blocks on the session's stdin, which mindbg holds open and never writes to again.
+ * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
+ * It runs in the background while a watcher blocks on the session's stdin, which mindbg holds open to the end.
  * When the session ends, however it ends, the API server closes the attach and the kubelet closes stdin
- * (stdinOnce): the watcher wakes up and stops the command. (Background jobs of a non-interactive shell get
- * /dev/null as stdin, hence the copy on fd 3.)
+ * (stdinOnce): the watcher wakes up and stops the command (TERM, then KILL 2 s later). Background jobs of a
+ * non-interactive shell get /dev/null as stdin, hence the copy of the session's stdin on fd 3.
  */
 export const ONE_SHOT_WRAPPER = [
   'exec 3<&0',
   `${START_GATE} <&3`,
-  '"$@" </dev/null 3<&- &',
+  // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
+  'group=$(command -v setsid || true)',
+  '$group "$@" </dev/null 3<&- &',
   'cmd=$!',
-  '( IFS= read -r _ <&3; kill -TERM "$cmd" 2>/dev/null; sleep 2; kill -KILL "$cmd" 2>/dev/null ) </dev/null &',
+  '( cat <&3 >/dev/null; kill -TERM -- -"$cmd" "$cmd"; sleep 2; kill -KILL -- -"$cmd" "$cmd" ) </dev/null >/dev/null 2>&1 &',
   'watcher=$!',
   'exec 3<&-',
   'wait "$cmd"',
@@ -43,10 +45,44 @@ export const ONE_SHOT_WRAPPER = [
 ].join('\n')
 
 /**
- * A one-shot command that reads the session's input (piped, or -i): it keeps stdin. When the session ends, the
- * command sees EOF, which ends the usual readers (cat, sh, md5sum); a command that ignores its input runs on.
+ * The same, for a command that reads the session's input (piped, or -i). The input cannot simply be the session's
+ * stdin, or its end would be indistinguishable from the session's end. So mindbg sends it in chunks, each a line
+ * with its length and then the bytes, and "0" for end of input; a relay feeds the command through a FIFO, closes it
+ * at "0" (the command sees EOF), then keeps watching stdin like the one-shot wrapper.
  */
-export const INPUT_WRAPPER = `${START_GATE}; exec "$@"`
+export const RELAY_WRAPPER = [
+  'exec 3<&0',
+  `${START_GATE} <&3`,
+  'fifo=$(mktemp -u /tmp/mindbg-input.XXXXXX) && mkfifo -m 600 "$fifo" || exit 125',
+  'group=$(command -v setsid || true)',
+  '$group "$@" <"$fifo" 3<&- &',
+  'cmd=$!',
+  '(',
+  '  exec 4>"$fifo"',
+  // dd with fullblock reads exactly n bytes from the pipe (head -c would read ahead into the next chunk).
+  '  while IFS= read -r n <&3 && [ "$n" != 0 ]; do dd bs="$n" count=1 iflag=fullblock <&3 >&4 2>/dev/null; done',
+  '  exec 4>&-',
+  '  cat <&3 >/dev/null',
+  '  kill -TERM -- -"$cmd" "$cmd"; sleep 2; kill -KILL -- -"$cmd" "$cmd"',
+  ') </dev/null >/dev/null 2>&1 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'wait "$cmd"',
+  'rc=$?',
+  'kill "$watcher" 2>/dev/null',
+  'rm -f "$fifo"',
+  'exit "$rc"',
+].join('\n')
+
+/** One chunk of input for RELAY_WRAPPER: its length on a line, then the bytes. */
+export const relayChunk = (data: Buffer): Buffer => Buffer.concat([Buffer.from(`${data.length}\n`), data])
+export const RELAY_END = '0\n'
+
+/** Which wrapper a debugger runs under: it decides how the session's end reaches its process. */
+export function wrapperFor(streams: {tty: boolean; stdin: boolean}): string {
+  if (streams.tty) return TTY_WRAPPER
+  return streams.stdin ? RELAY_WRAPPER : ONE_SHOT_WRAPPER
+}
 
 /** Which container of the pod is the target: the flag, else the default-container annotation, else the first. */
 export function chooseTargetContainer(pod: V1Pod, requested: string | undefined): string {
@@ -159,7 +195,7 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   ]
 
   const oneShot = request.command.length > 0
-  const command = !oneShot ? ['sh', '-c', SHELL_WRAPPER] : ['sh', '-c', streams.stdin ? INPUT_WRAPPER : ONE_SHOT_WRAPPER, 'mindbg', ...request.command]
+  const command = ['sh', '-c', wrapperFor(streams), 'mindbg', ...(oneShot ? request.command : ['sh'])]
   let container: V1EphemeralContainer = {
     name,
     image: request.image,

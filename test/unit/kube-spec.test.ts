@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {sidecarRequest} from './fixtures.js'
 
 import {parseDuration, type SidecarRequest, type StreamMode} from '../../src/attach-options.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, INPUT_WRAPPER, mergeCustom, ONE_SHOT_WRAPPER, restrictedCompliant, SHELL_WRAPPER, targetIdentity} from '../../src/runtime/kube-spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity} from '../../src/runtime/kube-spec.js'
 
 const pod = (over: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod => ({
   metadata: {name: 'web', namespace: 'default', annotations},
@@ -43,7 +43,7 @@ describe('profiles, as kubectl debug applies them to ephemeral containers', () =
 describe('buildEphemeralContainer', () => {
   it('a shell: sh with stdin, tty, stdinOnce, the target, identity env', () => {
     const {container, notes} = build()
-    expect(container).toMatchObject({name: 'mindbg-abcde', image: 'busybox:1.37.0-musl', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', SHELL_WRAPPER], stdin: true, stdinOnce: true, tty: true, targetContainerName: 'app'})
+    expect(container).toMatchObject({name: 'mindbg-abcde', image: 'busybox:1.37.0-musl', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', TTY_WRAPPER, 'mindbg', 'sh'], stdin: true, stdinOnce: true, tty: true, targetContainerName: 'app'})
     expect(container.env).toEqual([
       {name: 'MINDBG_USER', value: 'alice@laptop'},
       {name: 'MINDBG_STARTED', value: '2026-11-27T03:00:00.000Z'},
@@ -56,12 +56,14 @@ describe('buildEphemeralContainer', () => {
   })
 
   it.each([
-    {name: 'one-shot', streams: oneShot, wrapper: ONE_SHOT_WRAPPER},
-    {name: 'one-shot with piped input', streams: {...oneShot, stdin: true}, wrapper: INPUT_WRAPPER},
-  ])('$name: wrapped so it cannot outlive the session', ({streams, wrapper}) => {
-    const {container} = build({request: {command: ['ps', 'aux']}, streams})
-    expect(container.command).toEqual(['sh', '-c', wrapper, 'mindbg', 'ps', 'aux'])
-    expect(container).toMatchObject({stdin: true, stdinOnce: true, tty: false})
+    {name: 'a command', command: ['ps', 'aux'], streams: oneShot, wrapper: ONE_SHOT_WRAPPER, tty: false},
+    {name: 'a command with piped input', command: ['ps', 'aux'], streams: {...oneShot, stdin: true}, wrapper: RELAY_WRAPPER, tty: false},
+    {name: 'a command on a terminal (-it)', command: ['ps', 'aux'], streams: shell, wrapper: TTY_WRAPPER, tty: true},
+    {name: 'a shell reading a piped script', command: [], streams: {...oneShot, stdin: true}, wrapper: RELAY_WRAPPER, tty: false},
+  ])('$name: wrapped so it cannot outlive the session', ({command, streams, wrapper, tty}) => {
+    const {container} = build({request: {command}, streams})
+    expect(container.command).toEqual(['sh', '-c', wrapper, 'mindbg', ...(command.length > 0 ? command : ['sh'])])
+    expect(container).toMatchObject({stdin: true, stdinOnce: true, tty})
   })
 
   it.each([

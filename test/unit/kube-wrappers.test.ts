@@ -7,7 +7,7 @@ import {existsSync} from 'node:fs'
 
 import {describe, expect, it} from 'vitest'
 
-import {GO_AHEAD, INPUT_WRAPPER, ONE_SHOT_WRAPPER, SHELL_WRAPPER} from '../../src/runtime/kube-spec.js'
+import {GO_AHEAD, ONE_SHOT_WRAPPER, RELAY_END, RELAY_WRAPPER, relayChunk, TTY_WRAPPER} from '../../src/runtime/kube-spec.js'
 
 const BUSYBOX = '/bin/busybox'
 
@@ -18,7 +18,7 @@ interface Run {
 }
 
 /** Runs `busybox sh -c script mindbg ...args`, feeding stdin step by step: strings are written, numbers wait (ms), null closes. */
-function run(script: string, args: string[], steps: Array<string | number | null>): Promise<Run> {
+function run(script: string, args: string[], steps: Array<string | Buffer | number | null>): Promise<Run> {
   if (!existsSync(BUSYBOX)) throw new Error('/bin/busybox is missing: npm test provisions busybox-static')
   const started = Date.now()
   const child = spawn(BUSYBOX, ['sh', '-c', script, 'mindbg', ...args], {stdio: ['pipe', 'pipe', 'inherit']})
@@ -64,19 +64,42 @@ describe('ONE_SHOT_WRAPPER', () => {
   })
 })
 
-describe('INPUT_WRAPPER and SHELL_WRAPPER', () => {
-  it('hands the rest of stdin to the command', async () => {
-    const r = await run(INPUT_WRAPPER, ['sh', '-c', 'tr a-z A-Z'], [GO_AHEAD, 'hello\n', null])
-    expect(r).toMatchObject({code: 0, stdout: 'HELLO\n'})
+describe('RELAY_WRAPPER: input in chunks, stdin kept as the lifeline', () => {
+  const chunk = (data: string | Buffer): Buffer => relayChunk(Buffer.from(data))
+
+  it('hands the input to the command, which sees EOF at the end chunk', async () => {
+    const r = await run(RELAY_WRAPPER, ['sh', '-c', 'tr a-z A-Z; echo eof'], [GO_AHEAD, chunk('hello\n'), chunk('wor'), chunk('ld\n'), RELAY_END, 1500, null])
+    expect(r).toMatchObject({code: 0, stdout: 'HELLO\nWORLD\neof\n'})
   })
 
-  it('runs a script from stdin in the shell, with its exit code', async () => {
-    const r = await run(SHELL_WRAPPER, [], [GO_AHEAD, 'echo $((6*7))\nexit 4\n'])
+  it('passes bytes through exactly, newlines and binary included', async () => {
+    const data = Buffer.from(Array.from({length: 3000}, (_, i) => (i * 7) % 256))
+    const r = await run(RELAY_WRAPPER, ['md5sum'], [GO_AHEAD, chunk(data.subarray(0, 1000)), chunk(data.subarray(1000)), RELAY_END, 1500, null])
+    const {createHash} = await import('node:crypto')
+    expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'))
+  })
+
+  it('runs a piped script in a shell, with its exit code', async () => {
+    const r = await run(RELAY_WRAPPER, ['sh'], [GO_AHEAD, chunk('echo $((6*7))\nexit 4\n'), RELAY_END, 1500, null])
     expect(r).toMatchObject({code: 4, stdout: '42\n'})
   })
 
-  it('the shell ends on EOF', async () => {
-    const r = await run(SHELL_WRAPPER, [], [GO_AHEAD, 'echo hi\n', null])
-    expect(r).toMatchObject({code: 0, stdout: 'hi\n'})
+  it('stops a command that ignores its input when the session ends', async () => {
+    const r = await run(RELAY_WRAPPER, ['sleep', '30'], [GO_AHEAD, chunk('ignored\n'), RELAY_END, 300, null])
+    expect(r.code).toBe(143)
+    expect(r.ms).toBeLessThan(3000)
+  })
+
+  it('stops a piped script stuck in a long command when the session ends', async () => {
+    const r = await run(RELAY_WRAPPER, ['sh'], [GO_AHEAD, chunk('sleep 30\n'), 300, null])
+    expect(r.code).toBe(143)
+    expect(r.ms).toBeLessThan(3000)
+  })
+})
+
+describe('TTY_WRAPPER', () => {
+  it('runs the program after the go-ahead, keeping stdin', async () => {
+    const r = await run(TTY_WRAPPER, ['sh'], [GO_AHEAD, 'echo hi\nexit 3\n'])
+    expect(r).toMatchObject({code: 3, stdout: 'hi\n'})
   })
 })
