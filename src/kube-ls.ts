@@ -27,6 +27,8 @@ export async function listKubeDebuggers(options: KubeConnectOptions & {allNamesp
     list = await api.request<V1PodList>('GET', path)
   } catch (error) {
     throw kubeError(error, {namespace: options.allNamespaces ? '' : api.namespace, verb: 'list', resource: 'pods'})
+  } finally {
+    api.close()
   }
   const now = Date.now()
   const out: KubeDebugger[] = []

@@ -23,13 +23,29 @@ export interface KubeTargetRef {
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
 
-export async function runKubeAttach(ref: KubeTargetRef, requested: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<SessionResult> {
-  let request = requested
+export async function runKubeAttach(ref: KubeTargetRef, request: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<SessionResult> {
   const custom = kube.custom === undefined ? undefined : await readCustom(kube.custom)
   const {KubeApi} = await import('./runtime/kube-api.js')
   const api = await KubeApi.connect({...kube, namespace: ref.namespace ?? kube.namespace})
+  try {
+    return await session(api, ref, request, streams, kube, custom, ctx)
+  } finally {
+    api.close()
+  }
+}
+
+async function session(
+  api: KubeApi,
+  ref: KubeTargetRef,
+  requested: SidecarRequest,
+  streams: StreamMode,
+  kube: KubeSettings,
+  custom: Record<string, unknown> | undefined,
+  ctx: SessionContext,
+): Promise<SessionResult> {
+  let request = requested
   const namespace = api.namespace
-  const pod = await getRunningPod(api, namespace, ref.pod)
+  const [pod, restricted] = await Promise.all([getRunningPod(api, namespace, ref.pod), enforcesRestricted(api, namespace)])
   const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
   assertContainerRunning(pod, target)
 
@@ -44,7 +60,6 @@ export async function runKubeAttach(ref: KubeTargetRef, requested: SidecarReques
   }
 
   if (request.imageSource === 'sibling') request = siblingFor(pod, target, request)
-  const restricted = await enforcesRestricted(api, namespace)
   const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
   const name = ephemeralName(pod)
   const build = (restrictedNow: boolean) => buildEphemeralContainer({pod, target, request, streams, identity, name, restricted: restrictedNow, custom})

@@ -77,7 +77,11 @@ export class KubeApi {
   private async requestOptions(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = {method, headers: {Accept: 'application/json', ...headers}}
     try {
-      if (this.server.startsWith('https:')) await this.config.applyToHTTPSOptions(opts)
+      if (this.server.startsWith('https:')) {
+        await this.config.applyToHTTPSOptions(opts)
+        // One TLS connection for the whole session instead of a handshake per request (unless a proxy is in the way).
+        if (!this.config.getCurrentCluster()?.proxyUrl) opts.agent = this.keepAlive(opts)
+      }
       // Plain HTTP (a local proxy, the simulator): kubectl allows it, the client library's agent does not; only
       // the credentials are needed.
       else await (this.config as unknown as {applyOptions(o: https.RequestOptions): Promise<void>}).applyOptions(opts)
@@ -85,6 +89,19 @@ export class KubeApi {
       throw new MindbgError('permissionDenied', `cannot get credentials for context "${this.context}": ${(error as Error).message.split('\n')[0]}`, 'Check the user of this context in the kubeconfig (exec plugin, token, certificates).', {cause: error})
     }
     return opts
+  }
+
+  private agent: https.Agent | undefined
+
+  private keepAlive(opts: https.RequestOptions): https.Agent {
+    const {ca, cert, key, pfx, passphrase, rejectUnauthorized, servername} = opts
+    this.agent ??= new https.Agent({keepAlive: true, ca, cert, key, pfx, passphrase, servername, ...(rejectUnauthorized === undefined ? {} : {rejectUnauthorized})})
+    return this.agent
+  }
+
+  /** Lets the process exit without waiting for idle keep-alive connections to time out. */
+  close(): void {
+    this.agent?.destroy()
   }
 
   private unreachable(error: unknown): MindbgError {
