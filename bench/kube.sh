@@ -7,7 +7,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=../scripts/provision.sh
 source scripts/provision.sh
 [[ ${MINDBG_DOCKER_READY:-0} == 1 ]] || { echo "bench: needs a Docker engine" >&2; exit 1; }
-command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null; }
 npm run --silent build
 
 runs=${1:-15}

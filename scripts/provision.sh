@@ -208,6 +208,9 @@ _mindbg_provision_steps() {
         local libc_a=""
         if command -v gcc >/dev/null 2>&1; then libc_a=$(gcc -print-file-name=libc.a 2>/dev/null || true); fi
         if [[ $libc_a != /* || ! -f $libc_a ]]; then need+=(gcc libc6-dev); fi
+        # The Kubernetes simulator makes its TLS certificate with openssl; hyperfine runs the benchmarks.
+        command -v openssl >/dev/null 2>&1 || need+=(openssl)
+        command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
 
         # c. the engine
         local engine_ok=0

@@ -1,0 +1,347 @@
+/**
+ * mindbg against pods: the built CLI as a subprocess, the Kubernetes API simulator (backed by the real Docker
+ * engine) as the cluster, the real kubectl to set things up and to look at what mindbg did.
+ */
+import {execFile, execFileSync} from 'node:child_process'
+import {mkdtempSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
+import {PtySession} from '../support/pty.js'
+import {collect, mindbg, type RunResult, requireEngine, ROOT, startMindbg, testEnv} from './helpers.js'
+
+const KUBECTL = join(ROOT, '.tools/bin/kubectl')
+const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-'))
+let sim: KubeSim
+let kubeconfig: string
+let viewerConfig: string
+
+/** The real kubectl, asynchronously: the simulator answers from this very process. */
+function kubectl(...args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(KUBECTL, ['--kubeconfig', kubeconfig, ...args], {encoding: 'utf8'}, (error, stdout, stderr) =>
+      error ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout.trim()),
+    )
+  })
+}
+
+async function apply(yaml: string): Promise<void> {
+  const file = join(dir, `m-${Math.random().toString(36).slice(2)}.yaml`)
+  writeFileSync(file, yaml)
+  await kubectl('apply', '-f', file)
+}
+
+/** Polls an async probe until it returns something truthy. */
+async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+const kube = (args: string[], options: {input?: string; env?: Record<string, string | undefined>; config?: string} = {}): Promise<RunResult> =>
+  mindbg(['attach', '--kubeconfig', options.config ?? kubeconfig, ...args], {env: options.env ?? {}, ...(options.input !== undefined ? {input: options.input} : {})})
+
+const pod = async (name: string, namespace = 'default'): Promise<Record<string, any>> => JSON.parse(await kubectl('get', 'pod', name, '-n', namespace, '-o', 'json'))
+const ephemeral = async (name: string, namespace = 'default'): Promise<Array<Record<string, any>>> => (await pod(name, namespace)).spec.ephemeralContainers ?? []
+const lastEphemeral = async (name: string, namespace = 'default'): Promise<Record<string, any>> => (await ephemeral(name, namespace)).at(-1)!
+const ecStatus = async (podName: string, ec: string, namespace = 'default'): Promise<Record<string, any> | undefined> =>
+  ((await pod(podName, namespace)).status.ephemeralContainerStatuses ?? []).find((s: {name: string}) => s.name === ec)
+
+async function waitRunning(name: string, namespace = 'default'): Promise<void> {
+  await eventually(`pod ${namespace}/${name} to run`, async () => (await pod(name, namespace)).status?.phase === 'Running', 30_000)
+}
+
+beforeAll(async () => {
+  requireEngine()
+  sim = await startKubeSim({
+    rbac: {
+      users: {
+        'viewer-token': {name: 'viewer', allow: [{verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log', 'namespaces']}]},
+        'no-ns-token': {name: 'no-ns', allow: [{verbs: ['get', 'list', 'watch', 'patch', 'create'], resources: ['pods', 'pods/log', 'pods/ephemeralcontainers', 'pods/attach']}]},
+      },
+    },
+  })
+  kubeconfig = join(dir, 'admin.kubeconfig')
+  viewerConfig = join(dir, 'viewer.kubeconfig')
+  await sim.writeKubeconfig(kubeconfig)
+  await sim.writeKubeconfig(viewerConfig, {user: 'viewer'})
+  await sim.writeKubeconfig(join(dir, 'no-ns.kubeconfig'), {user: 'no-ns'})
+  await kubectl('apply', '-f', join(ROOT, 'test/fixtures/k8s/web.yaml'))
+  await kubectl('apply', '-f', join(ROOT, 'test/fixtures/k8s/restricted.yaml'))
+  await apply(`apiVersion: v1
+kind: Pod
+metadata: {name: two}
+spec:
+  containers:
+    - {name: first, image: mindbg-fixture/busybox:local, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}
+    - {name: second, image: mindbg-fixture/distroless-web:local, imagePullPolicy: IfNotPresent}
+`)
+  await apply(`apiVersion: v1
+kind: Pod
+metadata: {name: stuck}
+spec:
+  containers:
+    - {name: app, image: mindbg-test/absent:1, imagePullPolicy: IfNotPresent}
+`)
+  await Promise.all([waitRunning('web'), waitRunning('two'), waitRunning('web', 'locked')])
+}, 120_000)
+
+afterAll(async () => {
+  await sim?.close()
+  for (const tag of ['gcr.io/distroless/static-debian12:nonroot', 'gcr.io/distroless/static-debian12:debug-nonroot']) {
+    try {
+      execFileSync('docker', ['rmi', tag], {stdio: 'ignore'})
+    } catch {
+      // not tagged: the test that tags them did not run
+    }
+  }
+})
+
+describe('mindbg attach pod/NAME', () => {
+  it("runs a command next to the target: its processes, its uid, exit code 0", async () => {
+    const r = await kube(['pod/web', '--', 'sh', '-c', 'ps; id -u'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/\/app\/web/)
+    expect(r.stdout).toMatch(/^65532$/m)
+    expect(r.stderr).toMatch(/the target runs as non-root: the debugger runs as uid 65532, gid 65532/)
+    const ec = await lastEphemeral('web')
+    expect(ec.name).toMatch(/^mindbg-[bcdfghjklmnpqrstvwxz2456789]{5}$/)
+    expect(ec).toMatchObject({targetContainerName: 'app', stdin: true, stdinOnce: true, securityContext: {runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true}})
+    expect(ec.env.map((e: {name: string}) => e.name)).toEqual(expect.arrayContaining(['MINDBG_USER', 'MINDBG_STARTED', 'MINDBG_VERSION', 'MINDBG_TARGET']))
+  })
+
+  it('propagates the exit code', async () => {
+    expect((await kube(['pod/web', '--', 'sh', '-c', 'exit 7'])).code).toBe(7)
+  })
+
+  it("reads the target's filesystem and reaches its localhost", async () => {
+    const r = await kube(['pod/web', '--', 'sh', '-c', 'cat /proc/1/root/app/config.txt; wget -qO- http://127.0.0.1:8080/'])
+    expect(r.stdout).toBe('distroless-marker-7f3a\nhello from distroless-web\n')
+  })
+
+  it('pipes a script into a shell', async () => {
+    const r = await kube(['pod/web'], {input: 'echo piped-$((6*7))\nexit 5\n'})
+    expect(r.stdout).toContain('piped-42\n')
+    expect(r.code).toBe(5)
+  })
+
+  it.each([
+    {name: 'pod/NAME/CONTAINER', args: ['pod/two/second'], target: 'second'},
+    {name: '-c', args: ['pod/two', '-c', 'second'], target: 'second'},
+    {name: 'first container by default', args: ['pod/two'], target: 'first'},
+    {name: 'k8s://NAMESPACE/POD', args: ['k8s://default/two/first'], target: 'first'},
+  ])('target syntax: $name', async ({args, target}) => {
+    const r = await kube([...args, '--', 'true'])
+    expect(r.code, r.stderr).toBe(0)
+    expect((await lastEphemeral('two')).targetContainerName).toBe(target)
+  })
+
+  it('--env, --reason and --profile netadmin reach the ephemeral container', async () => {
+    const r = await kube(['pod/two', '--profile', 'netadmin', '--reason', 'INC-77', '-e', 'A=1', '--', 'sh', '-c', 'echo $A $MINDBG_REASON'])
+    expect(r.stdout).toBe('1 INC-77\n')
+    const ec = await lastEphemeral('two')
+    expect(ec.securityContext).toEqual({capabilities: {add: ['NET_ADMIN', 'NET_RAW']}})
+  })
+
+  it('Pod Security "restricted": the debugger is made compliant and says so', async () => {
+    const r = await kube(['k8s://locked/web', '--', 'id', '-u'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('65532\n')
+    expect(r.stderr).toMatch(/Pod Security "restricted" is enforced here/)
+    expect((await lastEphemeral('web', 'locked')).securityContext).toMatchObject({
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      seccompProfile: {type: 'RuntimeDefault'},
+      capabilities: {drop: ['ALL']},
+    })
+  })
+
+  it('Pod Security without the right to read namespaces: the 403 is answered by a compliant retry', async () => {
+    const r = await kube(['k8s://locked/web', '--', 'true'], {config: join(dir, 'no-ns.kubeconfig')})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stderr).toMatch(/Pod Security "restricted"/)
+  })
+})
+
+describe('errors, each one line with a hint', () => {
+  const expectError = (r: RunResult, code: number, message: RegExp): void => {
+    expect(r.code, r.stderr).toBe(code)
+    const lines = r.stderr.trimEnd().split('\n')
+    expect(lines.at(-2)).toMatch(message)
+    expect(lines.at(-1)).toMatch(/^Hint: \S/)
+    expect(r.stderr).not.toMatch(/\n\s+at /)
+  }
+
+  it('pod not found: 112', async () => expectError(await kube(['pod/nope', '--', 'true']), 112, /^mindbg: pod nope not found in namespace default$/))
+  it('unknown target container: 112', async () => expectError(await kube(['pod/two/third', '--', 'true']), 112, /pod two has no container "third"/))
+  it('pod not running: 114', async () => expectError(await kube(['pod/stuck', '--', 'true']), 114, /pod default\/stuck is not running \(phase Pending\)/))
+  it('RBAC: 116 naming the verb and resource', async () =>
+    expectError(await kube(['pod/web', '--', 'true'], {config: viewerConfig}), 116, /forbidden: .*cannot patch resource "pods\/ephemeralcontainers"/))
+  it('a forbidden field (--custom ports): 119 with the field', async () => {
+    const custom = join(dir, 'ports.yaml')
+    writeFileSync(custom, 'ports:\n  - containerPort: 80\n')
+    expectError(await kube(['pod/web', '--custom', custom, '--', 'true']), 119, /spec\.ephemeralContainers\[\d+\]\.ports: .*Forbidden: cannot be set for an Ephemeral Container/)
+  })
+  it('--custom refuses the image: 2', async () => {
+    const custom = join(dir, 'image.json')
+    writeFileSync(custom, '{"image": "x"}')
+    expectError(await kube(['pod/web', '--custom', custom, '--', 'true']), 2, /--custom may not set image/)
+  })
+  it('unreachable API server: 115', async () => {
+    const bad = join(dir, 'bad.kubeconfig')
+    writeFileSync(bad, `apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'http://127.0.0.1:9'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n`)
+    expectError(await kube(['pod/web', '--', 'true'], {config: bad}), 115, /cannot reach the Kubernetes API server at http:\/\/127.0.0.1:9/)
+  })
+  it('unknown context: 2', async () => expectError(await kube(['pod/web', '--context', 'nope', '--', 'true']), 2, /context "nope" is not in the kubeconfig/))
+  it('a debug image that cannot be pulled: waiting reasons shown, then 117 at --timeout', async () => {
+    const r = await kube(['pod/web', '--image', 'mindbg-test/absent:2', '--timeout', '4s', '--', 'true'])
+    expectError(r, 117, /the debugger mindbg-\w+ did not start within 4 s \((ErrImagePull|ImagePullBackOff)/)
+    expect(r.stderr).toMatch(/is waiting: ErrImagePull/)
+  })
+})
+
+describe('nothing outlives the session', () => {
+  it('a one-shot command stops when mindbg is killed', async () => {
+    const child = startMindbg(['attach', '--kubeconfig', kubeconfig, '--no-stdin', 'pod/two', '--', 'sleep', '300'])
+    const done = collect(child)
+    const name = await eventually('the debugger to run', async () => {
+      const ec = await lastEphemeral('two')
+      return ec?.command?.includes('300') && (await ecStatus('two', ec.name))?.state?.running ? (ec.name as string) : undefined
+    }, 30_000)
+    const killedAt = Date.now()
+    child.kill('SIGKILL')
+    await done
+    await eventually('the debugger to end', async () => (await ecStatus('two', name))?.state?.terminated, 10_000)
+    console.log(`one-shot debugger ended ${((Date.now() - killedAt) / 1000).toFixed(2)} s after mindbg was killed`)
+  })
+
+  it('a piped script stuck in a long command stops when mindbg is killed', async () => {
+    const child = startMindbg(['attach', '--kubeconfig', kubeconfig, 'pod/two'], {input: 'echo started; sleep 300\n'})
+    const done = collect(child)
+    const name = await eventually('the script to start', async () => {
+      const ec = await lastEphemeral('two')
+      return (await ecStatus('two', ec.name))?.state?.running && ec.name !== undefined ? (ec.name as string) : undefined
+    }, 30_000)
+    await new Promise((r) => setTimeout(r, 1000))
+    child.kill('SIGKILL')
+    await done
+    await eventually('the debugger to end', async () => (await ecStatus('two', name))?.state?.terminated, 10_000)
+  })
+
+  it('an interactive shell: terminal size, exit code; SIGTERM ends the shell too', async () => {
+    const s = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/web'], testEnv())
+    try {
+      await s.expect(/\$ /, 30_000)
+      s.send('ps\r')
+      await s.expect(/\/app\/web/)
+      s.send('stty size\r')
+      await s.expect(/30 100/)
+      const name = (await lastEphemeral('web')).name as string
+      process.kill(s.pid, 'SIGTERM')
+      expect((await s.waitExit(10_000)).exitCode).toBe(143)
+      await eventually('the shell to end', async () => (await ecStatus('web', name))?.state?.terminated, 10_000)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a shell left running by kill -9 is found again with --reuse; exit ends it with its code', async () => {
+    const first = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/web'], testEnv())
+    let name = ''
+    try {
+      await first.expect(/\$ /, 30_000)
+      name = (await lastEphemeral('web')).name as string
+      first.term.kill('SIGKILL')
+      await first.waitExit()
+    } finally {
+      await first.close()
+    }
+    const count = (await ephemeral('web')).length
+    const again = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/web', '--reuse'], testEnv())
+    try {
+      await again.expect(new RegExp(`re-attaching to ${name}`), 15_000)
+      again.send('\r')
+      await again.expect(/\$ /)
+      again.send('exit 6\r')
+      expect((await again.waitExit(15_000)).exitCode).toBe(6)
+      expect((await ephemeral('web')).length).toBe(count)
+    } finally {
+      await again.close()
+    }
+  })
+
+  it('exit code of an interactive shell', async () => {
+    const s = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/web'], testEnv())
+    try {
+      await s.expect(/\$ /, 30_000)
+      s.send('exit 4\r')
+      expect((await s.waitExit(15_000)).exitCode).toBe(4)
+    } finally {
+      await s.close()
+    }
+  })
+})
+
+describe('mindbg ls for pods', () => {
+  it('lists debuggers with their identity, text and --json, namespace and -A', async () => {
+    const json = await mindbg(['ls', '--kubeconfig', kubeconfig, '--json'])
+    const list = JSON.parse(json.stdout) as Array<Record<string, unknown>>
+    expect(list.length).toBeGreaterThan(3)
+    expect(list.find((d) => d.reason === 'INC-77')).toMatchObject({namespace: 'default', pod: 'two', target: 'first', version: '0.1.0', state: 'exited (0)'})
+    expect(list.every((d) => d.namespace === 'default')).toBe(true)
+    const all = JSON.parse((await mindbg(['ls', '--kubeconfig', kubeconfig, '-A', '--json'])).stdout) as Array<Record<string, unknown>>
+    expect(all.some((d) => d.namespace === 'locked')).toBe(true)
+    const text = await mindbg(['ls', '--kubeconfig', kubeconfig, '-n', 'locked'])
+    expect(text.stdout).toMatch(/^NAMESPACE\s+POD\s+NAME\s+TARGET\s+STATE\s+AGE\s+USER\s+REASON$/m)
+    expect(text.stdout).toMatch(/^locked\s+web\s+mindbg-\w{5}\s+app\s+exited \(0\)\s+\d+[smhd]\s+\S+@\S+/m)
+  })
+})
+
+describe('--sibling through Kubernetes', () => {
+  it('uses the debug twin of the target container image, as the target user', async () => {
+    execFileSync('docker', ['tag', 'mindbg-fixture/distroless-web:local', 'gcr.io/distroless/static-debian12:nonroot'])
+    execFileSync('docker', ['tag', 'mindbg-fixture/busybox:local', 'gcr.io/distroless/static-debian12:debug-nonroot'])
+    await apply(`apiVersion: v1
+kind: Pod
+metadata: {name: twin}
+spec:
+  securityContext: {runAsUser: 65532, runAsGroup: 65532, runAsNonRoot: true}
+  containers:
+    - {name: app, image: 'gcr.io/distroless/static-debian12:nonroot', imagePullPolicy: IfNotPresent}
+`)
+    await waitRunning('twin')
+    const r = await kube(['pod/twin', '--sibling', '--', 'sh', '-c', 'id -u; ps'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^65532\n/)
+    expect(r.stdout).toContain('/app/web')
+    expect((await lastEphemeral('twin')).image).toBe('gcr.io/distroless/static-debian12:debug-nonroot')
+  })
+})
+
+describe('watching pods', () => {
+  it('resumes after watch timeouts and relists after 410 Gone', async () => {
+    const {KubeApi} = await import('../../dist/src/runtime/kube-api.js')
+    const {watchPod} = await import('../../dist/src/runtime/kube-watch.js')
+    const api = await KubeApi.connect({kubeconfig})
+    let seen = 0
+    const result = watchPod(api, 'default', 'two', (p: {metadata?: {labels?: Record<string, string>}}) => {
+      seen++
+      return p.metadata?.labels?.done === 'yes' ? {done: true, value: 'labelled'} : {done: false}
+    }, {timeoutMs: 20_000, onTimeout: () => new Error('timed out'), watchSeconds: 1})
+    // Outlive two server-side watch timeouts, and make the history forget where the watcher was.
+    await new Promise((r) => setTimeout(r, 2500))
+    sim.compactHistory()
+    await kubectl('label', 'pod', 'two', 'unrelated=1')
+    sim.compactHistory()
+    await kubectl('label', 'pod', 'two', 'done=yes')
+    expect(await result).toBe('labelled')
+    expect(seen).toBeGreaterThan(0)
+  })
+})

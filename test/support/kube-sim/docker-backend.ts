@@ -1,0 +1,458 @@
+/**
+ * The simulated kubelet: runs pods as Docker containers and writes pod status back into the store.
+ *
+ * Layout per pod (like dockershim did):
+ *   pause  busybox `sleep inf`, --network none, --ipc shareable, hostname = pod name: owns the pod's namespaces
+ *   app    --network/--ipc container:<pause>, --pid container:<pause> when shareProcessNamespace
+ *   ephemeral  same, --pid container:<target> with targetContainerName
+ * Every container carries the label org.mindbg.kube-sim=<instance id> (close() and the reaper find them by it)
+ * plus the io.kubernetes.* labels dockershim used.
+ *
+ * Status is kept in sync from the Docker events stream (start/die/destroy/oom of our containers) plus refreshes
+ * after our own actions. A container is reported running only once it has been up for runningReportDelayMs,
+ * imitating the kubelet's PLEG relist latency: a command that exits at once (`kubectl debug -- ps`) goes straight to
+ * terminated, so kubectl takes its "stream the logs" path instead of racing an attach against the exit.
+ *
+ * Images come from the local engine only. IfNotPresent/Never use the local image; Always uses it too when present
+ * (no registry is reachable; the local copy stands in for the registry's). A missing image is pulled for real only
+ * from a loopback registry (127.0.0.1:PORT/..., localhost:PORT/...; see test/support/registry.ts); any other
+ * registry is never contacted and the pull fails with containerd's NotFound message, then ErrImagePull ->
+ * ImagePullBackOff -> retry (1 s, doubling up to 10 s), re-checking the local engine each time.
+ */
+import {hostname} from 'node:os'
+import type Docker from 'dockerode'
+import {
+  ConfigError, dockerCreateOptions, effectiveSecurity, imageUser, resolveEnv, verifyRunAsNonRoot,
+} from './container-config.ts'
+import {normalizeImage} from './defaults.ts'
+import {type ContainerView, type PodView, computeStatus, timestamp} from './pod-status.ts'
+import type {Obj, Store} from './store.ts'
+
+export const LABEL = 'org.mindbg.kube-sim'
+export const OWNER_LABEL = 'org.mindbg.kube-sim.owner'
+
+type Kind = 'init' | 'app' | 'ephemeral'
+
+interface ContainerRec {
+  name: string
+  kind: Kind
+  waiting?: {reason: string; message?: string}
+  startError?: {message: string; finishedAt: string}
+  dockerId?: string
+  inspect?: Docker.ContainerInspectInfo
+  /** Docker no longer knows the container (removed behind our back). */
+  gone?: boolean
+  imageID?: string
+  /** Image pull retries so far (drives the back-off). */
+  pullAttempt?: number
+}
+
+interface PodRuntime {
+  key: string
+  namespace: string
+  name: string
+  uid: string
+  pauseId?: string
+  startTime: string
+  containers: Map<string, ContainerRec>
+  /** Serialises engine operations on this pod (create, ephemeral starts, delete). */
+  chain: Promise<void>
+  deleted: boolean
+  timers: Set<NodeJS.Timeout>
+  refreshing: boolean
+  refreshAgain: boolean
+}
+
+export interface BackendOptions {
+  docker: Docker
+  store: Store
+  instanceId: string
+  pauseImage: string
+  runningReportDelayMs: number
+  /** First ErrImagePull -> ImagePullBackOff delay; doubles per retry up to 10x. */
+  pullBackoffMs: number
+  log: (msg: string) => void
+}
+
+const STATE_ACTIONS = new Set(['create', 'start', 'die', 'oom', 'kill', 'stop', 'destroy', 'pause', 'unpause'])
+const isLoopbackRegistry = (image: string): boolean => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(image)
+const dockerTime = (t: string): string => t.replace(/\.\d+Z$/, 'Z')
+const statusCode = (err: unknown): number | undefined => (err as {statusCode?: number}).statusCode
+const errText = (err: unknown): string => {
+  const e = err as {json?: {message?: string}; message?: string}
+  return e.json?.message ?? e.message ?? String(err)
+}
+
+export class DockerBackend {
+  private readonly o: BackendOptions
+  private readonly pods = new Map<string, PodRuntime>()
+  private events: (NodeJS.ReadableStream & {destroy?: () => void}) | undefined
+  private closed = false
+
+  constructor(options: BackendOptions) {
+    this.o = options
+  }
+
+  labelsFor(pod: Obj, container: string): Record<string, string> {
+    return {
+      [LABEL]: this.o.instanceId,
+      [OWNER_LABEL]: `${hostname()}:${process.pid}`,
+      'io.kubernetes.pod.name': pod.metadata.name,
+      'io.kubernetes.pod.namespace': pod.metadata.namespace,
+      'io.kubernetes.pod.uid': pod.metadata.uid,
+      'io.kubernetes.container.name': container,
+    }
+  }
+
+  async start(): Promise<void> {
+    const stream = await this.o.docker.getEvents({filters: {type: ['container'], label: [`${LABEL}=${this.o.instanceId}`]}})
+    this.events = stream as typeof this.events
+    let buf = ''
+    stream.on('data', (chunk: Buffer) => {
+      buf += chunk.toString('utf8')
+      let nl: number
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, nl)
+        buf = buf.slice(nl + 1)
+        if (!line.trim()) continue
+        try {
+          const ev = JSON.parse(line) as {Action?: string; Actor?: {Attributes?: Record<string, string>}}
+          // exec_* events (every kubectl exec) do not change container state.
+          if (!STATE_ACTIONS.has(ev.Action ?? '')) continue
+          const a = ev.Actor?.Attributes ?? {}
+          const key = `${a['io.kubernetes.pod.namespace']}/${a['io.kubernetes.pod.name']}`
+          if (this.pods.has(key)) this.scheduleRefresh(this.pods.get(key)!, 0)
+        } catch {
+          // Ignore a malformed line; the next refresh repairs state.
+        }
+      }
+    })
+    stream.on('error', (err) => {
+      if (!this.closed) this.o.log(`docker events stream failed: ${String(err)}`)
+    })
+  }
+
+  /** The pod's Docker container for a container name (ephemeral included), if it exists. */
+  dockerIdOf(namespace: string, podName: string, container: string): string | undefined {
+    return this.pods.get(`${namespace}/${podName}`)?.containers.get(container)?.dockerId
+  }
+
+  /** Every Docker id of a pod (pause included): used by tests through the KubeSim handle. */
+  dockerIdsOf(namespace: string, podName: string): string[] {
+    const rt = this.pods.get(`${namespace}/${podName}`)
+    if (!rt) return []
+    return [rt.pauseId, ...[...rt.containers.values()].map((c) => c.dockerId)].filter((x): x is string => !!x)
+  }
+
+  private enqueue(rt: PodRuntime, work: () => Promise<void>): Promise<void> {
+    const next = rt.chain.then(async () => {
+      if (rt.deleted || this.closed) return
+      await work()
+    }).catch((err) => this.o.log(`pod ${rt.key}: ${String(err)}`))
+    rt.chain = next
+    return next
+  }
+
+  /** A pod was created: start its sandbox, init containers (one after the other) and containers. */
+  addPod(pod: Obj): void {
+    const rt: PodRuntime = {
+      key: `${pod.metadata.namespace}/${pod.metadata.name}`, namespace: pod.metadata.namespace, name: pod.metadata.name,
+      uid: pod.metadata.uid, startTime: timestamp(new Date()), containers: new Map(), chain: Promise.resolve(),
+      deleted: false, timers: new Set(), refreshing: false, refreshAgain: false,
+    }
+    for (const c of pod.spec.initContainers ?? []) rt.containers.set(c.name, {name: c.name, kind: 'init'})
+    for (const c of pod.spec.containers ?? []) rt.containers.set(c.name, {name: c.name, kind: 'app'})
+    this.pods.set(rt.key, rt)
+    this.scheduleRefresh(rt, 0)
+    void this.enqueue(rt, async () => {
+      await this.createSandbox(rt, pod)
+      await this.runPodContainers(rt)
+    })
+  }
+
+  /**
+   * Init containers one after the other (each must exit 0), then the app containers. Re-entrant: containers that
+   * already have a Docker container are skipped, so an image-pull retry simply runs it again.
+   */
+  private async runPodContainers(rt: PodRuntime): Promise<void> {
+    const pod = this.o.store.get('pods', rt.namespace, rt.name)
+    if (!pod) return
+    for (const c of pod.spec.initContainers ?? []) {
+      const rec = rt.containers.get(c.name)!
+      if (!rec.dockerId && !(await this.runContainer(rt, c, 'init'))) return
+      if (rt.deleted) return
+      const exit = await this.o.docker.getContainer(rec.dockerId!).wait().catch(() => ({StatusCode: 1}))
+      await this.refresh(rt)
+      if (exit.StatusCode !== 0) return // no retries: the pod stays Init:Error (or Failed under restartPolicy Never)
+    }
+    for (const c of pod.spec.containers ?? []) {
+      if (!rt.containers.get(c.name)?.dockerId) await this.runContainer(rt, c, 'app')
+    }
+  }
+
+  /** New ephemeral containers were accepted: start them after whatever the pod is doing. */
+  addEphemeralContainers(namespace: string, podName: string, names: string[]): void {
+    const rt = this.pods.get(`${namespace}/${podName}`)
+    if (!rt) return
+    for (const n of names) if (!rt.containers.has(n)) rt.containers.set(n, {name: n, kind: 'ephemeral'})
+    this.scheduleRefresh(rt, 0)
+    void this.enqueue(rt, async () => {
+      const pod = this.o.store.get('pods', namespace, podName)
+      if (!pod) return
+      for (const n of names) {
+        const spec = (pod.spec.ephemeralContainers ?? []).find((e: Obj) => e.name === n)
+        if (spec) await this.runContainer(rt, spec, 'ephemeral')
+      }
+    })
+  }
+
+  /** Removes every container of the pod (force: no grace period, see README) and forgets it. */
+  async deletePod(namespace: string, podName: string): Promise<void> {
+    const rt = this.pods.get(`${namespace}/${podName}`)
+    if (!rt) return
+    rt.deleted = true
+    for (const t of rt.timers) clearTimeout(t)
+    rt.timers.clear()
+    // Wait for an in-flight create to finish so no container is created after the removal.
+    await rt.chain
+    await this.removeByFilter([`io.kubernetes.pod.uid=${rt.uid}`])
+    if (this.pods.get(rt.key) === rt) this.pods.delete(rt.key)
+  }
+
+  /** Removes every container of this instance (close()). */
+  async removeAll(): Promise<void> {
+    this.closed = true
+    this.events?.destroy?.()
+    for (const rt of this.pods.values()) {
+      rt.deleted = true
+      for (const t of rt.timers) clearTimeout(t)
+    }
+    // Do not wait for in-flight chains forever: remove what exists now, then once more after they settle.
+    await this.removeByFilter([])
+    await Promise.race([Promise.all([...this.pods.values()].map((rt) => rt.chain)), new Promise((r) => setTimeout(r, 5000))])
+    await this.removeByFilter([])
+    this.pods.clear()
+  }
+
+  private async removeByFilter(extraLabels: string[]): Promise<void> {
+    const list = await this.o.docker.listContainers({all: true, filters: {label: [`${LABEL}=${this.o.instanceId}`, ...extraLabels]}})
+    await Promise.all(list.map((c) => this.o.docker.getContainer(c.Id).remove({force: true, v: true}).catch((err) => {
+      if (statusCode(err) !== 404 && statusCode(err) !== 409) this.o.log(`remove ${c.Id.slice(0, 12)}: ${errText(err)}`)
+    })))
+  }
+
+  private containerName(rt: PodRuntime, container: string): string {
+    return `ks-${this.o.instanceId}_${container}_${rt.name}_${rt.namespace}_${rt.uid.slice(0, 8)}`
+  }
+
+  private async createSandbox(rt: PodRuntime, pod: Obj): Promise<void> {
+    const c = await this.o.docker.createContainer({
+      name: this.containerName(rt, 'POD'),
+      Image: this.o.pauseImage,
+      Entrypoint: ['sleep'],
+      Cmd: ['inf'],
+      User: '65535:65535',
+      Hostname: String(pod.spec.hostname ?? rt.name).slice(0, 63),
+      Labels: this.labelsFor(pod, 'POD'),
+      HostConfig: {
+        NetworkMode: 'none', IpcMode: 'shareable', CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'],
+        ReadonlyRootfs: true, RestartPolicy: {Name: 'no'},
+      },
+    })
+    await c.start()
+    rt.pauseId = c.id
+  }
+
+  /** Resolves the image like the kubelet's image manager; undefined = not available (rec.waiting says why). */
+  private async ensureImage(rec: ContainerRec, spec: Obj): Promise<Docker.ImageInspectInfo | undefined> {
+    const image = String(spec.image)
+    const policy = spec.imagePullPolicy ?? 'IfNotPresent'
+    const local = await this.o.docker.getImage(image).inspect().catch(() => undefined)
+    if (local && (policy !== 'Always' || !isLoopbackRegistry(image))) return local
+    if (policy === 'Never') {
+      rec.waiting = {reason: 'ErrImageNeverPull', message: `Container image "${image}" is not present with pull policy of Never`}
+      return undefined
+    }
+    const pulled = await this.pull(image)
+    if (pulled === undefined) return this.o.docker.getImage(image).inspect().catch(() => undefined)
+    rec.waiting = {reason: 'ErrImagePull', message: pulled}
+    return undefined
+  }
+
+  /** Pulls from a loopback registry; any other registry is never contacted. Returns an error message or undefined. */
+  private async pull(image: string): Promise<string | undefined> {
+    const full = normalizeImage(image)
+    if (!isLoopbackRegistry(image)) {
+      return `rpc error: code = NotFound desc = failed to pull and unpack image "${full}": failed to resolve reference "${full}": ${full}: not found`
+    }
+    try {
+      const stream = await this.o.docker.pull(image)
+      await new Promise<void>((resolve, reject) => this.o.docker.modem.followProgress(stream, (err: Error | null) => (err ? reject(err) : resolve())))
+      return undefined
+    } catch (err) {
+      return `rpc error: code = Unknown desc = failed to pull and unpack image "${full}": ${errText(err)}`
+    }
+  }
+
+  /** Image pull failed: ErrImagePull now, ImagePullBackOff after the back-off starts, then retry. */
+  private schedulePullRetry(rt: PodRuntime, rec: ContainerRec, spec: Obj, kind: Kind, attempt: number): void {
+    const backoff = Math.min(this.o.pullBackoffMs * 2 ** attempt, this.o.pullBackoffMs * 10)
+    const firstError = rec.waiting?.message ?? ''
+    const t1 = setTimeout(() => {
+      rt.timers.delete(t1)
+      rec.waiting = {reason: 'ImagePullBackOff', message: `Back-off pulling image "${spec.image}": ErrImagePull: ${firstError}`}
+      this.scheduleRefresh(rt, 0)
+      const t2 = setTimeout(() => {
+        rt.timers.delete(t2)
+        void this.enqueue(rt, async () => {
+          if (kind === 'ephemeral') await this.runContainer(rt, spec, kind, attempt + 1)
+          else {
+            rec.pullAttempt = attempt + 1
+            await this.runPodContainers(rt)
+          }
+        })
+      }, backoff)
+      rt.timers.add(t2)
+    }, Math.min(this.o.pullBackoffMs, backoff))
+    rt.timers.add(t1)
+  }
+
+  /** Creates and starts one container. Returns true when it was started. */
+  private async runContainer(rt: PodRuntime, spec: Obj, kind: Kind, attemptArg?: number): Promise<boolean> {
+    const rec: ContainerRec = rt.containers.get(spec.name) ?? {name: spec.name, kind}
+    const attempt = attemptArg ?? rec.pullAttempt ?? 0
+    rt.containers.set(spec.name, rec)
+    delete rec.waiting
+    const pod = this.o.store.get('pods', rt.namespace, rt.name)
+    if (!pod || rt.deleted || !rt.pauseId) return false
+    const image = await this.ensureImage(rec, spec)
+    if (!image) {
+      await this.refresh(rt)
+      // ensureImage set rec.waiting (TS narrowed it to undefined after the delete above).
+      if ((rec as ContainerRec).waiting?.reason === 'ErrImagePull') this.schedulePullRetry(rt, rec, spec, kind, attempt)
+      return false
+    }
+    rec.imageID = image.RepoDigests?.[0] ?? image.Id
+    const podRef = `${rt.name}_${rt.namespace}(${rt.uid})`
+    const eff = effectiveSecurity(pod.spec.securityContext, spec.securityContext)
+    const nonRootProblem = verifyRunAsNonRoot(eff, imageUser(image.Config?.User), podRef, spec.name)
+    if (nonRootProblem) {
+      rec.waiting = {reason: 'CreateContainerConfigError', message: nonRootProblem}
+      await this.refresh(rt)
+      return false
+    }
+    try {
+      resolveEnv(pod, spec, '127.0.0.1')
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err
+      rec.waiting = {reason: 'CreateContainerConfigError', message: err.message}
+      await this.refresh(rt)
+      return false
+    }
+    let pidMode: string | undefined
+    if (kind === 'ephemeral' && spec.targetContainerName) {
+      const target = rt.containers.get(spec.targetContainerName)?.dockerId
+      if (target) pidMode = `container:${target}`
+    } else if (pod.spec.shareProcessNamespace === true) pidMode = `container:${rt.pauseId}`
+    const options = dockerCreateOptions({
+      pod, container: spec, podIP: '127.0.0.1', imageRef: String(spec.image), imageConfigUser: image.Config?.User,
+      name: this.containerName(rt, spec.name), labels: this.labelsFor(pod, spec.name),
+      networkMode: `container:${rt.pauseId}`, ipcMode: `container:${rt.pauseId}`, ...(pidMode ? {pidMode} : {}),
+    })
+    let container: Docker.Container
+    try {
+      container = await this.o.docker.createContainer(options as Docker.ContainerCreateOptions)
+    } catch (err) {
+      rec.waiting = {reason: 'CreateContainerError', message: errText(err)}
+      await this.refresh(rt)
+      return false
+    }
+    rec.dockerId = container.id
+    try {
+      await container.start()
+    } catch (err) {
+      rec.startError = {message: `failed to create containerd task: failed to create shim task: OCI runtime create failed: ${errText(err)}`,
+        finishedAt: timestamp(new Date())}
+      await this.refresh(rt)
+      return false
+    }
+    await this.refresh(rt)
+    return true
+  }
+
+  private scheduleRefresh(rt: PodRuntime, delayMs: number): void {
+    const t = setTimeout(() => {
+      rt.timers.delete(t)
+      void this.refresh(rt)
+    }, delayMs)
+    rt.timers.add(t)
+  }
+
+  /** Re-inspects the pod's containers and writes the status if it changed (one refresh at a time per pod). */
+  async refresh(rt: PodRuntime): Promise<void> {
+    if (rt.deleted || this.closed) return
+    if (rt.refreshing) {
+      rt.refreshAgain = true
+      return
+    }
+    rt.refreshing = true
+    try {
+      do {
+        rt.refreshAgain = false
+        await Promise.all([...rt.containers.values()].filter((r) => r.dockerId).map(async (r) => {
+          try {
+            r.inspect = await this.o.docker.getContainer(r.dockerId!).inspect()
+          } catch (err) {
+            if (statusCode(err) === 404) r.gone = true
+          }
+        }))
+        if (rt.deleted || this.closed) return
+        this.writeStatus(rt)
+      } while (rt.refreshAgain)
+    } finally {
+      rt.refreshing = false
+    }
+  }
+
+  private viewOf(rt: PodRuntime, rec: ContainerRec, now: number): ContainerView {
+    const containerID = rec.dockerId ? `docker://${rec.dockerId}` : undefined
+    const ids = {...(containerID ? {containerID} : {}), ...(rec.imageID ? {imageID: rec.imageID} : {})}
+    if (rec.startError) {
+      return {state: 'terminated', exitCode: 128, reason: 'StartError', message: rec.startError.message,
+        startedAt: '1970-01-01T00:00:00Z', finishedAt: rec.startError.finishedAt, ...ids}
+    }
+    if (rec.waiting) return {state: 'waiting', reason: rec.waiting.reason, ...(rec.waiting.message ? {message: rec.waiting.message} : {})}
+    if (rec.gone) {
+      return {state: 'terminated', exitCode: 137, reason: 'ContainerStatusUnknown',
+        message: 'The container could not be located when the pod was terminated', startedAt: '1970-01-01T00:00:00Z',
+        finishedAt: timestamp(new Date(now)), ...ids}
+    }
+    const s = rec.inspect?.State
+    if (!s) return {state: 'waiting', reason: 'ContainerCreating'}
+    if (s.Running) {
+      const up = now - Date.parse(s.StartedAt)
+      if (up < this.o.runningReportDelayMs) {
+        // PLEG latency (see the file comment): report it once it has been up for a moment.
+        this.scheduleRefresh(rt, this.o.runningReportDelayMs - up + 5)
+        return {state: 'waiting', reason: 'ContainerCreating'}
+      }
+      return {state: 'running', startedAt: dockerTime(s.StartedAt), containerID: containerID!, imageID: rec.imageID ?? ''}
+    }
+    if (s.Status === 'created') return {state: 'waiting', reason: 'ContainerCreating'}
+    const exitCode = s.ExitCode
+    return {state: 'terminated', exitCode, reason: s.OOMKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
+      startedAt: dockerTime(s.StartedAt), finishedAt: dockerTime(s.FinishedAt), ...ids}
+  }
+
+  private writeStatus(rt: PodRuntime): void {
+    const pod = this.o.store.get('pods', rt.namespace, rt.name)
+    if (!pod || pod.metadata.uid !== rt.uid) return
+    const now = Date.now()
+    const view: PodView = {sandboxReady: rt.pauseId !== undefined, startTime: rt.startTime, podIP: '127.0.0.1', containers: new Map()}
+    for (const rec of rt.containers.values()) view.containers.set(rec.name, this.viewOf(rt, rec, now))
+    const status = computeStatus(pod, view, new Date(now))
+    if (JSON.stringify(status) === JSON.stringify(pod.status)) return
+    pod.status = status
+    this.o.store.update('pods', pod)
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * Launcher: `node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=level]]... [--log]`
+ * (or `npm run kube-sim -- --kubeconfig PATH`).
+ * Starts the simulator on a free 127.0.0.1 port, writes the kubeconfig atomically once it serves, prints
+ *   kube-sim: serving on https://127.0.0.1:PORT, kubeconfig PATH
+ * on stderr, and runs until SIGINT/SIGTERM (or SIGHUP), then removes every container it started and exits 0.
+ * `--namespace locked=restricted` creates a namespace enforcing that PodSecurity level.
+ * `--user NAME` writes the kubeconfig for a read-only user NAME (get/list/watch on everything, pods/log included).
+ */
+import {parseArgs} from 'node:util'
+import {startKubeSim} from './server.ts'
+
+const usage = 'usage: node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=privileged|baseline|restricted]]... [--log]'
+
+async function main(): Promise<number> {
+  let values: {kubeconfig?: string; user?: string; namespace?: string[]; log?: boolean; help?: boolean}
+  try {
+    ;({values} = parseArgs({options: {
+      kubeconfig: {type: 'string'}, user: {type: 'string'}, namespace: {type: 'string', multiple: true},
+      log: {type: 'boolean'}, help: {type: 'boolean', short: 'h'},
+    }}))
+  } catch (err) {
+    process.stderr.write(`kube-sim: ${(err as Error).message}\n${usage}\n`)
+    return 2
+  }
+  if (values.help) {
+    process.stdout.write(`${usage}\n`)
+    return 0
+  }
+  if (!values.kubeconfig) {
+    process.stderr.write(`kube-sim: --kubeconfig is required\n${usage}\n`)
+    return 2
+  }
+  const user = values.user && values.user !== 'admin' ? values.user : undefined
+  const namespaces = (values.namespace ?? []).map((n) => {
+    const [name, level] = n.split('=')
+    return level ? {name: name!, labels: {'pod-security.kubernetes.io/enforce': level}} : {name: name!}
+  })
+  const sim = await startKubeSim({
+    namespaces,
+    ...(values.log ? {log: true} : {}),
+    ...(user ? {rbac: {users: {[`kube-sim-${user}-token`]: {name: user, allow: [{verbs: ['get', 'list', 'watch'], resources: ['*']}]}}}} : {}),
+  })
+  let stopping = false
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return
+    stopping = true
+    process.stderr.write(`kube-sim: ${signal}, removing containers\n`)
+    const force = setTimeout(() => {
+      process.stderr.write('kube-sim: cleanup took over 20 s, exiting anyway\n')
+      process.exit(1)
+    }, 20_000)
+    try {
+      await sim.close()
+    } finally {
+      clearTimeout(force)
+    }
+    process.exit(0)
+  }
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => void stop(s))
+  try {
+    sim.writeKubeconfig(values.kubeconfig, user ? {user} : {})
+  } catch (err) {
+    process.stderr.write(`kube-sim: cannot write ${values.kubeconfig}: ${(err as Error).message}\n`)
+    await sim.close()
+    return 1
+  }
+  process.stderr.write(`kube-sim: serving on ${sim.url}, kubeconfig ${values.kubeconfig}\n`)
+  return -1 // keep running until a signal
+}
+
+main().then((code) => {
+  if (code >= 0) process.exit(code)
+}, (err: unknown) => {
+  process.stderr.write(`kube-sim: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`)
+  process.exit(1)
+})
