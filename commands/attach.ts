@@ -7,6 +7,7 @@ import {createReporter} from '../src/progress.js'
 import {formatDryRun} from '../src/cli/dry-run.js'
 import {loadConfig} from '../src/config.js'
 import {usageError} from '../src/errors.js'
+import type {KubeDryRunReport} from '../src/kube-session.js'
 import {type DryRunReport, dryRun, runAttach} from '../src/session.js'
 import {DEFAULT_DETACH_KEYS} from '../src/terminal/detach-keys.js'
 import {terminalSize} from '../src/terminal/tty.js'
@@ -56,7 +57,7 @@ export default class Attach extends MindbgCommand {
 
   static override enableJsonFlag = true
 
-  async run(): Promise<DryRunReport | void> {
+  async run(): Promise<DryRunReport | KubeDryRunReport | void> {
     const {args, argv, flags} = await this.parse(Attach)
     // After "--" the command is taken verbatim: oclif's argv reorders repeated words (`-- pgrep app` for target app).
     const dashes = this.argv.indexOf('--')

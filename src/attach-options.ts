@@ -146,7 +146,7 @@ export function planAttach(input: AttachInput): AttachPlan {
     const kubeOnly = (['namespace', 'context', 'kubeconfig', 'target-container', 'custom', 'timeout'] as const).find((f) => flags[f] !== undefined)
     if (kubeOnly || flags.reuse) throw usageError(`--${kubeOnly ?? 'reuse'} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
   } else {
-    const dockerOnly = flags.name !== undefined ? 'name' : flags.platform !== undefined ? 'platform' : flags.chroot ? 'chroot' : flags['dry-run'] ? 'dry-run' : undefined
+    const dockerOnly = flags.name !== undefined ? 'name' : flags.platform !== undefined ? 'platform' : flags.chroot ? 'chroot' : undefined
     if (dockerOnly) throw usageError(`--${dockerOnly} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
     if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
       throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)

@@ -3,7 +3,7 @@ import {readFileSync} from 'node:fs'
 import type {V1ContainerStatus, V1EphemeralContainer, V1Namespace, V1Pod} from '@kubernetes/client-node'
 import type {WebSocket as WsSocket} from 'ws'
 
-import type {KubeSettings, SidecarRequest, StreamMode} from './attach-options.js'
+import {describeImageSource, type KubeSettings, type SidecarRequest, type StreamMode} from './attach-options.js'
 import {MindbgError, usageError} from './errors.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame} from './runtime/kube-channels.js'
@@ -43,7 +43,7 @@ async function session(
   custom: Record<string, unknown> | undefined,
   ctx: SessionContext,
 ): Promise<SessionResult> {
-  let request = requested
+  const request = requested
   const namespace = api.namespace
   const [pod, restricted] = await Promise.all([getRunningPod(api, namespace, ref.pod), enforcesRestricted(api, namespace)])
   const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
@@ -59,11 +59,9 @@ async function session(
     ctx.reporter.notice('mindbg: no running mindbg debugger to reuse in this pod; adding one')
   }
 
-  if (request.imageSource === 'sibling') request = siblingFor(pod, target, request)
-  const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
-  const name = ephemeralName(pod)
-  const build = (restrictedNow: boolean) => buildEphemeralContainer({pod, target, request, streams, identity, name, restricted: restrictedNow, custom})
-  let spec = build(restricted)
+  const prepared = prepareEphemeral(pod, target, request, streams, restricted, custom, ctx)
+  const {name, build} = prepared
+  let spec = prepared.spec
   try {
     await addEphemeral(api, namespace, ref.pod, spec.container)
   } catch (error) {
@@ -86,6 +84,68 @@ async function session(
   return attachAndFinish(api, debuggerRef, streams, ctx, true)
 }
 
+/** The ephemeral container for this session, and why it looks the way it does; nothing is sent yet. */
+function prepareEphemeral(
+  pod: V1Pod,
+  target: string,
+  requested: SidecarRequest,
+  streams: StreamMode,
+  restricted: boolean,
+  custom: Record<string, unknown> | undefined,
+  ctx: SessionContext,
+) {
+  let request = requested
+  let imageReason = describeImageSource(request.imageSource, ctx.configPath)
+  if (request.imageSource === 'sibling') {
+    const sibling = siblingFor(pod, target, request)
+    request = sibling.request
+    imageReason = `--sibling (${sibling.rule})`
+  }
+  const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
+  const name = ephemeralName(pod)
+  const build = (restrictedNow: boolean) => buildEphemeralContainer({pod, target, request, streams, identity, name, restricted: restrictedNow, custom})
+  return {name, build, spec: build(restricted), request, imageReason}
+}
+
+/** What --dry-run shows for a pod: the ephemeral container mindbg would add, and why. */
+export interface KubeDryRunReport {
+  target: {namespace: string; pod: string; container: string; image: string}
+  image: string
+  imageReason: string
+  profile: string
+  pull: string
+  user: string
+  notes: string[]
+  command: string[]
+  ephemeralContainer: V1EphemeralContainer
+}
+
+export async function kubeDryRun(ref: KubeTargetRef, request: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<KubeDryRunReport> {
+  const custom = kube.custom === undefined ? undefined : await readCustom(kube.custom)
+  const {KubeApi} = await import('./runtime/kube-api.js')
+  const api = await KubeApi.connect({...kube, namespace: ref.namespace ?? kube.namespace})
+  try {
+    const namespace = api.namespace
+    const [pod, restricted] = await Promise.all([getRunningPod(api, namespace, ref.pod), enforcesRestricted(api, namespace)])
+    const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
+    const {spec, request: resolved, imageReason} = prepareEphemeral(pod, target, request, streams, restricted, custom, ctx)
+    const sc = spec.container.securityContext
+    return {
+      target: {namespace, pod: ref.pod, container: target, image: pod.spec?.containers.find((c) => c.name === target)?.image ?? ''},
+      image: resolved.image,
+      imageReason,
+      profile: resolved.profile,
+      pull: spec.container.imagePullPolicy ?? '',
+      user: sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)',
+      notes: spec.notes,
+      command: resolved.command,
+      ephemeralContainer: spec.container,
+    }
+  } finally {
+    api.close()
+  }
+}
+
 /** Where a debugger lives. */
 interface DebuggerRef {
   namespace: string
@@ -95,12 +155,12 @@ interface DebuggerRef {
 }
 
 /** --sibling: the debug twin of the target container's image; a nonroot twin runs as the target's user. */
-function siblingFor(pod: V1Pod, target: string, request: SidecarRequest): SidecarRequest {
+function siblingFor(pod: V1Pod, target: string, request: SidecarRequest): {request: SidecarRequest; rule: string} {
   const image = pod.spec?.containers.find((c) => c.name === target)?.image ?? ''
   const twin = siblingImage(image, request.siblingMappings)
   const {uid, gid} = targetIdentity(pod, target)
   const user = twin.nonRoot && request.user === undefined && uid !== undefined ? `${uid}${gid !== undefined ? `:${gid}` : ''}` : request.user
-  return {...request, image: twin.image, user}
+  return {request: {...request, image: twin.image, user}, rule: twin.rule}
 }
 
 async function readCustom(path: string): Promise<Record<string, unknown>> {

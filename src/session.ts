@@ -6,6 +6,7 @@ import type Dockerode from 'dockerode'
 import {type AttachPlan, describeImageSource, type SidecarRequest, type StreamMode} from './attach-options.js'
 import {engineMessage, MindbgError, toMindbgError, usageError} from './errors.js'
 import {siblingImage} from './images/sibling.js'
+import type {KubeDryRunReport} from './kube-session.js'
 import {isRootUser} from './profiles.js'
 import type {Reporter} from './progress.js'
 import {DockerEngine} from './runtime/docker-engine.js'
@@ -136,8 +137,12 @@ async function startNew(engine: DockerEngine, ref: string, request: SidecarReque
   return runSession(engine, container, name, target, streams, ctx, watchdog, true)
 }
 
-export async function dryRun(plan: AttachPlan, ctx: SessionContext): Promise<DryRunReport> {
-  if (plan.kind !== 'new' || plan.target.runtime !== 'docker') throw usageError('--dry-run needs a Docker target')
+export async function dryRun(plan: AttachPlan, ctx: SessionContext): Promise<DryRunReport | KubeDryRunReport> {
+  if (plan.kind !== 'new') throw usageError('--dry-run needs a target', 'Use: mindbg attach --dry-run TARGET')
+  if (plan.target.runtime === 'kubernetes') {
+    const {kubeDryRun} = await import('./kube-session.js')
+    return kubeDryRun(plan.target, plan.sidecar, plan.streams, plan.kube, ctx)
+  }
   const engine = await DockerEngine.connect()
   const {target, spec, name, image, imageReason, present} = await prepareNew(engine, plan.target.ref, plan.sidecar, plan.streams, ctx)
   const host = spec.HostConfig ?? {}

@@ -304,6 +304,20 @@ describe('mindbg ls for pods', () => {
   })
 })
 
+describe('--dry-run for pods', () => {
+  it('shows the ephemeral container that would be added, adaptations included, and adds nothing', async () => {
+    const before = (await ephemeral('web')).length
+    const text = await kube(['pod/web', '--dry-run', '--profile', 'netadmin', '--', 'ip', 'addr'])
+    expect(text.code, text.stderr).toBe(0)
+    expect(text.stdout).toMatch(/^target: +pod default\/web, container app, image mindbg-fixture\/distroless-web:local$/m)
+    expect(text.stdout).toMatch(/^user: +65532:65532$/m)
+    expect(text.stdout).toMatch(/^note: +the target runs as non-root/m)
+    const json = JSON.parse((await kube(['pod/web', '--dry-run', '--json'])).stdout)
+    expect(json).toMatchObject({image: 'mindbg-fixture/busybox:local', imageReason: 'the MINDBG_IMAGE environment variable', pull: 'IfNotPresent', ephemeralContainer: {targetContainerName: 'app', stdin: true}})
+    expect((await ephemeral('web')).length).toBe(before)
+  })
+})
+
 describe('--sibling through Kubernetes', () => {
   it('uses the debug twin of the target container image, as the target user', async () => {
     execFileSync('docker', ['tag', 'mindbg-fixture/distroless-web:local', 'gcr.io/distroless/static-debian12:nonroot'])
@@ -322,6 +336,8 @@ spec:
     expect(r.stdout).toMatch(/^65532\n/)
     expect(r.stdout).toContain('/app/web')
     expect((await lastEphemeral('twin')).image).toBe('gcr.io/distroless/static-debian12:debug-nonroot')
+    const dry = JSON.parse((await kube(['pod/twin', '--sibling', '--dry-run', '--json'])).stdout)
+    expect(dry).toMatchObject({image: 'gcr.io/distroless/static-debian12:debug-nonroot', imageReason: expect.stringContaining('nonroot -> debug-nonroot'), user: '65532:65532'})
   })
 })
 
