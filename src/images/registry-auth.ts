@@ -69,6 +69,8 @@ function fromHelper(helper: string, host: string, env: NodeJS.ProcessEnv): Promi
         resolve(undefined)
       }
     })
+    // A helper that exits without reading (no credentials for this host) must not crash us with EPIPE.
+    child.stdin?.on('error', () => {})
     child.stdin?.end(host)
   })
 }
