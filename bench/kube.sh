@@ -3,15 +3,9 @@
 # (backed by the local Docker engine) in one run; and what loading @kubernetes/client-node costs.
 # Usage: npm run bench:kube   (or bash bench/kube.sh [runs])
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=../scripts/provision.sh
-source scripts/provision.sh
-[[ ${MINDBG_DOCKER_READY:-0} == 1 ]] || { echo "bench: needs a Docker engine" >&2; exit 1; }
-npm run --silent build
-
+# shellcheck source=prepare.sh
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 runs=${1:-15}
-out=bench/results
-mkdir -p "$out"
 image=mindbg-fixture/busybox:local
 export KUBECONFIG
 KUBECONFIG=$(mktemp -d)/kubeconfig

@@ -2,15 +2,9 @@
 # Start-up and one-shot attach, each against its baseline measured in the same run (hyperfine, medians).
 # Usage: npm run bench   (or bash bench/run.sh [runs])
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=../scripts/provision.sh
-source scripts/provision.sh
-[[ ${MINDBG_DOCKER_READY:-0} == 1 ]] || { echo "bench: needs a Docker engine" >&2; exit 1; }
-npm run --silent build
-
+# shellcheck source=prepare.sh
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 runs=${1:-30}
-out=bench/results
-mkdir -p "$out"
 export MINDBG_IMAGE=mindbg-fixture/busybox:local
 target=mindbg-bench-web
 docker rm -f "$target" >/dev/null 2>&1 || true
