@@ -20,13 +20,15 @@ let kubeconfig: string
 let viewerConfig: string
 
 /** The real kubectl, asynchronously: the simulator answers from this very process. */
-function kubectl(...args: string[]): Promise<string> {
+function kubectlWith(config: string, ...args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(KUBECTL, ['--kubeconfig', kubeconfig, ...args], {encoding: 'utf8'}, (error, stdout, stderr) =>
+    execFile(KUBECTL, ['--kubeconfig', config, ...args], {encoding: 'utf8'}, (error, stdout, stderr) =>
       error ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout.trim()),
     )
   })
 }
+
+const kubectl = (...args: string[]): Promise<string> => kubectlWith(kubeconfig, ...args)
 
 async function apply(yaml: string): Promise<void> {
   const file = join(dir, `m-${Math.random().toString(36).slice(2)}.yaml`)
@@ -204,6 +206,34 @@ describe('errors, each one line with a hint', () => {
     const r = await kube(['pod/web', '--image', 'mindbg-test/absent:2', '--timeout', '4s', '--', 'true'])
     expectError(r, 117, /the debugger mindbg-\w+ did not start within 4 s \((ErrImagePull|ImagePullBackOff)/)
     expect(r.stderr).toMatch(/is waiting: ErrImagePull/)
+  })
+})
+
+describe('protocols and clusters', () => {
+  it('falls back to v4.channel.k8s.io when the server does not speak v5 (input relayed, exit code kept)', async () => {
+    sim.setStreamProtocols(['v4.channel.k8s.io'])
+    try {
+      const r = await kube(['pod/web', '--', 'sh', '-c', 'tr a-z A-Z; exit 3'], {input: 'over v4\n'})
+      expect(r.stdout).toBe('OVER V4\n')
+      expect(r.code).toBe(3)
+    } finally {
+      sim.setStreamProtocols(['v5.channel.k8s.io', 'v4.channel.k8s.io'])
+    }
+  })
+
+  it('a cluster without ephemeral containers: 119 saying so', async () => {
+    const off = await startKubeSim({ephemeralContainers: false})
+    try {
+      const config = join(dir, 'off.kubeconfig')
+      off.writeKubeconfig(config)
+      await kubectlWith(config, 'apply', '-f', join(ROOT, 'test/fixtures/k8s/web.yaml'))
+      await eventually('web to run on the second cluster', async () => JSON.parse(await kubectlWith(config, 'get', 'pod', 'web', '-o', 'json')).status?.phase === 'Running', 30_000)
+      const r = await kube(['pod/web', '--', 'true'], {config})
+      expect(r.code).toBe(119)
+      expect(r.stderr).toMatch(/^mindbg: ephemeral containers are disabled on this cluster/m)
+    } finally {
+      await off.close()
+    }
   })
 })
 
