@@ -10,7 +10,7 @@ import type {KubeDryRunReport} from './kube-session.js'
 import {isRootUser} from './profiles.js'
 import type {Reporter} from './progress.js'
 import {DockerEngine} from './runtime/docker-engine.js'
-import {buildSidecarSpec, type DockerTarget, LABEL, type SessionIdentity, sidecarName, targetRootPath} from './runtime/docker-spec.js'
+import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, type SessionIdentity, sidecarName, targetRootPath} from './runtime/docker-spec.js'
 import {StdDemuxer} from './runtime/demux.js'
 import {startWatchdog, type Watchdog} from './runtime/watchdog.js'
 import {DetachKeyMatcher} from './terminal/detach-keys.js'
@@ -134,7 +134,7 @@ async function startNew(engine: DockerEngine, ref: string, request: SidecarReque
         (streams.tty ? `; detach with ${streams.detachKeysSpec}` : ''),
     )
   }
-  return runSession(engine, container, name, target, streams, ctx, watchdog, true)
+  return runSession(engine, container, name, target, streams, ctx, watchdog, true, await engine.kind())
 }
 
 export async function dryRun(plan: AttachPlan, ctx: SessionContext): Promise<DryRunReport | KubeDryRunReport> {
@@ -180,7 +180,7 @@ async function reattach(engine: DockerEngine, session: string, streams: StreamMo
   const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
   ctx.reporter.notice(`mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`)
   const watchdog = startWatchdog(name)
-  return runSession(engine, engine.api.getContainer(info.Id), name, target, mode, ctx, watchdog, false)
+  return runSession(engine, engine.api.getContainer(info.Id), name, target, mode, ctx, watchdog, false, await engine.kind())
 }
 
 function sessionNotFound(session: string, why: string): MindbgError {
@@ -210,6 +210,7 @@ async function runSession(
   ctx: SessionContext,
   watchdog: Watchdog,
   start: boolean,
+  engineKind: EngineKind,
 ): Promise<SessionResult> {
   const waitAbort = new AbortController()
   let socket: Duplex | undefined
@@ -246,7 +247,16 @@ async function runSession(
     const attachOptions = {stream: true, stdin: streams.stdin, stdout: true, stderr: true, hijack: true, detachKeys: streams.detachKeysSpec}
     socket = (await container.attach(attachOptions as Dockerode.ContainerAttachOptions)) as Duplex
     const output = pumpOutput(socket, streams.tty, ctx)
-    const exited = container.wait({condition: 'removed', abortSignal: waitAbort.signal}) as Promise<{StatusCode: number}>
+    // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
+    // for a container not started yet, so there: wait for the exit, then remove it ourselves.
+    const exited = (
+      engineKind === 'podman'
+        ? (container.wait({condition: 'next-exit', abortSignal: waitAbort.signal}) as Promise<{StatusCode: number}>).then(async (r) => {
+            await engine.remove(container.id)
+            return r
+          })
+        : (container.wait({condition: 'removed', abortSignal: waitAbort.signal}) as Promise<{StatusCode: number}>)
+    )
     exited.catch(() => {})
 
     if (start) {
