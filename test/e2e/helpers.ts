@@ -137,3 +137,14 @@ export function waitForSidecar(target: string, timeoutMs = 15_000): Promise<stri
     return out ? out.split('\n')[0] : undefined
   }, timeoutMs)
 }
+
+/** Polls an async probe (a kubectl call, an HTTP request) until it returns something truthy. */
+export async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000, stepMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const value = await probe()
+    if (value) return value
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((r) => setTimeout(r, stepMs))
+  }
+}

@@ -15,7 +15,7 @@ import WebSocket from 'ws'
 
 import {type KubeSim, startKubeSim} from '../support/kube-sim/server.ts'
 import {ALL_PROTOCOLS} from '../support/kube-sim/streams.ts'
-import {BUSYBOX, DISTROLESS, docker, requireEngine, ROOT} from './helpers.js'
+import {BUSYBOX, DISTROLESS, docker, eventually, requireEngine, ROOT} from './helpers.js'
 
 const KUBECTL = join(ROOT, '.tools/bin/kubectl')
 const dir = mkdtempSync(join(tmpdir(), 'kube-sim-contract-'))
@@ -167,16 +167,6 @@ function wsSession(path: string, params: Record<string, string | string[]>, prot
 }
 
 const channel = (r: WsResult, ch: number): string => Buffer.concat(r.frames.filter(([c]) => c === ch).map(([, d]) => d)).toString()
-
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await probe()
-    if (v) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-}
 
 const simContainers = (): string[] => sims.flatMap((s) => {
   const out = docker('ps', '-a', '-q', '--filter', `label=org.mindbg.kube-sim=${s.instanceId}`)

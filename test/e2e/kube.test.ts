@@ -2,7 +2,7 @@
  * mindbg against pods: the built CLI as a subprocess, the Kubernetes API simulator (backed by the real Docker
  * engine) as the cluster, the real kubectl to set things up and to look at what mindbg did.
  */
-import {execFile, execFileSync} from 'node:child_process'
+import {type ChildProcess, execFile, execFileSync} from 'node:child_process'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -11,7 +11,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {PtySession} from '../support/pty.js'
-import {collect, mindbg, type RunResult, requireEngine, ROOT, startMindbg, testEnv} from './helpers.js'
+import {collect, eventually, mindbg, type RunResult, requireEngine, ROOT, startMindbg, testEnv} from './helpers.js'
 
 const KUBECTL = join(ROOT, '.tools/bin/kubectl')
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-'))
@@ -36,17 +36,6 @@ async function apply(yaml: string): Promise<void> {
   await kubectl('apply', '-f', file)
 }
 
-/** Polls an async probe until it returns something truthy. */
-async function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const value = await probe()
-    if (value) return value
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
 const kube = (args: string[], options: {input?: string; env?: Record<string, string | undefined>; config?: string} = {}): Promise<RunResult> =>
   mindbg(['attach', '--kubeconfig', options.config ?? kubeconfig, ...args], {env: options.env ?? {}, ...(options.input !== undefined ? {input: options.input} : {})})
 
@@ -55,6 +44,21 @@ const ephemeral = async (name: string, namespace = 'default'): Promise<Array<Rec
 const lastEphemeral = async (name: string, namespace = 'default'): Promise<Record<string, any>> => (await ephemeral(name, namespace)).at(-1)!
 const ecStatus = async (podName: string, ec: string, namespace = 'default'): Promise<Record<string, any> | undefined> =>
   ((await pod(podName, namespace)).status.ephemeralContainerStatuses ?? []).find((s: {name: string}) => s.name === ec)
+
+/** Resolves once the process has printed `text` on stdout. */
+function outputOf(child: ChildProcess, text: string, timeoutMs = 30_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let seen = ''
+    const timer = setTimeout(() => reject(new Error(`no "${text}" from mindbg within ${timeoutMs} ms`)), timeoutMs)
+    child.stdout!.on('data', (d: Buffer) => {
+      seen += d
+      if (seen.includes(text)) {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+  })
+}
 
 async function waitRunning(name: string, namespace = 'default'): Promise<void> {
   await eventually(`pod ${namespace}/${name} to run`, async () => (await pod(name, namespace)).status?.phase === 'Running', 30_000)
@@ -239,12 +243,12 @@ describe('protocols and clusters', () => {
 
 describe('nothing outlives the session', () => {
   it('a one-shot command stops when mindbg is killed', async () => {
-    const child = startMindbg(['attach', '--kubeconfig', kubeconfig, '--no-stdin', 'pod/two', '--', 'sleep', '300'])
+    const child = startMindbg(['attach', '--kubeconfig', kubeconfig, '--no-stdin', 'pod/two', '--', 'sh', '-c', 'echo started; sleep 300'])
     const done = collect(child)
-    const name = await eventually('the debugger to run', async () => {
-      const ec = await lastEphemeral('two')
-      return ec?.command?.includes('300') && (await ecStatus('two', ec.name))?.state?.running ? (ec.name as string) : undefined
-    }, 30_000)
+    // Killed only once the command runs, i.e. after mindbg attached and gave the go-ahead (before that, the
+    // debugger's own 30 s gate is what ends it).
+    await outputOf(child, 'started')
+    const name = (await lastEphemeral('two')).name as string
     const killedAt = Date.now()
     child.kill('SIGKILL')
     await done
@@ -255,11 +259,8 @@ describe('nothing outlives the session', () => {
   it('a piped script stuck in a long command stops when mindbg is killed', async () => {
     const child = startMindbg(['attach', '--kubeconfig', kubeconfig, 'pod/two'], {input: 'echo started; sleep 300\n'})
     const done = collect(child)
-    const name = await eventually('the script to start', async () => {
-      const ec = await lastEphemeral('two')
-      return (await ecStatus('two', ec.name))?.state?.running && ec.name !== undefined ? (ec.name as string) : undefined
-    }, 30_000)
-    await new Promise((r) => setTimeout(r, 1000))
+    await outputOf(child, 'started')
+    const name = (await lastEphemeral('two')).name as string
     child.kill('SIGKILL')
     await done
     await eventually('the debugger to end', async () => (await ecStatus('two', name))?.state?.terminated, 10_000)
