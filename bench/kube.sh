@@ -25,6 +25,6 @@ hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube.json" \
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/k8s-import.json" \
   -n 'node -e 0' 'node -e 0' \
   -n "import('@kubernetes/client-node')" "node -e \"import('@kubernetes/client-node')\"" \
-  -n "import the bundled KubeConfig (dist/vendor/k8s-client.mjs)" "node -e \"import('./dist/vendor/k8s-client.mjs')\""
+  -n "import the bundled KubeConfig (dist/vendor/k8s-client.cjs)" "node -e \"import('./dist/vendor/k8s-client.cjs')\""
 
 node bench/summarize.mjs "$out/kube.json" "$out/k8s-import.json" | tee "$out/kube-summary.md"

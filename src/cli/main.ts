@@ -1,9 +1,15 @@
 import {flush, run} from '#oclif'
 
 import {formatError, toMindbgError} from '../errors.js'
+import {EPIPE_EXIT, sessionHandlesClosedStdout} from '../terminal/session-controls.js'
 
 /** Runs oclif and owns the one place where any error becomes a message, a hint and an exit code. */
 export async function main(argv: string[], binUrl: string): Promise<void> {
+  // `mindbg ls | head`: a closed stdout ends mindbg quietly with 141, as SIGPIPE ends other tools (oclif would
+  // otherwise wait for a 'drain' that never comes). A session does it itself, after removing its sidecar.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' && !sessionHandlesClosedStdout()) process.exit(EPIPE_EXIT)
+  })
   try {
     await run(argv, binUrl)
     await flush()

@@ -1,5 +1,6 @@
-import http from 'node:http'
-import https from 'node:https'
+import type http from 'node:http'
+import type https from 'node:https'
+import {createRequire} from 'node:module'
 
 import type {KubeConfig as KubeConfigType} from '@kubernetes/client-node'
 import type {WebSocket as WsSocket} from 'ws'
@@ -30,6 +31,12 @@ export interface KubeConnectOptions {
   context?: string | undefined
   namespace?: string | undefined
 }
+
+// Through require(), not import: the ESM view of node:http reads all of its exports, and its lazy WebSocket getters
+// load Node's bundled undici (~40 ms of start-up for nothing).
+const nodeRequire = createRequire(import.meta.url)
+const httpModule = nodeRequire('node:http') as typeof http
+const httpsModule = nodeRequire('node:https') as typeof https
 
 let kubeModule: Promise<{KubeConfig: typeof KubeConfigType}> | undefined
 
@@ -95,7 +102,7 @@ export class KubeApi {
 
   private keepAlive(opts: https.RequestOptions): https.Agent {
     const {ca, cert, key, pfx, passphrase, rejectUnauthorized, servername} = opts
-    this.agent ??= new https.Agent({keepAlive: true, ca, cert, key, pfx, passphrase, servername, ...(rejectUnauthorized === undefined ? {} : {rejectUnauthorized})})
+    this.agent ??= new httpsModule.Agent({keepAlive: true, ca, cert, key, pfx, passphrase, servername, ...(rejectUnauthorized === undefined ? {} : {rejectUnauthorized})})
     return this.agent
   }
 
@@ -126,7 +133,7 @@ export class KubeApi {
     const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json'}
     const opts = await this.requestOptions(method, headers)
     const url = new URL(this.server + path)
-    const lib = url.protocol === 'https:' ? https : http
+    const lib = url.protocol === 'https:' ? httpsModule : httpModule
     return new Promise<Buffer>((resolve, reject) => {
       const req = lib.request(url, opts, (res) => {
         if ((res.statusCode ?? 0) >= 300) {
@@ -149,7 +156,7 @@ export class KubeApi {
   async stream(path: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
     const opts = await this.requestOptions('GET', {})
     const url = new URL(this.server + path)
-    const lib = url.protocol === 'https:' ? https : http
+    const lib = url.protocol === 'https:' ? httpsModule : httpModule
     await new Promise<void>((resolve, reject) => {
       const req = lib.request(url, {...opts, signal}, (res) => {
         if ((res.statusCode ?? 0) >= 300) {

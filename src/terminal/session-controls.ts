@@ -4,6 +4,10 @@ import {enterRawMode, type TerminalSize, terminalSize} from './tty.js'
 export const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
 export const EPIPE_EXIT = 141
 
+let liveSessions = 0
+/** Whether a session is handling a closed stdout itself (it must remove its sidecar before exiting). */
+export const sessionHandlesClosedStdout = (): boolean => liveSessions > 0
+
 export interface ControlledStreams {
   stdin: NodeJS.ReadStream
   stdout: NodeJS.WriteStream
@@ -33,6 +37,7 @@ export function sessionControls(
   }
   for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
   io.stdout.on('error', onStdoutError)
+  liveSessions++
 
   const restoreTerminal = mode.tty && mode.stdin ? enterRawMode(io.stdin) : () => {}
   const resize = (): void => {
@@ -47,6 +52,7 @@ export function sessionControls(
     dispose() {
       if (disposed) return
       disposed = true
+      liveSessions--
       restoreTerminal()
       for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
       io.stdout.removeListener('error', onStdoutError)

@@ -1,0 +1,17 @@
+// Used by build/vendor.mjs for docker-modem inside the dockerode bundle: node:url with the legacy parse() and
+// resolve() computed the same way (through url.Url), minus the one-time DEP0169 warning. Node only warns about
+// url.parse() when it is called from outside node_modules, which a bundle in dist/vendor is; mindbg's users would
+// otherwise see a deprecation warning on every tcp:// DOCKER_HOST.
+const url = require('node:url')
+
+function parse(input, parseQueryString, slashesDenoteHost) {
+  const parsed = new url.Url()
+  parsed.parse(input, parseQueryString, slashesDenoteHost)
+  return parsed
+}
+
+module.exports = {
+  ...url,
+  parse,
+  resolve: (from, to) => parse(from, false, true).resolveObject(parse(to, false, true)).format(),
+}
