@@ -3,11 +3,14 @@
 module.exports = function lazyModule(load) {
   let real
   const get = () => (real ??= load())
-  // An arrow function as the target, so the stand-in can also be called when the module is a function.
-  return new Proxy(() => {}, {
-    get: (_, key) => Reflect.get(get(), key),
+  // The target is a bound function: callable and constructible like a module that is a function or a class, and
+  // with no non-configurable own property ('prototype') that the proxy's invariants would pin down.
+  // Reads and writes through an object that inherits from the stand-in go to that object, not to the module.
+  const receiverOf = (receiver) => (receiver === stand ? get() : receiver)
+  const stand = new Proxy(function () {}.bind(null), {
+    get: (_, key, receiver) => Reflect.get(get(), key, receiverOf(receiver)),
     has: (_, key) => Reflect.has(get(), key),
-    set: (_, key, value) => Reflect.set(get(), key, value),
+    set: (_, key, value, receiver) => Reflect.set(get(), key, value, receiverOf(receiver)),
     ownKeys: () => Reflect.ownKeys(get()),
     getOwnPropertyDescriptor: (_, key) => {
       const d = Reflect.getOwnPropertyDescriptor(get(), key)
@@ -18,4 +21,5 @@ module.exports = function lazyModule(load) {
     apply: (_, self, args) => Reflect.apply(get(), self, args),
     construct: (_, args) => Reflect.construct(get(), args),
   })
+  return stand
 }

@@ -8,7 +8,7 @@ import {createRequire} from 'node:module'
 
 import {build} from 'esbuild'
 
-const common = {bundle: true, platform: 'node', target: 'node22', minify: true, legalComments: 'linked', logLevel: 'warning'}
+const common = {bundle: true, platform: 'node', target: 'node22', minify: !process.env.VENDOR_NO_MINIFY, legalComments: 'linked', logLevel: 'warning'}
 
 // @oclif/core: only the parts mindbg imports (not its index, which loads help, ux, the engine check with semver...),
 // and inside them every top-level require() is evaluated on first use (build/lazy-module.cjs): a one-shot attach
@@ -19,15 +19,35 @@ export * as Flags from '@oclif/core/flags'
 export {Command} from '@oclif/core/command'
 export {run} from '@oclif/core/run'
 export {flush} from '@oclif/core/flush'`
-const TOP_LEVEL_REQUIRE = /^(const|var|let) (\w+) = ((?:__importDefault|__importStar)\(require\("[^"]+"\)\)|require\("[^"]+"\));$/gm
-const lazyRequires = {
-  name: 'lazy-requires',
-  setup(b) {
-    b.onLoad({filter: /@oclif[\\/]core[\\/]lib[\\/].*\.js$/}, (a) => {
-      const source = readFileSync(a.path, 'utf8').replace(TOP_LEVEL_REQUIRE, (_, kw, name, expr) => `${kw} ${name} = __lazyModule(() => ${expr});`)
-      return {contents: `const __lazyModule = require(${JSON.stringify(resolvePath('build/lazy-module.cjs'))});\n${source}`, loader: 'js'}
-    })
-  },
+/**
+ * oclif sorts a plugin's command IDs with localeCompare at every start-up; the first localeCompare in a process
+ * sets up ICU collation (~13 ms). mindbg's command IDs are lower-case ASCII words, for which code-unit order is the
+ * same order. The replacement must apply: a new oclif that moved the line fails the build here.
+ */
+function patchOclif(source) {
+  const sortById = '.sort((a, b) => a.id.localeCompare(b.id))'
+  if (!source.includes('exports.Plugin = Plugin') && !source.includes('class Plugin {')) return source
+  if (!source.includes(sortById)) throw new Error('build/vendor.mjs: @oclif/core Plugin no longer sorts commands with localeCompare: review patchOclif')
+  return source.replace(sortById, '.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))')
+}
+/**
+ * Makes the module-level `X = require('y')` of the files matching `files` lazy: the module y is evaluated when X
+ * is first used (build/lazy-module.cjs). Matches a declaration (`const|var|let X = require(...)`, also through
+ * TypeScript's __importDefault/__importStar) or a two-space-indented continuation of a top-level `var` list, each
+ * alone on its line, as TypeScript and these libraries write them.
+ */
+function lazyRequires(files) {
+  const moduleLevelRequire = /^((?:const|var|let) |  )(\w+) = ((?:__importDefault|__importStar)\(require\((["'])[^"']+\4\)\)|require\((["'])[^"']+\5\))(?=[,;]?$)/gm
+  const helper = `const __lazyModule = require(${JSON.stringify(resolvePath('build/lazy-module.cjs'))});`
+  return {
+    name: 'lazy-requires',
+    setup(b) {
+      b.onLoad({filter: files}, (a) => {
+        const source = patchOclif(readFileSync(a.path, 'utf8')).replace(moduleLevelRequire, (_, lead, name, expr) => `${lead}${name} = __lazyModule(() => ${expr})`)
+        return {contents: `${helper}\n${source}`, loader: 'js'}
+      })
+    },
+  }
 }
 await build({
   ...common,
@@ -36,7 +56,7 @@ await build({
   format: 'cjs',
   // Loaded by oclif only for TypeScript sources in development, never by the built CLI.
   external: ['typescript', 'ts-node', 'tsx'],
-  plugins: [lazyRequires],
+  plugins: [lazyRequires(/@oclif[\\/]core[\\/]lib[\\/].*\.js$/)],
 })
 // Node cannot see the named exports of a minified CommonJS file: an ESM facade names them explicitly.
 mkdirSync('dist/vendor', {recursive: true})
