@@ -8,8 +8,9 @@ import {MindbgError, usageError} from './errors.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame} from './runtime/kube-channels.js'
 import {siblingImage} from './images/sibling.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, GO_AHEAD, RELAY_END, relayChunk, targetIdentity} from './runtime/kube-spec.js'
-import {type PodVerdict, watchPod} from './runtime/kube-watch.js'
+import {ExitTrailer} from './runtime/exit-trailer.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, exitTrailerPrefix, GO_AHEAD, RELAY_END, relayChunk, targetIdentity} from './runtime/kube-spec.js'
+import {type PodVerdict, WatchCancelled, watchPod} from './runtime/kube-watch.js'
 import type {SessionContext, SessionResult} from './session.js'
 import {invokingUser} from './session.js'
 import {initialSize, sessionControls} from './terminal/session-controls.js'
@@ -54,7 +55,7 @@ async function session(
     const existing = reusableDebugger(pod)
     if (existing) {
       ctx.reporter.notice(`mindbg: re-attaching to ${existing} in pod ${namespace}/${pod.metadata?.name}; press Enter for a prompt`)
-      return attachAndFinish(api, {namespace, pod: ref.pod, name: existing, target}, {...streams, stdin: true, tty: true}, ctx, false)
+      return attachAndFinish(api, {namespace, pod: ref.pod, name: existing, target}, {...streams, stdin: true, tty: true}, ctx)
     }
     ctx.reporter.notice('mindbg: no running mindbg debugger to reuse in this pod; adding one')
   }
@@ -76,12 +77,12 @@ async function session(
   for (const note of spec.notes) ctx.reporter.notice(`mindbg: ${note}`)
 
   const debuggerRef = {namespace, pod: ref.pod, name, target}
-  const started = await waitForStart(api, debuggerRef, kube.timeoutMs, ctx)
-  if (started.state?.terminated) return finishFromStatus(api, debuggerRef, ctx, true)
+  const ws = await attachWhenStarted(api, debuggerRef, streams, kube.timeoutMs, ctx)
+  if (ws === 'ended') return finishFromStatus(api, debuggerRef, ctx, true)
   if (request.command.length === 0) {
     ctx.reporter.notice(`mindbg: ${name} is next to ${target} in pod ${namespace}/${ref.pod}; its filesystem is at /proc/1/root`)
   }
-  return attachAndFinish(api, debuggerRef, streams, ctx, true)
+  return attachAndFinish(api, debuggerRef, streams, ctx, {session: prepared.session, ws})
 }
 
 /** The ephemeral container for this session, and why it looks the way it does; nothing is sent yet. */
@@ -103,8 +104,9 @@ function prepareEphemeral(
   }
   const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: ctx.version, reason: request.reason}
   const name = ephemeralName(pod)
-  const build = (restrictedNow: boolean) => buildEphemeralContainer({pod, target, request, streams, identity, name, restricted: restrictedNow, custom})
-  return {name, build, spec: build(restricted), request, imageReason}
+  const session = sessionId()
+  const build = (restrictedNow: boolean) => buildEphemeralContainer({pod, target, request, streams, identity, name, restricted: restrictedNow, custom, session})
+  return {name, session, build, spec: build(restricted), request, imageReason}
 }
 
 /** What --dry-run shows for a pod: the ephemeral container mindbg would add, and why. */
@@ -252,7 +254,7 @@ function patchError(error: unknown, namespace: string, pod: string): unknown {
 }
 
 /** Waits until the debugger runs (or already ended), telling what the kubelet says meanwhile. */
-async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, timeoutMs: number, ctx: SessionContext): Promise<V1ContainerStatus> {
+async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, timeoutMs: number, ctx: SessionContext, signal: AbortSignal): Promise<V1ContainerStatus> {
   let lastWaiting = ''
   let lastReason = ''
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
@@ -271,6 +273,7 @@ async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, t
   return watchPod(api, namespace, pod, judge, {
     onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
     timeoutMs,
+    signal,
     onTimeout: () => {
       const imageProblem = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(lastReason)
       return new MindbgError(
@@ -282,23 +285,90 @@ async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, t
   })
 }
 
+/** 12 random hex digits: tells this session's exit trailer from anything a command prints. */
+function sessionId(): string {
+  return Array.from({length: 12}, () => Math.floor(Math.random() * 16).toString(16)).join('')
+}
+
+const attachQuery = (name: string, streams: StreamMode): string =>
+  `container=${encodeURIComponent(name)}&stdin=true&stdout=true&stderr=${!streams.tty}&tty=${streams.tty}`
+
 /**
- * Attaches over WebSocket, sends the go-ahead (a new debugger waits for it), relays the streams, and once the
- * stream ends reads the debugger's exit code from the pod status (attach carries none). Signals and a closed
+ * Attaches to a new debugger as soon as it runs. The kubelet reports a started container only at its next relist
+ * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, backing
+ * off from 50 ms to 1 s (a pull can take a while), while the watch reports waiting reasons, decides that the
+ * debugger ended before anyone attached ('ended': its log holds the output), or gives up at --timeout.
+ */
+async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: StreamMode, timeoutMs: number, ctx: SessionContext): Promise<WsSocket | 'ended'> {
+  const cancel = new AbortController()
+  let reported: V1ContainerStatus | undefined
+  let failed: unknown
+  let wake = (): void => {}
+  const watching = waitForStart(api, ref, timeoutMs, ctx, cancel.signal).then(
+    (status) => (reported = status),
+    (error: unknown) => {
+      if (!(error instanceof WatchCancelled)) failed = error
+    },
+  )
+  void watching.finally(() => wake())
+  const path = `${podPath(ref.namespace, ref.pod, 'attach')}?${attachQuery(ref.name, streams)}`
+  try {
+    for (let delay = 50; ; delay = Math.min(delay * 1.5, 1000)) {
+      if (failed) throw failed
+      if (reported?.state?.terminated) return 'ended'
+      try {
+        return await api.websocket(path, PROTOCOLS)
+      } catch (error) {
+        const notYet = error instanceof KubeStatusError && error.code !== 401 && error.code !== 403
+        if (!notYet) throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
+        // Reported running and still no attach: it ended in between.
+        if (reported) {
+          if (error.code === 400) return 'ended'
+          throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
+        }
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+    }
+  } finally {
+    cancel.abort()
+    await watching
+  }
+}
+
+/**
+ * Relays an attach (opened here, or by attachWhenStarted), sends the go-ahead to a new debugger (it waits for it),
+ * and once the stream ends takes the exit code from the debugger's trailer (a one-shot command), else from the pod
+ * status (attach carries none). Signals and a closed
  * stdout end the session by closing the stream: the kubelet then closes the debugger's stdin, which ends a shell
  * without a terminal and, through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D
  * first, since a terminal's input is never closed (kubectl debug leaves those running; re-attach with --reuse).
  */
-async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMode, ctx: SessionContext, fresh: boolean): Promise<SessionResult> {
-  const query = `container=${encodeURIComponent(ref.name)}&stdin=true&stdout=true&stderr=${!streams.tty}&tty=${streams.tty}`
+async function attachAndFinish(
+  api: KubeApi,
+  ref: DebuggerRef,
+  streams: StreamMode,
+  ctx: SessionContext,
+  fresh?: {session: string; ws: WsSocket},
+): Promise<SessionResult> {
   let ws: WsSocket
-  try {
-    ws = await api.websocket(`${podPath(ref.namespace, ref.pod, 'attach')}?${query}`, PROTOCOLS)
-  } catch (error) {
-    // Ended between the watch and the attach: its log holds the output.
-    if (error instanceof KubeStatusError && error.code === 400) return finishFromStatus(api, ref, ctx, true)
-    throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
+  if (fresh) ws = fresh.ws
+  else {
+    try {
+      ws = await api.websocket(`${podPath(ref.namespace, ref.pod, 'attach')}?${attachQuery(ref.name, streams)}`, PROTOCOLS)
+    } catch (error) {
+      // Ended between the watch and the attach: its log holds the output.
+      if (error instanceof KubeStatusError && error.code === 400) return finishFromStatus(api, ref, ctx, true)
+      throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
+    }
   }
+  // A new debugger without a terminal runs a wrapper that ends its stderr with the exit code.
+  const trailer = fresh && !streams.tty ? new ExitTrailer(exitTrailerPrefix(fresh.session)) : undefined
   const v5 = ws.protocol === PROTOCOLS[0]
   const send = (frame: Buffer): void => {
     if (ws.readyState === ws.OPEN) ws.send(frame)
@@ -323,7 +393,7 @@ async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMo
     if (streams.stdin) {
       // Without a terminal the debugger runs under RELAY_WRAPPER: input goes in length-prefixed chunks and its end
       // is a "0" chunk, so that stdin itself stays open as the session's lifeline.
-      const relay = fresh && !streams.tty
+      const relay = fresh !== undefined && !streams.tty
       ctx.stdin.on('data', (chunk: Buffer) => send(stdinFrame(relay ? relayChunk(chunk) : chunk)))
       ctx.stdin.once('end', () => {
         if (relay) send(stdinFrame(Buffer.from(RELAY_END)))
@@ -335,7 +405,7 @@ async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMo
       ws.on('message', (data: Buffer) => {
         const message = decode(data)
         if (message.kind === 'stdout') ctx.stdout.write(message.data)
-        else if (message.kind === 'stderr') ctx.stderr.write(message.data)
+        else if (message.kind === 'stderr') ctx.stderr.write(trailer ? trailer.push(message.data) : message.data)
         else if (message.kind === 'status' && message.status.status === 'Failure') ctx.stderr.write(`mindbg: ${message.status.message ?? 'attach failed'}\n`)
       })
       ws.once('close', () => resolve())
@@ -344,7 +414,10 @@ async function attachAndFinish(api: KubeApi, ref: DebuggerRef, streams: StreamMo
   } finally {
     controls.dispose()
   }
+  if (trailer) ctx.stderr.write(trailer.end())
   if (endedWith !== undefined) return {exitCode: endedWith}
+  // The command ran to its end and said how: no need to wait for the kubelet to report it.
+  if (trailer?.exitCode !== undefined) return {exitCode: trailer.exitCode}
   return finishFromStatus(api, ref, ctx, false)
 }
 

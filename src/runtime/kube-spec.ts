@@ -28,6 +28,15 @@ export const TTY_WRAPPER = `${START_GATE}; exec "$@"`
  * (stdinOnce): the watcher wakes up and stops the command (TERM, then KILL 2 s later). Background jobs of a
  * non-interactive shell get /dev/null as stdin, hence the copy of the session's stdin on fd 3.
  */
+/**
+ * How a one-shot debugger tells mindbg its command's exit code without waiting for the pod status (which comes
+ * only at the kubelet's next relist, up to a second later): its last line on stderr, with the session's id so that
+ * no output can be mistaken for it. mindbg removes it from the output (ExitTrailer); `kubectl logs` shows it.
+ */
+export const SESSION_ENV = `${ENV_PREFIX}SESSION`
+export const exitTrailerPrefix = (session: string): string => `mindbg-exit:${session}:`
+const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2`
+
 export const ONE_SHOT_WRAPPER = [
   'exec 3<&0',
   `${START_GATE} <&3`,
@@ -41,6 +50,7 @@ export const ONE_SHOT_WRAPPER = [
   'wait "$cmd"',
   'rc=$?',
   'kill "$watcher" 2>/dev/null',
+  REPORT_EXIT,
   'exit "$rc"',
 ].join('\n')
 
@@ -71,6 +81,7 @@ export const RELAY_WRAPPER = [
   'rc=$?',
   'kill "$watcher" 2>/dev/null',
   'rm -f "$fifo"',
+  REPORT_EXIT,
   'exit "$rc"',
 ].join('\n')
 
@@ -145,6 +156,8 @@ export interface EphemeralSpecInput {
   restricted: boolean
   /** A partial container spec from --custom, already parsed. */
   custom: Record<string, unknown> | undefined
+  /** Random id of this session: a one-shot debugger ends its stderr with its exit code under this id. */
+  session?: string
 }
 
 export interface EphemeralSpec {
@@ -190,12 +203,13 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     {name: `${ENV_PREFIX}VERSION`, value: identity.version},
     ...(identity.reason !== undefined ? [{name: `${ENV_PREFIX}REASON`, value: identity.reason}] : []),
     {name: `${ENV_PREFIX}TARGET`, value: target},
+    ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
     ...(pod.spec?.shareProcessNamespace ? [] : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
     ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: e.includes('=') ? e.slice(e.indexOf('=') + 1) : ''})),
   ]
 
   const oneShot = request.command.length > 0
-  const command = ['sh', '-c', wrapperFor(streams), 'mindbg', ...(oneShot ? request.command : ['sh'])]
+  const command = ['sh', '-c', wrapperFor(streams), 'mindbg', ...(oneShot ? request.command.map(verbatim) : ['sh'])]
   let container: V1EphemeralContainer = {
     name,
     image: request.image,
@@ -214,6 +228,12 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   if (input.custom) container = mergeCustom(container, input.custom)
   return {container, notes}
 }
+
+/**
+ * The kubelet expands $(VAR) in a container's command and turns $$ into $: the user's command words are escaped so
+ * that they run exactly as typed (`-- sh -c 'echo $$'`), as they would with Docker.
+ */
+export const verbatim = (word: string): string => word.replaceAll('$', '$$$$')
 
 /** What Pod Security "restricted" demands, keeping whatever the session already had that is allowed. */
 export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | undefined): V1SecurityContext {

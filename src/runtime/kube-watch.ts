@@ -19,18 +19,30 @@ export async function watchPod<T>(
   namespace: string,
   name: string,
   judge: (pod: V1Pod) => PodVerdict<T>,
-  options: {timeoutMs: number; onTimeout: () => Error; onError?: (error: unknown) => unknown; watchSeconds?: number},
+  options: {
+    timeoutMs: number
+    onTimeout: () => Error
+    onError?: (error: unknown) => unknown
+    watchSeconds?: number
+    /** The caller no longer needs an answer: the watch ends, and the promise rejects with WatchCancelled. */
+    signal?: AbortSignal
+  },
 ): Promise<T> {
   const abort = new AbortController()
   const timer = setTimeout(() => abort.abort(), options.timeoutMs)
   timer.unref()
+  const cancel = (): void => abort.abort()
+  options.signal?.addEventListener('abort', cancel, {once: true})
+  const timedOut = (): Error => (options.signal?.aborted ? new WatchCancelled() : options.onTimeout())
   const selector = `fieldSelector=${encodeURIComponent(`metadata.name=${name}`)}`
   try {
     return await follow()
   } catch (error) {
+    if (options.signal?.aborted) throw new WatchCancelled()
     throw options.onError ? options.onError(error) : error
   } finally {
     clearTimeout(timer)
+    options.signal?.removeEventListener('abort', cancel)
     abort.abort()
   }
 
@@ -44,7 +56,7 @@ export async function watchPod<T>(
       let resourceVersion = list.metadata?.resourceVersion ?? pod.metadata?.resourceVersion ?? ''
       let relist = false
       while (!relist) {
-        if (abort.signal.aborted) throw options.onTimeout()
+        if (abort.signal.aborted) throw timedOut()
         let result: PodVerdict<T> = {done: false}
         let failure: Error | undefined
         // Each watch request ends as soon as it has told us enough (a verdict, a failure, a 410), or at the deadline.
@@ -84,9 +96,15 @@ export async function watchPod<T>(
         // Assigned inside the stream callback, which the compiler cannot see.
         const verdict = result as PodVerdict<T>
         if (verdict.done) return verdict.value
-        if (abort.signal.aborted) throw options.onTimeout()
+        if (abort.signal.aborted) throw timedOut()
       }
     }
+  }
+}
+
+export class WatchCancelled extends Error {
+  constructor() {
+    super('watch cancelled')
   }
 }
 

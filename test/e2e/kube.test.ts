@@ -127,6 +127,33 @@ describe('mindbg attach pod/NAME', () => {
     expect((await kube(['pod/web', '--', 'sh', '-c', 'exit 7'])).code).toBe(7)
   })
 
+  it('keeps stdout and stderr apart; the exit-code trailer never shows, but kubectl logs has it', async () => {
+    const r = await kube(['pod/web', '--', 'sh', '-c', 'echo out; printf err >&2; exit 5'])
+    expect(r).toMatchObject({code: 5, stdout: 'out\n'})
+    // Only mindbg's own notice precedes the command's stderr, which ends without a newline as the command left it.
+    expect(r.stderr).toMatch(/\nerr$|^err$/)
+    const ec = await lastEphemeral('web')
+    const session = ec.env.find((e: {name: string}) => e.name === 'MINDBG_SESSION')?.value
+    expect(session).toMatch(/^[0-9a-f]{12}$/)
+    // The kubelet reports the ended debugger a moment later; then its log has the trailer.
+    await eventually('the debugger log', async () => (await kubectl('logs', 'web', '-c', ec.name).catch(() => '')) !== '', 10_000)
+    expect(await kubectl('logs', 'web', '-c', ec.name)).toBe(`out\nerrmindbg-exit:${session}:5`)
+  })
+
+  it('a command killed by a signal: 128 + the signal, as a shell reports it', async () => {
+    const r = await kube(['pod/web', '--', 'sh', '-c', "echo $$ '$(MINDBG_TARGET)'; kill -9 $$"])
+    // Typed as in a shell: the kubelet's $(VAR) and $$ expansion does not touch it.
+    expect(r.stdout).toMatch(/^\d+ \$\(MINDBG_TARGET\)\n$/)
+    expect(r.code).toBe(137)
+  })
+
+  it('a debugger killed before its trailer: the exit code comes from the pod status', async () => {
+    // The command kills the wrapper (its parent), so nothing reports the exit in the stream.
+    const r = await kube(['pod/web', '--', 'sh', '-c', 'kill -9 $PPID; sleep 5'])
+    expect(r.code).toBe(137)
+    expect(r.stderr).not.toMatch(/mindbg-exit/)
+  })
+
   it("reads the target's filesystem and reaches its localhost", async () => {
     const r = await kube(['pod/web', '--', 'sh', '-c', 'cat /proc/1/root/app/config.txt; wget -qO- http://127.0.0.1:8080/'])
     expect(r.stdout).toBe('distroless-marker-7f3a\nhello from distroless-web\n')
@@ -222,6 +249,28 @@ describe('protocols and clusters', () => {
       expect(r.code).toBe(3)
     } finally {
       sim.setStreamProtocols(['v5.channel.k8s.io', 'v4.channel.k8s.io'])
+    }
+  })
+
+  it('attaches as soon as the debugger runs, not when the kubelet gets round to reporting it', async () => {
+    // A kubelet that reports container states 4 s late (a slow PLEG): kubectl debug waits for the report.
+    const slow = await startKubeSim({runningReportDelayMs: 4000})
+    try {
+      const config = join(dir, 'slow.kubeconfig')
+      slow.writeKubeconfig(config)
+      await kubectlWith(config, 'apply', '-f', join(ROOT, 'test/fixtures/k8s/web.yaml'))
+      await eventually('web to run on the slow cluster', async () => JSON.parse(await kubectlWith(config, 'get', 'pod', 'web', '-o', 'json')).status?.phase === 'Running', 30_000)
+      const started = Date.now()
+      const r = await kube(['pod/web', '--', 'sh', '-c', 'echo early; exit 4'], {config})
+      const elapsed = Date.now() - started
+      expect(r).toMatchObject({code: 4, stdout: 'early\n'})
+      // Well before the debugger is even reported running.
+      expect(elapsed).toBeLessThan(3500)
+      const name = JSON.parse(await kubectlWith(config, 'get', 'pod', 'web', '-o', 'json')).spec.ephemeralContainers.at(-1).name
+      const status = JSON.parse(await kubectlWith(config, 'get', 'pod', 'web', '-o', 'json')).status.ephemeralContainerStatuses?.find((x: {name: string}) => x.name === name)
+      expect(status?.state?.running).toBeUndefined()
+    } finally {
+      await slow.close()
     }
   })
 

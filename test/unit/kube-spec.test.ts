@@ -16,7 +16,7 @@ const shell: StreamMode = {stdin: true, tty: true, detachKeys: [], detachKeysSpe
 const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [], detachKeysSpec: 'ctrl-p,ctrl-q'}
 const identity = {user: 'alice@laptop', startedAt: '2026-11-27T03:00:00.000Z', version: '0.1.0', reason: 'INC-9'}
 
-const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: StreamMode; restricted?: boolean; custom?: Record<string, unknown>} = {}) =>
+const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: StreamMode; restricted?: boolean; custom?: Record<string, unknown>; session?: string} = {}) =>
   buildEphemeralContainer({
     pod: over.pod ?? pod(),
     target: 'app',
@@ -26,6 +26,7 @@ const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: 
     name: 'mindbg-abcde',
     restricted: over.restricted ?? false,
     custom: over.custom,
+    ...(over.session !== undefined ? {session: over.session} : {}),
   })
 
 describe('profiles, as kubectl debug applies them to ephemeral containers', () => {
@@ -81,6 +82,20 @@ describe('buildEphemeralContainer', () => {
 
   it('a user name cannot be used on Kubernetes', () => {
     expect(() => build({request: {user: 'nobody'}})).toThrow(/numeric UID/)
+  })
+
+  it.each([
+    ['echo $$', 'echo $$$$'],
+    ['echo $(HOME)', 'echo $$(HOME)'],
+    ['no dollar', 'no dollar'],
+  ])('the command runs as typed: %s is sent as %s (the kubelet expands $(VAR) and $$)', (typed, sent) => {
+    const {container} = build({request: {command: ['sh', '-c', typed]}, streams: {tty: false, stdin: false}})
+    expect(container.command?.slice(-1)).toEqual([sent])
+  })
+
+  it('the session id travels as MINDBG_SESSION, for the exit trailer', () => {
+    expect(build({session: '0123456789ab'}).container.env).toContainEqual({name: 'MINDBG_SESSION', value: '0123456789ab'})
+    expect(build({}).container.env?.map((e) => e.name)).not.toContain('MINDBG_SESSION')
   })
 
   it('--chroot is refused on Kubernetes', () => expect(() => build({request: {chroot: true}})).toThrow(/--chroot/))

@@ -9,9 +9,11 @@
  * plus the io.kubernetes.* labels dockershim used.
  *
  * Status is kept in sync from the Docker events stream (start/die/destroy/oom of our containers) plus refreshes
- * after our own actions. A container is reported running only once it has been up for runningReportDelayMs,
- * imitating the kubelet's PLEG relist latency: a command that exits at once (`kubectl debug -- ps`) goes straight to
- * terminated, so kubectl takes its "stream the logs" path instead of racing an attach against the exit.
+ * after our own actions. Like a kubelet, which learns about a started container (and its exit) only at its next PLEG
+ * relist, the simulator reports a started container only once runningReportDelayMs have passed since its start,
+ * running or terminated by then: a command that exits at once (`kubectl debug -- ps`) goes straight to terminated,
+ * so kubectl takes its "stream the logs" path instead of racing an attach against the exit. Attach and exec, like
+ * the kubelet's, look at the runtime, not at the reported status: they work as soon as the container runs.
  *
  * Images come from the local engine only. IfNotPresent/Never use the local image; Always uses it too when present
  * (no registry is reachable; the local copy stands in for the registry's). A missing image is pulled for real only
@@ -135,6 +137,15 @@ export class DockerBackend {
   /** The pod's Docker container for a container name (ephemeral included), if it exists. */
   dockerIdOf(namespace: string, podName: string, container: string): string | undefined {
     return this.pods.get(`${namespace}/${podName}`)?.containers.get(container)?.dockerId
+  }
+
+  /** Whether the runtime runs this container now (what the kubelet's attach and exec look at). */
+  async isRunning(dockerId: string): Promise<boolean> {
+    try {
+      return (await this.o.docker.getContainer(dockerId).inspect()).State.Running
+    } catch {
+      return false
+    }
   }
 
   /** Every Docker id of a pod (pause included): used by tests through the KubeSim handle. */
@@ -428,17 +439,15 @@ export class DockerBackend {
         finishedAt: timestamp(new Date(now)), ...ids}
     }
     const s = rec.inspect?.State
-    if (!s) return {state: 'waiting', reason: 'ContainerCreating'}
-    if (s.Running) {
-      const up = now - Date.parse(s.StartedAt)
-      if (up < this.o.runningReportDelayMs) {
-        // PLEG latency (see the file comment): report it once it has been up for a moment.
-        this.scheduleRefresh(rt, this.o.runningReportDelayMs - up + 5)
-        return {state: 'waiting', reason: 'ContainerCreating'}
-      }
-      return {state: 'running', startedAt: dockerTime(s.StartedAt), containerID: containerID!, imageID: rec.imageID ?? ''}
+    if (!s || s.Status === 'created') return {state: 'waiting', reason: 'ContainerCreating'}
+    const sinceStart = now - Date.parse(s.StartedAt)
+    if (sinceStart < this.o.runningReportDelayMs) {
+      // PLEG latency (see the file comment): whatever it is doing, a container is reported once it has been started
+      // for a moment; one that already exited by then goes straight to terminated.
+      this.scheduleRefresh(rt, this.o.runningReportDelayMs - sinceStart + 5)
+      return {state: 'waiting', reason: 'ContainerCreating'}
     }
-    if (s.Status === 'created') return {state: 'waiting', reason: 'ContainerCreating'}
+    if (s.Running) return {state: 'running', startedAt: dockerTime(s.StartedAt), containerID: containerID!, imageID: rec.imageID ?? ''}
     const exitCode = s.ExitCode
     return {state: 'terminated', exitCode, reason: s.OOMKilled ? 'OOMKilled' : exitCode === 0 ? 'Completed' : 'Error',
       startedAt: dockerTime(s.StartedAt), finishedAt: dockerTime(s.FinishedAt), ...ids}

@@ -157,8 +157,9 @@ export class Router {
       if (protocol === undefined) {
         throw badRequest(`unable to upgrade: requested protocol(s) are not supported: ${String(req.headers['sec-websocket-protocol'])}; supports ${this.ctx.protocols.join(', ')}`)
       }
+      // The kubelet finds the container in the runtime, not in the reported status: attach works once it runs.
       const dockerId = this.ctx.backend.dockerIdOf(p.namespace, p.name, o.container)
-      if (!dockerId) throw badRequest(`container not found ("${o.container}")`)
+      if (!dockerId || !(await this.ctx.backend.isRunning(dockerId))) throw badRequest(`container not found ("${o.container}")`)
       this.ctx.log(`UPGRADE ${req.method} ${url.pathname}${url.search} protocol=${protocol || '(none)'}`)
       this.ctx.streams.upgrade(req, socket, head, protocol, dockerId, o)
     } catch (err) {

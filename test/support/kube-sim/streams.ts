@@ -18,7 +18,7 @@ import type {IncomingMessage} from 'node:http'
 import type {Duplex} from 'node:stream'
 import type Docker from 'dockerode'
 import {type WebSocket, WebSocketServer} from 'ws'
-import {containerStatusOf, resolveContainerName} from './container-lookup.ts'
+import {resolveContainerName} from './container-lookup.ts'
 import {Demuxer} from './demux.ts'
 import {boolParam} from './http-util.ts'
 import {badRequest} from './status.ts'
@@ -53,8 +53,6 @@ export function streamOptions(kind: 'exec' | 'attach', pod: Obj, params: URLSear
   if (!o.stdin && !o.stdout && !o.stderr) throw badRequest('you must specify at least 1 of stdin, stdout, stderr')
   if (o.tty && o.stderr) o.stderr = false // the kubelet merges stderr into the TTY
   if (kind === 'exec' && o.command.length === 0) throw badRequest('you must specify at least one command for the container')
-  const st = containerStatusOf(pod, container)
-  if (!st?.state?.running) throw badRequest(`container not found ("${container}")`)
   return o
 }
 
