@@ -7,24 +7,31 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 runs=${1:-15}
 image=mindbg-fixture/busybox:local
-export KUBECONFIG
-KUBECONFIG=$(mktemp -d)/kubeconfig
-node test/support/kube-sim/main.ts --kubeconfig "$KUBECONFIG" 2>"$out/kube-sim.log" &
-sim=$!
-trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do [[ -s $KUBECONFIG ]] && break; sleep 0.1; done
 kubectl=.tools/bin/kubectl
-$kubectl apply -f test/fixtures/k8s/web.yaml >/dev/null
-$kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null
+sim=
+trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true' EXIT
 
-# Same debugger for both: the local busybox, general profile, targeting the app container, stdin attached.
-hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube.json" \
-  -n 'kubectl debug (baseline)' "$kubectl debug pod/web -q -i --image=$image --image-pull-policy=IfNotPresent --target=app --profile=general -- true" \
-  -n 'mindbg attach pod/web -- true' "./bin/run.js attach pod/web --image $image -- true"
+# Two kubelets: one that reports a started (or exited) container 300 ms after its start, as a relisting kubelet does
+# (its default relist period is 1 s), and one that reports at once (evented PLEG).
+for delay in 300 0; do
+  export KUBECONFIG
+  KUBECONFIG=$(mktemp -d)/kubeconfig
+  node test/support/kube-sim/main.ts --kubeconfig "$KUBECONFIG" --report-delay "$delay" 2>"$out/kube-sim-$delay.log" &
+  sim=$!
+  for _ in $(seq 100); do [[ -s $KUBECONFIG ]] && break; sleep 0.1; done
+  $kubectl apply -f test/fixtures/k8s/web.yaml >/dev/null
+  $kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null
+
+  # Same debugger for both: the local busybox, general profile, targeting the app container, stdin attached.
+  hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube-$delay.json" \
+    -n "kubectl debug (baseline), status reported after ${delay} ms" "$kubectl debug pod/web -q -i --image=$image --image-pull-policy=IfNotPresent --target=app --profile=general -- true" \
+    -n "mindbg attach pod/web -- true, status reported after ${delay} ms" "./bin/run.js attach pod/web --image $image -- true"
+  kill "$sim"; wait "$sim" 2>/dev/null || true
+done
 
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/k8s-import.json" \
   -n 'node -e 0' 'node -e 0' \
   -n "import('@kubernetes/client-node')" "node -e \"import('@kubernetes/client-node')\"" \
   -n "import the bundled KubeConfig (dist/vendor/k8s-client.cjs)" "node -e \"import('./dist/vendor/k8s-client.cjs')\""
 
-node bench/summarize.mjs "$out/kube.json" "$out/k8s-import.json" | tee "$out/kube-summary.md"
+node bench/summarize.mjs "$out/kube-300.json" "$out/kube-0.json" "$out/k8s-import.json" | tee "$out/kube-summary.md"

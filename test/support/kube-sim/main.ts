@@ -1,22 +1,25 @@
 /**
- * Launcher: `node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=level]]... [--log]`
+ * Launcher: `node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=level]]...
+ *   [--report-delay MS] [--log]`
  * (or `npm run kube-sim -- --kubeconfig PATH`).
  * Starts the simulator on a free 127.0.0.1 port, writes the kubeconfig atomically once it serves, prints
  *   kube-sim: serving on https://127.0.0.1:PORT, kubeconfig PATH
  * on stderr, and runs until SIGINT/SIGTERM (or SIGHUP), then removes every container it started and exits 0.
  * `--namespace locked=restricted` creates a namespace enforcing that PodSecurity level.
  * `--user NAME` writes the kubeconfig for a read-only user NAME (get/list/watch on everything, pods/log included).
+ * `--report-delay MS`: how long after its start a container's state is reported (the kubelet's relist latency;
+ * default 300, 0 for a kubelet with evented PLEG).
  */
 import {parseArgs} from 'node:util'
 import {startKubeSim} from './server.ts'
 
-const usage = 'usage: node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=privileged|baseline|restricted]]... [--log]'
+const usage = 'usage: node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=privileged|baseline|restricted]]... [--report-delay MS] [--log]'
 
 async function main(): Promise<number> {
-  let values: {kubeconfig?: string; user?: string; namespace?: string[]; log?: boolean; help?: boolean}
+  let values: {kubeconfig?: string; user?: string; namespace?: string[]; 'report-delay'?: string; log?: boolean; help?: boolean}
   try {
     ;({values} = parseArgs({options: {
-      kubeconfig: {type: 'string'}, user: {type: 'string'}, namespace: {type: 'string', multiple: true},
+      kubeconfig: {type: 'string'}, user: {type: 'string'}, namespace: {type: 'string', multiple: true}, 'report-delay': {type: 'string'},
       log: {type: 'boolean'}, help: {type: 'boolean', short: 'h'},
     }}))
   } catch (err) {
@@ -31,6 +34,11 @@ async function main(): Promise<number> {
     process.stderr.write(`kube-sim: --kubeconfig is required\n${usage}\n`)
     return 2
   }
+  const delay = values['report-delay']
+  if (delay !== undefined && !/^\d+$/.test(delay)) {
+    process.stderr.write(`kube-sim: --report-delay takes milliseconds, not "${delay}"\n${usage}\n`)
+    return 2
+  }
   const user = values.user && values.user !== 'admin' ? values.user : undefined
   const namespaces = (values.namespace ?? []).map((n) => {
     const [name, level] = n.split('=')
@@ -38,6 +46,7 @@ async function main(): Promise<number> {
   })
   const sim = await startKubeSim({
     namespaces,
+    ...(delay !== undefined ? {runningReportDelayMs: Number(delay)} : {}),
     ...(values.log ? {log: true} : {}),
     ...(user ? {rbac: {users: {[`kube-sim-${user}-token`]: {name: user, allow: [{verbs: ['get', 'list', 'watch'], resources: ['*']}]}}}} : {}),
   })
