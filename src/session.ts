@@ -244,8 +244,7 @@ async function runSession(
   })
 
   try {
-    const attachOptions = {stream: true, stdin: streams.stdin, stdout: true, stderr: true, hijack: true, detachKeys: streams.detachKeysSpec}
-    socket = (await container.attach(attachOptions as Dockerode.ContainerAttachOptions)) as Duplex
+    socket = await engine.attach(container.id, {stdin: streams.stdin, detachKeys: streams.detachKeysSpec})
     const output = pumpOutput(socket, streams.tty, ctx)
     // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
     // for a container not started yet, so there: wait for the exit, then remove it ourselves.

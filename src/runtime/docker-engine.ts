@@ -1,4 +1,5 @@
 import type {IncomingMessage} from 'node:http'
+import type {Duplex} from 'node:stream'
 
 import type Dockerode from 'dockerode'
 
@@ -40,6 +41,33 @@ export class DockerEngine {
     const Docker = await loadDockerode()
     // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem.
     return new DockerEngine(new Docker())
+  }
+
+  /**
+   * A hijacked attach stream. Not dockerode's container.attach(): it also sends the options as a JSON body, which
+   * Docker ignores but Podman hands to the container as the first bytes of its stdin. Here the options travel in
+   * the query only and the body is empty (Content-Length: 0, as the docker CLI sends it).
+   */
+  attach(id: string, options: {stdin: boolean; detachKeys: string}): Promise<Duplex> {
+    const modem = this.api.modem as {dial(options: object, callback: (error: unknown, stream: Duplex) => void): void}
+    const query = {stream: true, stdin: options.stdin, stdout: true, stderr: true, detachKeys: options.detachKeys}
+    return new Promise((resolve, reject) => {
+      modem.dial(
+        {
+          path: `/containers/${encodeURIComponent(id)}/attach?`,
+          method: 'POST',
+          isStream: true,
+          hijack: true,
+          openStdin: options.stdin,
+          // An empty file: docker-modem then sends Content-Length: 0 instead of a JSON body or a chunked one.
+          file: Buffer.alloc(0),
+          headers: {'Content-Type': 'text/plain'},
+          options: {_query: query},
+          statusCodes: {101: true, 200: true, 404: 'no such container', 409: 'container is paused', 500: 'server error'},
+        },
+        (error, stream) => (error ? reject(error) : resolve(stream)),
+      )
+    })
   }
 
   /**
