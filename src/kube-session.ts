@@ -254,13 +254,21 @@ function patchError(error: unknown, namespace: string, pod: string): unknown {
 }
 
 /** Waits until the debugger runs (or already ended), telling what the kubelet says meanwhile. */
-async function waitForStart(api: KubeApi, {namespace, pod, name}: DebuggerRef, timeoutMs: number, ctx: SessionContext, signal: AbortSignal): Promise<V1ContainerStatus> {
+async function waitForStart(
+  api: KubeApi,
+  {namespace, pod, name}: DebuggerRef,
+  timeoutMs: number,
+  ctx: SessionContext,
+  signal: AbortSignal,
+  onWaiting: (reason: string) => void,
+): Promise<V1ContainerStatus> {
   let lastWaiting = ''
   let lastReason = ''
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
     const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
     const waiting = status?.state?.waiting
+    onWaiting(waiting?.reason ?? '')
     const text = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : ''
     // ContainerCreating is every container's first state: not news.
     if (text && text !== lastWaiting && waiting?.reason !== 'ContainerCreating') {
@@ -296,15 +304,23 @@ const attachQuery = (name: string, streams: StreamMode): string =>
 /**
  * Attaches to a new debugger as soon as it runs. The kubelet reports a started container only at its next relist
  * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, backing
- * off from 50 ms to 1 s (a pull can take a while), while the watch reports waiting reasons, decides that the
- * debugger ended before anyone attached ('ended': its log holds the output), or gives up at --timeout.
+ * off from 50 ms to 1 s (a pull can take a while) and pausing while the kubelet reports that the image cannot be
+ * had, while the watch reports waiting reasons, decides that the debugger ended before anyone attached ('ended':
+ * its log holds the output), or gives up at --timeout.
  */
 async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: StreamMode, timeoutMs: number, ctx: SessionContext): Promise<WsSocket | 'ended'> {
   const cancel = new AbortController()
   let reported: V1ContainerStatus | undefined
   let failed: unknown
   let wake = (): void => {}
-  const watching = waitForStart(api, ref, timeoutMs, ctx, cancel.signal).then(
+  // While the kubelet says the image cannot be had (or the container not created), no attach can work: wait for news.
+  let hopeless = false
+  const onWaiting = (reason: string): void => {
+    const was = hopeless
+    hopeless = /^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError)$/.test(reason)
+    if (was && !hopeless) wake()
+  }
+  const watching = waitForStart(api, ref, timeoutMs, ctx, cancel.signal, onWaiting).then(
     (status) => (reported = status),
     (error: unknown) => {
       if (!(error instanceof WatchCancelled)) failed = error
@@ -327,13 +343,18 @@ async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: Stream
           throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
         }
       }
+      // The watch may have settled during the attempt (its wake-up went to no one): look again first.
+      if (failed || reported) continue
+      const waitForNews = hopeless
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay)
+        const timer = waitForNews ? undefined : setTimeout(resolve, delay)
         wake = () => {
           clearTimeout(timer)
           resolve()
         }
       })
+      // The image came after all: the container may start any moment now.
+      if (waitForNews) delay = 50
     }
   } finally {
     cancel.abort()
@@ -344,9 +365,8 @@ async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: Stream
 /**
  * Relays an attach (opened here, or by attachWhenStarted), sends the go-ahead to a new debugger (it waits for it),
  * and once the stream ends takes the exit code from the debugger's trailer (a one-shot command), else from the pod
- * status (attach carries none). Signals and a closed
- * stdout end the session by closing the stream: the kubelet then closes the debugger's stdin, which ends a shell
- * without a terminal and, through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D
+ * status (attach carries none). Signals and a closed stdout end the session by closing the stream: the kubelet then
+ * closes the debugger's stdin, which ends a shell without a terminal and, through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D
  * first, since a terminal's input is never closed (kubectl debug leaves those running; re-attach with --reuse).
  */
 async function attachAndFinish(

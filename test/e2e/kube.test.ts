@@ -60,6 +60,9 @@ function outputOf(child: ChildProcess, text: string, timeoutMs = 30_000): Promis
   })
 }
 
+/** Every request the main simulator served, as it logs them. */
+const simLog: string[] = []
+
 async function waitRunning(name: string, namespace = 'default'): Promise<void> {
   await eventually(`pod ${namespace}/${name} to run`, async () => (await pod(name, namespace)).status?.phase === 'Running', 30_000)
 }
@@ -67,6 +70,7 @@ async function waitRunning(name: string, namespace = 'default'): Promise<void> {
 beforeAll(async () => {
   requireEngine()
   sim = await startKubeSim({
+    log: (line) => simLog.push(line),
     rbac: {
       users: {
         'viewer-token': {name: 'viewer', allow: [{verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log', 'namespaces']}]},
@@ -237,6 +241,11 @@ describe('errors, each one line with a hint', () => {
     const r = await kube(['pod/web', '--image', 'mindbg-test/absent:2', '--timeout', '4s', '--', 'true'])
     expectError(r, 117, /the debugger mindbg-\w+ did not start within 4 s \((ErrImagePull|ImagePullBackOff)/)
     expect(r.stderr).toMatch(/is waiting: ErrImagePull/)
+    // Attach attempts pause while the kubelet says the image cannot be had (without the pause: ~10 in 4 s).
+    const name = /the debugger (mindbg-\w+)/.exec(r.stderr)![1]!
+    const attempts = simLog.filter((l) => l.startsWith('UPGRADE') && l.includes('/attach?') && l.includes(`container=${name}&`))
+    expect(attempts.length).toBeGreaterThan(0)
+    expect(attempts.length).toBeLessThanOrEqual(4)
   })
 })
 
