@@ -19,7 +19,8 @@ module.exports = function lazyModule(load) {
       return d
     },
     apply: (_, self, args) => Reflect.apply(get(), self, args),
-    construct: (_, args) => Reflect.construct(get(), args),
+    // `new.target` stays the subclass when a class extends the stand-in.
+    construct: (_, args, newTarget) => Reflect.construct(get(), args, newTarget === stand ? get() : newTarget),
   })
   return stand
 }

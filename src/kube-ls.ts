@@ -1,7 +1,7 @@
 import type {V1ContainerState, V1PodList} from '@kubernetes/client-node'
 
 import {KubeApi, type KubeConnectOptions, kubeError} from './runtime/kube-api.js'
-import {ENV_PREFIX} from './runtime/kube-spec.js'
+import {ENV_PREFIX, unverbatim} from './runtime/kube-spec.js'
 
 /** A mindbg debugger in a pod, as `mindbg ls` shows it. Ephemeral containers stay in the pod spec forever. */
 export interface KubeDebugger {
@@ -50,7 +50,7 @@ export async function listKubeDebuggers(options: KubeConnectOptions & {allNamesp
         user: env.get(`${ENV_PREFIX}USER`) ?? '',
         started,
         ageSeconds: started ? Math.max(0, Math.round((now - Date.parse(started)) / 1000)) : 0,
-        reason: env.get(`${ENV_PREFIX}REASON`) ?? '',
+        reason: unverbatim(env.get(`${ENV_PREFIX}REASON`) ?? ''),
         version: env.get(`${ENV_PREFIX}VERSION`) ?? '',
       })
     }

@@ -6,7 +6,7 @@ import type {WebSocket as WsSocket} from 'ws'
 import {describeImageSource, type KubeSettings, type SidecarRequest, type StreamMode} from './attach-options.js'
 import {MindbgError, usageError} from './errors.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
-import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame} from './runtime/kube-channels.js'
+import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './runtime/kube-channels.js'
 import {siblingImage} from './images/sibling.js'
 import {ExitTrailer} from './runtime/exit-trailer.js'
 import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, exitTrailerPrefix, GO_AHEAD, RELAY_END, relayChunk, targetIdentity} from './runtime/kube-spec.js'
@@ -82,7 +82,7 @@ async function session(
   if (request.command.length === 0) {
     ctx.reporter.notice(`mindbg: ${name} is next to ${target} in pod ${namespace}/${ref.pod}; its filesystem is at /proc/1/root`)
   }
-  return attachAndFinish(api, debuggerRef, streams, ctx, {session: prepared.session, ws})
+  return attachAndFinish(api, debuggerRef, streams, ctx, {session: prepared.session, ws, sharedPidNamespace: pod.spec?.shareProcessNamespace === true})
 }
 
 /** The ephemeral container for this session, and why it looks the way it does; nothing is sent yet. */
@@ -265,6 +265,8 @@ async function waitForStart(
   let lastWaiting = ''
   let lastReason = ''
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
+    // Cancelled (the session attached): no more notices.
+    if (signal.aborted) return {done: false}
     const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
     const waiting = status?.state?.waiting
@@ -313,12 +315,17 @@ async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: Stream
   let reported: V1ContainerStatus | undefined
   let failed: unknown
   let wake = (): void => {}
+  let delay = 50
   // While the kubelet says the image cannot be had (or the container not created), no attach can work: wait for news.
   let hopeless = false
   const onWaiting = (reason: string): void => {
     const was = hopeless
     hopeless = /^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError)$/.test(reason)
-    if (was && !hopeless) wake()
+    if (was && !hopeless) {
+      // The image came after all: the container may start any moment now.
+      delay = 50
+      wake()
+    }
   }
   const watching = waitForStart(api, ref, timeoutMs, ctx, cancel.signal, onWaiting).then(
     (status) => (reported = status),
@@ -329,19 +336,20 @@ async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: Stream
   void watching.finally(() => wake())
   const path = `${podPath(ref.namespace, ref.pod, 'attach')}?${attachQuery(ref.name, streams)}`
   try {
-    for (let delay = 50; ; delay = Math.min(delay * 1.5, 1000)) {
+    for (;;) {
       if (failed) throw failed
       if (reported?.state?.terminated) return 'ended'
       try {
-        return await api.websocket(path, PROTOCOLS)
+        // Before the kubelet reports the debugger running, v4 only: the API server hands v4 straight to the
+        // kubelet, which refuses a container it does not run yet before the upgrade. v5 goes through the API
+        // server's stream translator, which upgrades first and only then hears the kubelet's refusal.
+        return await api.websocket(path, reported ? PROTOCOLS : PROTOCOLS.filter((p) => p !== STREAM_CLOSE_PROTOCOL))
       } catch (error) {
         const notYet = error instanceof KubeStatusError && error.code !== 401 && error.code !== 403
         if (!notYet) throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
-        // Reported running and still no attach: it ended in between.
-        if (reported) {
-          if (error.code === 400) return 'ended'
-          throw kubeError(error, {namespace: ref.namespace, verb: 'create', resource: 'pods/attach'})
-        }
+        // Reported running and still refused (a kubelet says 500, a proxy may say 400): it ended in between. The
+        // pod status will say so, or that it did not.
+        if (reported) return 'ended'
       }
       // The watch may have settled during the attempt (its wake-up went to no one): look again first.
       if (failed || reported) continue
@@ -353,12 +361,11 @@ async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: Stream
           resolve()
         }
       })
-      // The image came after all: the container may start any moment now.
-      if (waitForNews) delay = 50
+      if (!waitForNews) delay = Math.min(delay * 1.5, 1000)
     }
   } finally {
+    // Not awaited: the session must take over the stream's events at once. The watch ends on its own.
     cancel.abort()
-    await watching
   }
 }
 
@@ -374,7 +381,7 @@ async function attachAndFinish(
   ref: DebuggerRef,
   streams: StreamMode,
   ctx: SessionContext,
-  fresh?: {session: string; ws: WsSocket},
+  fresh?: {session: string; ws: WsSocket; sharedPidNamespace: boolean},
 ): Promise<SessionResult> {
   let ws: WsSocket
   if (fresh) ws = fresh.ws
@@ -389,6 +396,7 @@ async function attachAndFinish(
   }
   // A new debugger without a terminal runs a wrapper that ends its stderr with the exit code.
   const trailer = fresh && !streams.tty ? new ExitTrailer(exitTrailerPrefix(fresh.session)) : undefined
+  let releaseHeld: NodeJS.Timeout | undefined
   const v5 = ws.protocol === PROTOCOLS[0]
   const send = (frame: Buffer): void => {
     if (ws.readyState === ws.OPEN) ws.send(frame)
@@ -425,19 +433,34 @@ async function attachAndFinish(
       ws.on('message', (data: Buffer) => {
         const message = decode(data)
         if (message.kind === 'stdout') ctx.stdout.write(message.data)
-        else if (message.kind === 'stderr') ctx.stderr.write(trailer ? trailer.push(message.data) : message.data)
+        else if (message.kind === 'stderr') {
+          if (!trailer) ctx.stderr.write(message.data)
+          else {
+            clearTimeout(releaseHeld)
+            ctx.stderr.write(trailer.push(message.data))
+            // A prompt such as "confirm" ends like the start of a trailer: show it if nothing follows soon.
+            if (trailer.holding) releaseHeld = setTimeout(() => ctx.stderr.write(trailer.release()), 50)
+          }
+        }
         else if (message.kind === 'status' && message.status.status === 'Failure') ctx.stderr.write(`mindbg: ${message.status.message ?? 'attach failed'}\n`)
       })
       ws.once('close', () => resolve())
       ws.once('error', () => resolve())
+      if (ws.readyState === ws.CLOSED) resolve()
     })
   } finally {
     controls.dispose()
   }
-  if (trailer) ctx.stderr.write(trailer.end())
+  clearTimeout(releaseHeld)
+  if (trailer) ctx.stderr.write(trailer.release())
   if (endedWith !== undefined) return {exitCode: endedWith}
   // The command ran to its end and said how: no need to wait for the kubelet to report it.
-  if (trailer?.exitCode !== undefined) return {exitCode: trailer.exitCode}
+  if (trailer?.exitCode !== undefined) {
+    // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
+    // that shares one namespace among its containers it outlives the target, so ask.
+    if (fresh?.sharedPidNamespace) targetStillRunning(await api.request<V1Pod>('GET', podPath(ref.namespace, ref.pod)), ref)
+    return {exitCode: trailer.exitCode}
+  }
   return finishFromStatus(api, ref, ctx, false)
 }
 
@@ -459,9 +482,14 @@ async function finishFromStatus(api: KubeApi, {namespace, pod, name, target}: De
   )
   const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
   if (printLog) ctx.stdout.write(await api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
-  const targetStatus = finalPod.status?.containerStatuses?.find((s) => s.name === target)
-  if (!targetStatus?.state?.running) {
-    throw new MindbgError('targetStopped', `target ${target} of pod ${namespace}/${pod} stopped during the session`, `See why: kubectl logs ${pod} -c ${target} -n ${namespace} --previous`)
-  }
+  targetStillRunning(finalPod, {namespace, pod, name, target})
   return {exitCode: terminated?.exitCode ?? 1}
+}
+
+/** 118 when the target went away during the session. */
+function targetStillRunning(pod: V1Pod, {namespace, pod: podName, target}: DebuggerRef): void {
+  const targetStatus = pod.status?.containerStatuses?.find((s) => s.name === target)
+  if (!targetStatus?.state?.running) {
+    throw new MindbgError('targetStopped', `target ${target} of pod ${namespace}/${podName} stopped during the session`, `See why: kubectl logs ${podName} -c ${target} -n ${namespace} --previous`)
+  }
 }

@@ -43,8 +43,16 @@ export class ExitTrailer {
     return data
   }
 
-  /** The stream ended: whatever was held back was not a trailer after all. */
-  end(): Buffer {
+  /** Bytes held back, if any: a stderr prompt ending in "m" must not wait for more output to show. */
+  get holding(): boolean {
+    return this.held.length > 0
+  }
+
+  /**
+   * What was held back, at the stream's end or when nothing more came for a moment: then it was not a trailer
+   * (the wrapper writes its trailer in one go).
+   */
+  release(): Buffer {
     const rest = this.held
     this.held = Buffer.alloc(0)
     return rest

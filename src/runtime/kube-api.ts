@@ -191,7 +191,8 @@ export class KubeApi {
     const opts = await this.requestOptions('GET', {})
     const url = (this.server + path).replace(/^http/, 'ws')
     return new Promise<WsSocket>((resolve, reject) => {
-      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>})
+      // A handshake the server never answers must not hold the session (or an attach attempt) forever.
+      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>, handshakeTimeout: 30_000})
       ws.once('open', () => resolve(ws))
       // The handshake's error body is the API server's Status: keep it, it says what went wrong.
       ws.once('unexpected-response', (_req, res) => void statusError(res).then(reject))

@@ -4,7 +4,9 @@
  * v5 adds a close message [255, channel], which lets the client half-close stdin.
  */
 export const CHANNEL = {stdin: 0, stdout: 1, stderr: 2, status: 3, resize: 4, close: 255} as const
-export const PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io']
+/** The protocol with stdin half-close; the API server serves it through its stream translator. */
+export const STREAM_CLOSE_PROTOCOL = 'v5.channel.k8s.io'
+export const PROTOCOLS = [STREAM_CLOSE_PROTOCOL, 'v4.channel.k8s.io']
 
 export type Incoming =
   | {kind: 'stdout' | 'stderr'; data: Buffer}

@@ -201,11 +201,11 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     {name: `${ENV_PREFIX}USER`, value: identity.user},
     {name: `${ENV_PREFIX}STARTED`, value: identity.startedAt},
     {name: `${ENV_PREFIX}VERSION`, value: identity.version},
-    ...(identity.reason !== undefined ? [{name: `${ENV_PREFIX}REASON`, value: identity.reason}] : []),
+    ...(identity.reason !== undefined ? [{name: `${ENV_PREFIX}REASON`, value: verbatim(identity.reason)}] : []),
     {name: `${ENV_PREFIX}TARGET`, value: target},
     ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
     ...(pod.spec?.shareProcessNamespace ? [] : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
-    ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: e.includes('=') ? e.slice(e.indexOf('=') + 1) : ''})),
+    ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')})),
   ]
 
   const oneShot = request.command.length > 0
@@ -230,10 +230,12 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
 }
 
 /**
- * The kubelet expands $(VAR) in a container's command and turns $$ into $: the user's command words are escaped so
- * that they run exactly as typed (`-- sh -c 'echo $$'`), as they would with Docker.
+ * The kubelet expands $(VAR) in a container's command and env values and turns $$ into $: the user's command words,
+ * --env values and --reason are escaped so that they arrive exactly as typed (`-- sh -c 'echo $$'`), as with Docker.
  */
 export const verbatim = (word: string): string => word.replaceAll('$', '$$$$')
+/** What the container sees of a value escaped with verbatim (for reading the spec back). */
+export const unverbatim = (value: string): string => value.replaceAll('$$', '$')
 
 /** What Pod Security "restricted" demands, keeping whatever the session already had that is allowed. */
 export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | undefined): V1SecurityContext {

@@ -8,6 +8,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {WebSocket} from 'ws'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {PtySession} from '../support/pty.js'
@@ -281,6 +282,25 @@ describe('protocols and clusters', () => {
     } finally {
       await slow.close()
     }
+  })
+
+  it('a container that does not run yet: v4 is refused before the upgrade, v5 (the translator) after it', async () => {
+    const path = `/api/v1/namespaces/default/pods/stuck/attach?container=app&stdin=true&stdout=true&stderr=true`
+    const open = (protocol: string) =>
+      new Promise<{refused?: number; frames: Buffer[]}>((resolve) => {
+        const ws = new WebSocket(sim.url.replace(/^https/, 'wss') + path, [protocol], {ca: sim.caPem, headers: {Authorization: `Bearer ${sim.token()}`}})
+        const frames: Buffer[] = []
+        ws.on('unexpected-response', (_req, res) => resolve({refused: res.statusCode ?? 0, frames}))
+        ws.on('message', (d: Buffer) => frames.push(d))
+        ws.on('close', () => resolve({frames}))
+        ws.on('error', () => {})
+      })
+    expect(await open('v4.channel.k8s.io')).toEqual({refused: 400, frames: []})
+    const v5 = await open('v5.channel.k8s.io')
+    expect(v5.refused).toBeUndefined()
+    const status = JSON.parse(v5.frames.at(-1)!.subarray(1).toString())
+    expect(v5.frames.at(-1)![0]).toBe(3)
+    expect(status).toMatchObject({status: 'Failure', code: 500, message: expect.stringMatching(/container not found \("app"\)/)})
   })
 
   it('a cluster without ephemeral containers: 119 saying so', async () => {

@@ -7,7 +7,7 @@ const PREFIX = 'mindbg-exit:0123456789ab:'
 /** Feeds `chunks` and returns what passed through and the exit code found. */
 function run(chunks: string[]): {out: string; exitCode: number | undefined} {
   const t = new ExitTrailer(PREFIX)
-  const out = chunks.map((c) => t.push(Buffer.from(c)).toString()).join('') + t.end().toString()
+  const out = chunks.map((c) => t.push(Buffer.from(c)).toString()).join('') + t.release().toString()
   return {out, exitCode: t.exitCode}
 }
 
@@ -33,6 +33,14 @@ describe('ExitTrailer', () => {
 
   it('cut into single bytes', () => {
     expect(run([...`x\n${PREFIX}42\n`])).toEqual({out: 'x\n', exitCode: 42})
+  })
+
+  it('holds back only what could start the trailer, and gives it up on release', () => {
+    const t = new ExitTrailer(PREFIX)
+    expect(t.push(Buffer.from('Please confirm')).toString()).toBe('Please confir')
+    expect(t.holding).toBe(true)
+    expect(t.release().toString()).toBe('m')
+    expect(t.holding).toBe(false)
   })
 
   it('passes output through at once when it cannot be the trailer', () => {

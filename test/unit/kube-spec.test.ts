@@ -4,7 +4,7 @@ import {describe, expect, it} from 'vitest'
 import {sidecarRequest} from './fixtures.js'
 
 import {parseDuration, type SidecarRequest, type StreamMode} from '../../src/attach-options.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity} from '../../src/runtime/kube-spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity, unverbatim} from '../../src/runtime/kube-spec.js'
 
 const pod = (over: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod => ({
   metadata: {name: 'web', namespace: 'default', annotations},
@@ -91,6 +91,15 @@ describe('buildEphemeralContainer', () => {
   ])('the command runs as typed: %s is sent as %s (the kubelet expands $(VAR) and $$)', (typed, sent) => {
     const {container} = build({request: {command: ['sh', '-c', typed]}, streams: {tty: false, stdin: false}})
     expect(container.command?.slice(-1)).toEqual([sent])
+  })
+
+  it('--env values and --reason arrive as typed too; unverbatim reads them back', () => {
+    const {container} = buildEphemeralContainer({pod: pod(), target: 'app', request: request({env: ['PRICE=$(HOME) and $$']}), streams: shell,
+      identity: {...identity, reason: 'INC-1 costs $5'}, name: 'mindbg-abcde', restricted: false, custom: undefined})
+    const env = new Map(container.env?.map((e) => [e.name, e.value ?? '']))
+    expect(env.get('PRICE')).toBe('$$(HOME) and $$$$')
+    expect(env.get('MINDBG_REASON')).toBe('INC-1 costs $$5')
+    expect(unverbatim(env.get('MINDBG_REASON')!)).toBe('INC-1 costs $5')
   })
 
   it('the session id travels as MINDBG_SESSION, for the exit trailer', () => {

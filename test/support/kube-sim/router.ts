@@ -15,7 +15,7 @@ import {openapiV3CoreV1, openapiV3Root} from './openapi.ts'
 import {getPod, handlePods} from './pods-api.ts'
 import {badRequest, methodNotAllowed, pathNotFound} from './status.ts'
 import type {Resource} from './store.ts'
-import {negotiate, streamOptions} from './streams.ts'
+import {negotiate, STREAM_CLOSE_PROTOCOL, streamOptions} from './streams.ts'
 
 interface ResourcePath {
   resource: Resource
@@ -159,7 +159,17 @@ export class Router {
       }
       // The kubelet finds the container in the runtime, not in the reported status: attach works once it runs.
       const dockerId = this.ctx.backend.dockerIdOf(p.namespace, p.name, o.container)
-      if (!dockerId || !(await this.ctx.backend.isRunning(dockerId))) throw badRequest(`container not found ("${o.container}")`)
+      const running = dockerId !== undefined && (await this.ctx.backend.isRunning(dockerId))
+      if (!running) {
+        const kubeletError = `container not found ("${o.container}")`
+        // v5 goes through the API server's stream translator, which accepts the WebSocket before it dials the
+        // kubelet: the kubelet's refusal comes back as a Status on the error channel. Older protocols are proxied
+        // to the kubelet, whose refusal is the HTTP answer.
+        if (protocol !== STREAM_CLOSE_PROTOCOL) throw badRequest(kubeletError)
+        this.ctx.log(`UPGRADE ${req.method} ${url.pathname}${url.search} protocol=${protocol} then Failure: ${kubeletError}`)
+        this.ctx.streams.upgradeAndFail(req, socket, head, protocol, `unable to upgrade connection: ${kubeletError}`)
+        return
+      }
       this.ctx.log(`UPGRADE ${req.method} ${url.pathname}${url.search} protocol=${protocol || '(none)'}`)
       this.ctx.streams.upgrade(req, socket, head, protocol, dockerId, o)
     } catch (err) {

@@ -43,6 +43,8 @@ export interface StreamOptions {
   container: string
 }
 
+export const STREAM_CLOSE_PROTOCOL = 'v5.channel.k8s.io'
+
 /** Validates the request before any upgrade: every error here is an HTTP Status answer. */
 export function streamOptions(kind: 'exec' | 'attach', pod: Obj, params: URLSearchParams): StreamOptions {
   const container = resolveContainerName(pod, params.get('container'))
@@ -84,6 +86,16 @@ export class StreamServer {
     })
   }
 
+  /** The stream translator's answer when the kubelet refuses: the Status on the error channel, then close. */
+  upgradeAndFail(req: IncomingMessage, socket: Duplex, head: Buffer, protocol: string, message: string): void {
+    ;(req as IncomingMessage & {kubeSimProtocol?: string}).kubeSimProtocol = protocol
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const status = {metadata: {}, status: 'Failure', message: `Internal error occurred: ${message}`, reason: 'InternalError',
+        details: {causes: [{message}]}, code: 500}
+      ws.send(Buffer.concat([Buffer.from([ERROR]), Buffer.from(JSON.stringify(status))]), () => ws.close(1000))
+    })
+  }
+
   closeAll(): void {
     for (const ws of this.sockets) ws.terminate()
     this.wss.close()
@@ -109,7 +121,7 @@ class Session {
     this.docker = docker
     this.ws = ws
     this.base64 = protocol.includes('base64')
-    this.v5 = protocol === 'v5.channel.k8s.io'
+    this.v5 = protocol === STREAM_CLOSE_PROTOCOL
     this.structuredStatus = protocol.startsWith('v4.') || protocol.startsWith('v5.')
     this.dockerId = dockerId
     this.o = o
