@@ -566,7 +566,8 @@ describe('the API over HTTP', () => {
     expect((await api('PATCH', ecPath('p'), {spec: {ephemeralContainers: [ec('e-root', {securityContext: {runAsNonRoot: true}})]}}, {contentType: SMP})).status).toBe(200)
     expect(await eventually('CreateContainerConfigError', async () => {
       const state = await ecState('p', 'e-root')
-      return state?.waiting && state
+      // Every container is ContainerCreating first; wait for what the kubelet decides.
+      return state?.waiting && state.waiting.reason !== 'ContainerCreating' && state
     })).toEqual({waiting: {
       reason: 'CreateContainerConfigError', message: `container has runAsNonRoot and image will run as root (pod: "p_default(${uid})", container: e-root)`}})
     // With a non-root uid it starts.
