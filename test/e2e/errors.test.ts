@@ -1,13 +1,8 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {allContainerIds, BUSYBOX, createdName, docker, dockerOk, mindbg, removeTargets, requireEngine, startTarget, testEnv, ROOT, BIN} from './helpers.js'
+import {allContainerIds, BIN, BUSYBOX, createdName, docker, dockerOk, mindbg, ROOT, sharedTarget, startTarget, testEnv} from './helpers.js'
 
-let web: string
-beforeAll(() => {
-  requireEngine()
-  web = startTarget()
-})
-afterAll(removeTargets)
+const web = sharedTarget()
 
 /** A user error: one message line, one hint line, nothing else (no stack), and nothing created. */
 async function expectUserError(args: string[], exitCode: number, message: RegExp, env: Record<string, string | undefined> = {}): Promise<void> {
@@ -65,14 +60,14 @@ describe('target errors', () => {
 
 describe('engine errors', () => {
   it('Docker unreachable (DOCKER_HOST honoured): 115', () =>
-    expectUserError(['attach', web, '--', 'true'], 115, /cannot reach the Docker engine at unix:\/\/\/tmp\/no-such-docker.sock/, {DOCKER_HOST: 'unix:///tmp/no-such-docker.sock'}))
+    expectUserError(['attach', web(), '--', 'true'], 115, /cannot reach the Docker engine at unix:\/\/\/tmp\/no-such-docker.sock/, {DOCKER_HOST: 'unix:///tmp/no-such-docker.sock'}))
 
   it('Docker unreachable over TCP: 115', () => expectUserError(['ls'], 115, /tcp:\/\/127.0.0.1:9/, {DOCKER_HOST: 'tcp://127.0.0.1:9'}))
 
   it('permission denied on the socket: 116', async () => {
     // The same CLI as an unprivileged user (nobody) against the root-owned socket.
     const {spawnSync} = await import('node:child_process')
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'attach', web, '--', 'true'], {
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'attach', web(), '--', 'true'], {
       env: {...testEnv(), HOME: '/tmp'},
       encoding: 'utf8',
       cwd: ROOT,
@@ -85,15 +80,15 @@ describe('engine errors', () => {
 
 describe('image errors', () => {
   it('image missing with --pull never: 117', () =>
-    expectUserError(['attach', '--image', 'mindbg-test/absent:1', '--pull', 'never', web, '--', 'true'], 117, /mindbg-test\/absent:1 is not present and --pull never/))
+    expectUserError(['attach', '--image', 'mindbg-test/absent:1', '--pull', 'never', web(), '--', 'true'], 117, /mindbg-test\/absent:1 is not present and --pull never/))
 
   it('pull failure: 117', () =>
     // A registry on a closed loopback port: the engine's pull fails at once, without leaving the machine.
-    expectUserError(['attach', '-q', '--image', '127.0.0.1:9/mindbg/absent:1', '--pull', 'always', web, '--', 'true'], 117, /cannot pull 127.0.0.1:9\/mindbg\/absent:1/))
+    expectUserError(['attach', '-q', '--image', '127.0.0.1:9/mindbg/absent:1', '--pull', 'always', web(), '--', 'true'], 117, /cannot pull 127.0.0.1:9\/mindbg\/absent:1/))
 
   it('command missing in the debug image: 127, like docker run', async () => {
     const before = allContainerIds()
-    const r = await mindbg(['attach', web, '--', 'no-such-tool'])
+    const r = await mindbg(['attach', web(), '--', 'no-such-tool'])
     expect(r.code).toBe(127)
     expect(r.stderr).toMatch(/^mindbg: cannot run the command in the sidecar: .*no-such-tool/)
     expect(allContainerIds()).toEqual(before)
@@ -113,7 +108,7 @@ describe('usage errors: exit 2, nothing created', () => {
     {args: ['attach', 'bad name!'], message: /bad container reference/},
     {args: ['attach', '--no-such-flag', 'WEB'], message: /Nonexistent flag: --no-such-flag/},
     {args: ['attach', '--chroot', '--profile', 'baseline', 'WEB', '--', 'ls'], message: /needs SYS_PTRACE/},
-  ])('$args', ({args, message}) => expectUserError(args.map((a) => (a === 'WEB' ? web : a)), 2, message))
+  ])('$args', ({args, message}) => expectUserError(args.map((a) => (a === 'WEB' ? web() : a)), 2, message))
 
   it('--debug shows the stack trace', async () => {
     const r = await mindbg(['attach', '--debug', 'no-such-container-xyz'])

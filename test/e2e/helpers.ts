@@ -5,6 +5,8 @@
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {afterAll, beforeAll} from 'vitest'
+
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = `${ROOT}bin/run.js`
 export const BUSYBOX = 'mindbg-fixture/busybox:local'
@@ -100,6 +102,20 @@ export function createdName(): string {
 
 export function removeTargets(): void {
   if (started.length > 0) dockerOk('rm', '-f', ...started.splice(0))
+}
+
+/**
+ * One running distroless target for the enclosing file or describe block: started (engine checked) before its
+ * tests, removed after. Returns its name, read once the tests run.
+ */
+export function sharedTarget(): () => string {
+  let name = ''
+  beforeAll(() => {
+    requireEngine()
+    name = startTarget()
+  })
+  afterAll(removeTargets)
+  return () => name
 }
 
 /** Every container (any state) that is a mindbg sidecar of `target`. */

@@ -1,13 +1,8 @@
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {BUSYBOX, collect, createdName, docker, dockerOk, mindbg, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, waitFor, waitForSidecar} from './helpers.js'
+import {BUSYBOX, collect, createdName, docker, dockerOk, mindbg, sharedTarget, sidecarsOf, startMindbg, startTarget, waitFor, waitForSidecar} from './helpers.js'
 
-let web: string
-beforeAll(() => {
-  requireEngine()
-  web = startTarget()
-})
-afterAll(removeTargets)
+const web = sharedTarget()
 
 describe('the sidecar is removed on every path', () => {
   it.each([
@@ -15,23 +10,23 @@ describe('the sidecar is removed on every path', () => {
     ['SIGTERM', 143],
     ['SIGHUP', 129],
   ] as const)('%s: exit %i, sidecar removed before mindbg exits', async (signal, code) => {
-    const child = startMindbg(['attach', web, '--', 'sleep', '60'])
+    const child = startMindbg(['attach', web(), '--', 'sleep', '60'])
     const done = collect(child)
-    await waitForSidecar(web)
+    await waitForSidecar(web())
     child.kill(signal)
     const r = await done
     expect(r.code).toBe(code)
-    expect(sidecarsOf(web)).toEqual([])
+    expect(sidecarsOf(web())).toEqual([])
   })
 
   it('SIGKILL of mindbg: the watchdog removes the sidecar within 10 s', async () => {
-    const child = startMindbg(['attach', web, '--', 'sleep', '60'])
+    const child = startMindbg(['attach', web(), '--', 'sleep', '60'])
     const done = collect(child)
-    await waitForSidecar(web)
+    await waitForSidecar(web())
     const killedAt = Date.now()
     child.kill('SIGKILL')
     await done
-    await waitFor('the sidecar to be removed', () => sidecarsOf(web).length === 0, 10_000)
+    await waitFor('the sidecar to be removed', () => sidecarsOf(web()).length === 0, 10_000)
     const seconds = (Date.now() - killedAt) / 1000
     console.log(`SIGKILL cleanup took ${seconds.toFixed(2)} s`)
     expect(seconds).toBeLessThan(10)
@@ -64,30 +59,30 @@ describe('the sidecar is removed on every path', () => {
   })
 
   it('stdout closed early (| head): the session ends and the sidecar is removed', async () => {
-    const child = startMindbg(['attach', web, '--', 'sh', '-c', 'while true; do echo line; done'])
+    const child = startMindbg(['attach', web(), '--', 'sh', '-c', 'while true; do echo line; done'])
     const done = collect(child)
     child.stdout!.once('data', () => child.stdout!.destroy())
     const r = await done
     expect(r.code).toBe(141)
-    await waitFor('no sidecar', () => sidecarsOf(web).length === 0, 3000)
+    await waitFor('no sidecar', () => sidecarsOf(web()).length === 0, 3000)
   })
 })
 
 describe('mindbg ls and prune', () => {
   it('ls shows a live sidecar with target, age, user and reason (text and --json)', async () => {
-    const child = startMindbg(['attach', '--reason', 'INC-7 checkout latency', web, '--', 'sleep', '60'])
+    const child = startMindbg(['attach', '--reason', 'INC-7 checkout latency', web(), '--', 'sleep', '60'])
     const done = collect(child)
-    const name = await waitForSidecar(web)
+    const name = await waitForSidecar(web())
     try {
       const text = await mindbg(['ls'])
       expect(text.code).toBe(0)
       expect(text.stdout).toMatch(/^NAME\s+TARGET\s+STATE\s+AGE\s+USER\s+REASON$/m)
-      expect(text.stdout).toMatch(new RegExp(`^${name}\\s+${web}\\s+running\\s+\\d+s\\s+\\S+@\\S+\\s+INC-7 checkout latency$`, 'm'))
+      expect(text.stdout).toMatch(new RegExp(`^${name}\\s+${web()}\\s+running\\s+\\d+s\\s+\\S+@\\S+\\s+INC-7 checkout latency$`, 'm'))
 
       const json = await mindbg(['ls', '--json'])
       const list = JSON.parse(json.stdout) as Array<Record<string, unknown>>
       const entry = list.find((s) => s.name === name)
-      expect(entry).toMatchObject({targetName: web, state: 'running', targetState: 'running', reason: 'INC-7 checkout latency', profile: 'general', version: '0.1.0'})
+      expect(entry).toMatchObject({targetName: web(), state: 'running', targetState: 'running', reason: 'INC-7 checkout latency', profile: 'general', version: '0.1.0'})
       expect(entry!.user).toMatch(/@/)
       expect(Date.parse(entry!.started as string)).toBeGreaterThan(Date.now() - 60_000)
       expect(entry!.ageSeconds).toBeGreaterThanOrEqual(0)
@@ -101,7 +96,7 @@ describe('mindbg ls and prune', () => {
     const orphanTargetGone = createdName()
     docker('create', '--name', orphanTargetGone, '--network', 'none', '--label', 'org.mindbg.sidecar=true', '--label', 'org.mindbg.target=0000deadbeef', BUSYBOX, 'true')
     const live = createdName()
-    const webId = docker('inspect', '--format', '{{.Id}}', web)
+    const webId = docker('inspect', '--format', '{{.Id}}', web())
     docker('run', '-d', '--name', live, '--network', `container:${webId}`, '--label', 'org.mindbg.sidecar=true', '--label', `org.mindbg.target=${webId}`, BUSYBOX, 'sleep', '60')
 
     const pruned = await mindbg(['prune', '--json'])

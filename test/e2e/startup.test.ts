@@ -3,9 +3,9 @@ import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+import {describe, expect, it} from 'vitest'
 
-import {BIN, removeTargets, requireEngine, ROOT, startTarget, testEnv} from './helpers.js'
+import {BIN, ROOT, sharedTarget, testEnv} from './helpers.js'
 
 const tracer = join(ROOT, 'test/support/trace-modules.mjs')
 
@@ -49,15 +49,10 @@ describe('start-up loads only what the command needs', () => {
   })
 
   describe('a one-shot attach', () => {
-    let web: string
-    beforeAll(() => {
-      requireEngine()
-      web = startTarget()
-    })
-    afterAll(removeTargets)
+    const web = sharedTarget()
 
     it('loads dockerode but not its idle ssh2/gRPC transports, nor ora when stderr is no TTY', () => {
-      const {modules, status} = loadedModules(['attach', web, '--', 'true'])
+      const {modules, status} = loadedModules(['attach', web(), '--', 'true'])
       expect(status).toBe(0)
       expect(loadedAny(modules, DOCKERODE)).not.toEqual([])
       expect(loadedAny(modules, ['/node_modules/dockerode/'])).toEqual([])

@@ -88,26 +88,28 @@ export function path(...parts: Array<string | number>): string {
   return out
 }
 
-const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
-const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+/** validation.IsDNS1123Label and IsDNS1123Subdomain: length limit, pattern and message, verbatim from the Go source. */
+const DNS1123 = {
+  label: {
+    max: 63,
+    pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/,
+    // Including the double space the Go source has.
+    message: "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')",
+  },
+  subdomain: {
+    max: 253,
+    pattern: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    message: "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
+  },
+}
 
-/** validation.IsDNS1123Label messages, verbatim (including the double space the Go source has). */
-export function validateDNS1123Label(value: string, field: string): FieldError[] {
+function validateDNS1123(kind: keyof typeof DNS1123, value: string, field: string): FieldError[] {
+  const {max, pattern, message} = DNS1123[kind]
   const errs: FieldError[] = []
-  if (value.length > 63) errs.push(invalidField(field, value, 'must be no more than 63 characters'))
-  if (!DNS1123_LABEL.test(value)) {
-    errs.push(invalidField(field, value,
-      "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?')"))
-  }
+  if (value.length > max) errs.push(invalidField(field, value, `must be no more than ${max} characters`))
+  if (!pattern.test(value)) errs.push(invalidField(field, value, message))
   return errs
 }
 
-export function validateDNS1123Subdomain(value: string, field: string): FieldError[] {
-  const errs: FieldError[] = []
-  if (value.length > 253) errs.push(invalidField(field, value, 'must be no more than 253 characters'))
-  if (!DNS1123_SUBDOMAIN.test(value)) {
-    errs.push(invalidField(field, value,
-      "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"))
-  }
-  return errs
-}
+export const validateDNS1123Label = (value: string, field: string): FieldError[] => validateDNS1123('label', value, field)
+export const validateDNS1123Subdomain = (value: string, field: string): FieldError[] => validateDNS1123('subdomain', value, field)
