@@ -383,8 +383,9 @@ describe('the API over HTTP', () => {
     expect(stale.events).toEqual([{type: 'ERROR', object: {kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure',
       message: `too old resource version: ${rv0} (${compactedAt})`, reason: 'Expired', code: 410}}])
 
+    const watchesBefore = sim.openWatches
     const open = watch(`${podsPath}?watch=true&resourceVersion=${sim.resourceVersion}&fieldSelector=metadata.name%3Dp`)
-    await new Promise((r) => setTimeout(r, 300))
+    await eventually('the watch to be served', async () => sim.openWatches > watchesBefore)
     sim.compactHistory({expireWatches: true})
     await open.ended
     expect(open.events.at(-1)).toMatchObject({type: 'ERROR', object: {code: 410, reason: 'Expired'}})

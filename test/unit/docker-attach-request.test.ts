@@ -39,7 +39,7 @@ describe('DockerEngine.attach', () => {
     const engine = await DockerEngine.connect()
     const stream = await engine.attach('abc123', {stdin: true, detachKeys: 'ctrl-p,ctrl-q'})
     stream.write('typed')
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    for (let i = 0; i < 100 && !request.endsWith('typed'); i++) await new Promise((resolve) => setTimeout(resolve, 10))
     stream.destroy()
     const [head, after] = request.split('\r\n\r\n')
     const [line, ...headers] = head!.split('\r\n')

@@ -61,6 +61,8 @@ export interface KubeSim {
   readonly resourceVersion: number
   /** Forgets the watch history (watches from an older resourceVersion get 410); expireWatches ends open watches with 410 too. */
   compactHistory(options?: {expireWatches?: boolean}): void
+  /** How many watches are being served now. */
+  readonly openWatches: number
   /** Docker ids (pause included) of a pod. */
   dockerIdsOf(namespace: string, pod: string): string[]
   /** Changes the exec/attach WebSocket subprotocols accepted from now on (e.g. ['v4.channel.k8s.io']). */
@@ -168,6 +170,9 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     compactHistory(o = {}) {
       store.compactHistory()
       if (o.expireWatches) ctx.watches.expireAll()
+    },
+    get openWatches() {
+      return ctx.watches.size
     },
     dockerIdsOf: (ns, pod) => backend.dockerIdsOf(ns, pod),
     setStreamProtocols(protocols) {
