@@ -221,5 +221,7 @@ describe('zero residue', () => {
 
   it('the fixture is a true distroless image: no shell inside the target', () => {
     expect(() => docker('exec', web, 'sh', '-c', 'true')).toThrow()
+    // ...and it runs as the distroless nonroot user, as the non-root paths of these tests assume.
+    expect(docker('inspect', '--format', '{{.Config.User}}', web)).toMatch(/^65532(:65532)?$/)
   })
 })

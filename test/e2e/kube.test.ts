@@ -470,6 +470,8 @@ describe('watching pods', () => {
     await eventually('a relist after 410', async () => requests(false).length > listsBefore, 10_000)
     await kubectl('label', 'pod', 'two', 'done=yes')
     expect(await result).toBe('labelled')
+    expect(requests(true).length).toBeGreaterThanOrEqual(3)
+    expect(requests(false).length).toBeGreaterThanOrEqual(2)
     api.close()
   })
 })
