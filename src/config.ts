@@ -3,7 +3,7 @@ import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import {PULL_POLICIES, type PullPolicy} from './attach-options.js'
-import {MindbgError} from './errors.js'
+import {firstLine, MindbgError} from './errors.js'
 import type {SiblingMapping} from './images/sibling.js'
 import {type Profile, PROFILES} from './profiles.js'
 
@@ -41,7 +41,7 @@ export async function loadConfig(env: NodeJS.ProcessEnv): Promise<MindbgConfig> 
   try {
     data = parse(readFileSync(path, 'utf8'))
   } catch (error) {
-    throw configError(path, `not valid YAML: ${(error as Error).message.split('\n')[0]}`)
+    throw configError(path, `not valid YAML: ${firstLine((error as Error).message)}`)
   }
   return validateConfig(data ?? {}, path)
 }

@@ -115,7 +115,7 @@ export function engineMessage(err: unknown): string {
   return firstLine(e.message ?? String(err))
 }
 
-function firstLine(text: string): string {
+export function firstLine(text: string): string {
   return text.split('\n').find((line) => line.trim().length > 0)?.trim() ?? ''
 }
 

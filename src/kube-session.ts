@@ -4,8 +4,8 @@ import type {V1ContainerStatus, V1EphemeralContainer, V1Namespace, V1Pod} from '
 import type {WebSocket as WsSocket} from 'ws'
 
 import {describeImageSource, type KubeSettings, type SidecarRequest, type StreamMode} from './attach-options.js'
-import {MindbgError, usageError} from './errors.js'
-import {type KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
+import {firstLine, MindbgError, usageError} from './errors.js'
+import {KubeApi, kubeError, KubeStatusError, podPath} from './runtime/kube-api.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './runtime/kube-channels.js'
 import {siblingImage} from './images/sibling.js'
 import {ExitTrailer} from './runtime/exit-trailer.js'
@@ -23,33 +23,47 @@ export interface KubeTargetRef {
 }
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
+/** Waiting reasons of a container whose image cannot be had; with the config ones, of one that cannot start now. */
+const IMAGE_UNAVAILABLE = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
+const CANNOT_START = new Set([...IMAGE_UNAVAILABLE, 'CreateContainerConfigError', 'CreateContainerError'])
 
-export async function runKubeAttach(ref: KubeTargetRef, request: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<SessionResult> {
+/** What every pod session (and its dry run) starts from: the connection, the running pod and target, the namespace's Pod Security level. */
+interface KubeTarget {
+  api: KubeApi
+  namespace: string
+  pod: V1Pod
+  target: string
+  restricted: boolean
+  custom: Record<string, unknown> | undefined
+}
+
+/** Connects, finds the running pod and target container, and hands them to `use`; the connection is closed after. */
+async function withKubeTarget<T>(ref: KubeTargetRef, kube: KubeSettings, use: (t: KubeTarget) => Promise<T>): Promise<T> {
   const custom = kube.custom === undefined ? undefined : await readCustom(kube.custom)
-  const {KubeApi} = await import('./runtime/kube-api.js')
   const api = await KubeApi.connect({...kube, namespace: ref.namespace ?? kube.namespace})
   try {
-    return await session(api, ref, request, streams, kube, custom, ctx)
+    const namespace = api.namespace
+    const [pod, restricted] = await Promise.all([getRunningPod(api, namespace, ref.pod), enforcesRestricted(api, namespace)])
+    const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
+    assertContainerRunning(pod, target)
+    return await use({api, namespace, pod, target, restricted, custom})
   } finally {
     api.close()
   }
 }
 
+export function runKubeAttach(ref: KubeTargetRef, request: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<SessionResult> {
+  return withKubeTarget(ref, kube, (t) => session(t, ref, request, streams, kube, ctx))
+}
+
 async function session(
-  api: KubeApi,
+  {api, namespace, pod, target, restricted, custom}: KubeTarget,
   ref: KubeTargetRef,
-  requested: SidecarRequest,
+  request: SidecarRequest,
   streams: StreamMode,
   kube: KubeSettings,
-  custom: Record<string, unknown> | undefined,
   ctx: SessionContext,
 ): Promise<SessionResult> {
-  const request = requested
-  const namespace = api.namespace
-  const [pod, restricted] = await Promise.all([getRunningPod(api, namespace, ref.pod), enforcesRestricted(api, namespace)])
-  const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
-  assertContainerRunning(pod, target)
-
   if (kube.reuse) {
     if (request.command.length > 0) throw usageError('--reuse re-attaches to a running debugger shell and takes no command', 'Drop the command, or drop --reuse.')
     const existing = reusableDebugger(pod)
@@ -122,14 +136,8 @@ export interface KubeDryRunReport {
   ephemeralContainer: V1EphemeralContainer
 }
 
-export async function kubeDryRun(ref: KubeTargetRef, request: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<KubeDryRunReport> {
-  const custom = kube.custom === undefined ? undefined : await readCustom(kube.custom)
-  const {KubeApi} = await import('./runtime/kube-api.js')
-  const api = await KubeApi.connect({...kube, namespace: ref.namespace ?? kube.namespace})
-  try {
-    const namespace = api.namespace
-    const [pod, restricted] = await Promise.all([getRunningPod(api, namespace, ref.pod), enforcesRestricted(api, namespace)])
-    const target = chooseTargetContainer(pod, ref.container ?? kube.targetContainer)
+export function kubeDryRun(ref: KubeTargetRef, request: SidecarRequest, streams: StreamMode, kube: KubeSettings, ctx: SessionContext): Promise<KubeDryRunReport> {
+  return withKubeTarget(ref, kube, async ({namespace, pod, target, restricted, custom}) => {
     const {spec, request: resolved, imageReason} = prepareEphemeral(pod, target, request, streams, restricted, custom, ctx)
     const sc = spec.container.securityContext
     return {
@@ -143,9 +151,7 @@ export async function kubeDryRun(ref: KubeTargetRef, request: SidecarRequest, st
       command: resolved.command,
       ephemeralContainer: spec.container,
     }
-  } finally {
-    api.close()
-  }
+  })
 }
 
 /** Where a debugger lives. */
@@ -177,7 +183,7 @@ async function readCustom(path: string): Promise<Record<string, unknown>> {
   try {
     data = parse(text) // YAML is a superset of JSON: one parser for both
   } catch (error) {
-    throw usageError(`--custom ${path}: not valid JSON or YAML: ${(error as Error).message.split('\n')[0]}`)
+    throw usageError(`--custom ${path}: not valid JSON or YAML: ${firstLine((error as Error).message)}`)
   }
   if (typeof data !== 'object' || data === null || Array.isArray(data)) throw usageError(`--custom ${path}: must be a partial container spec (an object)`)
   return data as Record<string, unknown>
@@ -285,7 +291,7 @@ async function waitForStart(
     timeoutMs,
     signal,
     onTimeout: () => {
-      const imageProblem = /ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull/.test(lastReason)
+      const imageProblem = IMAGE_UNAVAILABLE.has(lastReason)
       return new MindbgError(
         imageProblem ? 'imageUnavailable' : 'sidecarFailed',
         `the debugger ${name} did not start within ${Math.round(timeoutMs / 1000)} s${lastWaiting ? ` (${lastWaiting})` : ''}`,
@@ -320,7 +326,7 @@ async function attachWhenStarted(api: KubeApi, ref: DebuggerRef, streams: Stream
   let hopeless = false
   const onWaiting = (reason: string): void => {
     const was = hopeless
-    hopeless = /^(ErrImagePull|ImagePullBackOff|InvalidImageName|ErrImageNeverPull|CreateContainerConfigError|CreateContainerError)$/.test(reason)
+    hopeless = CANNOT_START.has(reason)
     if (was && !hopeless) {
       // The image came after all: the container may start any moment now.
       delay = 50

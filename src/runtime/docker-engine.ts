@@ -49,25 +49,25 @@ export class DockerEngine {
    * the query only and the body is empty (Content-Length: 0, as the docker CLI sends it).
    */
   attach(id: string, options: {stdin: boolean; detachKeys: string}): Promise<Duplex> {
-    const modem = this.api.modem as {dial(options: object, callback: (error: unknown, stream: Duplex) => void): void}
     const query = {stream: true, stdin: options.stdin, stdout: true, stderr: true, detachKeys: options.detachKeys}
-    return new Promise((resolve, reject) => {
-      modem.dial(
-        {
-          path: `/containers/${encodeURIComponent(id)}/attach?`,
-          method: 'POST',
-          isStream: true,
-          hijack: true,
-          openStdin: options.stdin,
-          // An empty file: docker-modem then sends Content-Length: 0 instead of a JSON body or a chunked one.
-          file: Buffer.alloc(0),
-          headers: {'Content-Type': 'text/plain'},
-          options: {_query: query},
-          statusCodes: {101: true, 200: true, 404: 'no such container', 409: 'container is paused', 500: 'server error'},
-        },
-        (error, stream) => (error ? reject(error) : resolve(stream)),
-      )
+    return this.dial<Duplex>({
+      path: `/containers/${encodeURIComponent(id)}/attach?`,
+      method: 'POST',
+      isStream: true,
+      hijack: true,
+      openStdin: options.stdin,
+      // An empty file: docker-modem then sends Content-Length: 0 instead of a JSON body or a chunked one.
+      file: Buffer.alloc(0),
+      headers: {'Content-Type': 'text/plain'},
+      options: {_query: query},
+      statusCodes: {101: true, 200: true, 404: 'no such container', 409: 'container is paused', 500: 'server error'},
     })
+  }
+
+  /** A raw docker-modem request, for what dockerode's own methods do not do quite right. */
+  private dial<T>(options: object): Promise<T> {
+    const modem = this.api.modem as {dial(options: object, callback: (error: unknown, result: T) => void): void}
+    return new Promise((resolve, reject) => modem.dial(options, (error, result) => (error ? reject(error) : resolve(result))))
   }
 
   /**
@@ -75,14 +75,10 @@ export class DockerEngine {
    * /_ping is answered at once, while /version makes dockerd ask containerd and runc (~12 ms on every attach).
    */
   kind(): Promise<EngineKind> {
-    this.kindPromise ??= new Promise<EngineKind>((resolve, reject) => {
-      const modem = this.api.modem as {dial(options: object, callback: (error: unknown, res: IncomingMessage) => void): void}
-      modem.dial({path: '/_ping', method: 'GET', isStream: true, statusCodes: {200: true, 500: 'server error'}}, (error, res) => {
-        if (error) return reject(error)
-        res.resume()
-        const server = String(res.headers.server ?? '')
-        resolve(res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker')
-      })
+    this.kindPromise ??= this.dial<IncomingMessage>({path: '/_ping', method: 'GET', isStream: true, statusCodes: {200: true, 500: 'server error'}}).then((res) => {
+      res.resume()
+      const server = String(res.headers.server ?? '')
+      return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'
     })
     return this.kindPromise
   }

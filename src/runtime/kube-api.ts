@@ -5,7 +5,7 @@ import {createRequire} from 'node:module'
 import type {KubeConfig as KubeConfigType} from '@kubernetes/client-node'
 import type {WebSocket as WsSocket} from 'ws'
 
-import {MindbgError} from '../errors.js'
+import {firstLine, MindbgError} from '../errors.js'
 
 /** A metav1.Status as the API server sends it with every error. */
 export interface KubeStatus {
@@ -68,7 +68,7 @@ export class KubeApi {
     } catch (error) {
       throw new MindbgError(
         'usage',
-        `cannot use the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${(error as Error).message.split('\n')[0]}`,
+        `cannot use the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${firstLine((error as Error).message)}`,
         'Check --kubeconfig / KUBECONFIG and --context (kubectl config get-contexts).',
         {cause: error},
       )
@@ -93,7 +93,7 @@ export class KubeApi {
       // the credentials are needed.
       else await (this.config as unknown as {applyOptions(o: https.RequestOptions): Promise<void>}).applyOptions(opts)
     } catch (error) {
-      throw new MindbgError('permissionDenied', `cannot get credentials for context "${this.context}": ${(error as Error).message.split('\n')[0]}`, 'Check the user of this context in the kubeconfig (exec plugin, token, certificates).', {cause: error})
+      throw new MindbgError('permissionDenied', `cannot get credentials for context "${this.context}": ${firstLine((error as Error).message)}`, 'Check the user of this context in the kubeconfig (exec plugin, token, certificates).', {cause: error})
     }
     return opts
   }
