@@ -1,16 +1,17 @@
-import {Args, Flags} from '#oclif'
+import {Args} from '#oclif'
 
-import {PULL_POLICIES, planAttach} from '../src/attach-options.js'
+import type {PlanReport} from '../src/backends/backend.js'
+import {planAttach} from '../src/cli/attach-plan.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
-import {PROFILES} from '../src/profiles.js'
-import {createReporter} from '../src/progress.js'
+import {loadConfig} from '../src/cli/config.js'
 import {formatDryRun} from '../src/cli/dry-run.js'
-import {loadConfig} from '../src/config.js'
-import {usageError} from '../src/errors.js'
-import type {KubeDryRunReport} from '../src/kube-session.js'
-import {type DryRunReport, dryRun, runAttach} from '../src/session.js'
-import {DEFAULT_DETACH_KEYS} from '../src/terminal/detach-keys.js'
-import {terminalSize} from '../src/terminal/tty.js'
+import {ATTACH_FLAGS, type AttachFlags} from '../src/cli/flag-table.js'
+import {oclifFlags} from '../src/cli/oclif-flags.js'
+import {processIO, stopOnSignals} from '../src/cli/process-io.js'
+import {createReporter} from '../src/cli/progress.js'
+import {terminalSize} from '../src/cli/terminal.js'
+import {usageError} from '../src/domain/errors.js'
+import {attach, planReport} from '../src/session/attach.js'
 
 export default class Attach extends MindbgCommand {
   static override summary = 'Open a shell, or run one command, in a debug sidecar next to a running container.'
@@ -27,67 +28,42 @@ export default class Attach extends MindbgCommand {
   static override args = {
     target: Args.string({description: 'Container name, ID, unique ID prefix or docker://NAME; pod/NAME[/CONTAINER] or k8s://NAMESPACE/POD[/CONTAINER].', required: false}),
   }
-  static override flags = {
-    'cap-add': Flags.string({description: 'Add a Linux capability to the sidecar (repeatable).', multiple: true, multipleNonGreedy: true, helpGroup: 'SECURITY'}),
-    chroot: Flags.boolean({description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target."}),
-    'detach-keys': Flags.string({description: 'Key sequence that detaches and leaves the sidecar running.', default: DEFAULT_DETACH_KEYS}),
-    env: Flags.string({char: 'e', description: 'Set KEY=VALUE in the sidecar, or KEY to copy it from here (repeatable).', multiple: true, multipleNonGreedy: true}),
-    'dry-run': Flags.boolean({description: 'Show the sidecar that would be created (image and why, user, namespaces) and stop.'}),
-    image: Flags.string({description: 'Debug image (default: MINDBG_IMAGE, else the config file, else a pinned static busybox).', helpGroup: 'IMAGE'}),
-    platform: Flags.string({description: "Platform of the debug image to pull, OS/ARCH[/VARIANT] (default: the target's).", helpGroup: 'IMAGE'}),
-    name: Flags.string({description: 'Name of the sidecar container (default: mindbg-<target>-<random>).'}),
-    privileged: Flags.boolean({description: 'Run the sidecar privileged.', helpGroup: 'SECURITY'}),
-    profile: Flags.string({description: 'Security profile, as in kubectl debug.', options: [...PROFILES], helpGroup: 'SECURITY'}),
-    pull: Flags.string({description: 'When to pull the debug image (default: missing).', options: [...PULL_POLICIES], helpGroup: 'IMAGE'}),
-    reason: Flags.string({description: 'Why this session exists (e.g. an incident ticket); recorded on the sidecar.'}),
-    session: Flags.string({description: 'Re-attach to a sidecar left running by a detach.'}),
-    context: Flags.string({description: 'Kubernetes: kubeconfig context (default: the current one).', helpGroup: 'KUBERNETES'}),
-    custom: Flags.string({description: 'Kubernetes: partial container spec (JSON or YAML) merged into the debugger, as kubectl debug --custom.', helpGroup: 'KUBERNETES'}),
-    kubeconfig: Flags.string({description: 'Kubernetes: kubeconfig file (default: KUBECONFIG, else ~/.kube/config).', helpGroup: 'KUBERNETES'}),
-    namespace: Flags.string({char: 'n', description: "Kubernetes: the pod's namespace (default: the context's).", helpGroup: 'KUBERNETES'}),
-    reuse: Flags.boolean({description: 'Kubernetes: re-attach to a running mindbg debugger in the pod instead of adding one.', helpGroup: 'KUBERNETES'}),
-    'target-container': Flags.string({char: 'c', description: "Kubernetes: the container to debug (default: the pod's default-container annotation, else the first).", helpGroup: 'KUBERNETES'}),
-    timeout: Flags.string({description: 'Kubernetes: how long to wait for the debugger to start (default 2m).', helpGroup: 'KUBERNETES'}),
-    sibling: Flags.boolean({description: "Use the debug twin of the target's image (distroless :debug, Chainguard -dev, config mappings).", helpGroup: 'IMAGE'}),
-    stdin: Flags.boolean({char: 'i', description: 'Keep stdin attached (default: on for a shell or piped input).', allowNo: true}),
-    tty: Flags.boolean({char: 't', description: 'Allocate a terminal (default: on for a shell in a terminal).', allowNo: true}),
-    user: Flags.string({char: 'u', description: 'User in the sidecar, UID[:GID] or name.', helpGroup: 'SECURITY'}),
-    workdir: Flags.string({char: 'w', description: 'Working directory in the sidecar.'}),
-  }
-
+  static override flags = oclifFlags(ATTACH_FLAGS)
   static override enableJsonFlag = true
 
-  async run(): Promise<DryRunReport | KubeDryRunReport | void> {
+  async run(): Promise<PlanReport | void> {
     const {args, argv, flags} = await this.parse(Attach)
     // After "--" the command is taken verbatim: oclif's argv reorders repeated words (`-- pgrep app` for target app).
     const dashes = this.argv.indexOf('--')
     const rest = dashes >= 0 ? this.argv.slice(dashes + 1) : (argv as string[]).slice(args.target === undefined ? 0 : 1)
-    if (flags.json && !flags['dry-run']) throw usageError('--json goes with --dry-run', 'A session streams the command\'s own output; use --dry-run --json to see the plan as JSON.')
+    if (flags.json && !flags['dry-run']) throw usageError('--json goes with --dry-run', "A session streams the command's own output; use --dry-run --json to see the plan as JSON.")
     const config = await loadConfig(process.env)
     const plan = planAttach({
       config,
       targetArg: args.target,
       command: rest,
-      flags,
+      flags: flags as AttachFlags,
       env: process.env,
       stdinIsTTY: Boolean(process.stdin.isTTY),
       stdoutIsTTY: Boolean(process.stdout.isTTY),
       terminalSize: terminalSize(process.stdout),
     })
-    const ctx = {
-      version: this.config.version,
-      configPath: config.path,
-      reporter: createReporter({quiet: flags.quiet}),
-      stdin: process.stdin,
-      stdout: process.stdout,
-      stderr: process.stderr,
-    }
+    const context = {version: this.config.version, configPath: config.path, reporter: createReporter({quiet: Boolean(flags.quiet)})}
     if (plan.kind === 'new' && plan.dryRun) {
-      const report = await dryRun(plan, ctx)
+      const report = await planReport(plan, context)
       if (!this.jsonEnabled()) this.log(formatDryRun(report))
       return report
     }
-    const result = await runAttach(plan, ctx)
-    if (result.exitCode !== 0) this.exit(result.exitCode)
+    const stop = new AbortController()
+    const unsubscribe = stopOnSignals(stop)
+    const io = processIO()
+    try {
+      const result = await attach(plan, io, {...context, signal: stop.signal})
+      if (result.error) throw result.error
+      if (result.exitCode !== 0) this.exit(result.exitCode)
+    } finally {
+      unsubscribe()
+      io.release()
+    }
   }
 }

@@ -1,33 +1,32 @@
-import {Flags} from '#oclif'
-
+import type {PrunedDebugger} from '../src/backends/backend.js'
+import {connectBackend} from '../src/backends/registry.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
-import {DockerEngine} from '../src/runtime/docker-engine.js'
-import {orphanReason} from '../src/prune.js'
+import {PRUNE_FLAGS, type PruneFlags, scopeRuntime} from '../src/cli/flag-table.js'
+import {oclifFlags} from '../src/cli/oclif-flags.js'
 
 export interface PruneResult {
-  removed: Array<{name: string; target: string; why: string}>
+  removed: PrunedDebugger[]
 }
 
 export default class Prune extends MindbgCommand {
   static override summary = 'Remove orphaned mindbg sidecars (exited, or whose target is no longer running).'
   static override enableJsonFlag = true
   static override examples = ['<%= config.bin %> prune', '<%= config.bin %> prune --all --json']
-  static override flags = {
-    all: Flags.boolean({description: 'Also remove live sidecars, including detached sessions.'}),
-  }
+  static override flags = oclifFlags(PRUNE_FLAGS)
 
   async run(): Promise<PruneResult> {
-    const {flags} = await this.parse(Prune)
-    const engine = await DockerEngine.connect()
-    const removed: PruneResult['removed'] = []
-    for (const sidecar of await engine.listSidecars()) {
-      const why = orphanReason(sidecar) ?? (flags.all ? '--all' : undefined)
-      if (!why) continue
-      await engine.remove(sidecar.id)
-      removed.push({name: sidecar.name, target: sidecar.targetName, why})
-      if (!this.jsonEnabled() && !flags.quiet) this.log(`removed ${sidecar.name} (${why})`)
+    const flags = (await this.parse(Prune)).flags as PruneFlags & {json?: boolean; quiet?: boolean}
+    const backend = await connectBackend(scopeRuntime(flags), {kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace})
+    let removed: PrunedDebugger[]
+    try {
+      removed = await backend.prune({all: Boolean(flags.all)})
+    } finally {
+      backend.close()
     }
-    if (!this.jsonEnabled() && !flags.quiet && removed.length === 0) this.logToStderr('mindbg: nothing to prune')
+    if (!this.jsonEnabled() && !flags.quiet) {
+      for (const r of removed) this.log(`removed ${r.name} (${r.why})`)
+      if (removed.length === 0) this.logToStderr('mindbg: nothing to prune')
+    }
     return {removed}
   }
 }

@@ -1,6 +1,6 @@
 import {Command, Flags} from '#oclif'
 
-import {toMindbgError} from '../errors.js'
+import {toMindbgError} from '../domain/errors.js'
 
 /** Flags and error reporting every mindbg command shares. */
 export abstract class MindbgCommand extends Command {

@@ -1,22 +1,26 @@
 import {flush, run} from '#oclif'
 
-import {formatError, MindbgError, toMindbgError} from '../errors.js'
-import {EPIPE_EXIT, sessionHandlesClosedStdout} from '../terminal/session-controls.js'
+import {formatError, MindbgError, toMindbgError} from '../domain/errors.js'
+
+const EPIPE_EXIT = 141
 
 /** Runs oclif and owns the one place where any error becomes a message, a hint and an exit code. */
 export async function main(argv: string[], binUrl: string): Promise<void> {
   // `mindbg ls | head`: a closed stdout ends mindbg quietly with 141, as SIGPIPE ends other tools (oclif would
-  // otherwise wait for a 'drain' that never comes). A session does it itself, after removing its sidecar. Any other
-  // failure to write is an error of its own (a sidecar left behind is the watchdog's).
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  // otherwise wait for a 'drain' that never comes). A running session listens too and does it itself, after ending
+  // its debugger. Any other failure to write is an error of its own (a sidecar left behind is the watchdog's).
+  const onStdoutError = (error: NodeJS.ErrnoException): void => {
     if (error.code === 'EPIPE') {
-      if (!sessionHandlesClosedStdout()) process.exit(EPIPE_EXIT)
+      if (process.stdout.listenerCount('error') <= ownListeners) process.exit(EPIPE_EXIT)
       return
     }
     const failure = new MindbgError('internal', `cannot write to stdout: ${error.message}`, 'Whatever reads mindbg\'s output failed; run it again, or redirect to a file.')
     process.stderr.write(formatError(failure, false))
     process.exit(failure.exitCode)
-  })
+  }
+  process.stdout.on('error', onStdoutError)
+  // Whatever listens beyond these is a session (or its output relay), which ends its debugger first.
+  const ownListeners = process.stdout.listenerCount('error')
   try {
     await run(argv, binUrl)
     await flush()

@@ -1,11 +1,6 @@
-import {MindbgError} from '../errors.js'
+import {MindbgError} from '../domain/errors.js'
+import type {SiblingMapping} from '../domain/request.js'
 import {formatImageReference, type ImageReference, parseImageReference} from './reference.js'
-
-/** A user-defined rule from the config file: a regular expression over the whole reference and its replacement. */
-export interface SiblingMapping {
-  match: string
-  replace: string
-}
 
 export interface SiblingChoice {
   image: string

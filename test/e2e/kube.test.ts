@@ -423,7 +423,7 @@ describe('--dry-run for pods', () => {
     expect(text.stdout).toMatch(/^user: +65532:65532$/m)
     expect(text.stdout).toMatch(/^note: +the target runs as non-root/m)
     const json = JSON.parse((await kube(['pod/web', '--dry-run', '--json'])).stdout)
-    expect(json).toMatchObject({image: 'mindbg-fixture/busybox:local', imageReason: 'the MINDBG_IMAGE environment variable', pull: 'IfNotPresent', ephemeralContainer: {targetContainerName: 'app', stdin: true}})
+    expect(json).toMatchObject({image: 'mindbg-fixture/busybox:local', imageReason: 'the MINDBG_IMAGE environment variable', pull: 'IfNotPresent', runtime: 'kubernetes', spec: {targetContainerName: 'app', stdin: true}})
     expect((await ephemeral('web')).length).toBe(before)
   })
 })
@@ -453,8 +453,8 @@ spec:
 
 describe('watching pods', () => {
   it('resumes after watch timeouts and relists after 410 Gone', async () => {
-    const {KubeApi} = await import('../../dist/src/runtime/kube-api.js')
-    const {watchPod} = await import('../../dist/src/runtime/kube-watch.js')
+    const {KubeApi} = await import('../../dist/src/backends/kubernetes/api.js')
+    const {watchPod} = await import('../../dist/src/backends/kubernetes/watch.js')
     const api = await KubeApi.connect({kubeconfig})
     const logFrom = simLog.length
     const result = watchPod(api, 'default', 'two', (p: {metadata?: {labels?: Record<string, string>}}) =>

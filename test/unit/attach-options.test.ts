@@ -1,9 +1,11 @@
 import {describe, expect, it} from 'vitest'
 
-import {type AttachFlags, type AttachInput, DEFAULT_IMAGE, planAttach} from '../../src/attach-options.js'
-import {MindbgError} from '../../src/errors.js'
+import {type AttachInput, planAttach} from '../../src/cli/attach-plan.js'
+import type {AttachFlags} from '../../src/cli/flag-table.js'
+import {DEFAULT_IMAGE} from '../../src/domain/request.js'
+import {MindbgError} from '../../src/domain/errors.js'
 
-const flags = (over: Partial<AttachFlags> = {}): AttachFlags => ({pull: 'missing', privileged: false, chroot: false, 'detach-keys': 'ctrl-p,ctrl-q', ...over})
+const flags = (over: Partial<AttachFlags> = {}): AttachFlags => ({privileged: false, chroot: false, 'detach-keys': 'ctrl-p,ctrl-q', ...over})
 const input = (over: Partial<AttachInput> = {}): AttachInput => ({
   targetArg: 'web',
   command: [],
@@ -41,7 +43,7 @@ describe('image choice', () => {
     {name: 'MINDBG_IMAGE', f: {}, env: {MINDBG_IMAGE: 'local/bb:1'}, image: 'local/bb:1', source: 'MINDBG_IMAGE'},
     {name: '--image beats MINDBG_IMAGE', f: {image: 'nicolaka/netshoot'}, env: {MINDBG_IMAGE: 'local/bb:1'}, image: 'nicolaka/netshoot', source: 'flag'},
   ])('$name', ({f, env, image, source}) => {
-    expect(plan({flags: flags(f), env}).sidecar).toMatchObject({image, imageSource: source})
+    expect(plan({flags: flags(f), env}).request).toMatchObject({image, imageSource: source})
   })
 })
 
@@ -87,8 +89,8 @@ describe('validation: usage errors before anything is created', () => {
 
   it('normalises capabilities and copies env from the caller', () => {
     const p = plan({flags: flags({'cap-add': ['cap_net_admin', 'sys_ptrace'], env: ['A=1', 'HOME', 'B=x=y']}), env: {HOME: '/root'}})
-    expect(p.sidecar.capAdd).toEqual(['NET_ADMIN', 'SYS_PTRACE'])
-    expect(p.sidecar.env).toEqual(['A=1', 'HOME=/root', 'B=x=y'])
+    expect(p.request.capAdd).toEqual(['NET_ADMIN', 'SYS_PTRACE'])
+    expect(p.request.env).toEqual(['A=1', 'HOME=/root', 'B=x=y'])
   })
 
   it('re-attach takes only a session name', () => {

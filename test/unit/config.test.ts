@@ -4,7 +4,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {configPath, loadConfig, validateConfig} from '../../src/config.js'
+import {configPath, loadConfig, validateConfig} from '../../src/cli/config.js'
 
 describe('configPath', () => {
   it.each([

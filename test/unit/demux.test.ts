@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {StdDemuxer} from '../../src/runtime/demux.js'
+import {StdDemuxer} from '../../src/backends/docker/demux.js'
 
 const frame = (stream: number, text: string): Buffer => {
   const payload = Buffer.from(text)

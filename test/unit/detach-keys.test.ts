@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {DetachKeyMatcher, parseDetachKeys} from '../../src/terminal/detach-keys.js'
+import {DetachKeyMatcher, parseDetachKeys} from '../../src/session/detach-keys.js'
 
 describe('parseDetachKeys', () => {
   it.each([

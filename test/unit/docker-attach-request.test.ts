@@ -5,7 +5,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {DockerEngine} from '../../src/runtime/docker-engine.js'
+import {DockerEngine} from '../../src/backends/docker/engine.js'
 
 /**
  * What the attach request looks like on the wire, against a stand-in engine on a Unix socket: Podman hands an

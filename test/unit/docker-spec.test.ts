@@ -2,8 +2,8 @@ import {describe, expect, it} from 'vitest'
 
 import {sidecarRequest} from './fixtures.js'
 
-import type {StreamMode} from '../../src/attach-options.js'
-import {buildSidecarSpec, CHROOT_SCRIPT, type DockerTarget, LABEL, sidecarName} from '../../src/runtime/docker-spec.js'
+import type {StreamMode} from '../../src/domain/request.js'
+import {buildSidecarSpec, CHROOT_SCRIPT, type DockerTarget, LABEL, sidecarName} from '../../src/backends/docker/spec.js'
 
 const target = (over: Partial<DockerTarget> = {}): DockerTarget => ({
   id: 'abc123def456',
@@ -107,11 +107,11 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
       [LABEL.sidecar]: 'true',
       [LABEL.target]: 'abc123def456',
       [LABEL.targetName]: 'web',
-      [LABEL.user]: 'alice@laptop',
-      [LABEL.started]: '2026-11-27T03:00:00.000Z',
-      [LABEL.version]: '0.1.0',
+      'org.mindbg.user': 'alice@laptop',
+      'org.mindbg.started': '2026-11-27T03:00:00.000Z',
+      'org.mindbg.version': '0.1.0',
       [LABEL.profile]: 'netadmin',
-      [LABEL.reason]: 'INC-42',
+      'org.mindbg.reason': 'INC-42',
     })
   })
 

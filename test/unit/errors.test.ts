@@ -1,16 +1,41 @@
 import {describe, expect, it} from 'vitest'
 
-import {engineMessage, ExitCode, formatError, MindbgError, toMindbgError} from '../../src/errors.js'
+import {dockerError, engineMessage} from '../../src/backends/docker/errors.js'
+import {ExitCode, formatError, MindbgError, toMindbgError} from '../../src/domain/errors.js'
 
 const withCode = (code: string): Error => Object.assign(new Error(`connect ${code} /var/run/docker.sock`), {code})
 
-describe('toMindbgError', () => {
+describe('dockerError: the Docker backend translates its own failures', () => {
   it.each([
     {name: 'socket missing', error: withCode('ENOENT'), exit: ExitCode.engineUnreachable, message: /cannot reach the Docker engine/},
     {name: 'connection refused', error: withCode('ECONNREFUSED'), exit: ExitCode.engineUnreachable, message: /cannot reach/},
     {name: 'permission denied', error: withCode('EACCES'), exit: ExitCode.permissionDenied, message: /permission denied/},
-    {name: 'oclif parse error', error: Object.assign(new Error('Expected --profile=x to be one of: a, b\nSee more help'), {oclif: {exit: 2}}), exit: 2, message: /^Expected --profile=x/},
     {name: 'engine HTTP error', error: Object.assign(new Error('(HTTP code 500) server error'), {statusCode: 500, json: {message: 'boom'}}), exit: ExitCode.internal, message: /answered 500: boom/},
+    {name: 'anything else', error: new TypeError('x is undefined'), exit: ExitCode.internal, message: /x is undefined/},
+  ])('$name', ({error, exit, message}) => {
+    const e = dockerError(error)
+    expect(e.exitCode).toBe(exit)
+    expect(e.message).toMatch(message)
+    expect(e.message).not.toContain('\n')
+    expect(e.hint).toBeTruthy()
+  })
+
+  it('honours DOCKER_HOST in the message', () => {
+    const saved = process.env.DOCKER_HOST
+    process.env.DOCKER_HOST = 'tcp://127.0.0.1:1'
+    try {
+      expect(dockerError(withCode('ECONNREFUSED')).message).toContain('tcp://127.0.0.1:1')
+    } finally {
+      if (saved === undefined) delete process.env.DOCKER_HOST
+      else process.env.DOCKER_HOST = saved
+    }
+  })
+})
+
+describe('toMindbgError: the generic layer knows no runtime', () => {
+  it.each([
+    {name: 'oclif parse error', error: Object.assign(new Error('Expected --profile=x to be one of: a, b\nSee more help'), {oclif: {exit: 2}}), exit: 2, message: /^Expected --profile=x/},
+    {name: 'a socket error is a bug once it gets here', error: withCode('ECONNREFUSED'), exit: ExitCode.internal, message: /connect ECONNREFUSED/},
     {name: 'anything else', error: new TypeError('x is undefined'), exit: ExitCode.internal, message: /x is undefined/},
     {name: 'a thrown string', error: 'weird', exit: ExitCode.internal, message: /weird/},
   ])('$name', ({error, exit, message}) => {
@@ -34,16 +59,6 @@ describe('toMindbgError', () => {
     expect(toMindbgError(e)).toBe(e)
   })
 
-  it('honours DOCKER_HOST in the message', () => {
-    const saved = process.env.DOCKER_HOST
-    process.env.DOCKER_HOST = 'tcp://127.0.0.1:1'
-    try {
-      expect(toMindbgError(withCode('ECONNREFUSED')).message).toContain('tcp://127.0.0.1:1')
-    } finally {
-      if (saved === undefined) delete process.env.DOCKER_HOST
-      else process.env.DOCKER_HOST = saved
-    }
-  })
 })
 
 describe('formatError', () => {

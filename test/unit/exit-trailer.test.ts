@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {ExitTrailer} from '../../src/runtime/exit-trailer.js'
+import {ExitTrailer} from '../../src/backends/kubernetes/exit-trailer.js'
 
 const PREFIX = 'mindbg-exit:0123456789ab:'
 

@@ -1,4 +1,4 @@
-import type {SidecarRequest} from '../../src/attach-options.js'
+import type {DebuggerRequest as SidecarRequest} from '../../src/domain/request.js'
 
 /** A sidecar request with the defaults `mindbg attach web` would produce, for spec-builder tests. */
 export const sidecarRequest = (over: Partial<SidecarRequest> = {}): SidecarRequest => ({
@@ -17,5 +17,7 @@ export const sidecarRequest = (over: Partial<SidecarRequest> = {}): SidecarReque
   chroot: false,
   reason: undefined,
   command: [],
+  custom: undefined,
+  startTimeoutMs: 120_000,
   ...over,
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {closeStdinFrame, decode, resizeFrame, stdinFrame} from '../../src/runtime/kube-channels.js'
+import {closeStdinFrame, decode, resizeFrame, stdinFrame} from '../../src/backends/kubernetes/channels.js'
 
 describe('channel frames', () => {
   it.each([

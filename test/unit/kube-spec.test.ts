@@ -3,8 +3,9 @@ import {describe, expect, it} from 'vitest'
 
 import {sidecarRequest} from './fixtures.js'
 
-import {parseDuration, type SidecarRequest, type StreamMode} from '../../src/attach-options.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity, unverbatim} from '../../src/runtime/kube-spec.js'
+import {parseDuration} from '../../src/domain/duration.js'
+import type {DebuggerRequest as SidecarRequest, StreamMode} from '../../src/domain/request.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity, unverbatim} from '../../src/backends/kubernetes/spec.js'
 
 const pod = (over: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod => ({
   metadata: {name: 'web', namespace: 'default', annotations},

@@ -7,7 +7,7 @@ import {existsSync} from 'node:fs'
 
 import {describe, expect, it} from 'vitest'
 
-import {GO_AHEAD, ONE_SHOT_WRAPPER, RELAY_END, RELAY_WRAPPER, relayChunk, TTY_WRAPPER} from '../../src/runtime/kube-spec.js'
+import {GO_AHEAD, ONE_SHOT_WRAPPER, RELAY_END, RELAY_WRAPPER, relayChunk, TTY_WRAPPER} from '../../src/backends/kubernetes/spec.js'
 
 const BUSYBOX = '/bin/busybox'
 

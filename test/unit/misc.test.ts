@@ -1,8 +1,8 @@
 import {describe, expect, it} from 'vitest'
 
 import {formatAge, formatTable} from '../../src/cli/table.js'
-import {orphanReason} from '../../src/prune.js'
-import {PullProgress} from '../../src/progress.js'
+import {orphanReason} from '../../src/backends/docker/backend.js'
+import {PullProgress} from '../../src/backends/docker/pull-progress.js'
 
 describe('orphanReason', () => {
   it.each([

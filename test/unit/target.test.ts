@@ -1,7 +1,7 @@
 import {describe, expect, it} from 'vitest'
 
-import {MindbgError} from '../../src/errors.js'
-import {parseTarget} from '../../src/target.js'
+import {MindbgError} from '../../src/domain/errors.js'
+import {parseTarget} from '../../src/domain/target.js'
 
 describe('parseTarget', () => {
   it.each([

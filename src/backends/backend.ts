@@ -1,0 +1,150 @@
+import type {Readable, Writable} from 'node:stream'
+
+import type {Reporter} from '../domain/reporter.js'
+import type {DebuggerRequest, StreamMode} from '../domain/request.js'
+import type {Runtime, Target, TargetRef} from '../domain/target.js'
+
+/**
+ * The seam between mindbg's session core and a container runtime. Docker (with Podman as its variant) and
+ * Kubernetes implement it, each in its own folder; a containerd backend would be a third. The session lifecycle
+ * (src/session/lifecycle.ts) drives a Debugger through it and knows nothing else of the runtime.
+ *
+ * The order of one session: resolve -> (a policy decides) -> plan -> create -> attach -> start -> exited -> end.
+ * Every failure a backend reports is a MindbgError with its runtime's words in it.
+ */
+export interface Backend<T extends Target = Target, P extends DebuggerPlan<T> = DebuggerPlan<T>> {
+  readonly runtime: Runtime
+  /** The targets a reference names (one, or many for a selector), in whatever state they are. */
+  resolve(ref: TargetRef): Promise<T[]>
+  /** What would be created next to `target`, and why: no change anywhere. Its report is what --dry-run shows. */
+  plan(target: T, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<P>
+  /** Creates the debugger (pulling its image if need be), not yet started. */
+  create(plan: P, reporter: Reporter, signal: AbortSignal): Promise<Debugger>
+  /**
+   * A debugger left running by an earlier session: by name, or else the newest one next to `target` that a
+   * terminal can get back into. undefined when none matches (a name that matches nothing is an error).
+   */
+  find(query: {name?: string | undefined; target?: T | undefined}, streams: StreamMode): Promise<Debugger | undefined>
+  /** mindbg's debuggers, live or ended. */
+  list(scope: ListScope): Promise<DebuggerSummary[]>
+  /** Removes orphaned debuggers (or, with `all`, every one); Kubernetes cannot delete ephemeral containers. */
+  prune(options: {all: boolean}): Promise<PrunedDebugger[]>
+  /** Lets go of connections; the backend is not used again. */
+  close(): void
+}
+
+/** How to reach the runtimes; each backend takes what concerns it. */
+export interface BackendOptions {
+  /** Kubernetes: the kubeconfig file, its context, and the namespace of references that name none. */
+  kubeconfig?: string | undefined
+  context?: string | undefined
+  namespace?: string | undefined
+}
+
+/** What the plan needs from the caller besides the request. */
+export interface PlanContext {
+  version: string
+  /** The config file in use, for "why this image" in reports. */
+  configPath: string | undefined
+}
+
+/** A debugger as planned: what `create` needs, and what --dry-run shows. */
+export interface DebuggerPlan<T extends Target = Target> {
+  readonly target: T
+  readonly name: string
+  readonly image: string
+  readonly streams: StreamMode
+  readonly command: string[]
+  readonly report: PlanReport
+}
+
+/** --dry-run's report, the same shape for every runtime (JSON with --json). */
+export interface PlanReport {
+  runtime: Runtime
+  target: {name: string; id: string; image: string; label: string} & Record<string, string>
+  image: string
+  imageReason: string
+  /** Whether the image is there already; absent where the runtime decides at start (a node's kubelet). */
+  imagePresent?: boolean
+  platform?: string | undefined
+  pull: string
+  profile: string
+  user: string
+  joins: string[]
+  name: string
+  /** Adaptations the backend made on its own (non-root target, Pod Security). */
+  notes: string[]
+  command: string[]
+  /** The runtime's own spec of the debugger (Docker create options, the ephemeral container). */
+  spec: unknown
+}
+
+/** A debugger that exists: created by this session, or found again. */
+export interface Debugger {
+  readonly runtime: Runtime
+  readonly name: string
+  readonly image: string
+  readonly target: Target | undefined
+  /** Created by this session: the session starts it, and it ends with the session. */
+  readonly fresh: boolean
+  /** Its streams as it has them (a found debugger keeps its own terminal or none). */
+  readonly streams: StreamMode
+  /** Said once the streams are open, e.g. where the target's filesystem is. */
+  readonly notice: string | undefined
+  /** Opens its streams; a fresh Kubernetes debugger is waited for until it runs (or `signal` gives up). */
+  attach(signal: AbortSignal): Promise<DebuggerLink>
+  /** Ends it: afterwards nothing of it runs (Docker: removed). Idempotent; also right after a normal exit. */
+  end(): Promise<void>
+  /** The user detached: it keeps running and nothing removes it. Returns how to get back in and how to end it. */
+  leave(): string
+}
+
+/** An open connection to a debugger's streams. */
+export interface DebuggerLink {
+  /** Its output, ending when its stream ends. The backend reads no faster than these are read (backpressure). */
+  readonly stdout: Readable
+  readonly stderr: Readable
+  /** Its input, when the session has stdin; end() is the end of input. */
+  readonly input: Writable | undefined
+  resize(size: {rows: number; columns: number}): void
+  /** Lets a fresh debugger run (Docker: start; Kubernetes: the go-ahead); nothing for a found one. */
+  start(): Promise<void>
+  /** Its exit code once it has exited; its output streams end on their own. */
+  readonly exited: Promise<number>
+  /** Closes the streams early: the session is stopping (Debugger.end follows) or detaching (Debugger.leave). */
+  close(): void
+  /** After an exit: a MindbgError (targetStopped) when the target went away and took the debugger with it. */
+  checkTarget(exitCode: number): Promise<void>
+}
+
+export interface ListScope {
+  /** Kubernetes: every namespace. */
+  allNamespaces?: boolean
+}
+
+/** A debugger as `mindbg ls` shows it. */
+export interface DebuggerSummary {
+  runtime: Runtime
+  name: string
+  /** Where it lives beyond its name: "" for Docker, "NAMESPACE/POD" for Kubernetes. */
+  location: string
+  /** The target's name. */
+  target: string
+  state: string
+  /** "running", or what else the target is doing now ("exited", "gone"). */
+  targetState: string
+  user: string
+  started: string
+  ageSeconds: number
+  reason: string
+  version: string
+  image: string
+  /** Runtime-specific fields (ids, target state, exit code) are kept in the JSON output. */
+  [field: string]: unknown
+}
+
+export interface PrunedDebugger {
+  name: string
+  target: string
+  why: string
+}

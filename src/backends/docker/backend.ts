@@ -1,0 +1,387 @@
+import type {Duplex} from 'node:stream'
+import {type Readable, Writable} from 'node:stream'
+
+import type Dockerode from 'dockerode'
+
+import {MindbgError, usageError} from '../../domain/errors.js'
+import {isRootUser} from '../../domain/profiles.js'
+import type {Reporter} from '../../domain/reporter.js'
+import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
+import {invokingUser, type SessionIdentity} from '../../domain/session.js'
+import type {TargetRef} from '../../domain/target.js'
+import {siblingImage} from '../../images/sibling.js'
+import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger} from '../backend.js'
+import {DebuggerOutput} from '../output.js'
+import {StdDemuxer} from './demux.js'
+import {DockerEngine, type SidecarSummary} from './engine.js'
+import {dockerError, engineMessage, httpStatus} from './errors.js'
+import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
+import {startWatchdog, type Watchdog} from './watchdog.js'
+
+interface DockerPlan extends DebuggerPlan<DockerTarget> {
+  readonly spec: Dockerode.ContainerCreateOptions
+  readonly pull: DebuggerRequest['pull']
+  readonly platform: string | undefined
+  readonly present: boolean
+}
+
+/**
+ * Docker, and Podman through its Docker-compatible API: the debugger is a sidecar container that joins the target's
+ * PID and network namespaces (IPC when shareable; UTS on Podman), removed when the session ends (AutoRemove, and a
+ * watchdog for when mindbg itself is killed).
+ */
+export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
+  readonly runtime = 'docker'
+
+  private constructor(private readonly engine: DockerEngine) {}
+
+  static async connect(): Promise<DockerBackend> {
+    return new DockerBackend(await DockerEngine.connect())
+  }
+
+  async resolve(ref: TargetRef): Promise<DockerTarget[]> {
+    if (ref.runtime !== 'docker') throw new Error(`the Docker backend was given a ${ref.runtime} reference`)
+    return [await guard(this.engine.inspectTarget(ref.ref))]
+  }
+
+  async plan(target: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
+    return guard(this.planDebugger(target, request, streams, context))
+  }
+
+  private async planDebugger(target: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
+    const engine = this.engine
+    const sibling = request.imageSource === 'sibling'
+    const [kind, presentByName] = await Promise.all([
+      engine.kind(),
+      sibling || request.pull === 'always' ? Promise.resolve(false) : engine.imageExists(request.image),
+    ])
+    let {image, user} = request
+    let imageReason = describeImageSource(request.imageSource, context.configPath)
+    let present = presentByName
+    if (sibling) {
+      const twin = firstTwin(await engine.taggedImagesOf(target), request.siblingMappings)
+      image = twin.image
+      imageReason = `--sibling (${twin.rule})`
+      // A nonroot twin runs as the target's user, so that file permissions line up.
+      if (twin.nonRoot && user === undefined && !isRootUser(target.user)) user = target.user
+      present = request.pull !== 'always' && (await engine.imageExists(image))
+    }
+    const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
+    const name = request.name ?? sidecarName(target.name)
+    const spec = buildSidecarSpec(target, {...request, image, user}, streams, identity, kind, name)
+    if (request.platform) spec.platform = request.platform
+    const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
+    const host = spec.HostConfig ?? {}
+    const joins = (
+      [
+        ['pid', host.PidMode],
+        ['network', host.NetworkMode],
+        ['ipc', host.IpcMode],
+        ['uts', host.UTSMode],
+      ] as const
+    )
+      .filter(([, mode]) => mode)
+      .map(([ns]) => ns)
+    return {
+      target,
+      name,
+      image,
+      streams,
+      command: request.command,
+      spec,
+      pull: request.pull,
+      platform,
+      present,
+      report: {
+        runtime: 'docker',
+        target: {name: target.name, id: target.id, image: target.image, user: target.user || 'root', label: `${target.name} (${target.id.slice(0, 12)})`},
+        image,
+        imageReason,
+        imagePresent: present,
+        platform,
+        pull: request.pull,
+        profile: request.profile,
+        user: spec.User ?? '(the image default)',
+        joins,
+        name,
+        notes: [],
+        command: request.command,
+        spec,
+      },
+    }
+  }
+
+  async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
+    const engine = this.engine
+    await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform}))
+    // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
+    const watchdog = startWatchdog(plan.name)
+    let container: Dockerode.Container
+    try {
+      watchdog.creating()
+      container = await engine.api.createContainer(plan.spec)
+      watchdog.created()
+    } catch (error) {
+      watchdog.release()
+      throw createError(error, plan.name, plan.image)
+    }
+    const notice =
+      plan.command.length === 0
+        ? `mindbg: ${container.id.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
+          (plan.streams.tty ? `; detach with ${plan.streams.detachKeysSpec}` : '')
+        : undefined
+    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, await engine.kind(), notice)
+  }
+
+  async find(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
+    return guard(this.findDebugger(query, streams))
+  }
+
+  private async findDebugger(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
+    const engine = this.engine
+    let id: string
+    if (query.name !== undefined) id = query.name
+    else {
+      // The newest live sidecar next to the target that a terminal can get back into (a detached shell).
+      const live = (await engine.listSidecars()).filter((s) => s.targetId === query.target?.id && s.state === 'running')
+      const candidates = await Promise.all(live.map(async (s) => ({s, info: await engine.api.getContainer(s.id).inspect()})))
+      const shell = candidates.filter(({info}) => info.Config.Tty && info.Config.OpenStdin).sort((a, b) => b.s.started.localeCompare(a.s.started))[0]
+      if (!shell) return undefined
+      id = shell.s.id
+    }
+    let info: Dockerode.ContainerInspectInfo
+    try {
+      info = await engine.api.getContainer(id).inspect()
+    } catch (error) {
+      if (httpStatus(error) === 404) throw sessionNotFound(id, 'no such sidecar')
+      throw error
+    }
+    const labels = info.Config.Labels ?? {}
+    if (labels[LABEL.sidecar] !== 'true') throw sessionNotFound(id, 'is not a mindbg sidecar')
+    if (!info.State.Running) throw sessionNotFound(id, 'has already ended')
+    const target = query.target ?? (await engine.inspectTarget(labels[LABEL.target] ?? '').catch(() => undefined))
+    const name = info.Name.replace(/^\//, '')
+    const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
+    const notice = `mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`
+    const watchdog = startWatchdog(name)
+    watchdog.created()
+    return new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, await engine.kind(), notice)
+  }
+
+  list(): Promise<SidecarSummary[]> {
+    return guard(this.engine.listSidecars())
+  }
+
+  async prune({all}: {all: boolean}): Promise<PrunedDebugger[]> {
+    const removed: PrunedDebugger[] = []
+    for (const sidecar of await this.list()) {
+      const why = orphanReason(sidecar) ?? (all ? '--all' : undefined)
+      if (!why) continue
+      await guard(this.engine.remove(sidecar.id))
+      removed.push({name: sidecar.name, target: sidecar.targetName, why})
+    }
+    return removed
+  }
+
+  close(): void {}
+}
+
+/** Why a sidecar is an orphan, or undefined if it may still belong to a live session. */
+export function orphanReason(s: Pick<SidecarSummary, 'state' | 'targetState'>): string | undefined {
+  if (s.targetState === 'gone') return 'target removed'
+  if (s.state !== 'running') return `sidecar ${s.state}`
+  if (s.targetState !== 'running') return `target ${s.targetState}`
+  return undefined
+}
+
+/** A sidecar container: created by this session, or found again by name. */
+class DockerDebugger implements Debugger {
+  readonly runtime = 'docker'
+  /** The engine removed it (AutoRemove after its exit), or we did. */
+  private removed = false
+  private left = false
+
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly id: string,
+    readonly name: string,
+    readonly image: string,
+    readonly target: DockerTarget | undefined,
+    readonly fresh: boolean,
+    readonly streams: StreamMode,
+    private readonly watchdog: Watchdog,
+    private readonly engineKind: EngineKind,
+    readonly notice: string | undefined,
+  ) {}
+
+  async attach(): Promise<DebuggerLink> {
+    const socket = await guard(this.engine.attach(this.id, {stdin: this.streams.stdin, detachKeys: this.streams.detachKeysSpec}))
+    return new DockerLink(this, this.engine, this.id, socket, this.streams, this.engineKind)
+  }
+
+  /** The engine has removed it: nothing is left to do but let the watchdog go. */
+  markRemoved(): void {
+    this.removed = true
+  }
+
+  async end(): Promise<void> {
+    if (this.left) return
+    if (!this.removed) {
+      try {
+        await this.engine.remove(this.id)
+        this.removed = true
+      } catch {
+        // The watchdog is still armed and will remove it once we are gone.
+        return
+      }
+    }
+    this.watchdog.release()
+  }
+
+  leave(): string {
+    this.left = true
+    this.watchdog.release()
+    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach --session ${this.name}\nEnd it:    docker rm -f ${this.name}`
+  }
+
+  async targetGone(): Promise<boolean> {
+    if (!this.target) return false
+    try {
+      const info = await this.engine.api.getContainer(this.target.id).inspect()
+      return !info.State.Running
+    } catch {
+      return true
+    }
+  }
+}
+
+/** The hijacked attach stream of a sidecar, with the wait for its end armed before it starts. */
+class DockerLink implements DebuggerLink {
+  readonly stdout: Readable
+  readonly stderr: Readable
+  readonly input: Writable | undefined
+  readonly exited: Promise<number>
+  private readonly waitAbort = new AbortController()
+
+  constructor(
+    private readonly sidecar: DockerDebugger,
+    private readonly engine: DockerEngine,
+    private readonly id: string,
+    private readonly socket: Duplex,
+    streams: StreamMode,
+    engineKind: EngineKind,
+  ) {
+    const output = new DebuggerOutput(socket)
+    this.stdout = output.stdout
+    this.stderr = output.stderr
+    const demux = streams.tty ? undefined : new StdDemuxer((stream, payload) => output.push(stream, payload))
+    socket.on('data', (chunk: Buffer) => (demux ? demux.push(chunk) : output.push('stdout', chunk)))
+    const ended = (): void => {
+      // A frame the engine left unfinished is shown as it is rather than dropped.
+      if (demux && demux.pendingBytes > 0) output.push('stderr', Buffer.from(`mindbg: the engine cut the output short (${demux.pendingBytes} bytes of an unfinished frame)\n`))
+      output.end()
+    }
+    socket.once('end', ended)
+    socket.once('close', ended)
+    socket.once('error', ended)
+    this.input = streams.stdin
+      ? new Writable({
+          write: (chunk: Buffer, _encoding, done) => {
+            if (socket.destroyed) return done()
+            socket.write(chunk, () => done())
+          },
+          final: (done) => {
+            if (!socket.destroyed) socket.end()
+            done()
+          },
+        })
+      : undefined
+    const container = engine.api.getContainer(id)
+    // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
+    // for a container not started yet, so there: wait for the exit, then remove it ourselves.
+    const wait = (condition: string): Promise<{StatusCode: number}> => container.wait({condition: condition as 'removed', abortSignal: this.waitAbort.signal}) as Promise<{StatusCode: number}>
+    this.exited = (
+      engineKind === 'podman'
+        ? wait('next-exit').then(async (r) => {
+            await engine.remove(id)
+            return r
+          })
+        : wait('removed')
+    ).then(({StatusCode}) => {
+      sidecar.markRemoved()
+      return StatusCode
+    })
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.engine.api.getContainer(this.id).start()
+    } catch (error) {
+      throw startError(error)
+    }
+  }
+
+  resize(size: {rows: number; columns: number}): void {
+    this.engine.api
+      .getContainer(this.id)
+      .resize({h: size.rows, w: size.columns})
+      .catch(() => {})
+  }
+
+  close(): void {
+    this.waitAbort.abort()
+    this.socket.destroy()
+  }
+
+  async checkTarget(exitCode: number): Promise<void> {
+    // A dying target takes the sidecar's processes with it (shared PID namespace): they end by a signal.
+    const target = this.sidecar.target
+    if (target && exitCode >= 128 && (await this.sidecar.targetGone())) {
+      throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
+    }
+  }
+}
+
+/** The twin of the first tag that has one; the first tag's error when none has. */
+function firstTwin(images: string[], mappings: DebuggerRequest['siblingMappings']): ReturnType<typeof siblingImage> {
+  let firstError: unknown
+  for (const image of images) {
+    try {
+      return siblingImage(image, mappings)
+    } catch (error) {
+      firstError ??= error
+    }
+  }
+  throw firstError
+}
+
+async function guard<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (error) {
+    throw dockerError(error)
+  }
+}
+
+function sessionNotFound(session: string, why: string): MindbgError {
+  return new MindbgError('sessionNotFound', `session ${session}: ${why}`, 'List live sidecars with: mindbg ls')
+}
+
+function createError(error: unknown, name: string, image: string): MindbgError {
+  const status = httpStatus(error)
+  if (status === 409) return usageError(`the name ${name} is already in use`, 'Pick another --name, or remove the old container (mindbg prune).')
+  if (status === 404) return new MindbgError('imageUnavailable', `image ${image} disappeared before the sidecar was created`, 'Run the command again.')
+  // Socket-level failures (engine gone, permission) keep their own translation.
+  if (typeof (error as {code?: unknown}).code === 'string') return dockerError(error)
+  return new MindbgError('sidecarFailed', `the engine refused the sidecar: ${engineMessage(error)}`, 'Check the flags against the target (rerun with --debug for details).', {cause: error})
+}
+
+function startError(error: unknown): MindbgError {
+  const message = engineMessage(error)
+  if (/executable file not found|no such file or directory/i.test(message)) {
+    return new MindbgError('commandNotFound', `cannot run the command in the sidecar: ${message}`, 'The debug image lacks it; use --image with an image that has it.')
+  }
+  if (/permission denied/i.test(message)) return new MindbgError('commandNotExecutable', `cannot run the command in the sidecar: ${message}`)
+  if (typeof (error as {code?: unknown}).code === 'string') return dockerError(error)
+  return new MindbgError('sidecarFailed', `the sidecar did not start: ${message}`, 'Check the flags against the target (rerun with --debug for details).', {cause: error})
+}

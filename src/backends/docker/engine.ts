@@ -1,0 +1,265 @@
+import type {IncomingMessage} from 'node:http'
+import type {Duplex} from 'node:stream'
+
+import type Dockerode from 'dockerode'
+
+import {deps} from '../../deps.js'
+import {MindbgError} from '../../domain/errors.js'
+import type {Reporter} from '../../domain/reporter.js'
+import type {PullPolicy} from '../../domain/request.js'
+import {readIdentity} from '../../domain/session.js'
+import type {TargetState} from '../../domain/target.js'
+import {parseImageReference} from '../../images/reference.js'
+import {registryAuth} from '../../images/registry-auth.js'
+import type {DebuggerSummary} from '../backend.js'
+import {engineMessage, httpStatus as status} from './errors.js'
+import {PullProgress} from './pull-progress.js'
+import type {DockerTarget, EngineKind} from './spec.js'
+import {identityLabel, LABEL} from './spec.js'
+
+/** A sidecar as `mindbg ls` shows it. */
+export interface SidecarSummary extends DebuggerSummary {
+  runtime: 'docker'
+  id: string
+  /** The target's container ID. */
+  targetId: string
+  targetName: string
+  profile: string
+}
+
+/** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
+export class DockerEngine {
+  private kindPromise: Promise<EngineKind> | undefined
+
+  private constructor(readonly api: Dockerode) {}
+
+  static async connect(): Promise<DockerEngine> {
+    const Docker = await deps.dockerode()
+    // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem.
+    return new DockerEngine(new Docker())
+  }
+
+  /**
+   * A hijacked attach stream. Not dockerode's container.attach(): it also sends the options as a JSON body, which
+   * Docker ignores but Podman hands to the container as the first bytes of its stdin. Here the options travel in
+   * the query only and the body is empty (Content-Length: 0, as the docker CLI sends it).
+   */
+  attach(id: string, options: {stdin: boolean; detachKeys: string}): Promise<Duplex> {
+    const query = {stream: true, stdin: options.stdin, stdout: true, stderr: true, detachKeys: options.detachKeys}
+    return this.dial<Duplex>({
+      path: `/containers/${encodeURIComponent(id)}/attach?`,
+      method: 'POST',
+      isStream: true,
+      hijack: true,
+      openStdin: options.stdin,
+      // An empty file: docker-modem then sends Content-Length: 0 instead of a JSON body or a chunked one.
+      file: Buffer.alloc(0),
+      headers: {'Content-Type': 'text/plain'},
+      options: {_query: query},
+      statusCodes: {101: true, 200: true, 404: 'no such container', 409: 'container is paused', 500: 'server error'},
+    })
+  }
+
+  /** A raw docker-modem request, for what dockerode's own methods do not do quite right. */
+  private dial<T>(options: object): Promise<T> {
+    const modem = this.api.modem as {dial(options: object, callback: (error: unknown, result: T) => void): void}
+    return new Promise((resolve, reject) => modem.dial(options, (error, result) => (error ? reject(error) : resolve(result))))
+  }
+
+  /**
+   * Docker or Podman, from the headers of /_ping (Podman's service adds Libpod-Api-Version to every answer):
+   * /_ping is answered at once, while /version makes dockerd ask containerd and runc (~12 ms on every attach).
+   */
+  kind(): Promise<EngineKind> {
+    this.kindPromise ??= this.dial<IncomingMessage>({path: '/_ping', method: 'GET', isStream: true, statusCodes: {200: true, 500: 'server error'}}).then((res) => {
+      res.resume()
+      const server = String(res.headers.server ?? '')
+      return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'
+    })
+    return this.kindPromise
+  }
+
+  /** Finds the target by name, ID or unique ID prefix, in whatever state it is. */
+  async inspectTarget(ref: string): Promise<DockerTarget> {
+    let info: Dockerode.ContainerInspectInfo
+    try {
+      info = await this.api.getContainer(ref).inspect()
+    } catch (error) {
+      if (status(error) === 404 || /multiple/i.test(engineMessage(error))) throw await this.explainMissing(ref)
+      throw error
+    }
+    const name = info.Name.replace(/^\//, '')
+    const s = info.State
+    const [state, stateDetail, stateHint]: [TargetState, string, string] = s.Paused
+      ? ['paused', 'paused', `Unpause it first: docker unpause ${name}`]
+      : s.Restarting
+        ? ['restarting', 'restarting', `Wait until it runs, or look at why it restarts: docker logs ${name}`]
+        : s.Running
+          ? ['running', 'running', '']
+          : ['stopped', `${s.Status}, exit code ${s.ExitCode}`, `mindbg debugs running containers; start it with: docker start ${name}`]
+    const stateMessage = state === 'stopped' ? `${name} is not running (${stateDetail})` : `${name} is ${state}`
+    const labels = info.Config.Labels ?? {}
+    const target: DockerTarget = {
+      runtime: 'docker',
+      id: info.Id,
+      name,
+      image: info.Config.Image,
+      state,
+      stateDetail,
+      stateMessage,
+      stateHint,
+      imageId: info.Image,
+      user: info.Config.User ?? '',
+      env: info.Config.Env ?? [],
+      pidMode: info.HostConfig.PidMode ?? '',
+      ipcMode: info.HostConfig.IpcMode ?? '',
+      pid: s.Pid,
+      labels,
+    }
+    if (labels[LABEL.sidecar] === 'true') {
+      target.isDebugger = {message: `${name} is itself a mindbg sidecar`, hint: `Debug its target instead: mindbg attach ${labels[LABEL.targetName] ?? '<target>'}`}
+    }
+    return target
+  }
+
+  private async explainMissing(ref: string): Promise<MindbgError> {
+    const all = await this.api.listContainers({all: true})
+    const matches = all.filter((c) => c.Id.startsWith(ref))
+    if (matches.length > 1) {
+      const names = matches.slice(0, 4).map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12))
+      return new MindbgError('targetAmbiguous', `"${ref}" matches ${matches.length} containers (${names.join(', ')})`, 'Use a longer ID prefix or the container name.')
+    }
+    return new MindbgError('targetNotFound', `no container named or with ID "${ref}"`, 'List running containers with: docker ps (or mindbg ls for sidecars).')
+  }
+
+  /**
+   * Makes sure `image` is present, pulling it as `policy` allows. `present` is the answer of imageExists() when the
+   * caller already asked (in parallel with other look-ups, to save a round trip on the hot path).
+   */
+  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter, known: {present?: boolean; platform?: string | undefined} = {}): Promise<void> {
+    const {present, platform} = known
+    if (policy !== 'always') {
+      if (present ?? (await this.imageExists(image))) return
+      if (policy === 'never') {
+        throw new MindbgError(
+          'imageUnavailable',
+          `image ${image} is not present and --pull never forbids pulling it`,
+          `Load it with "docker load -i FILE" (saved elsewhere with "docker save ${image}"), or use --pull missing.`,
+        )
+      }
+    }
+    await this.pull(image, reporter, platform)
+  }
+
+  async imageExists(image: string): Promise<boolean> {
+    try {
+      await this.api.getImage(image).inspect()
+      return true
+    } catch (error) {
+      if (status(error) === 404) return false
+      throw error
+    }
+  }
+
+  private async pull(image: string, reporter: Reporter, platform: string | undefined): Promise<void> {
+    const progress = new PullProgress(image)
+    reporter.begin(`Pulling ${image}${platform ? ` (${platform})` : ''}`)
+    try {
+      const authconfig = await registryAuth(parseImageReference(image))
+      const stream = await this.api.pull(image, {...(platform ? {platform} : {}), ...(authconfig ? {authconfig} : {})})
+      await new Promise<void>((resolve, reject) => {
+        this.api.modem.followProgress(
+          stream,
+          (err: Error | null, events: Array<{error?: string}>) => {
+            const failed = err ?? events.find((e) => e.error)?.error
+            if (failed) reject(failed instanceof Error ? failed : new Error(failed))
+            else resolve()
+          },
+          (event: Parameters<PullProgress['add']>[0]) => reporter.update(progress.add(event)),
+        )
+      })
+    } catch (error) {
+      reporter.end(`Pulling ${image} failed`, false)
+      if (error instanceof MindbgError) throw error
+      const code = (error as {code?: unknown}).code
+      if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES') throw error
+      const message = engineMessage(error)
+      const hint = /unauthorized|authentication required|denied|credentials/i.test(message)
+        ? `Log in to the registry (docker login${parseImageReference(image).registry ? ` ${parseImageReference(image).registry}` : ''}) or configure a credential helper.`
+        : 'Check the image name and the registry, or load it locally (docker load) and use --pull never.'
+      throw new MindbgError('imageUnavailable', `cannot pull ${image}: ${message}`, hint, {cause: error})
+    }
+    reporter.end(`Pulled ${image}`, true)
+  }
+
+  /**
+   * The target's image as tagged references, for deriving its debug twin: the reference it was created from when
+   * that has a tag, else (created from a digest or an ID) every tag the engine knows for that image (RepoTags).
+   */
+  async taggedImagesOf(target: DockerTarget): Promise<string[]> {
+    const ref = parseImageReference(target.image)
+    const byIdOrDigest = Boolean(ref.digest) || /^(sha256:)?[0-9a-f]{12,64}$/.test(target.image)
+    if (!byIdOrDigest) return [target.image]
+    const info = await this.api.getImage(target.imageId).inspect()
+    const tagged = (info.RepoTags ?? []).filter((t) => t && !t.startsWith('<none>'))
+    if (tagged.length === 0) {
+      throw new MindbgError('imageUnavailable', `${target.name} runs ${target.image}, which has no tag to derive a debug twin from`, 'Pass the debug image with --image.')
+    }
+    return tagged
+  }
+
+  /** The target image's platform (os/arch[/variant]): what a pulled debug image must match, whatever the host is. */
+  async platformOf(target: DockerTarget): Promise<string | undefined> {
+    try {
+      const info = (await this.api.getImage(target.imageId).inspect()) as Dockerode.ImageInspectInfo & {Variant?: string}
+      return [info.Os, info.Architecture, info.Variant].filter(Boolean).join('/') || undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Removes a container, killing it first; a container already gone (or being removed) is fine. */
+  async remove(idOrName: string): Promise<void> {
+    try {
+      await this.api.getContainer(idOrName).remove({force: true})
+    } catch (error) {
+      const code = status(error)
+      if (code === 404) return
+      if (code === 409 && /already in progress/i.test(engineMessage(error))) return
+      throw error
+    }
+  }
+
+  async listSidecars(): Promise<SidecarSummary[]> {
+    const all = await this.api.listContainers({all: true})
+    const stateById = new Map(all.map((c) => [c.Id, c.State]))
+    const now = Date.now()
+    return all
+      .filter((c) => c.Labels?.[LABEL.sidecar] === 'true')
+      .map((c) => {
+        const labels = c.Labels
+        const identity = readIdentity((field) => labels[identityLabel(field)])
+        const started = identity.started || new Date(c.Created * 1000).toISOString()
+        const targetId = labels[LABEL.target] ?? ''
+        const targetName = labels[LABEL.targetName] ?? ''
+        return {
+          runtime: 'docker',
+          id: c.Id,
+          name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12),
+          location: '',
+          state: c.State,
+          target: targetName || targetId.slice(0, 12),
+          targetId,
+          targetName,
+          targetState: stateById.get(targetId) ?? 'gone',
+          user: identity.user,
+          started,
+          ageSeconds: Math.max(0, Math.round((now - Date.parse(started)) / 1000)),
+          reason: identity.reason,
+          profile: labels[LABEL.profile] ?? '',
+          version: identity.version,
+          image: c.Image,
+        }
+      })
+  }
+}

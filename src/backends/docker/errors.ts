@@ -1,0 +1,67 @@
+import {firstLine, MindbgError} from '../../domain/errors.js'
+
+interface EngineErrorLike {
+  code?: unknown
+  statusCode?: unknown
+  json?: unknown
+  reason?: unknown
+  message?: string
+}
+
+export function engineAddress(): string {
+  return process.env.DOCKER_HOST || 'unix:///var/run/docker.sock'
+}
+
+const UNREACHABLE = new Set(['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ETIMEDOUT', 'ENOTFOUND'])
+
+/** Docker's (and Podman's) failures in words: the socket's errors, then the engine's HTTP answers. */
+export function dockerError(error: unknown): MindbgError {
+  if (error instanceof MindbgError) return error
+  const err = (error ?? {}) as EngineErrorLike
+  const code = typeof err.code === 'string' ? err.code : undefined
+  if (code !== undefined && UNREACHABLE.has(code)) {
+    return new MindbgError(
+      'engineUnreachable',
+      `cannot reach the Docker engine at ${engineAddress()} (${code})`,
+      'Start the Docker daemon, or point DOCKER_HOST at a running engine (e.g. unix:///run/podman/podman.sock).',
+      {cause: error},
+    )
+  }
+  if (code === 'EACCES' || code === 'EPERM') {
+    return new MindbgError(
+      'permissionDenied',
+      `permission denied while connecting to the Docker engine at ${engineAddress()}`,
+      'Add your user to the "docker" group (then log in again), or run mindbg with sudo.',
+      {cause: error},
+    )
+  }
+  if (typeof err.statusCode === 'number') {
+    return new MindbgError('internal', `the Docker engine answered ${err.statusCode}: ${engineMessage(err)}`, 'Rerun with --debug to see the full request and answer.', {cause: error})
+  }
+  return new MindbgError('internal', firstLine(err.message ?? String(error)) || 'unexpected error', 'This is a bug in mindbg; rerun with --debug and report the output.', {cause: error})
+}
+
+/** The engine's own message out of a docker-modem error, without the HTTP noise. */
+export function engineMessage(err: unknown): string {
+  const e = err as EngineErrorLike
+  const json = e.json as {message?: unknown} | string | undefined
+  if (json && typeof json === 'object' && typeof json.message === 'string') return json.message
+  if (typeof json === 'string' && json.trim()) return json.trim()
+  // Streamed calls (pull) carry the daemon's text only inside the message: "(HTTP code N) reason - text".
+  const modem = /^\(HTTP code \d+\) .*? - (.+)$/s.exec(e.message ?? '')
+  if (modem?.[1]?.trim()) return firstLine(modem[1])
+  if (typeof e.reason === 'string') return e.reason
+  return firstLine(e.message ?? String(err))
+}
+
+/** An HTTP status out of a docker-modem error. */
+export const httpStatus = (e: unknown): number | undefined => (e as {statusCode?: number} | undefined)?.statusCode
+
+/** The engine's answer for a single failed call: translated, or passed on when `translate` does not know it. */
+export async function translated<T>(call: Promise<T>): Promise<T> {
+  try {
+    return await call
+  } catch (error) {
+    throw dockerError(error)
+  }
+}

@@ -1,0 +1,178 @@
+import type {ContainerCreateOptions} from 'dockerode'
+
+import {usageError} from '../../domain/errors.js'
+import {isRootUser, type Profile} from '../../domain/profiles.js'
+import type {DebuggerRequest, StreamMode} from '../../domain/request.js'
+import {type IdentityField, identityEntries, type SessionIdentity} from '../../domain/session.js'
+import type {Target} from '../../domain/target.js'
+import {randomSuffix} from '../../domain/names.js'
+
+/** What mindbg needs to know about a target container, read from one inspect call. `image` is the reference it was created from, as written then (tag, digest or ID). */
+export interface DockerTarget extends Target {
+  runtime: 'docker'
+  imageId: string
+  user: string
+  env: string[]
+  pidMode: string
+  ipcMode: string
+  pid: number
+  labels: Record<string, string>
+}
+
+export type EngineKind = 'docker' | 'podman'
+
+export const LABEL = {
+  sidecar: 'org.mindbg.sidecar',
+  target: 'org.mindbg.target',
+  targetName: 'org.mindbg.target-name',
+  profile: 'org.mindbg.profile',
+} as const
+
+/** Who started a sidecar, and why: `org.mindbg.user`, `.started`, `.version`, `.reason`. */
+export const identityLabel = (field: IdentityField): string => `org.mindbg.${field}`
+
+/** The part of a Docker HostConfig (plus user) a profile decides. */
+export interface DockerSecurity {
+  capAdd: string[]
+  capDrop: string[]
+  privileged: boolean
+  securityOpt: string[]
+  /** A user the profile requires, or undefined to keep the image's. */
+  user: string | undefined
+}
+
+/** Used when a restricted sidecar needs a non-root user and the target runs as root: the conventional "nobody". */
+export const FALLBACK_NON_ROOT_USER = '65534:65534'
+
+type Applier = (security: DockerSecurity, targetUser: string) => void
+
+/** kubectl debug's profiles, translated to Docker: one applier per profile. */
+const appliers: Record<Profile, Applier> = {
+  // SYS_PTRACE lets root in the sidecar read /proc/<pid>/root and attach strace/gdb to a process of another uid.
+  general: (s) => s.capAdd.push('SYS_PTRACE'),
+  // The engine's defaults, nothing added.
+  baseline: () => {},
+  // What Pod Security "restricted" demands: no capabilities, no privilege escalation, not root.
+  restricted: (s, targetUser) => {
+    s.capDrop.push('ALL')
+    s.securityOpt.push('no-new-privileges:true')
+    s.user = isRootUser(targetUser) ? FALLBACK_NON_ROOT_USER : targetUser
+  },
+  netadmin: (s) => s.capAdd.push('NET_ADMIN', 'NET_RAW'),
+  sysadmin: (s) => {
+    s.privileged = true
+  },
+}
+
+export function dockerSecurity(profile: Profile, targetUser: string): DockerSecurity {
+  const security: DockerSecurity = {capAdd: [], capDrop: [], privileged: false, securityOpt: [], user: undefined}
+  appliers[profile](security, targetUser)
+  return security
+}
+
+const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
+
+/**
+ * --chroot without writing into the target: a small shell keeps running with the sidecar's root, so its
+ * /proc/<pid>/root is the debug image's filesystem, reachable from inside the target's chroot. Every directory of
+ * the sidecar's PATH is reachable through that link, ahead of the target's own PATH. The tools must be hard links or
+ * real files (busybox images use hard links): an absolute symlink would be resolved inside the target instead.
+ */
+export const CHROOT_SCRIPT = [
+  'k=$$',
+  'tools= shell=',
+  'IFS=:',
+  'for d in $PATH; do',
+  '  tools="$tools:/proc/$k/root$d"',
+  '  [ -z "$shell" ] && [ -x "$d/sh" ] && shell=$(readlink -f "$d/sh")',
+  'done',
+  'unset IFS',
+  // The debug tools come first: in a compromised target, "ls" must not run the target's binary as root.
+  'export PATH="${tools#:}:$MINDBG_TARGET_PATH" HISTFILE=/dev/null',
+  'if [ $# -eq 0 ]; then chroot "$MINDBG_TARGET_ROOT" "/proc/$k/root$shell"; else chroot "$MINDBG_TARGET_ROOT" "$@"; fi',
+  'exit $?',
+].join('\n')
+
+export function targetRootPath(target: DockerTarget): string {
+  // A target in the host's PID namespace is not PID 1 there; its root is reached through its real PID.
+  return target.pidMode === 'host' ? `/proc/${target.pid}/root` : '/proc/1/root'
+}
+
+/** Pure: the create request for a sidecar next to `target`. Throws usage errors for combinations that cannot work. */
+export function buildSidecarSpec(
+  target: DockerTarget,
+  request: DebuggerRequest,
+  streams: StreamMode,
+  identity: SessionIdentity,
+  engine: EngineKind,
+  name: string,
+): ContainerCreateOptions {
+  const security = dockerSecurity(request.profile, target.user)
+  if (request.chroot && !isRootUser(target.user) && request.profile === 'baseline' && !request.capAdd.includes('SYS_PTRACE')) {
+    throw usageError(
+      `--chroot into ${target.name} (user ${target.user}) needs SYS_PTRACE, which --profile baseline does not add`,
+      'Use --profile general (the default), or add --cap-add SYS_PTRACE.',
+    )
+  }
+  const root = targetRootPath(target)
+  const targetPath = target.env.find((e) => e.startsWith('PATH='))?.slice(5) || DEFAULT_PATH
+  const env = [`MINDBG_TARGET=${target.name}`, `MINDBG_TARGET_ROOT=${root}`, ...(request.chroot ? [`MINDBG_TARGET_PATH=${targetPath}`] : []), ...request.env]
+
+  const entrypoint = request.chroot
+    ? ['sh', '-c', CHROOT_SCRIPT, 'mindbg-chroot', ...request.command]
+    : request.command.length > 0
+      ? request.command
+      : ['sh']
+
+  const labels: Record<string, string> = {
+    [LABEL.sidecar]: 'true',
+    [LABEL.target]: target.id,
+    [LABEL.targetName]: target.name,
+    ...Object.fromEntries(identityEntries(identity, identityLabel)),
+    [LABEL.profile]: request.profile,
+  }
+
+  const join = `container:${target.id}`
+  const hostConfig: NonNullable<ContainerCreateOptions['HostConfig']> = {
+    PidMode: join,
+    NetworkMode: join,
+    AutoRemove: true,
+    Privileged: security.privileged || request.privileged,
+    CapAdd: [...new Set([...security.capAdd, ...request.capAdd])],
+    CapDrop: security.capDrop,
+    SecurityOpt: security.securityOpt,
+  }
+  // Docker joins another container's IPC namespace only when that one was created "shareable"; Podman always can.
+  if (target.ipcMode === 'shareable' || engine === 'podman') hostConfig.IpcMode = join
+  // Docker has no "container:" UTS mode; Podman has.
+  if (engine === 'podman') hostConfig.UTSMode = join
+
+  const spec: ContainerCreateOptions = {
+    name,
+    Image: request.image,
+    Entrypoint: entrypoint,
+    Cmd: [],
+    Env: env,
+    Labels: labels,
+    Tty: streams.tty,
+    OpenStdin: streams.stdin,
+    StdinOnce: streams.stdin,
+    AttachStdin: streams.stdin,
+    AttachStdout: true,
+    AttachStderr: true,
+    HostConfig: hostConfig,
+  }
+  const user = request.user ?? security.user
+  if (user !== undefined) spec.User = user
+  if (request.workdir !== undefined) spec.WorkingDir = request.workdir
+  // The shell starts at the right size (engines from API 1.42 on); older ones get the resize right after start.
+  if (streams.tty && streams.consoleSize) hostConfig.ConsoleSize = [streams.consoleSize.rows, streams.consoleSize.columns]
+  return spec
+}
+
+/** mindbg-<target>-<5 random chars>, within Docker's name limits. */
+export function sidecarName(targetName: string, random: () => number = Math.random): string {
+  const suffix = randomSuffix(random)
+  const base = targetName.replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 40) || 'target'
+  return `mindbg-${base}-${suffix}`
+}

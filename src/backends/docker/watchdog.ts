@@ -1,0 +1,53 @@
+import {spawn} from 'node:child_process'
+import {fileURLToPath} from 'node:url'
+
+/**
+ * Zero residue even when mindbg is killed with SIGKILL: a detached `sh` holds the read end of a pipe whose write
+ * end only this process has. mindbg tells it how far it got ("creating" before the create request, "created" once
+ * the sidecar exists) and "release" when it cleaned up (or detached) by itself. When the kernel closes the pipe
+ * instead, `read` ends and the shell turns into the reaper with the last state it heard: nothing to do before a
+ * create was sent; remove the sidecar once it exists, however long an engine under load takes to create it.
+ * `sh` costs ~1 ms, so every session can afford one; Node is started only when there is something to reap.
+ */
+const WATCH_SCRIPT = [
+  'state=idle',
+  'while IFS= read -r line; do',
+  '  [ "$line" = release ] && exit 0',
+  '  state=$line',
+  'done',
+  '[ "$state" = idle ] && exit 0',
+  'exec "$0" "$@" "$state"',
+].join('\n')
+
+export interface Watchdog {
+  /** A create request for the sidecar is about to be sent. */
+  creating(): void
+  /** The sidecar exists. */
+  created(): void
+  /** The session cleaned up (or detached) by itself: the watchdog exits without touching the sidecar. */
+  release(): void
+}
+
+export function startWatchdog(container: string): Watchdog {
+  const reaper = fileURLToPath(new URL('./reaper.js', import.meta.url))
+  // Detached: its own session and process group, so neither Ctrl-C nor a closing terminal reaches it.
+  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, process.execPath, reaper, container], {detached: true, stdio: ['pipe', 'ignore', 'ignore']})
+  child.on('error', () => {}) // no shell to spawn: AutoRemove still covers the normal paths
+  child.unref()
+  const pipe = child.stdin
+  pipe?.on('error', () => {})
+  ;(pipe as unknown as {unref?: () => void} | null)?.unref?.()
+  let released = false
+  const say = (line: string): void => {
+    if (!released) pipe?.write(`${line}\n`)
+  }
+  return {
+    creating: () => say('creating'),
+    created: () => say('created'),
+    release() {
+      if (released) return
+      released = true
+      pipe?.end('release\n')
+    },
+  }
+}

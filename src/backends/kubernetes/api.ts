@@ -1,0 +1,237 @@
+import type http from 'node:http'
+import type https from 'node:https'
+import {createRequire} from 'node:module'
+
+import type {KubeConfig as KubeConfigType} from '@kubernetes/client-node'
+import type {WebSocket as WsSocket} from 'ws'
+
+import {deps} from '../../deps.js'
+import {firstLine, MindbgError} from '../../domain/errors.js'
+
+/** A metav1.Status as the API server sends it with every error. */
+export interface KubeStatus {
+  kind?: string
+  status?: string
+  message?: string
+  reason?: string
+  code?: number
+  details?: {name?: string; kind?: string; causes?: Array<{reason?: string; message?: string; field?: string}>}
+}
+
+export class KubeStatusError extends Error {
+  constructor(
+    readonly code: number,
+    readonly status: KubeStatus,
+  ) {
+    super(status.message || `HTTP ${code}`)
+  }
+}
+
+export interface KubeConnectOptions {
+  kubeconfig?: string | undefined
+  context?: string | undefined
+  namespace?: string | undefined
+}
+
+// Through require(), not import: the ESM view of node:http reads all of its exports, and its lazy WebSocket getters
+// load Node's bundled undici (~40 ms of start-up for nothing).
+const nodeRequire = createRequire(import.meta.url)
+const httpModule = nodeRequire('node:http') as typeof http
+const httpsModule = nodeRequire('node:https') as typeof https
+
+/**
+ * The API server, spoken to directly: kubeconfig loading, contexts and authentication (tokens, client
+ * certificates, exec credential plugins) come from @kubernetes/client-node's KubeConfig; requests are plain HTTP
+ * so that PATCH content types, Status bodies, watches and WebSocket channels are exactly what the server sees.
+ */
+export class KubeApi {
+  private constructor(
+    readonly config: KubeConfigType,
+    readonly server: string,
+    readonly namespace: string,
+    readonly context: string,
+  ) {}
+
+  static async connect(options: KubeConnectOptions): Promise<KubeApi> {
+    const KubeConfig = await deps.kubeConfig()
+    const kc = new KubeConfig()
+    try {
+      if (options.kubeconfig) kc.loadFromFile(options.kubeconfig)
+      else kc.loadFromDefault()
+      if (options.context) {
+        if (!kc.getContextObject(options.context)) throw new Error(`context "${options.context}" is not in the kubeconfig`)
+        kc.setCurrentContext(options.context)
+      }
+    } catch (error) {
+      throw new MindbgError(
+        'usage',
+        `cannot use the kubeconfig${options.kubeconfig ? ` ${options.kubeconfig}` : ''}: ${firstLine((error as Error).message)}`,
+        'Check --kubeconfig / KUBECONFIG and --context (kubectl config get-contexts).',
+        {cause: error},
+      )
+    }
+    const cluster = kc.getCurrentCluster()
+    if (!cluster) {
+      throw new MindbgError('usage', 'the kubeconfig has no current cluster', 'Pick a context with --context, or set one: kubectl config use-context NAME.')
+    }
+    const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace
+    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext())
+  }
+
+  private async requestOptions(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = {method, headers: {Accept: 'application/json', ...headers}}
+    try {
+      if (this.server.startsWith('https:')) {
+        await this.config.applyToHTTPSOptions(opts)
+        // One TLS connection for the whole session instead of a handshake per request (unless a proxy is in the way).
+        if (!this.config.getCurrentCluster()?.proxyUrl) opts.agent = this.keepAlive(opts)
+      }
+      // Plain HTTP (a local proxy, the simulator): kubectl allows it, the client library's agent does not; only
+      // the credentials are needed.
+      else await (this.config as unknown as {applyOptions(o: https.RequestOptions): Promise<void>}).applyOptions(opts)
+    } catch (error) {
+      throw new MindbgError('permissionDenied', `cannot get credentials for context "${this.context}": ${firstLine((error as Error).message)}`, 'Check the user of this context in the kubeconfig (exec plugin, token, certificates).', {cause: error})
+    }
+    return opts
+  }
+
+  private agent: https.Agent | undefined
+
+  private keepAlive(opts: https.RequestOptions): https.Agent {
+    const {ca, cert, key, pfx, passphrase, rejectUnauthorized, servername} = opts
+    this.agent ??= new httpsModule.Agent({keepAlive: true, ca, cert, key, pfx, passphrase, servername, ...(rejectUnauthorized === undefined ? {} : {rejectUnauthorized})})
+    return this.agent
+  }
+
+  /** Lets the process exit without waiting for idle keep-alive connections to time out. */
+  close(): void {
+    this.agent?.destroy()
+  }
+
+  private unreachable(error: unknown): MindbgError {
+    const code = (error as {code?: string}).code ?? ''
+    return new MindbgError(
+      'engineUnreachable',
+      `cannot reach the Kubernetes API server at ${this.server} (${code || (error as Error).message})`,
+      `Check the cluster in context "${this.context}" (kubectl cluster-info), your VPN, or --kubeconfig/--context.`,
+      {cause: error},
+    )
+  }
+
+  /** One request; answers parsed JSON, or throws KubeStatusError with the server's Status. */
+  async request<T>(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<T> {
+    const body = await this.requestBuffer(method, path, options)
+    return (body.length > 0 ? JSON.parse(body.toString('utf8')) : {}) as T
+  }
+
+  /** One request, the answer's bytes as they came (pods/log is text, possibly binary). */
+  async requestBuffer(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<Buffer> {
+    const body = options.body === undefined ? undefined : JSON.stringify(options.body)
+    const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json'}
+    const opts = await this.requestOptions(method, headers)
+    const url = new URL(this.server + path)
+    const lib = url.protocol === 'https:' ? httpsModule : httpModule
+    return new Promise<Buffer>((resolve, reject) => {
+      const req = lib.request(url, opts, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          void statusError(res).then(reject)
+          return
+        }
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => resolve(Buffer.concat(chunks)))
+      })
+      req.on('error', (error) => reject(this.unreachable(error)))
+      req.end(body)
+    })
+  }
+
+  /**
+   * A streaming GET (watch, log follow): calls onLine for every line until the server ends the response, the
+   * signal aborts, or an error occurs.
+   */
+  async stream(path: string, onLine: (line: string) => void, signal: AbortSignal): Promise<void> {
+    const opts = await this.requestOptions('GET', {})
+    const url = new URL(this.server + path)
+    const lib = url.protocol === 'https:' ? httpsModule : httpModule
+    await new Promise<void>((resolve, reject) => {
+      const req = lib.request(url, {...opts, signal}, (res) => {
+        if ((res.statusCode ?? 0) >= 300) {
+          void statusError(res).then(reject)
+          return
+        }
+        let pending = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          pending += chunk
+          let nl: number
+          while ((nl = pending.indexOf('\n')) >= 0) {
+            const line = pending.slice(0, nl)
+            pending = pending.slice(nl + 1)
+            if (line.trim()) onLine(line)
+          }
+        })
+        res.on('end', () => {
+          if (pending.trim()) onLine(pending)
+          resolve()
+        })
+        res.on('error', () => resolve())
+      })
+      req.on('error', (error) => (signal.aborted ? resolve() : reject(this.unreachable(error))))
+      req.end()
+    })
+  }
+
+  /** Opens a WebSocket to a streaming subresource (attach, exec), offering the channel protocols in order. */
+  async websocket(path: string, protocols: string[]): Promise<WsSocket> {
+    const WebSocket = await deps.ws()
+    const opts = await this.requestOptions('GET', {})
+    const url = (this.server + path).replace(/^http/, 'ws')
+    return new Promise<WsSocket>((resolve, reject) => {
+      // A handshake the server never answers must not hold the session (or an attach attempt) forever.
+      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>, handshakeTimeout: 30_000})
+      ws.once('open', () => resolve(ws))
+      // The handshake's error body is the API server's Status: keep it, it says what went wrong.
+      ws.once('unexpected-response', (_req, res) => void statusError(res).then(reject))
+      ws.once('error', (error) => reject(this.unreachable(error)))
+    })
+  }
+}
+
+/**
+ * A Status error in words: 401 and 403 name what to check and the verb and resource that were missing; other
+ * codes keep the server's message. Anything that is not a Status error passes through.
+ */
+export function kubeError(error: unknown, needed: {namespace: string; verb: string; resource: string}): unknown {
+  if (!(error instanceof KubeStatusError)) return error
+  const {namespace, verb, resource} = needed
+  if (error.code === 401) {
+    return new MindbgError('permissionDenied', `the API server did not accept your credentials: ${error.status.message ?? 'Unauthorized'}`, 'Log in again (your token may have expired), or check --kubeconfig/--context.')
+  }
+  if (error.code === 403) {
+    const where = namespace === '' ? 'in all namespaces' : `in namespace ${namespace}`
+    return new MindbgError('permissionDenied', `forbidden: ${error.status.message ?? ''}`, `mindbg needs "${verb}" on ${resource} ${where}: kubectl auth can-i ${verb} ${resource}${namespace ? ` -n ${namespace}` : ' -A'}`)
+  }
+  return new MindbgError('internal', `the API server answered ${error.code} to ${verb} ${resource}: ${error.status.message ?? ''}`, 'Rerun with --debug for the full answer.', {cause: error})
+}
+
+/** An error response as KubeStatusError: the body is a Status, or at least some text worth showing. */
+function statusError(res: http.IncomingMessage): Promise<KubeStatusError> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    res.on('data', (c: Buffer) => chunks.push(c))
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8')
+      let status: KubeStatus
+      try {
+        status = JSON.parse(text) as KubeStatus
+      } catch {
+        status = {message: text.trim() || `HTTP ${res.statusCode}`}
+      }
+      resolve(new KubeStatusError(res.statusCode ?? 0, status))
+    })
+  })
+}
+
+export const podPath = (namespace: string, pod?: string, sub?: string): string =>
+  `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${pod ? `/${encodeURIComponent(pod)}` : ''}${sub ? `/${sub}` : ''}`

@@ -1,0 +1,234 @@
+import {readFileSync} from 'node:fs'
+
+import type {V1EphemeralContainer, V1Namespace, V1Pod} from '@kubernetes/client-node'
+
+import {deps} from '../../deps.js'
+import {firstLine, MindbgError, usageError} from '../../domain/errors.js'
+import type {Reporter} from '../../domain/reporter.js'
+import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
+import {invokingUser} from '../../domain/session.js'
+import type {TargetRef} from '../../domain/target.js'
+import {siblingImage} from '../../images/sibling.js'
+import type {Backend, BackendOptions, Debugger, DebuggerPlan, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
+import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
+import {KubeDebugger} from './debugger.js'
+import {describeTarget, type KubeTarget} from './target.js'
+import {type KubeDebugger as KubeDebuggerSummary, listDebuggers} from './list.js'
+import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, targetIdentity} from './spec.js'
+
+const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
+
+interface KubePlan extends DebuggerPlan<KubeTarget> {
+  readonly request: DebuggerRequest
+  /** The ephemeral container; `build(true)` makes it Pod Security "restricted" compliant. */
+  readonly spec: EphemeralSpec
+  readonly build: (restricted: boolean) => EphemeralSpec
+  readonly restricted: boolean
+  readonly session: string
+}
+
+/**
+ * Kubernetes: the debugger is an ephemeral container added to the pod (pods/{name}/ephemeralcontainers), targeting
+ * the container's PID namespace. Ephemeral containers cannot be deleted, so every debugger runs under a wrapper
+ * that makes its processes end with the session's stream (./spec.ts).
+ */
+export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
+  readonly runtime = 'kubernetes'
+  /** Per namespace: whether it enforces Pod Security "restricted", asked once, in parallel with the pod lookup. */
+  private readonly restrictedBy = new Map<string, Promise<boolean>>()
+
+  private constructor(private readonly api: KubeApi) {}
+
+  static async connect(options: BackendOptions): Promise<KubernetesBackend> {
+    return new KubernetesBackend(await KubeApi.connect(options))
+  }
+
+  async resolve(ref: TargetRef): Promise<KubeTarget[]> {
+    if (ref.runtime !== 'kubernetes') throw new Error(`the Kubernetes backend was given a ${ref.runtime} reference`)
+    const namespace = ref.namespace ?? this.api.namespace
+    void this.enforcesRestricted(namespace)
+    let pod: V1Pod
+    try {
+      pod = await this.api.request<V1Pod>('GET', podPath(namespace, ref.pod))
+    } catch (error) {
+      if (error instanceof KubeStatusError && error.code === 404) {
+        throw new MindbgError('targetNotFound', `pod ${ref.pod} not found in namespace ${namespace}`, `List pods with: kubectl get pods -n ${namespace}`)
+      }
+      throw kubeError(error, {namespace, verb: 'get', resource: 'pods'})
+    }
+    const container = chooseTargetContainer(pod, ref.container)
+    return [{runtime: 'kubernetes', namespace, podName: ref.pod, container, pod, ...describeTarget(pod, namespace, ref.pod, container)}]
+  }
+
+  async plan(target: KubeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan> {
+    const {pod, container, namespace} = target
+    const [custom, restricted] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcesRestricted(namespace)])
+    let request = requested
+    let imageReason = describeImageSource(request.imageSource, context.configPath)
+    if (request.imageSource === 'sibling') {
+      const sibling = siblingFor(pod, container, request)
+      request = sibling.request
+      imageReason = `--sibling (${sibling.rule})`
+    }
+    const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
+    const name = ephemeralName(pod)
+    const session = sessionId()
+    const build = (restrictedNow: boolean): EphemeralSpec => buildEphemeralContainer({pod, target: container, request, streams, identity, name, restricted: restrictedNow, custom, session})
+    const spec = build(restricted)
+    const sc = spec.container.securityContext
+    return {
+      target,
+      name,
+      image: request.image,
+      streams,
+      command: request.command,
+      request,
+      spec,
+      build,
+      restricted,
+      session,
+      report: {
+        runtime: 'kubernetes',
+        target: {name: target.name, id: target.id, image: target.image, label: target.name, namespace, pod: target.podName, container},
+        image: request.image,
+        imageReason,
+        pull: spec.container.imagePullPolicy ?? '',
+        profile: request.profile,
+        user: sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)',
+        joins: [`the pod's network and IPC`, `the PID namespace of ${container}`],
+        name,
+        notes: spec.notes,
+        command: request.command,
+        spec: spec.container,
+      },
+    }
+  }
+
+  async create(plan: KubePlan, reporter: Reporter): Promise<Debugger> {
+    const {namespace, podName} = plan.target
+    let spec = plan.spec
+    try {
+      await this.addEphemeral(namespace, podName, spec.container)
+    } catch (error) {
+      // The namespace label may be invisible to us (no "get namespaces"), but the server says why it refused.
+      if (!plan.restricted && error instanceof KubeStatusError && error.code === 403 && /violates PodSecurity/i.test(error.status.message ?? '')) {
+        spec = plan.build(true)
+        await this.addEphemeral(namespace, podName, spec.container).catch((e: unknown) => {
+          throw patchError(e, namespace, podName)
+        })
+      } else throw patchError(error, namespace, podName)
+    }
+    for (const note of spec.notes) reporter.notice(`mindbg: ${note}`)
+    const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; its filesystem is at /proc/1/root` : undefined
+    return new KubeDebugger(this.api, plan.target, plan.name, plan.image, plan.streams, notice, reporter, {
+      session: plan.session,
+      startTimeoutMs: plan.request.startTimeoutMs,
+      sharedPidNamespace: plan.target.pod.spec?.shareProcessNamespace === true,
+    })
+  }
+
+  async find(query: {name?: string | undefined; target?: KubeTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
+    const target = query.target
+    if (!target) throw usageError('re-attaching to a debugger in a pod needs the pod', 'Use: mindbg attach pod/NAME --session DEBUGGER (or --reuse).')
+    const pod = target.pod
+    const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
+    const mine = (pod.spec?.ephemeralContainers ?? []).filter(isMindbgDebugger)
+    let found: V1EphemeralContainer | undefined
+    if (query.name !== undefined) {
+      found = mine.find((c) => c.name === query.name)
+      const where = `pod ${target.namespace}/${target.podName}`
+      if (!found) throw new MindbgError('sessionNotFound', `session ${query.name}: no such mindbg debugger in ${where}`, `List them with: mindbg ls -n ${target.namespace}`)
+      if (!running.has(found.name)) throw new MindbgError('sessionNotFound', `session ${query.name}: has already ended`, `List them with: mindbg ls -n ${target.namespace}`)
+    } else {
+      // The newest shell on a terminal that still runs: the only kind that outlives a session (after a kill -9 of
+      // mindbg), and so the one worth getting back into.
+      found = mine.filter((c) => c.stdin && c.tty && running.has(c.name)).pop()
+      if (!found) return undefined
+    }
+    const mode: StreamMode = {...streams, stdin: true, tty: Boolean(found.tty)}
+    const notice = `mindbg: re-attaching to ${found.name} in pod ${target.namespace}/${target.podName}${mode.tty ? '; press Enter for a prompt' : ''}`
+    return new KubeDebugger(this.api, target, found.name, found.image ?? '', mode, notice, undefined, undefined)
+  }
+
+  list(scope: ListScope): Promise<KubeDebuggerSummary[]> {
+    return listDebuggers(this.api, Boolean(scope.allNamespaces))
+  }
+
+  async prune(): Promise<PrunedDebugger[]> {
+    throw usageError('ephemeral containers cannot be removed from a pod', "mindbg's debuggers in pods end with their sessions; see them with: mindbg ls -n NAMESPACE")
+  }
+
+  close(): void {
+    this.api.close()
+  }
+
+  private enforcesRestricted(namespace: string): Promise<boolean> {
+    let known = this.restrictedBy.get(namespace)
+    if (!known) {
+      known = this.api.request<V1Namespace>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}`).then(
+        (ns) => ns.metadata?.labels?.[PSS_LABEL] === 'restricted',
+        // Not allowed to read namespaces: the server's 403 will tell.
+        () => false,
+      )
+      this.restrictedBy.set(namespace, known)
+    }
+    return known
+  }
+
+  /** Strategic merge on the subresource: the list is merged by name, so only the new container needs sending. */
+  private addEphemeral(namespace: string, pod: string, container: V1EphemeralContainer): Promise<V1Pod> {
+    return this.api.request<V1Pod>('PATCH', podPath(namespace, pod, 'ephemeralcontainers'), {
+      body: {spec: {ephemeralContainers: [container]}},
+      contentType: 'application/strategic-merge-patch+json',
+    })
+  }
+}
+
+/** --sibling: the debug twin of the target container's image; a nonroot twin runs as the target's user. */
+function siblingFor(pod: V1Pod, target: string, request: DebuggerRequest): {request: DebuggerRequest; rule: string} {
+  const image = pod.spec?.containers.find((c) => c.name === target)?.image ?? ''
+  const twin = siblingImage(image, request.siblingMappings)
+  const {uid, gid} = targetIdentity(pod, target)
+  const user = twin.nonRoot && request.user === undefined && uid !== undefined ? `${uid}${gid !== undefined ? `:${gid}` : ''}` : request.user
+  return {request: {...request, image: twin.image, user}, rule: twin.rule}
+}
+
+async function readCustom(path: string): Promise<Record<string, unknown>> {
+  let text: string
+  try {
+    text = readFileSync(path, 'utf8')
+  } catch (error) {
+    throw usageError(`--custom ${path}: ${(error as Error).message}`)
+  }
+  const {parse} = await deps.yaml()
+  let data: unknown
+  try {
+    data = parse(text) // YAML is a superset of JSON: one parser for both
+  } catch (error) {
+    throw usageError(`--custom ${path}: not valid JSON or YAML: ${firstLine((error as Error).message)}`)
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) throw usageError(`--custom ${path}: must be a partial container spec (an object)`)
+  return data as Record<string, unknown>
+}
+
+function patchError(error: unknown, namespace: string, pod: string): unknown {
+  if (!(error instanceof KubeStatusError)) return error
+  const message = error.status.message ?? ''
+  if (error.code === 404 && !error.status.details?.name) {
+    return new MindbgError('sidecarFailed', 'ephemeral containers are disabled on this cluster (the API server has no pods/ephemeralcontainers)', 'They are on by default since Kubernetes 1.23; ask your cluster admin, or debug a copy of the pod.')
+  }
+  if (error.code === 404) return new MindbgError('targetStopped', `pod ${namespace}/${pod} disappeared`, `kubectl get pods -n ${namespace}`)
+  if (error.code === 403 && /violates PodSecurity/i.test(message)) {
+    return new MindbgError('sidecarFailed', `Pod Security refused the debugger: ${message}`, 'mindbg already made it compliant with "restricted"; a stricter admission policy is in place: try --custom.')
+  }
+  if (error.code === 422) {
+    const causes = (error.status.details?.causes ?? []).map((c) => `${c.field ?? ''}: ${c.message ?? c.reason ?? ''}`)
+    return new MindbgError('sidecarFailed', `the API server rejected the debugger: ${causes.join('; ') || message}`, 'Check --custom and the flags (rerun with --debug for the full answer).', {cause: error})
+  }
+  return kubeError(error, {namespace, verb: 'patch', resource: 'pods/ephemeralcontainers'})
+}
+
+/** 12 random hex digits: tells this session's exit trailer from anything a command prints. */
+function sessionId(): string {
+  return Array.from({length: 12}, () => Math.floor(Math.random() * 16).toString(16)).join('')
+}

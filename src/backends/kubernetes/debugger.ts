@@ -1,0 +1,335 @@
+import {type Readable, Writable} from 'node:stream'
+
+import type {V1ContainerStatus, V1Pod} from '@kubernetes/client-node'
+import type {WebSocket as WsSocket} from 'ws'
+
+import {MindbgError} from '../../domain/errors.js'
+import type {Reporter} from '../../domain/reporter.js'
+import type {StreamMode} from '../../domain/request.js'
+import type {Debugger, DebuggerLink} from '../backend.js'
+import {DebuggerOutput} from '../output.js'
+import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
+import type {KubeTarget} from './target.js'
+import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
+import {ExitTrailer} from './exit-trailer.js'
+import {exitTrailerPrefix, GO_AHEAD, RELAY_END, relayChunk} from './spec.js'
+import {type PodVerdict, WatchCancelled, watchPod} from './watch.js'
+
+/** Waiting reasons of a container whose image cannot be had; with the config ones, of one that cannot start now. */
+const IMAGE_UNAVAILABLE = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
+const CANNOT_START = new Set([...IMAGE_UNAVAILABLE, 'CreateContainerConfigError', 'CreateContainerError'])
+
+/** What only a debugger this session added has: it waits for the go-ahead and reports its exit in a trailer. */
+interface FreshDebugger {
+  session: string
+  startTimeoutMs: number
+  sharedPidNamespace: boolean
+}
+
+/** An ephemeral container of a pod: added by this session (`fresh`), or found again. */
+export class KubeDebugger implements Debugger {
+  readonly runtime = 'kubernetes'
+  readonly fresh: boolean
+
+  constructor(
+    private readonly api: KubeApi,
+    readonly target: KubeTarget,
+    readonly name: string,
+    readonly image: string,
+    readonly streams: StreamMode,
+    readonly notice: string | undefined,
+    private readonly reporter: Reporter | undefined,
+    private readonly freshOne: FreshDebugger | undefined,
+  ) {
+    this.fresh = freshOne !== undefined
+  }
+
+  async attach(signal: AbortSignal): Promise<DebuggerLink> {
+    if (this.freshOne) {
+      const ws = await attachWhenStarted(this.api, this, this.freshOne.startTimeoutMs, this.reporter, signal)
+      return new KubeLink(this.api, this, ws, this.freshOne)
+    }
+    try {
+      return new KubeLink(this.api, this, await this.api.websocket(attachPath(this), PROTOCOLS), undefined)
+    } catch (error) {
+      // Ended between the lookup and the attach: its log holds the output.
+      if (error instanceof KubeStatusError && error.code === 400) return new KubeLink(this.api, this, 'ended', undefined)
+      throw kubeError(error, {namespace: this.target.namespace, verb: 'create', resource: 'pods/attach'})
+    }
+  }
+
+  /** Its processes end with the session's stream (see the wrappers in ./spec.ts); the container stays in the pod. */
+  async end(): Promise<void> {}
+
+  leave(): string {
+    const {namespace, podName} = this.target
+    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach pod/${podName} -n ${namespace} --session ${this.name}`
+  }
+}
+
+const attachPath = (d: KubeDebugger): string =>
+  `${podPath(d.target.namespace, d.target.podName, 'attach')}?container=${encodeURIComponent(d.name)}&stdin=true&stdout=true&stderr=${!d.streams.tty}&tty=${d.streams.tty}`
+
+/**
+ * The attach stream of a debugger, or ('ended') its log when it ended before anyone attached. The exit code comes
+ * from a fresh debugger's trailer (a one-shot command), else from the pod status (attach carries none).
+ */
+class KubeLink implements DebuggerLink {
+  readonly stdout: Readable
+  readonly stderr: Readable
+  readonly input: Writable | undefined
+  readonly exited: Promise<number>
+  private closedByUs = false
+  /** The pod as last seen at the end, for checkTarget. */
+  private finalPod: V1Pod | undefined
+  private trailer: ExitTrailer | undefined
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly dbg: KubeDebugger,
+    private readonly ws: WsSocket | 'ended',
+    private readonly fresh: FreshDebugger | undefined,
+  ) {
+    const output = new DebuggerOutput(ws === 'ended' ? {pause() {}, resume() {}} : ws)
+    this.stdout = output.stdout
+    this.stderr = output.stderr
+    if (ws === 'ended') {
+      this.input = undefined
+      this.exited = this.fromStatus(output, true)
+      return
+    }
+    // A new debugger without a terminal runs a wrapper that ends its stderr with the exit code.
+    const trailer = fresh && !dbg.streams.tty ? new ExitTrailer(exitTrailerPrefix(fresh.session)) : undefined
+    this.trailer = trailer
+    let releaseHeld: NodeJS.Timeout | undefined
+    ws.on('message', (data: Buffer) => {
+      const message = decode(data)
+      if (message.kind === 'stdout') output.push('stdout', message.data)
+      else if (message.kind === 'stderr') {
+        if (!trailer) return output.push('stderr', message.data)
+        clearTimeout(releaseHeld)
+        output.push('stderr', trailer.push(message.data))
+        // A prompt such as "confirm" ends like the start of a trailer: show it if nothing follows soon.
+        if (trailer.holding) releaseHeld = setTimeout(() => output.push('stderr', trailer.release()), 50)
+      } else if (message.kind === 'status' && message.status.status === 'Failure') output.push('stderr', Buffer.from(`mindbg: ${message.status.message ?? 'attach failed'}\n`))
+    })
+    const closed = new Promise<void>((resolve) => {
+      ws.once('close', () => resolve())
+      ws.once('error', () => resolve())
+      if (ws.readyState === ws.CLOSED) resolve()
+    }).then(() => {
+      clearTimeout(releaseHeld)
+      if (trailer) output.push('stderr', trailer.release())
+    })
+    this.exited = closed.then(async () => {
+      if (this.closedByUs) {
+        output.end()
+        return 0
+      }
+      // The command ran to its end and said how: no need to wait for the kubelet to report it.
+      if (trailer?.exitCode !== undefined) {
+        output.end()
+        return trailer.exitCode
+      }
+      return this.fromStatus(output, false)
+    })
+
+    const send = (frame: Buffer, done?: () => void): void => {
+      if (ws.readyState === ws.OPEN) ws.send(frame, () => done?.())
+      else done?.()
+    }
+    this.send = send
+    if (dbg.streams.stdin) {
+      // Without a terminal a new debugger runs under RELAY_WRAPPER: input goes in length-prefixed chunks and its end
+      // is a "0" chunk, so that stdin itself stays open as the session's lifeline.
+      const relay = fresh !== undefined && !dbg.streams.tty
+      const v5 = ws.protocol === STREAM_CLOSE_PROTOCOL
+      this.input = new Writable({
+        write: (chunk: Buffer, _encoding, done) => send(stdinFrame(relay ? relayChunk(chunk) : chunk), done),
+        final: (done) => {
+          if (relay) send(stdinFrame(Buffer.from(RELAY_END)), done)
+          else if (v5) send(closeStdinFrame(), done)
+          else done()
+        },
+      })
+    } else this.input = undefined
+  }
+
+  private send: (frame: Buffer, done?: () => void) => void = () => {}
+
+  async start(): Promise<void> {
+    // Every new debugger waits for this line before it runs anything: no output is lost before the attach.
+    if (this.fresh) this.send(stdinFrame(Buffer.from(GO_AHEAD)))
+  }
+
+  resize(size: {rows: number; columns: number}): void {
+    this.send(resizeFrame(size.columns, size.rows))
+  }
+
+  /**
+   * Closing the stream ends the debugger: the kubelet closes its stdin, which ends a shell without a terminal and,
+   * through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D first, since a terminal's
+   * input is never closed (kubectl debug leaves those running; re-attach with --reuse).
+   */
+  close(): void {
+    if (this.closedByUs || this.ws === 'ended') return
+    this.closedByUs = true
+    if (this.dbg.streams.tty) this.send(stdinFrame(Buffer.from('\x03\x04')))
+    const ws = this.ws
+    ws.close()
+    // A dead network would hold the closing handshake for 30 s.
+    setTimeout(() => ws.terminate(), 1000).unref()
+  }
+
+  async checkTarget(): Promise<void> {
+    // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
+    // that shares one namespace among its containers it outlives the target, so ask.
+    if (this.trailer?.exitCode !== undefined && !this.fresh?.sharedPidNamespace) return
+    const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(this.dbg.target.namespace, this.dbg.target.podName)))
+    const {namespace, podName, container} = this.dbg.target
+    if (!pod.status?.containerStatuses?.find((s) => s.name === container)?.state?.running) {
+      throw new MindbgError('targetStopped', `target ${container} of pod ${namespace}/${podName} stopped during the session`, `See why: kubectl logs ${podName} -c ${container} -n ${namespace} --previous`)
+    }
+  }
+
+  /** The debugger's exit code from the pod status, and its log when the stream missed the output. */
+  private async fromStatus(output: DebuggerOutput, printLog: boolean): Promise<number> {
+    const {namespace, podName: pod} = this.dbg.target
+    const name = this.dbg.name
+    try {
+      const finalPod = await watchPod(
+        this.api,
+        namespace,
+        pod,
+        (p) => {
+          const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+          return status?.state?.terminated ? {done: true, value: p} : {done: false}
+        },
+        {
+          timeoutMs: 15_000,
+          onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
+          onTimeout: () => new MindbgError('sidecarFailed', `the stream of ${name} ended but the debugger is still running`, `Re-attach with: mindbg attach pod/${pod} -n ${namespace} --reuse`),
+        },
+      )
+      this.finalPod = finalPod
+      if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
+      return finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated?.exitCode ?? 1
+    } finally {
+      output.end()
+    }
+  }
+}
+
+/** Waits until the debugger runs (or already ended), telling what the kubelet says meanwhile. */
+async function waitForStart(
+  api: KubeApi,
+  dbg: KubeDebugger,
+  timeoutMs: number,
+  reporter: Reporter | undefined,
+  signal: AbortSignal,
+  onWaiting: (reason: string) => void,
+): Promise<V1ContainerStatus> {
+  const {namespace, podName: pod} = dbg.target
+  const name = dbg.name
+  let lastWaiting = ''
+  let lastReason = ''
+  const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
+    // Cancelled (the session attached): no more notices.
+    if (signal.aborted) return {done: false}
+    const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+    if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
+    const waiting = status?.state?.waiting
+    onWaiting(waiting?.reason ?? '')
+    const text = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : ''
+    // ContainerCreating is every container's first state: not news.
+    if (text && text !== lastWaiting && waiting?.reason !== 'ContainerCreating') {
+      lastWaiting = text
+      lastReason = waiting?.reason ?? ''
+      reporter?.notice(`mindbg: ${name} is waiting: ${text}`)
+    }
+    return {done: false}
+  }
+  return watchPod(api, namespace, pod, judge, {
+    onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
+    timeoutMs,
+    signal,
+    onTimeout: () => {
+      const imageProblem = IMAGE_UNAVAILABLE.has(lastReason)
+      return new MindbgError(
+        imageProblem ? 'imageUnavailable' : 'sidecarFailed',
+        `the debugger ${name} did not start within ${Math.round(timeoutMs / 1000)} s${lastWaiting ? ` (${lastWaiting})` : ''}`,
+        imageProblem ? 'Check the image name and that the node can pull it (pull secrets cannot be added to ephemeral containers).' : `Look at the pod: kubectl describe pod ${pod} -n ${namespace}`,
+      )
+    },
+  })
+}
+
+/**
+ * Attaches to a new debugger as soon as it runs. The kubelet reports a started container only at its next relist
+ * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, backing
+ * off from 50 ms to 1 s (a pull can take a while) and pausing while the kubelet reports that the image cannot be
+ * had, while the watch reports waiting reasons, decides that the debugger ended before anyone attached ('ended':
+ * its log holds the output), or gives up at the start timeout (or when the session is stopped meanwhile).
+ */
+async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: number, reporter: Reporter | undefined, stop: AbortSignal): Promise<WsSocket | 'ended'> {
+  const cancel = new AbortController()
+  const cancelOnStop = (): void => cancel.abort()
+  stop.addEventListener('abort', cancelOnStop, {once: true})
+  let reported: V1ContainerStatus | undefined
+  let failed: unknown
+  let wake = (): void => {}
+  let delay = 50
+  // While the kubelet says the image cannot be had (or the container not created), no attach can work: wait for news.
+  let hopeless = false
+  const onWaiting = (reason: string): void => {
+    const was = hopeless
+    hopeless = CANNOT_START.has(reason)
+    if (was && !hopeless) {
+      // The image came after all: the container may start any moment now.
+      delay = 50
+      wake()
+    }
+  }
+  const watching = waitForStart(api, dbg, timeoutMs, reporter, cancel.signal, onWaiting).then(
+    (status) => (reported = status),
+    (error: unknown) => {
+      if (!(error instanceof WatchCancelled)) failed = error
+      else if (stop.aborted) failed = new MindbgError('sidecarFailed', 'stopped while waiting for the debugger to start')
+    },
+  )
+  void watching.finally(() => wake())
+  const path = attachPath(dbg)
+  try {
+    for (;;) {
+      if (failed) throw failed
+      if (reported?.state?.terminated) return 'ended'
+      try {
+        // Before the kubelet reports the debugger running, v4 only: the API server hands v4 straight to the
+        // kubelet, which refuses a container it does not run yet before the upgrade. v5 goes through the API
+        // server's stream translator, which upgrades first and only then hears the kubelet's refusal.
+        return await api.websocket(path, reported ? PROTOCOLS : PROTOCOLS.filter((p) => p !== STREAM_CLOSE_PROTOCOL))
+      } catch (error) {
+        const notYet = error instanceof KubeStatusError && error.code !== 401 && error.code !== 403
+        if (!notYet) throw kubeError(error, {namespace: dbg.target.namespace, verb: 'create', resource: 'pods/attach'})
+        // Reported running and still refused (a kubelet says 500, a proxy may say 400): it ended in between. The
+        // pod status will say so, or that it did not.
+        if (reported) return 'ended'
+      }
+      // The watch may have settled during the attempt (its wake-up went to no one): look again first.
+      if (failed || reported) continue
+      const waitForNews = hopeless
+      await new Promise<void>((resolve) => {
+        const timer = waitForNews ? undefined : setTimeout(resolve, delay)
+        wake = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+      })
+      if (!waitForNews) delay = Math.min(delay * 1.5, 1000)
+    }
+  } finally {
+    // Not awaited: the session must take over the stream's events at once. The watch ends on its own.
+    cancel.abort()
+    stop.removeEventListener('abort', cancelOnStop)
+  }
+}

@@ -1,0 +1,307 @@
+import type {V1Capabilities, V1EphemeralContainer, V1EnvVar, V1Pod, V1SecurityContext} from '@kubernetes/client-node'
+
+import {MindbgError, usageError} from '../../domain/errors.js'
+import {randomSuffix} from '../../domain/names.js'
+import type {Profile} from '../../domain/profiles.js'
+import type {DebuggerRequest, PullPolicy, StreamMode} from '../../domain/request.js'
+import {type IdentityField, identityEntries, type SessionIdentity} from '../../domain/session.js'
+
+export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container'
+export const ENV_PREFIX = 'MINDBG_'
+/** The uid a restricted debugger uses when the target's uid is unknown (distroless "nonroot"). */
+export const FALLBACK_NON_ROOT_UID = 65532
+
+/**
+ * Every debugger first waits for mindbg's go-ahead, a line on stdin sent once the attach stream is open: no
+ * output is lost before the attach, and a debugger nobody attached to (Ctrl-C or --timeout while it was still
+ * being pulled) exits by itself instead of running forever. Needs a shell with `read -t` (busybox, bash).
+ */
+export const START_GATE = 'IFS= read -r -t 30 _ || exit 0'
+export const GO_AHEAD = '\n'
+
+/** On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. */
+export const TTY_WRAPPER = `${START_GATE}; exec "$@"`
+
+/**
+ * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
+ * It runs in the background while a watcher blocks on the session's stdin, which mindbg holds open to the end.
+ * When the session ends, however it ends, the API server closes the attach and the kubelet closes stdin
+ * (stdinOnce): the watcher wakes up and stops the command (TERM, then KILL 2 s later). Background jobs of a
+ * non-interactive shell get /dev/null as stdin, hence the copy of the session's stdin on fd 3.
+ */
+/**
+ * How a one-shot debugger tells mindbg its command's exit code without waiting for the pod status (which comes
+ * only at the kubelet's next relist, up to a second later): its last line on stderr, with the session's id so that
+ * no output can be mistaken for it. mindbg removes it from the output (ExitTrailer); `kubectl logs` shows it.
+ */
+export const SESSION_ENV = `${ENV_PREFIX}SESSION`
+
+/** Labels cannot be set on ephemeral containers: who started a debugger, and why, is in its environment. */
+const identityKey = (field: IdentityField): string => `${ENV_PREFIX}${field.toUpperCase()}`
+
+/** An identity field read back from a debugger's environment. */
+export function identityEnv(container: V1EphemeralContainer, field: IdentityField): string | undefined {
+  const value = container.env?.find((e) => e.name === identityKey(field))?.value
+  return value === undefined ? undefined : unverbatim(value)
+}
+
+export const isMindbgDebugger = (container: {name: string}): boolean => container.name.startsWith('mindbg-')
+export const exitTrailerPrefix = (session: string): string => `mindbg-exit:${session}:`
+const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2`
+
+export const ONE_SHOT_WRAPPER = [
+  'exec 3<&0',
+  `${START_GATE} <&3`,
+  // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
+  'group=$(command -v setsid || true)',
+  '$group "$@" </dev/null 3<&- &',
+  'cmd=$!',
+  '( cat <&3 >/dev/null; kill -TERM -- -"$cmd" "$cmd"; sleep 2; kill -KILL -- -"$cmd" "$cmd" ) </dev/null >/dev/null 2>&1 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'wait "$cmd"',
+  'rc=$?',
+  'kill "$watcher" 2>/dev/null',
+  REPORT_EXIT,
+  'exit "$rc"',
+].join('\n')
+
+/**
+ * The same, for a command that reads the session's input (piped, or -i). The input cannot simply be the session's
+ * stdin, or its end would be indistinguishable from the session's end. So mindbg sends it in chunks, each a line
+ * with its length and then the bytes, and "0" for end of input; a relay feeds the command through a FIFO, closes it
+ * at "0" (the command sees EOF), then keeps watching stdin like the one-shot wrapper.
+ */
+export const RELAY_WRAPPER = [
+  'exec 3<&0',
+  `${START_GATE} <&3`,
+  'fifo=$(mktemp -u /tmp/mindbg-input.XXXXXX) && mkfifo -m 600 "$fifo" || exit 125',
+  'group=$(command -v setsid || true)',
+  '$group "$@" <"$fifo" 3<&- &',
+  'cmd=$!',
+  '(',
+  '  exec 4>"$fifo"',
+  // dd with fullblock reads exactly n bytes from the pipe (head -c would read ahead into the next chunk).
+  '  while IFS= read -r n <&3 && [ "$n" != 0 ]; do dd bs="$n" count=1 iflag=fullblock <&3 >&4 2>/dev/null; done',
+  '  exec 4>&-',
+  '  cat <&3 >/dev/null',
+  '  kill -TERM -- -"$cmd" "$cmd"; sleep 2; kill -KILL -- -"$cmd" "$cmd"',
+  ') </dev/null >/dev/null 2>&1 &',
+  'watcher=$!',
+  'exec 3<&-',
+  'wait "$cmd"',
+  'rc=$?',
+  'kill "$watcher" 2>/dev/null',
+  'rm -f "$fifo"',
+  REPORT_EXIT,
+  'exit "$rc"',
+].join('\n')
+
+/** One chunk of input for RELAY_WRAPPER: its length on a line, then the bytes. */
+export const relayChunk = (data: Buffer): Buffer => Buffer.concat([Buffer.from(`${data.length}\n`), data])
+export const RELAY_END = '0\n'
+
+/** Which wrapper a debugger runs under: it decides how the session's end reaches its process. */
+export function wrapperFor(streams: {tty: boolean; stdin: boolean}): string {
+  if (streams.tty) return TTY_WRAPPER
+  return streams.stdin ? RELAY_WRAPPER : ONE_SHOT_WRAPPER
+}
+
+/** Which container of the pod is the target: the flag, else the default-container annotation, else the first. */
+export function chooseTargetContainer(pod: V1Pod, requested: string | undefined): string {
+  const containers = pod.spec?.containers ?? []
+  const names = containers.map((c) => c.name)
+  const name = requested ?? pod.metadata?.annotations?.[DEFAULT_CONTAINER_ANNOTATION] ?? names[0]
+  if (!name || !names.includes(name)) {
+    throw new MindbgError(
+      'targetNotFound',
+      `pod ${pod.metadata?.name} has no container "${name ?? ''}"`,
+      `Its containers: ${names.join(', ') || 'none'}; pick one with -c/--target-container or pod/NAME/CONTAINER.`,
+    )
+  }
+  return name
+}
+
+/** mindbg-xxxxx, unique across containers, init containers and ephemeral containers. */
+export function ephemeralName(pod: V1Pod, random: () => number = Math.random): string {
+  const taken = new Set([...(pod.spec?.containers ?? []), ...(pod.spec?.initContainers ?? []), ...(pod.spec?.ephemeralContainers ?? [])].map((c) => c.name))
+  for (;;) {
+    const name = `mindbg-${randomSuffix(random)}`
+    if (!taken.has(name)) return name
+  }
+}
+
+/** uid/gid/runAsNonRoot the target effectively runs with: the container's settings over the pod's. */
+export function targetIdentity(pod: V1Pod, container: string): {uid: number | undefined; gid: number | undefined; nonRoot: boolean} {
+  const podSc = pod.spec?.securityContext
+  const sc = pod.spec?.containers.find((c) => c.name === container)?.securityContext
+  const uid = sc?.runAsUser ?? podSc?.runAsUser
+  const gid = sc?.runAsGroup ?? podSc?.runAsGroup
+  const nonRoot = Boolean(sc?.runAsNonRoot ?? podSc?.runAsNonRoot) || (uid !== undefined && uid !== 0)
+  return {uid, gid, nonRoot}
+}
+
+type SecurityApplier = () => V1SecurityContext | undefined
+
+/** kubectl debug's profiles for ephemeral containers, exactly (kubectl pkg/cmd/debug/profiles.go). */
+const profiles: Record<Profile, SecurityApplier> = {
+  general: () => ({capabilities: {add: ['SYS_PTRACE']}}),
+  baseline: () => undefined,
+  restricted: () => ({
+    runAsNonRoot: true,
+    capabilities: {drop: ['ALL']},
+    allowPrivilegeEscalation: false,
+    seccompProfile: {type: 'RuntimeDefault'},
+  }),
+  netadmin: () => ({capabilities: {add: ['NET_ADMIN', 'NET_RAW']}}),
+  sysadmin: () => ({privileged: true}),
+}
+
+export interface EphemeralSpecInput {
+  pod: V1Pod
+  target: string
+  request: DebuggerRequest
+  streams: StreamMode
+  identity: SessionIdentity
+  name: string
+  /** The namespace enforces Pod Security "restricted" (label), or the server said so: comply. */
+  restricted: boolean
+  /** A partial container spec from --custom, already parsed. */
+  custom: Record<string, unknown> | undefined
+  /** Random id of this session: a one-shot debugger ends its stderr with its exit code under this id. */
+  session?: string
+}
+
+export interface EphemeralSpec {
+  container: V1EphemeralContainer
+  /** One-line notices about adaptations mindbg made on its own (non-root target, Pod Security). */
+  notes: string[]
+}
+
+const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
+
+/** Pure: the ephemeral container for a session. Throws usage errors for what cannot work on Kubernetes. */
+export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpec {
+  const {pod, target, request, streams, identity, name} = input
+  const notes: string[] = []
+  if (request.chroot) throw usageError('--chroot is not available for Kubernetes targets yet', "Read the target's filesystem at /proc/1/root.")
+
+  let sc = profiles[request.profile]() ?? {}
+  if (request.privileged) sc.privileged = true
+  if (request.capAdd.length > 0) sc.capabilities = {...sc.capabilities, add: [...new Set([...(sc.capabilities?.add ?? []), ...request.capAdd])]}
+  if (request.user !== undefined) {
+    const [uid, gid] = parseNumericUser(request.user)
+    sc.runAsUser = uid
+    if (gid !== undefined) sc.runAsGroup = gid
+  }
+
+  // A root debugger in a runAsNonRoot pod is refused by the kubelet, and root without SYS_PTRACE cannot read a
+  // non-root target's /proc/<pid>/root anyway: run as the target's own uid/gid.
+  const who = targetIdentity(pod, target)
+  if (who.nonRoot && request.user === undefined && !sc.privileged) {
+    sc.runAsUser = who.uid ?? FALLBACK_NON_ROOT_UID
+    if (who.gid !== undefined) sc.runAsGroup = who.gid
+    sc.runAsNonRoot = true
+    notes.push(`the target runs as non-root: the debugger runs as uid ${sc.runAsUser}${who.gid !== undefined ? `, gid ${who.gid}` : ''}`)
+  }
+  if (input.restricted) {
+    sc = restrictedCompliant(sc, who.uid)
+    notes.push(`Pod Security "restricted" is enforced here: the debugger runs as uid ${sc.runAsUser} without capabilities`)
+  }
+
+  const env: V1EnvVar[] = [
+    ...identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)})),
+    {name: `${ENV_PREFIX}TARGET`, value: target},
+    ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
+    ...(pod.spec?.shareProcessNamespace ? [] : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
+    ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')})),
+  ]
+
+  const oneShot = request.command.length > 0
+  const command = ['sh', '-c', wrapperFor(streams), 'mindbg', ...(oneShot ? request.command.map(verbatim) : ['sh'])]
+  let container: V1EphemeralContainer = {
+    name,
+    image: request.image,
+    imagePullPolicy: PULL[request.pull],
+    command,
+    env,
+    // stdin carries the go-ahead and is the session's lifeline, even for one-shot commands (see the wrappers).
+    stdin: true,
+    stdinOnce: true,
+    tty: streams.tty,
+    targetContainerName: target,
+    terminationMessagePolicy: 'File',
+  }
+  if (Object.keys(sc).length > 0) container.securityContext = sc
+  if (request.workdir !== undefined) container.workingDir = request.workdir
+  if (input.custom) container = mergeCustom(container, input.custom)
+  return {container, notes}
+}
+
+/**
+ * The kubelet expands $(VAR) in a container's command and env values and turns $$ into $: the user's command words,
+ * --env values and --reason are escaped so that they arrive exactly as typed (`-- sh -c 'echo $$'`), as with Docker.
+ */
+export const verbatim = (word: string): string => word.replaceAll('$', '$$$$')
+/** What the container sees of a value escaped with verbatim (for reading the spec back). */
+export const unverbatim = (value: string): string => value.replaceAll('$$', '$')
+
+/** What Pod Security "restricted" demands, keeping whatever the session already had that is allowed. */
+export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | undefined): V1SecurityContext {
+  const uid = sc.runAsUser !== undefined && sc.runAsUser !== 0 ? sc.runAsUser : targetUid && targetUid !== 0 ? targetUid : FALLBACK_NON_ROOT_UID
+  const capabilities: V1Capabilities = {drop: ['ALL']}
+  if (sc.capabilities?.add?.includes('NET_BIND_SERVICE')) capabilities.add = ['NET_BIND_SERVICE']
+  const result: V1SecurityContext = {
+    ...sc,
+    runAsNonRoot: true,
+    runAsUser: uid,
+    allowPrivilegeEscalation: false,
+    seccompProfile: {type: 'RuntimeDefault'},
+    capabilities,
+  }
+  delete result.privileged
+  return result
+}
+
+function parseNumericUser(user: string): [number, number | undefined] {
+  const m = /^(\d+)(?::(\d+))?$/.exec(user)
+  if (!m) throw usageError(`--user "${user}": Kubernetes needs a numeric UID[:GID]`, 'Use --user 1000 or --user 1000:1000.')
+  return [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])]
+}
+
+// kubectl's list, plus what mindbg's session safety depends on (stdin is the lifeline, the target is chosen).
+const CUSTOM_REFUSED = ['name', 'command', 'args', 'image', 'lifecycle', 'volumeDevices', 'stdin', 'stdinOnce', 'tty', 'targetContainerName']
+
+/**
+ * --custom: a partial container spec merged over the generated one, as kubectl does (strategic merge: maps merge,
+ * env merges by name, volumeMounts by mountPath, other lists replace). Fields mindbg owns are refused.
+ */
+export function mergeCustom(container: V1EphemeralContainer, custom: Record<string, unknown>): V1EphemeralContainer {
+  const refused = CUSTOM_REFUSED.filter((k) => k in custom)
+  if (refused.length > 0) throw usageError(`--custom may not set ${refused.join(', ')}`, 'mindbg sets the name, command and image itself; use --image or -- COMMAND.')
+  return strategicMerge(container as unknown as Record<string, unknown>, custom) as unknown as V1EphemeralContainer
+}
+
+const MERGE_KEYS: Record<string, string> = {env: 'name', volumeMounts: 'mountPath', envFrom: '', ports: 'containerPort'}
+
+function strategicMerge(base: Record<string, unknown>, patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {...base}
+  for (const [key, value] of Object.entries(patch)) {
+    const current = out[key]
+    const mergeKey = MERGE_KEYS[key]
+    if (value === null) delete out[key]
+    else if (Array.isArray(value) && Array.isArray(current) && mergeKey) {
+      const merged = [...current] as Array<Record<string, unknown>>
+      for (const item of value as Array<Record<string, unknown>>) {
+        const at = merged.findIndex((m) => m[mergeKey] === item[mergeKey])
+        if (at >= 0) merged[at] = strategicMerge(merged[at]!, item)
+        else merged.push(item)
+      }
+      out[key] = merged
+    } else if (isObject(value) && isObject(current)) out[key] = strategicMerge(current, value)
+    else out[key] = value
+  }
+  return out
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v)

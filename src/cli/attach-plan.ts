@@ -1,0 +1,213 @@
+import type {BackendOptions} from '../backends/registry.js'
+import {parseDuration} from '../domain/duration.js'
+import {MindbgError, usageError} from '../domain/errors.js'
+import {DEFAULT_PROFILE, type Profile, PROFILES} from '../domain/profiles.js'
+import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
+import {parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
+import type {AttachRequest} from '../session/attach.js'
+import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
+import type {MindbgConfig} from './config.js'
+import {ATTACH_FLAGS, type AttachFlags, creationFlags, flagsOnlyFor, given} from './flag-table.js'
+
+export interface AttachInput {
+  targetArg: string | undefined
+  command: string[]
+  flags: AttachFlags
+  env: NodeJS.ProcessEnv
+  stdinIsTTY: boolean
+  stdoutIsTTY: boolean
+  terminalSize?: {rows: number; columns: number} | undefined
+  config?: MindbgConfig | undefined
+}
+
+/** A new debugger (or, with `reuse`, one left running next to the target if there is one), or one by name. */
+export type AttachPlan = AttachRequest & {dryRun: boolean}
+
+const CREATION_FLAGS = creationFlags(ATTACH_FLAGS)
+const ONLY_FOR: Record<Runtime, string[]> = {docker: flagsOnlyFor(ATTACH_FLAGS, 'docker'), kubernetes: flagsOnlyFor(ATTACH_FLAGS, 'kubernetes')}
+const OTHER: Record<Runtime, Runtime> = {docker: 'kubernetes', kubernetes: 'docker'}
+
+// Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
+const CAPABILITIES = new Set(
+  ('AUDIT_CONTROL AUDIT_READ AUDIT_WRITE BLOCK_SUSPEND BPF CHECKPOINT_RESTORE CHOWN DAC_OVERRIDE DAC_READ_SEARCH FOWNER ' +
+    'FSETID IPC_LOCK IPC_OWNER KILL LEASE LINUX_IMMUTABLE MAC_ADMIN MAC_OVERRIDE MKNOD NET_ADMIN NET_BIND_SERVICE ' +
+    'NET_BROADCAST NET_RAW PERFMON SETFCAP SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE ' +
+    'SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM ALL').split(' '),
+)
+const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
+const ENV_KEY = /^[^=\s]+$/
+
+/** Complete, then validate: turns flags into a plan, or throws a usage error before anything is created. */
+export function planAttach(input: AttachInput): AttachPlan {
+  const {flags} = input
+  const streams = streamMode(input)
+  const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg), flags)
+  const runtime = target?.runtime ?? 'docker'
+  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]))
+  if (misplaced) {
+    throw runtime === 'docker'
+      ? usageError(`--${misplaced} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
+      : usageError(`--${misplaced} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
+  }
+  const backend: BackendOptions = {kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace}
+
+  if (flags.session !== undefined) {
+    const creation = CREATION_FLAGS.find((f) => given(flags[f as keyof AttachFlags]))
+    if (creation || flags.reuse) {
+      throw usageError(
+        `--session re-attaches to an existing debugger and cannot be combined with --${creation ?? 'reuse'}`,
+        'Drop the debugger settings, or start a new session without --session.',
+      )
+    }
+    if ((target !== undefined && runtime === 'docker') || input.command.length > 0) {
+      throw usageError('--session takes no target and no command', 'Use: mindbg attach --session NAME (for a pod: mindbg attach pod/NAME --session NAME).')
+    }
+    return {kind: 'reattach', runtime, target, session: flags.session, streams, backend, dryRun: false}
+  }
+
+  if (target === undefined) {
+    throw usageError('missing target', 'Use: mindbg attach <container> [-- COMMAND...], or --session NAME to re-attach.')
+  }
+  if (flags.reuse && input.command.length > 0) {
+    throw usageError('--reuse re-attaches to a running debugger shell and takes no command', 'Drop the command, or drop --reuse.')
+  }
+  return {kind: 'new', target, request: debuggerRequest(input), streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+}
+
+/** -n and -c complete a pod reference; they may not contradict what the reference itself says. */
+function kubeFlagsInto(target: TargetRef, flags: AttachFlags): TargetRef {
+  if (target.runtime !== 'kubernetes') return target
+  if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
+    throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
+  }
+  if (target.container !== undefined && flags['target-container'] !== undefined && flags['target-container'] !== target.container) {
+    throw usageError(`the target names container ${target.container} but --target-container says ${flags['target-container']}`)
+  }
+  const completed = {...target}
+  const namespace = target.namespace ?? flags.namespace
+  const container = target.container ?? flags['target-container']
+  if (namespace !== undefined) completed.namespace = namespace
+  if (container !== undefined) completed.container = container
+  return completed
+}
+
+const NO_CONFIG: MindbgConfig = {path: undefined, siblings: []}
+
+/** Flags beat environment variables, which beat the config file, which beats the built-in defaults. */
+function debuggerRequest({flags, env, command, config = NO_CONFIG}: AttachInput): DebuggerRequest {
+  const profile = parseProfile(flags.profile ?? (env.MINDBG_PROFILE?.trim() || config.profile || DEFAULT_PROFILE))
+  const pull = parsePull(flags.pull ?? (env.MINDBG_PULL?.trim() || config.pull || 'missing'))
+  if (config.requireReason && !flags.reason?.trim()) {
+    throw usageError(`a --reason is required (requireReason in ${config.path})`, 'Say why, e.g. --reason "INC-1234 checkout latency".')
+  }
+  if (flags.sibling && flags.image !== undefined) throw usageError('--sibling and --image both choose the debug image', 'Use one of the two.')
+  const platform = flags.platform?.trim()
+  if (platform !== undefined && !/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/.test(platform)) {
+    throw usageError(`bad --platform "${flags.platform}"`, 'Use OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.')
+  }
+  const capAdd = (flags['cap-add'] ?? []).map(normalizeCapability)
+  const user = flags.user === undefined ? undefined : flags.user.trim()
+  if (user === '') throw usageError('empty --user', 'Use --user UID[:GID] or a user name known to the debug image.')
+
+  if (profile === 'restricted') {
+    if (flags.privileged) throw conflict('--privileged', '--profile restricted')
+    if (capAdd.length > 0) throw conflict('--cap-add', '--profile restricted')
+    if (user !== undefined && /^(0|root)(:|$)/.test(user)) throw conflict('--user root', '--profile restricted')
+    if (flags.chroot) {
+      throw usageError('--chroot needs CAP_SYS_CHROOT, which --profile restricted drops', 'Use --profile general (the default) for --chroot.')
+    }
+  }
+  if (flags.chroot && user !== undefined && !/^(0|root)(:|$)/.test(user)) {
+    throw usageError('--chroot needs a root user in the sidecar', 'Drop --user, or drop --chroot and read the target at /proc/1/root.')
+  }
+  if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
+    throw usageError(`--workdir must be an absolute path, got "${flags.workdir}"`)
+  }
+  if (flags.name !== undefined && !CONTAINER_NAME.test(flags.name)) {
+    throw usageError(`bad --name "${flags.name}"`, 'Container names use letters, digits, "_", "." and "-", and start with a letter or digit.')
+  }
+  if (flags.reason !== undefined && /[\r\n]/.test(flags.reason)) {
+    throw usageError('--reason must be a single line')
+  }
+
+  if (flags.image !== undefined && !flags.image.trim()) throw usageError('empty --image')
+  const [image, imageSource] = chooseImage(flags, env, config)
+
+  return {
+    image,
+    imageSource,
+    siblingMappings: config.siblings,
+    platform,
+    pull,
+    profile,
+    privileged: Boolean(flags.privileged),
+    capAdd,
+    user,
+    env: (flags.env ?? []).map((e) => parseEnv(e, env)),
+    workdir: flags.workdir,
+    name: flags.name,
+    chroot: Boolean(flags.chroot),
+    reason: flags.reason,
+    command,
+    custom: flags.custom,
+    startTimeoutMs: flags.timeout === undefined ? DEFAULT_START_TIMEOUT_MS : parseDuration(flags.timeout),
+  }
+}
+
+function chooseImage(flags: AttachFlags, env: NodeJS.ProcessEnv, config: MindbgConfig): [string, ImageSource] {
+  if (flags.image?.trim()) return [flags.image.trim(), 'flag']
+  if (flags.sibling) return ['', 'sibling']
+  const fromEnv = env.MINDBG_IMAGE?.trim()
+  if (fromEnv) return [fromEnv, 'MINDBG_IMAGE']
+  if (config.image) return [config.image, 'config']
+  return [DEFAULT_IMAGE, 'default']
+}
+
+/**
+ * The automatic choice, overridable with -i/-t (and --no-stdin/--no-tty): a shell gets stdin, and a terminal when
+ * both ends are terminals; a one-shot command gets stdin only when something is piped in.
+ */
+function streamMode(input: AttachInput): StreamMode {
+  const {flags, command, stdinIsTTY, stdoutIsTTY} = input
+  const shell = command.length === 0
+  const stdin = flags.stdin ?? (shell || !stdinIsTTY)
+  const tty = flags.tty ?? (shell && stdinIsTTY && stdoutIsTTY)
+  if (tty && !stdinIsTTY && flags.tty) {
+    throw usageError('--tty needs a terminal on stdin', 'Drop -t when piping input, e.g. echo ps | mindbg attach web')
+  }
+  const detachKeysSpec = flags['detach-keys'] || DEFAULT_DETACH_KEYS
+  const mode: StreamMode = {stdin, tty, detachKeys: parseDetachKeys(detachKeysSpec), detachKeysSpec}
+  if (tty && input.terminalSize) mode.consoleSize = input.terminalSize
+  return mode
+}
+
+export function parseProfile(value: string): Profile {
+  if ((PROFILES as readonly string[]).includes(value)) return value as Profile
+  throw usageError(`unknown profile "${value}"`, `Profiles: ${PROFILES.join(', ')}.`)
+}
+
+function parsePull(value: string): PullPolicy {
+  if ((PULL_POLICIES as readonly string[]).includes(value)) return value as PullPolicy
+  throw usageError(`bad --pull "${value}"`, `Use one of ${PULL_POLICIES.join(', ')}.`)
+}
+
+function normalizeCapability(raw: string): string {
+  const cap = raw.trim().toUpperCase().replace(/^CAP_/, '')
+  if (!CAPABILITIES.has(cap)) throw usageError(`unknown capability "${raw}" in --cap-add`, 'Use names like SYS_PTRACE or NET_ADMIN (see capabilities(7)).')
+  return cap
+}
+
+/** KEY=VALUE, or KEY alone to copy KEY from mindbg's own environment (as docker run -e does). */
+export function parseEnv(spec: string, env: NodeJS.ProcessEnv): string {
+  const eq = spec.indexOf('=')
+  const key = eq < 0 ? spec : spec.slice(0, eq)
+  if (!ENV_KEY.test(key)) throw usageError(`bad --env "${spec}"`, 'Use --env KEY=VALUE (the key has no spaces and no "=").')
+  if (eq >= 0) return spec
+  const value = env[key]
+  if (value === undefined) throw usageError(`--env ${key}: ${key} is not set in mindbg's environment`, `Use --env ${key}=VALUE.`)
+  return `${key}=${value}`
+}
+
+function conflict(a: string, b: string): MindbgError {
+  return usageError(`${a} conflicts with ${b}`, `${b} exists to run without extra privileges; drop one of the two.`)
+}

@@ -1,0 +1,104 @@
+import {PROFILES} from '../domain/profiles.js'
+import {PULL_POLICIES} from '../domain/request.js'
+import type {Runtime} from '../domain/target.js'
+import {DEFAULT_DETACH_KEYS} from '../session/detach-keys.js'
+
+/**
+ * Every flag of every command is declared once, here, as data: the oclif flags (src/cli/oclif-flags.ts), their
+ * TypeScript types (FlagValues) and the scope lists that validation uses (creation-only, one runtime only) are all
+ * derived from these tables, so they cannot drift apart.
+ */
+export interface FlagSpec {
+  kind: 'string' | 'boolean'
+  description: string
+  char?: string
+  multiple?: true
+  options?: readonly string[]
+  /** A boolean that also has a --no- form: undefined when neither was given. */
+  allowNo?: true
+  default?: string
+  helpGroup?: 'SECURITY' | 'IMAGE' | 'KUBERNETES'
+  /** Settles how a new debugger is made: meaningless (and refused) when re-attaching to one by name. */
+  creation?: true
+  /** Means something for this runtime only: refused for a target of the other. */
+  runtime?: Runtime
+}
+
+type ValueOf<S extends FlagSpec> = S extends {kind: 'boolean'} ? boolean : S extends {multiple: true} ? string[] : string
+
+/** The parsed flags of a table, as oclif hands them over (an absent flag is undefined). */
+export type FlagValues<T extends Record<string, FlagSpec>> = {[K in keyof T]?: ValueOf<T[K]> | undefined}
+
+const table = <T extends Record<string, FlagSpec>>(t: T): T => t
+
+/** The Kubernetes connection flags, shared by every command that can talk to a cluster. */
+export const KUBE_FLAGS = table({
+  context: {kind: 'string', description: 'Kubernetes: kubeconfig context (default: the current one).', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  kubeconfig: {kind: 'string', description: 'Kubernetes: kubeconfig file (default: KUBECONFIG, else ~/.kube/config).', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  namespace: {kind: 'string', char: 'n', description: "Kubernetes: the namespace (default: the context's).", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+})
+
+/** How the new debugger is made: `attach` and every later command that starts debuggers. */
+export const DEBUGGER_FLAGS = table({
+  'cap-add': {kind: 'string', multiple: true, description: 'Add a Linux capability to the debugger (repeatable).', helpGroup: 'SECURITY', creation: true},
+  chroot: {kind: 'boolean', description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target.", creation: true, runtime: 'docker'},
+  env: {kind: 'string', char: 'e', multiple: true, description: 'Set KEY=VALUE in the debugger, or KEY to copy it from here (repeatable).', creation: true},
+  image: {kind: 'string', description: 'Debug image (default: MINDBG_IMAGE, else the config file, else a pinned static busybox).', helpGroup: 'IMAGE', creation: true},
+  platform: {kind: 'string', description: "Platform of the debug image to pull, OS/ARCH[/VARIANT] (default: the target's).", helpGroup: 'IMAGE', creation: true, runtime: 'docker'},
+  name: {kind: 'string', description: 'Name of the sidecar container (default: mindbg-<target>-<random>).', creation: true, runtime: 'docker'},
+  privileged: {kind: 'boolean', description: 'Run the debugger privileged.', helpGroup: 'SECURITY', creation: true},
+  profile: {kind: 'string', description: 'Security profile, as in kubectl debug.', options: PROFILES, helpGroup: 'SECURITY', creation: true},
+  pull: {kind: 'string', description: 'When to pull the debug image (default: missing).', options: PULL_POLICIES, helpGroup: 'IMAGE', creation: true},
+  reason: {kind: 'string', description: 'Why this session exists (e.g. an incident ticket); recorded on the debugger.', creation: true},
+  sibling: {kind: 'boolean', description: "Use the debug twin of the target's image (distroless :debug, Chainguard -dev, config mappings).", helpGroup: 'IMAGE', creation: true},
+  user: {kind: 'string', char: 'u', description: 'User in the debugger, UID[:GID] (or, on Docker, a name).', helpGroup: 'SECURITY', creation: true},
+  workdir: {kind: 'string', char: 'w', description: 'Working directory in the debugger.', creation: true},
+  custom: {kind: 'string', description: 'Kubernetes: partial container spec (JSON or YAML) merged into the debugger, as kubectl debug --custom.', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  timeout: {kind: 'string', description: 'Kubernetes: how long to wait for the debugger to start (default 2m).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'target-container': {kind: 'string', char: 'c', description: "Kubernetes: the container to debug (default: the pod's default-container annotation, else the first).", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+})
+
+export const ATTACH_FLAGS = table({
+  ...DEBUGGER_FLAGS,
+  ...KUBE_FLAGS,
+  'detach-keys': {kind: 'string', description: 'Key sequence that detaches and leaves the debugger running.', default: DEFAULT_DETACH_KEYS},
+  'dry-run': {kind: 'boolean', description: 'Show the debugger that would be created (image and why, user, namespaces) and stop.', creation: true},
+  session: {kind: 'string', description: 'Re-attach to the debugger of that name, left running by a detach (with a pod target: one in that pod).'},
+  reuse: {kind: 'boolean', description: 'Re-attach to the newest debugger left running next to the target; add one if there is none.'},
+  stdin: {kind: 'boolean', char: 'i', allowNo: true, description: 'Keep stdin attached (default: on for a shell or piped input).'},
+  tty: {kind: 'boolean', char: 't', allowNo: true, description: 'Allocate a terminal (default: on for a shell in a terminal).'},
+})
+export type AttachFlags = FlagValues<typeof ATTACH_FLAGS>
+
+/** Commands that look at the debuggers of one runtime: Docker unless one of these says Kubernetes. */
+const SCOPE_FLAGS = table({
+  ...KUBE_FLAGS,
+  'all-namespaces': {kind: 'boolean', char: 'A', description: 'Kubernetes: every namespace.', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  kube: {kind: 'boolean', description: "Kubernetes: the current context's namespace.", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+})
+
+/** The runtime a listing command is about: Kubernetes as soon as any of its flags is given. */
+export function scopeRuntime(flags: FlagValues<typeof SCOPE_FLAGS>): Runtime {
+  return flagsOnlyFor(SCOPE_FLAGS, 'kubernetes').some((f) => given(flags[f as keyof typeof flags])) ? 'kubernetes' : 'docker'
+}
+
+export const LS_FLAGS = table({
+  ...SCOPE_FLAGS,
+  'no-trunc': {kind: 'boolean', description: 'Do not shorten reasons.'},
+})
+export type LsFlags = FlagValues<typeof LS_FLAGS>
+
+export const PRUNE_FLAGS = table({
+  ...SCOPE_FLAGS,
+  all: {kind: 'boolean', description: 'Also remove live sidecars, including detached sessions.'},
+})
+export type PruneFlags = FlagValues<typeof PRUNE_FLAGS>
+
+/** The flags of a table that settle how a new debugger is made. */
+export const creationFlags = (t: Record<string, FlagSpec>): string[] => Object.keys(t).filter((k) => t[k]!.creation)
+
+/** The flags of a table that mean something for `runtime` only. */
+export const flagsOnlyFor = (t: Record<string, FlagSpec>, runtime: Runtime): string[] => Object.keys(t).filter((k) => t[k]!.runtime === runtime)
+
+/** Whether a flag was given: a boolean that is true, a list that is not empty, any other value. */
+export const given = (value: unknown): boolean => value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)

@@ -1,0 +1,47 @@
+import type {StopRequest} from '../domain/session.js'
+import type {SessionIO, SessionTerminal} from '../session/lifecycle.js'
+import {enterRawMode, terminalSize} from './terminal.js'
+
+/** Exit codes for a session ended from outside (128 + signal number, as shells report them). */
+export const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
+
+/** The process's own streams and terminal, for a session of the CLI. */
+export function processIO(): SessionIO & {release(): void} {
+  const terminal: SessionTerminal | undefined = process.stdout.isTTY
+    ? {
+        size: () => terminalSize(process.stdout),
+        onResize(listener) {
+          const resized = (): void => {
+            const size = terminalSize(process.stdout)
+            if (size) listener(size)
+          }
+          process.stdout.on('resize', resized)
+          return () => process.stdout.removeListener('resize', resized)
+        },
+        enterRaw: () => enterRawMode(process.stdin),
+      }
+    : undefined
+  return {
+    stdin: process.stdin,
+    stdout: process.stdout,
+    stderr: process.stderr,
+    terminal,
+    // A TTY or pipe that was read from keeps the event loop alive: let go of it.
+    release: () => (process.stdin as unknown as {unref?: () => void}).unref?.(),
+  }
+}
+
+/**
+ * The command owns the process's signals: SIGINT, SIGTERM and SIGHUP abort `controller` with the conventional exit
+ * code, and every session listening to its signal ends (its debugger ended first). Returns the unsubscribe.
+ */
+export function stopOnSignals(controller: AbortController): () => void {
+  const onSignal = (signal: NodeJS.Signals): void => {
+    const stop: StopRequest = {exitCode: SIGNAL_EXIT[signal] ?? 1, ending: 'stopped'}
+    controller.abort(stop)
+  }
+  for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
+  return () => {
+    for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
+  }
+}

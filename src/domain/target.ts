@@ -1,0 +1,85 @@
+import {MindbgError, usageError} from './errors.js'
+
+export const RUNTIMES = ['docker', 'kubernetes'] as const
+export type Runtime = (typeof RUNTIMES)[number]
+
+/** Where the target lives, decided from its syntax alone (no engine is contacted to parse). */
+export type TargetRef =
+  | {runtime: 'docker'; ref: string}
+  | {runtime: 'kubernetes'; pod: string; namespace?: string; container?: string}
+
+/** What a target is doing now. Not running is data, not an error: whether that is acceptable is decided above. */
+export type TargetState = 'running' | 'paused' | 'restarting' | 'stopped' | 'pending'
+
+/** A target as a backend found it: the fields every runtime has, for policies, reports and audit records. */
+export interface Target {
+  runtime: Runtime
+  /** How the user names it: "web", "pod default/web, container app". */
+  name: string
+  /** The container ID, or the pod's UID. */
+  id: string
+  image: string
+  state: TargetState
+  /** The state in the runtime's own words: "exited, exit code 3", "phase Pending". */
+  stateDetail: string
+  /** The state as a sentence about the target, for when it matters: "web is paused". */
+  stateMessage: string
+  /** What to do about a target that is not running, in the runtime's own commands. */
+  stateHint: string
+  /** Set when the target is itself a mindbg debugger: what to say, and what to debug instead. */
+  isDebugger?: {message: string; hint: string}
+}
+
+// Docker accepts names like these and full or abbreviated hex IDs; a leading "/" is how the engine prints names.
+const DOCKER_REF = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
+
+export function parseTarget(input: string): TargetRef {
+  const raw = input.trim()
+  if (!raw) throw usageError('empty target', 'Name a container: mindbg attach <name|id|id-prefix>.')
+
+  if (raw.startsWith('docker://')) return dockerRef(raw.slice('docker://'.length), input)
+
+  for (const scheme of ['k8s://', 'kubernetes://']) {
+    if (raw.startsWith(scheme)) {
+      const [namespace, pod, container, ...rest] = raw.slice(scheme.length).split('/')
+      if (!namespace || !pod || rest.length > 0) {
+        throw usageError(`bad Kubernetes target "${input}"`, 'Use k8s://NAMESPACE/POD or k8s://NAMESPACE/POD/CONTAINER.')
+      }
+      return kubernetesRef(input, pod, namespace, container)
+    }
+  }
+  if (raw.startsWith('pod/') || raw.startsWith('pods/')) {
+    const [, pod, container, ...rest] = raw.split('/')
+    if (!pod || rest.length > 0) throw usageError(`bad Kubernetes target "${input}"`, 'Use pod/NAME or pod/NAME/CONTAINER.')
+    return kubernetesRef(input, pod, undefined, container)
+  }
+  return dockerRef(raw, input)
+}
+
+function dockerRef(ref: string, input: string): TargetRef {
+  if (!DOCKER_REF.test(ref)) {
+    throw usageError(
+      `bad container reference "${input}"`,
+      'A Docker target is a container name, a full ID or a unique ID prefix, optionally written docker://NAME.',
+    )
+  }
+  return {runtime: 'docker', ref: ref.replace(/^\//, '')}
+}
+
+function kubernetesRef(input: string, pod: string, namespace: string | undefined, container: string | undefined): TargetRef {
+  if (!DNS_SUBDOMAIN.test(pod) || (namespace !== undefined && !DNS_LABEL.test(namespace)) || (container !== undefined && !DNS_LABEL.test(container))) {
+    throw usageError(`bad Kubernetes target "${input}"`, 'Pod, namespace and container names are lowercase DNS names.')
+  }
+  const ref: TargetRef = {runtime: 'kubernetes', pod}
+  if (namespace !== undefined) ref.namespace = namespace
+  if (container) ref.container = container
+  return ref
+}
+
+/** The policy of `attach`: a debugger goes next to a running target only (and never next to a debugger). */
+export function requireRunning(target: Target): void {
+  if (target.isDebugger) throw new MindbgError('targetNotDebuggable', target.isDebugger.message, target.isDebugger.hint)
+  if (target.state !== 'running') throw new MindbgError('targetNotDebuggable', target.stateMessage, target.stateHint)
+}

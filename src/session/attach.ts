@@ -1,0 +1,68 @@
+import type {Backend, PlanContext, PlanReport} from '../backends/backend.js'
+import {type BackendOptions, connectBackend} from '../backends/registry.js'
+import {MindbgError, usageError} from '../domain/errors.js'
+import type {Reporter} from '../domain/reporter.js'
+import type {DebuggerRequest, StreamMode} from '../domain/request.js'
+import type {SessionResult} from '../domain/session.js'
+import {requireRunning, type Runtime, type Target, type TargetRef} from '../domain/target.js'
+import {runSession, type SessionIO} from './lifecycle.js'
+
+/** What `attach` was asked for, already validated (src/cli/attach-plan.ts makes it from flags). */
+export type AttachRequest =
+  | {kind: 'new'; target: TargetRef; request: DebuggerRequest; streams: StreamMode; reuse: boolean; backend: BackendOptions}
+  | {kind: 'reattach'; runtime: Runtime; target: TargetRef | undefined; session: string; streams: StreamMode; backend: BackendOptions}
+
+export interface AttachContext extends PlanContext {
+  reporter: Reporter
+  /** Aborted (with a StopRequest) to end the session early. */
+  signal?: AbortSignal | undefined
+}
+
+/**
+ * `mindbg attach`, for any runtime: resolve the target, hold it to the policy (running, not a debugger), plan and
+ * create a debugger next to it, or find one left running, then run the session. The backend is picked from the
+ * reference's syntax and loaded only then.
+ */
+export async function attach(what: AttachRequest, io: SessionIO, context: AttachContext): Promise<SessionResult> {
+  const runtime = what.kind === 'new' ? what.target.runtime : what.runtime
+  const backend = await connectBackend(runtime, what.backend)
+  const options = {runtime, reporter: context.reporter, signal: context.signal}
+  try {
+    if (what.kind === 'reattach') {
+      const target = what.target === undefined ? undefined : await resolveOne(backend, what.target)
+      const found = await backend.find({name: what.session, target}, what.streams)
+      if (!found) throw new MindbgError('sessionNotFound', `session ${what.session}: not found`, 'List live debuggers with: mindbg ls')
+      return await runSession(async () => found, io, options)
+    }
+    const target = await resolveOne(backend, what.target)
+    requireRunning(target)
+    if (what.reuse) {
+      const found = await backend.find({target}, what.streams)
+      if (found) return await runSession(async () => found, io, options)
+      context.reporter.notice('mindbg: no running mindbg debugger to reuse next to this target; adding one')
+    }
+    const plan = await backend.plan(target, what.request, what.streams, context)
+    return await runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
+  } finally {
+    backend.close()
+  }
+}
+
+/** --dry-run: the plan's report, nothing created. */
+export async function planReport(what: Extract<AttachRequest, {kind: 'new'}>, context: PlanContext): Promise<PlanReport> {
+  const backend = await connectBackend(what.target.runtime, what.backend)
+  try {
+    const target = await resolveOne(backend, what.target)
+    requireRunning(target)
+    return (await backend.plan(target, what.request, what.streams, context)).report
+  } finally {
+    backend.close()
+  }
+}
+
+/** A reference that must name exactly one target. */
+export async function resolveOne(backend: Backend, ref: TargetRef): Promise<Target> {
+  const targets = await backend.resolve(ref)
+  if (targets.length !== 1) throw usageError(`the reference names ${targets.length} targets where one is needed`)
+  return targets[0]!
+}

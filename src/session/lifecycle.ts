@@ -1,0 +1,220 @@
+import {once} from 'node:events'
+import type {Readable, Writable} from 'node:stream'
+
+import type {Debugger, DebuggerLink} from '../backends/backend.js'
+import {ExitCode, MindbgError, toMindbgError} from '../domain/errors.js'
+import type {Reporter} from '../domain/reporter.js'
+import type {StreamMode} from '../domain/request.js'
+import type {SessionEnding, SessionResult, StopRequest} from '../domain/session.js'
+import type {Runtime} from '../domain/target.js'
+import {DetachKeyMatcher} from './detach-keys.js'
+
+export interface TerminalSize {
+  rows: number
+  columns: number
+}
+
+/** The terminal a session runs in, if any: the CLI hands in the process's, a runbook none. */
+export interface SessionTerminal {
+  size(): TerminalSize | undefined
+  /** Calls `listener` on every resize; returns the unsubscribe. */
+  onResize(listener: (size: TerminalSize) => void): () => void
+  /** Raw mode while the session reads the terminal; returns the (idempotent) restore. */
+  enterRaw(): () => void
+}
+
+/** A session's own streams: the process's, a file's, a buffer's. Nothing here is process-global. */
+export interface SessionIO {
+  stdin?: Readable | undefined
+  stdout: Writable
+  stderr: Writable
+  terminal?: SessionTerminal | undefined
+}
+
+export interface SessionOptions {
+  runtime: Runtime
+  reporter: Reporter
+  /** Aborted by the caller (a signal, a runbook's deadline) with a StopRequest as its reason. */
+  signal?: AbortSignal | undefined
+}
+
+type Outcome = {kind: 'exit'; code: number} | {kind: 'stop'; request: StopRequest} | {kind: 'detach'}
+
+const OUTPUT_CLOSED: StopRequest = {exitCode: 141, ending: 'output-closed'}
+
+/**
+ * One session, the same for every backend and safe to run many times at once in one process: opens the debugger
+ * (`open` creates it or finds it), attaches, starts it, relays input (detach keys on a terminal), output (with
+ * backpressure: not a byte is lost however slow the reader) and resizes, and ends it on every path: its exit, a
+ * stop from the caller, a closed stdout, a detach, an error. The result says how it ended; failures are results
+ * too (`error`), so that a runbook can record them and go on.
+ */
+export async function runSession(open: (signal: AbortSignal) => Promise<Debugger>, io: SessionIO, options: SessionOptions): Promise<SessionResult> {
+  const requested = Date.now()
+  let created: number | undefined
+  let started: number | undefined
+  let debuggerNow: Debugger | undefined
+  let link: DebuggerLink | undefined
+
+  const stop = new AbortController()
+  const forwardStop = (): void => stop.abort(options.signal?.reason)
+  if (options.signal?.aborted) forwardStop()
+  options.signal?.addEventListener('abort', forwardStop, {once: true})
+  const stopped = new Promise<Outcome>((resolve) => {
+    const onStop = (): void => resolve({kind: 'stop', request: stopRequest(stop.signal.reason)})
+    if (stop.signal.aborted) onStop()
+    else stop.signal.addEventListener('abort', onStop, {once: true})
+  })
+  // `mindbg attach T -- cat big | head`: the reader went away; the debugger is ended, then mindbg exits 141.
+  const onOutputError = (error: NodeJS.ErrnoException): void => {
+    if (error.code === 'EPIPE') stop.abort(OUTPUT_CLOSED)
+  }
+  io.stdout.on('error', onOutputError)
+  const undo: Array<() => void> = []
+  const restore = (): void => {
+    for (const step of undo.splice(0).reverse()) step()
+  }
+
+  const result = (exitCode: number, ending: SessionEnding, error?: MindbgError): SessionResult => {
+    const d = debuggerNow
+    const r: SessionResult = {
+      exitCode,
+      ending,
+      runtime: options.runtime,
+      target: d?.target ? {name: d.target.name, id: d.target.id} : undefined,
+      debugger: d ? {name: d.name, image: d.image} : undefined,
+      timings: {requested, created, started, ended: Date.now()},
+    }
+    if (error) r.error = error
+    return r
+  }
+
+  try {
+    const dbg = await open(stop.signal)
+    debuggerNow = dbg
+    created = Date.now()
+    if (stop.signal.aborted) return await finish({kind: 'stop', request: stopRequest(stop.signal.reason)})
+    const attaching = dbg.attach(stop.signal)
+    const attached = await Promise.race([attaching, stopped])
+    if (!('stdout' in attached)) {
+      // Stopped while waiting for the debugger to become attachable: whatever the attach brings is closed.
+      attaching.then((l) => l.close(), () => {})
+      return await finish(attached)
+    }
+    link = attached
+    const mode = dbg.streams
+    if (dbg.notice) options.reporter.notice(dbg.notice)
+
+    const outputDone = Promise.all([relay(attached.stdout, io.stdout), relay(attached.stderr, io.stderr)])
+    outputDone.catch(() => {})
+    if (mode.tty && mode.stdin && io.terminal) undo.push(io.terminal.enterRaw())
+    if (mode.tty && io.terminal) undo.push(io.terminal.onResize((size) => attached.resize(size)))
+    let detach: () => void = () => {}
+    const detached = new Promise<Outcome>((resolve) => {
+      detach = () => resolve({kind: 'detach'})
+    })
+    if (mode.stdin && io.stdin && attached.input) undo.push(forwardInput(io.stdin, attached.input, mode, () => detach()))
+    const exited = attached.exited.then((code): Outcome => ({kind: 'exit', code}))
+    exited.catch(() => {})
+
+    if (dbg.fresh) {
+      const early = await Promise.race([attached.start().then(() => undefined), stopped, detached])
+      if (early) return await finish(early)
+    }
+    started = Date.now()
+    const size = mode.tty ? io.terminal?.size() : undefined
+    if (size) attached.resize(size)
+    const outcome = await Promise.race([stopped, detached, exited])
+    if (outcome.kind === 'exit') {
+      // All of the output first, however long a slow reader takes; a stop meanwhile still wins.
+      const drained = await Promise.race([outputDone.then((): undefined => undefined), stopped])
+      if (drained) return await finish(drained)
+    }
+    return await finish(outcome)
+  } catch (error) {
+    link?.close()
+    restore()
+    await debuggerNow?.end().catch(() => {})
+    const e = toMindbgError(error)
+    return result(e.exitCode, e.exitCode === ExitCode.targetStopped ? 'target-gone' : 'failed', e)
+  } finally {
+    restore()
+    io.stdout.removeListener('error', onOutputError)
+    options.signal?.removeEventListener('abort', forwardStop)
+  }
+
+  async function finish(outcome: Outcome): Promise<SessionResult> {
+    const dbg = debuggerNow!
+    if (outcome.kind === 'exit') {
+      restore()
+      await link!.checkTarget(outcome.code)
+      await dbg.end()
+      return result(outcome.code, 'exit')
+    }
+    link?.close()
+    restore()
+    if (outcome.kind === 'detach') {
+      io.stderr.write(`\n${dbg.leave()}\n`)
+      return result(0, 'detached')
+    }
+    await dbg.end()
+    return result(outcome.request.exitCode, outcome.request.ending)
+  }
+}
+
+function stopRequest(reason: unknown): StopRequest {
+  const r = reason as Partial<StopRequest> | undefined
+  return typeof r?.exitCode === 'number' && (r.ending === 'stopped' || r.ending === 'output-closed') ? (r as StopRequest) : {exitCode: 130, ending: 'stopped'}
+}
+
+/** Copies one output stream into the session's, with backpressure; resolves once all of it has been written out. */
+async function relay(from: Readable, to: Writable): Promise<void> {
+  from.pipe(to, {end: false})
+  if (!from.readableEnded) {
+    await new Promise<void>((resolve) => {
+      from.once('end', resolve)
+      from.once('close', resolve)
+      from.once('error', () => resolve())
+    })
+  }
+  from.unpipe(to)
+  if (to.writableNeedDrain && !to.destroyed) await once(to, 'drain')
+}
+
+/** Forwards the session's input with backpressure; on a terminal, the detach keys leave the debugger running. */
+function forwardInput(stdin: Readable, input: Writable, mode: StreamMode, onDetach: () => void): () => void {
+  const matcher = mode.tty ? new DetachKeyMatcher(mode.detachKeys) : undefined
+  let done = false
+  let waiting = false
+  input.on('error', () => {}) // the debugger went away: its end is the session's business, not an input error
+  const onData = (chunk: Buffer): void => {
+    if (done) return
+    let data = chunk
+    let detach = false
+    if (matcher) ({forward: data, detach} = matcher.push(chunk))
+    if (data.length > 0 && !input.write(data) && !waiting) {
+      waiting = true
+      stdin.pause()
+      input.once('drain', () => {
+        waiting = false
+        if (!done) stdin.resume()
+      })
+    }
+    if (detach) {
+      done = true
+      onDetach()
+    }
+  }
+  const onEnd = (): void => {
+    if (!done) input.end()
+  }
+  stdin.on('data', onData)
+  stdin.once('end', onEnd)
+  stdin.resume()
+  return () => {
+    done = true
+    stdin.removeListener('data', onData)
+    stdin.removeListener('end', onEnd)
+    stdin.pause()
+  }
+}
