@@ -90,6 +90,8 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
   }
 
   try {
+    // Stopped before anything was created: nothing to create, nothing to end.
+    if (stop.signal.aborted) return result(stopRequest(stop.signal.reason).exitCode, stopRequest(stop.signal.reason).ending)
     const dbg = await open(stop.signal)
     debuggerNow = dbg
     created = Date.now()

@@ -307,10 +307,15 @@ class DockerLink implements DebuggerLink {
             return r
           })
         : wait('removed')
-    ).then(({StatusCode}) => {
-      sidecar.markRemoved()
-      return StatusCode
-    })
+    ).then(
+      ({StatusCode}) => {
+        sidecar.markRemoved()
+        return StatusCode
+      },
+      (error: unknown) => {
+        throw dockerError(error)
+      },
+    )
   }
 
   async start(): Promise<void> {

@@ -1,0 +1,125 @@
+/**
+ * Defects found by trying mindbg as an SRE would (issue 9): output that a slow reader must still get in full, and a
+ * sidecar that must not be left behind by an engine slow to create it.
+ */
+import {spawn} from 'node:child_process'
+import {rmSync} from 'node:fs'
+import http from 'node:http'
+import net from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {BIN, collect, docker, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor} from './helpers.js'
+
+const web = sharedTarget()
+
+describe('a slow reader gets every byte', () => {
+  it('one session: 1,000,000 bytes through a pipe read only after 3 s', async () => {
+    // The shell pipeline of the report, verbatim: mindbg writes into a pipe nobody reads for 3 s.
+    const child = spawn('sh', ['-c', `"${process.execPath}" "${BIN}" attach ${web()} -- head -c 1000000 /dev/zero | (sleep 3; wc -c)`], {
+      env: testEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const r = await collect(child, 60_000)
+    expect(r.stderr).toBe('')
+    expect(r.stdout.trim()).toBe('1000000')
+  })
+
+  it('20 sessions at once whose pipes are read one after another', {timeout: 120_000}, async () => {
+    const children = Array.from({length: 20}, () => startMindbg(['attach', web(), '--', 'head', '-c', '300000', '/dev/zero']))
+    const exits = children.map((c) => new Promise<number | null>((resolve) => c.on('close', resolve)))
+    const sizes: number[] = []
+    for (const child of children) {
+      // Nobody reads this one until the ones before it are done: its pipe stays full meanwhile.
+      let bytes = 0
+      let stderr = ''
+      child.stderr!.on('data', (d: Buffer) => (stderr += d))
+      for await (const chunk of child.stdout!) bytes += (chunk as Buffer).length
+      sizes.push(bytes)
+      expect(stderr).toBe('')
+    }
+    expect(await Promise.all(exits)).toEqual(Array(20).fill(0))
+    expect(sizes).toEqual(Array(20).fill(300_000))
+  })
+})
+
+/**
+ * A Docker socket in front of the real one that holds every create request for `delayMs`: an engine under load.
+ * Everything else passes through byte for byte (attach streams included).
+ */
+class SlowCreateProxy {
+  readonly path = join(tmpdir(), `mindbg-slow-${process.pid}.sock`)
+  creates = 0
+  private server: http.Server | undefined
+
+  constructor(private readonly delayMs: number) {}
+
+  async start(): Promise<void> {
+    rmSync(this.path, {force: true})
+    const engine = '/var/run/docker.sock'
+    // An HTTP proxy, not a byte pipe: clients keep connections alive, so every request must be seen on its own.
+    this.server = http.createServer((req, res) => {
+      const forward = (): void => {
+        const upstream = http.request({socketPath: engine, path: req.url, method: req.method, headers: req.headers}, (answer) => {
+          res.writeHead(answer.statusCode ?? 502, answer.headers)
+          answer.pipe(res)
+        })
+        upstream.on('error', () => res.destroy())
+        res.on('close', () => upstream.destroy())
+        req.pipe(upstream)
+      }
+      if (req.method === 'POST' && /\/containers\/create/.test(req.url ?? '')) {
+        this.creates++
+        setTimeout(forward, this.delayMs)
+      } else forward()
+    })
+    // Attach streams are hijacked connections (Upgrade: tcp): passed through as bytes once the head is replayed.
+    this.server.on('upgrade', (req: http.IncomingMessage, client: net.Socket, head: Buffer) => {
+      const upstream = net.connect(engine, () => {
+        const headers = []
+        for (let i = 0; i < req.rawHeaders.length; i += 2) headers.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`)
+        upstream.write(`${req.method} ${req.url} HTTP/1.1\r\n${headers.join('\r\n')}\r\n\r\n`)
+        upstream.write(head)
+        client.pipe(upstream).pipe(client)
+      })
+      upstream.on('error', () => client.destroy())
+      client.on('error', () => upstream.destroy())
+    })
+    await new Promise<void>((resolve) => this.server!.listen(this.path, resolve))
+  }
+
+  stop(): void {
+    this.server?.close()
+    rmSync(this.path, {force: true})
+  }
+}
+
+describe('an engine that takes 6 s to create the sidecar', () => {
+  const proxy = new SlowCreateProxy(6000)
+  beforeAll(() => proxy.start())
+  afterAll(() => proxy.stop())
+
+  it.each(['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGKILL'] as const)('%s while the create is in flight leaves no sidecar behind', {timeout: 60_000}, async (signal) => {
+    const before = proxy.creates
+    const child = startMindbg(['attach', web(), '--', 'sleep', '60'], {env: {DOCKER_HOST: `unix://${proxy.path}`}})
+    const done = collect(child)
+    await waitFor('the create request', () => proxy.creates > before, 15_000, 20)
+    const signalledAt = Date.now()
+    child.kill(signal)
+    const r = await done
+    if (signal === 'SIGKILL') {
+      // The watchdog waits for the create to complete (6 s after it was sent), then removes what it made.
+      await new Promise((resolve) => setTimeout(resolve, 6500 - (Date.now() - signalledAt)))
+      await waitFor('no sidecar', () => sidecarsOf(web()).length === 0, 10_000)
+    } else {
+      // mindbg itself waits for the create to complete, removes the sidecar, then exits with the signal's code.
+      expect(r.code).toBe({SIGINT: 130, SIGTERM: 143, SIGHUP: 129}[signal])
+      expect(sidecarsOf(web())).toEqual([])
+    }
+    await new Promise((resolve) => setTimeout(resolve, 500))
+    expect(sidecarsOf(web())).toEqual([])
+    expect(docker('ps', '-a', '-q', '--filter', `label=org.mindbg.target-name=${web()}`)).toBe('')
+  })
+})
