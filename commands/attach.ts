@@ -36,6 +36,9 @@ export default class Attach extends MindbgCommand {
     // After "--" the command is taken verbatim: oclif's argv reorders repeated words (`-- pgrep app` for target app).
     const dashes = this.argv.indexOf('--')
     const rest = dashes >= 0 ? this.argv.slice(dashes + 1) : (argv as string[]).slice(args.target === undefined ? 0 : 1)
+    if (dashes >= 0 && argv.length > (args.target === undefined ? 0 : 1) + rest.length) {
+      throw usageError('words between the target and "--" would be dropped', 'The whole command goes after "--": mindbg attach web -- echo a b')
+    }
     if (flags.json && !flags['dry-run']) throw usageError('--json goes with --dry-run', "A session streams the command's own output; use --dry-run --json to see the plan as JSON.")
     const config = await loadConfig(process.env)
     const plan = planAttach({

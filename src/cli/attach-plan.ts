@@ -1,8 +1,10 @@
 import type {BackendOptions} from '../backends/registry.js'
 import {parseDuration} from '../domain/duration.js'
 import {MindbgError, usageError} from '../domain/errors.js'
-import {DEFAULT_PROFILE, type Profile, PROFILES} from '../domain/profiles.js'
-import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
+import {CONTROL, printable} from '../domain/printable.js'
+import {DEFAULT_PROFILE, isRootUser, type Profile, PROFILES} from '../domain/profiles.js'
+import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
+import {imageReferenceProblem} from '../images/reference.js'
 import {parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
@@ -112,26 +114,31 @@ function debuggerRequest({flags, env, command, config = NO_CONFIG}: AttachInput)
   if (profile === 'restricted') {
     if (flags.privileged) throw conflict('--privileged', '--profile restricted')
     if (capAdd.length > 0) throw conflict('--cap-add', '--profile restricted')
-    if (user !== undefined && /^(0|root)(:|$)/.test(user)) throw conflict('--user root', '--profile restricted')
+    if (user !== undefined && isRootUser(user)) throw conflict('--user root', '--profile restricted')
     if (flags.chroot) {
       throw usageError('--chroot needs CAP_SYS_CHROOT, which --profile restricted drops', 'Use --profile general (the default) for --chroot.')
     }
   }
-  if (flags.chroot && user !== undefined && !/^(0|root)(:|$)/.test(user)) {
+  if (flags.chroot && user !== undefined && !isRootUser(user)) {
     throw usageError('--chroot needs a root user in the sidecar', 'Drop --user, or drop --chroot and read the target at /proc/1/root.')
   }
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) {
-    throw usageError(`--workdir must be an absolute path, got "${flags.workdir}"`)
+    throw usageError(`--workdir must be an absolute path, got "${flags.workdir}"`, `Start it with "/", e.g. --workdir /${flags.workdir.replace(/^\.?\/*/, '')}.`)
   }
   if (flags.name !== undefined && !CONTAINER_NAME.test(flags.name)) {
     throw usageError(`bad --name "${flags.name}"`, 'Container names use letters, digits, "_", "." and "-", and start with a letter or digit.')
   }
-  if (flags.reason !== undefined && /[\r\n]/.test(flags.reason)) {
-    throw usageError('--reason must be a single line')
+  // It is shown to whoever runs `mindbg ls`: no line breaks, no terminal escape sequences.
+  if (flags.reason !== undefined && CONTROL.test(flags.reason)) {
+    throw usageError('--reason must be a single line of printable text', 'Drop the line breaks and control characters, e.g. --reason "INC-1234 checkout latency".')
   }
 
-  if (flags.image !== undefined && !flags.image.trim()) throw usageError('empty --image')
+  if (flags.image !== undefined && !flags.image.trim()) throw usageError('empty --image', 'Name an image, e.g. --image busybox:1.37.0-musl, or drop --image for the default.')
   const [image, imageSource] = chooseImage(flags, env, config)
+  const problem = imageSource === 'sibling' ? undefined : imageReferenceProblem(image)
+  if (problem) {
+    throw usageError(`bad image reference "${printable(image)}" (${describeImageSource(imageSource, config.path)}): ${problem}`, 'Use [REGISTRY/]NAME[:TAG][@sha256:DIGEST], e.g. busybox:1.37.0-musl.')
+  }
 
   return {
     image,
@@ -155,7 +162,7 @@ function debuggerRequest({flags, env, command, config = NO_CONFIG}: AttachInput)
 }
 
 function chooseImage(flags: AttachFlags, env: NodeJS.ProcessEnv, config: MindbgConfig): [string, ImageSource] {
-  if (flags.image?.trim()) return [flags.image.trim(), 'flag']
+  if (flags.image !== undefined) return [flags.image, 'flag']
   if (flags.sibling) return ['', 'sibling']
   const fromEnv = env.MINDBG_IMAGE?.trim()
   if (fromEnv) return [fromEnv, 'MINDBG_IMAGE']

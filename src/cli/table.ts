@@ -1,5 +1,8 @@
-/** Plain aligned columns, like `docker ps`. */
-export function formatTable(header: string[], rows: string[][]): string {
+import {printable} from '../domain/printable.js'
+
+/** Plain aligned columns, like `docker ps`; cells come from debuggers' records, so control characters are escaped. */
+export function formatTable(header: string[], cells: string[][]): string {
+  const rows = cells.map((row) => row.map(printable))
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)))
   const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]! + 2))).join('').trimEnd()
   return [line(header), ...rows.map(line)].join('\n')

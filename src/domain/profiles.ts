@@ -6,8 +6,8 @@ export const PROFILES = ['general', 'baseline', 'restricted', 'netadmin', 'sysad
 export type Profile = (typeof PROFILES)[number]
 export const DEFAULT_PROFILE: Profile = 'general'
 
-/** True for "", "0", "root", "0:0", "root:whatever": the forms Docker treats as uid 0. */
+/** True for "", "0", "00", "+0", "root", "0:0", "root:whatever": every form the runtimes treat as uid 0. */
 export function isRootUser(user: string | undefined): boolean {
-  const name = (user ?? '').split(':')[0] ?? ''
-  return name === '' || name === '0' || name === 'root'
+  const name = (user ?? '').split(':')[0]!.trim()
+  return name === '' || name === 'root' || /^\+?0+$/.test(name)
 }

@@ -11,14 +11,19 @@ export interface SessionIdentity {
   reason: string | undefined
 }
 
+/**
+ * Who runs mindbg, from the operating system (the real uid's name), not from $USER, which anyone can set. Under sudo,
+ * the account that ran sudo is named too (SUDO_USER is set by sudo, and only root can pass it on).
+ */
 export function invokingUser(): string {
-  let user = process.env.SUDO_USER || process.env.USER || ''
+  let user: string
   try {
-    user ||= os.userInfo().username
+    user = os.userInfo().username
   } catch {
-    user ||= String(process.getuid?.() ?? 'unknown')
+    user = String(process.getuid?.() ?? 'unknown')
   }
-  return `${user}@${os.hostname()}`
+  const sudo = process.getuid?.() === 0 ? process.env.SUDO_USER?.trim() : undefined
+  return `${user}@${os.hostname()}${sudo ? ` (sudo from ${sudo})` : ''}`
 }
 
 /** How a session ended. */
@@ -60,10 +65,13 @@ const IDENTITY_FIELDS = ['user', 'started', 'version', 'reason'] as const
 export type IdentityField = (typeof IDENTITY_FIELDS)[number]
 export type RecordedIdentity = Record<IdentityField, string>
 
-/** The fields to record, under the backend's own key for each (a reason is recorded only when there is one). */
+/**
+ * The fields to record, under the backend's own key for each. All of them, a missing reason as "": a debug image
+ * may carry labels (or environment) of the same names, and none of it may stand in for this session's identity.
+ */
 export function identityEntries(identity: SessionIdentity, key: (field: IdentityField) => string): Array<[string, string]> {
-  const values: Record<IdentityField, string | undefined> = {user: identity.user, started: identity.startedAt, version: identity.version, reason: identity.reason}
-  return IDENTITY_FIELDS.filter((f) => values[f] !== undefined).map((f) => [key(f), values[f]!])
+  const values: Record<IdentityField, string> = {user: identity.user, started: identity.startedAt, version: identity.version, reason: identity.reason ?? ''}
+  return IDENTITY_FIELDS.map((f) => [key(f), values[f]])
 }
 
 /** The fields read back from a debugger (absent ones as ""). */

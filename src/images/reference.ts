@@ -46,3 +46,30 @@ export function formatImageReference({registry, path, tag, digest}: ImageReferen
 export function registryHost(ref: ImageReference): string {
   return ref.registry ?? 'https://index.docker.io/v1/'
 }
+
+// The distribution reference grammar (github.com/distribution/reference, grammar.go), as regular expressions.
+const ALNUM = '[a-z0-9]+'
+const SEPARATOR = '(?:[._]|__|-+)'
+const PATH_COMPONENT = `${ALNUM}(?:${SEPARATOR}${ALNUM})*`
+const DOMAIN_COMPONENT = '(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])'
+const DOMAIN = `(?:${DOMAIN_COMPONENT}(?:\\.${DOMAIN_COMPONENT})*|\\[[a-fA-F0-9:]+\\])(?::[0-9]+)?`
+const NAME = `(?:${DOMAIN}/)?${PATH_COMPONENT}(?:/${PATH_COMPONENT})*`
+const TAG = '[\\w][\\w.-]{0,127}'
+const DIGEST = '([A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*):([0-9a-fA-F]{32,})'
+const REFERENCE = new RegExp(`^(${NAME})(?::${TAG})?(?:@${DIGEST})?$`)
+const MAX_NAME = 255
+
+/** Why `ref` is not an image reference Docker would accept, or undefined when it is one. */
+export function imageReferenceProblem(ref: string): string | undefined {
+  if (ref.trim() === '') return 'it is empty'
+  if (ref !== ref.trim() || /\s/.test(ref)) return 'it contains white space'
+  const m = REFERENCE.exec(ref)
+  if (!m) {
+    if (/[A-Z]/.test(ref.split('@')[0]!.split('/').slice(-1)[0]!.split(':')[0]!)) return 'repository names are lower-case'
+    if (ref.includes('@')) return 'the digest must be ALGORITHM:HEX, e.g. sha256: and 64 hex digits'
+    return 'it is not [REGISTRY/]NAME[:TAG][@DIGEST]'
+  }
+  if (m[1]!.length > MAX_NAME) return `the name is longer than ${MAX_NAME} characters`
+  if (m[2] === 'sha256' && m[3]!.length !== 64) return 'a sha256 digest has 64 hex digits'
+  return undefined
+}

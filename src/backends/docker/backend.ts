@@ -48,14 +48,19 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     return guard(this.planDebugger(target, request, streams, context))
   }
 
-  private async planDebugger(target: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
+  private async planDebugger(found: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
     const engine = this.engine
     const sibling = request.imageSource === 'sibling'
-    const [kind, presentByName] = await Promise.all([
+    const [kind, presentByName, user] = await Promise.all([
       engine.kind(),
       sibling || request.pull === 'always' ? Promise.resolve(false) : engine.imageExists(request.image),
+      numericUser(engine, found),
     ])
-    let {image, user} = request
+    // The debugger may run as the target's user (restricted, a nonroot twin): by number, since the debug image has
+    // its own /etc/passwd, or none.
+    const target = {...found, user}
+    let image = request.image
+    let runAs = request.user
     let imageReason = describeImageSource(request.imageSource, context.configPath)
     let present = presentByName
     if (sibling) {
@@ -63,12 +68,12 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       image = twin.image
       imageReason = `--sibling (${twin.rule})`
       // A nonroot twin runs as the target's user, so that file permissions line up.
-      if (twin.nonRoot && user === undefined && !isRootUser(target.user)) user = target.user
+      if (twin.nonRoot && runAs === undefined && !isRootUser(target.user)) runAs = target.user
       present = request.pull !== 'always' && (await engine.imageExists(image))
     }
     const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = request.name ?? sidecarName(target.name)
-    const spec = buildSidecarSpec(target, {...request, image, user}, streams, identity, kind, name)
+    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name)
     if (request.platform) spec.platform = request.platform
     const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
     const host = spec.HostConfig ?? {}
@@ -104,7 +109,9 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
         user: spec.User ?? '(the image default)',
         joins,
         name,
-        notes: [],
+        notes: target.pidMode === 'host' && request.profile !== 'restricted'
+          ? [`${target.name} runs in the host's PID namespace: this sidecar sees (and, as root, can read) every process of the host; --profile restricted avoids that`]
+          : [],
         command: request.command,
         spec,
       },
@@ -113,6 +120,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
     const engine = this.engine
+    for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform}))
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
     const watchdog = startWatchdog(plan.name)
@@ -345,6 +353,23 @@ class DockerLink implements DebuggerLink {
       throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
     }
   }
+}
+
+/** The target's user as uid[:gid], looked up in its own /etc/passwd and /etc/group when it is a name. */
+async function numericUser(engine: DockerEngine, target: DockerTarget): Promise<string> {
+  const [name = '', group] = target.user.split(':')
+  if (name === '' || (/^\d+$/.test(name) && (group === undefined || /^\d+$/.test(group)))) return target.user
+  const lookup = async (file: string, key: string): Promise<string[] | undefined> =>
+    (await engine.readFile(target.id, file))
+      ?.toString('utf8')
+      .split('\n')
+      .map((line) => line.split(':'))
+      .find((fields) => fields[0] === key)
+  const passwd = /^\d+$/.test(name) ? undefined : await lookup('/etc/passwd', name)
+  const uid = /^\d+$/.test(name) ? name : passwd?.[2]
+  if (uid === undefined) return target.user // the engine will say it cannot find the user
+  const gid = group === undefined ? passwd?.[3] : /^\d+$/.test(group) ? group : (await lookup('/etc/group', group))?.[2]
+  return gid === undefined ? uid : `${uid}:${gid}`
 }
 
 /** The twin of the first tag that has one; the first tag's error when none has. */

@@ -27,6 +27,24 @@ export interface SidecarSummary extends DebuggerSummary {
   profile: string
 }
 
+/** DOCKER_HOST as the docker CLI accepts it: unix://PATH, tcp://HOST:PORT, ssh://[USER@]HOST[:PORT], npipe://. */
+export function checkDockerHost(host: string | undefined): void {
+  if (host === undefined || host === '') return
+  const bad = (why: string): MindbgError =>
+    new MindbgError('usage', `DOCKER_HOST="${host}" ${why}`, 'Use unix:///var/run/docker.sock, tcp://HOST:2375 (2376 with TLS) or ssh://USER@HOST; or unset DOCKER_HOST.')
+  const m = /^([a-z]+):\/\/(.*)$/.exec(host)
+  if (!m) throw bad('has no scheme')
+  const [, scheme, rest = ''] = m
+  if (scheme === 'unix' || scheme === 'npipe') {
+    if (!rest) throw bad('names no socket')
+    return
+  }
+  if (scheme !== 'tcp' && scheme !== 'ssh' && scheme !== 'http' && scheme !== 'https') throw bad(`has an unknown scheme "${scheme}"`)
+  const port = /:(\d*)\/?$/.exec(rest.replace(/^\[[^\]]*\]/, ''))?.[1]
+  if (port !== undefined && (port === '' || Number(port) < 1 || Number(port) > 65535)) throw bad(`has an invalid port "${port}"`)
+  if (!rest.replace(/^[^@]*@/, '').replace(/:\d*\/?$/, '')) throw bad('names no host')
+}
+
 /** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
 export class DockerEngine {
   private kindPromise: Promise<EngineKind> | undefined
@@ -34,9 +52,24 @@ export class DockerEngine {
   private constructor(readonly api: Dockerode) {}
 
   static async connect(): Promise<DockerEngine> {
+    checkDockerHost(process.env.DOCKER_HOST)
     const Docker = await deps.dockerode()
-    // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem.
-    return new DockerEngine(new Docker())
+    // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem, which reads the certificates
+    // right away.
+    try {
+      return new DockerEngine(new Docker())
+    } catch (error) {
+      const {code, path} = error as {code?: string; path?: string}
+      if (code === 'ENOENT' && path) {
+        throw new MindbgError(
+          'engineUnreachable',
+          `DOCKER_TLS_VERIFY is set but ${path} is missing`,
+          'Point DOCKER_CERT_PATH at the directory holding ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY.',
+          {cause: error},
+        )
+      }
+      throw error
+    }
   }
 
   /**
@@ -216,6 +249,24 @@ export class DockerEngine {
     } catch {
       return undefined
     }
+  }
+
+  /** A small file of a container's filesystem (its image and writable layer), or undefined when it has none. */
+  async readFile(container: string, path: string): Promise<Buffer | undefined> {
+    let stream: NodeJS.ReadableStream
+    try {
+      stream = await this.api.getContainer(container).getArchive({path})
+    } catch (error) {
+      if (status(error) === 404) return undefined
+      throw error
+    }
+    const chunks: Buffer[] = []
+    for await (const chunk of stream) chunks.push(chunk as Buffer)
+    // One regular file in a tar archive: a 512-byte header (size in octal at 124), then the bytes.
+    const tar = Buffer.concat(chunks)
+    if (tar.length < 512) return undefined
+    const size = Number.parseInt(tar.subarray(124, 136).toString('latin1').replace(/\0.*$/, '').trim(), 8)
+    return Number.isFinite(size) ? tar.subarray(512, 512 + size) : undefined
   }
 
   /** Removes a container, killing it first; a container already gone (or being removed) is fine. */

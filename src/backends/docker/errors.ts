@@ -35,6 +35,15 @@ export function dockerError(error: unknown): MindbgError {
       {cause: error},
     )
   }
+  // Something answers HTTP there, but not the Engine API (a web server, a proxy's error page).
+  if (typeof err.statusCode === 'number' && /<(!doctype|html|head|body)\b/i.test(`${typeof err.json === 'string' ? err.json : ''} ${err.message ?? ''}`)) {
+    return new MindbgError(
+      'engineUnreachable',
+      `${engineAddress()} does not answer like a Docker engine (HTTP ${err.statusCode} with a web page)`,
+      'Point DOCKER_HOST at the engine\'s API (e.g. unix:///var/run/docker.sock or tcp://HOST:2375), not at a web server.',
+      {cause: error},
+    )
+  }
   if (typeof err.statusCode === 'number') {
     return new MindbgError('internal', `the Docker engine answered ${err.statusCode}: ${engineMessage(err)}`, 'Rerun with --debug to see the full request and answer.', {cause: error})
   }
