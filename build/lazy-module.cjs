@@ -1,5 +1,5 @@
-// Used by build/vendor.mjs inside the @oclif/core bundle: stands for a module and evaluates it when one of its
-// properties (or the module itself, if it is a function) is first used.
+// The one lazy-loading primitive of the bundles (see the comment at the top of build/vendor.mjs): stands for a module,
+// or one export of it, and calls load() when one of its properties (or it itself, if a function or class) is first used.
 module.exports = function lazyModule(load) {
   let real
   const get = () => (real ??= load())
