@@ -1,3 +1,5 @@
+import {fstatSync} from 'node:fs'
+
 import {Args} from '#oclif'
 
 import type {PlanReport} from '../src/backends/backend.js'
@@ -12,6 +14,16 @@ import {createReporter} from '../src/cli/progress.js'
 import {terminalSize} from '../src/cli/terminal.js'
 import {usageError} from '../src/domain/errors.js'
 import {attach, planReport} from '../src/session/attach.js'
+
+/** A pipe, a socket or a file on fd 0 brings input; /dev/null, a closed stdin or a terminal does not (as data). */
+function stdinHasData(): boolean {
+  try {
+    const stat = fstatSync(0)
+    return stat.isFIFO() || stat.isSocket() || stat.isFile()
+  } catch {
+    return false
+  }
+}
 
 export default class Attach extends MindbgCommand {
   static override summary = 'Open a shell, or run one command, in a debug sidecar next to a running container.'
@@ -48,6 +60,7 @@ export default class Attach extends MindbgCommand {
       flags: flags as AttachFlags,
       env: process.env,
       stdinIsTTY: Boolean(process.stdin.isTTY),
+      stdinHasData: stdinHasData(),
       stdoutIsTTY: Boolean(process.stdout.isTTY),
       terminalSize: terminalSize(process.stdout),
     })

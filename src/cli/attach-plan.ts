@@ -17,6 +17,11 @@ export interface AttachInput {
   flags: AttachFlags
   env: NodeJS.ProcessEnv
   stdinIsTTY: boolean
+  /**
+   * Whether stdin brings data: a pipe, a socket or a file. /dev/null, a closed stdin or another device brings none
+   * (cron, CI, `ssh host mindbg ...`): a command then runs without input. Default: whenever stdin is no terminal.
+   */
+  stdinHasData?: boolean | undefined
   stdoutIsTTY: boolean
   terminalSize?: {rows: number; columns: number} | undefined
   config?: MindbgConfig | undefined
@@ -177,7 +182,7 @@ function chooseImage(flags: AttachFlags, env: NodeJS.ProcessEnv, config: MindbgC
 function streamMode(input: AttachInput): StreamMode {
   const {flags, command, stdinIsTTY, stdoutIsTTY} = input
   const shell = command.length === 0
-  const stdin = flags.stdin ?? (shell || !stdinIsTTY)
+  const stdin = flags.stdin ?? (shell || (input.stdinHasData ?? !stdinIsTTY))
   const tty = flags.tty ?? (shell && stdinIsTTY && stdoutIsTTY)
   if (tty && !stdinIsTTY && flags.tty) {
     throw usageError('--tty needs a terminal on stdin', 'Drop -t when piping input, e.g. echo ps | mindbg attach web')

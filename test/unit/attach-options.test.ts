@@ -29,11 +29,13 @@ describe('stream mode: automatic choice and overrides', () => {
     {name: 'shell with redirected stdout', command: [], stdinIsTTY: true, stdoutIsTTY: false, f: {}, stdin: true, tty: false},
     {name: 'command from a terminal', command: ['ps'], stdinIsTTY: true, stdoutIsTTY: true, f: {}, stdin: false, tty: false},
     {name: 'command with piped stdin', command: ['cat'], stdinIsTTY: false, stdoutIsTTY: false, f: {}, stdin: true, tty: false},
+    {name: 'command with stdin from /dev/null', command: ['ps'], stdinIsTTY: false, stdinHasData: false, stdoutIsTTY: false, f: {}, stdin: false, tty: false},
+    {name: 'shell with stdin from /dev/null', command: [], stdinIsTTY: false, stdinHasData: false, stdoutIsTTY: false, f: {}, stdin: true, tty: false},
     {name: '-it for a command', command: ['top'], stdinIsTTY: true, stdoutIsTTY: true, f: {stdin: true, tty: true}, stdin: true, tty: true},
     {name: '--no-tty shell', command: [], stdinIsTTY: true, stdoutIsTTY: true, f: {tty: false}, stdin: true, tty: false},
     {name: '--no-stdin with piped input', command: ['ps'], stdinIsTTY: false, stdoutIsTTY: false, f: {stdin: false}, stdin: false, tty: false},
-  ])('$name', ({command, stdinIsTTY, stdoutIsTTY, f, stdin, tty}) => {
-    expect(plan({command, stdinIsTTY, stdoutIsTTY, flags: flags(f)}).streams).toMatchObject({stdin, tty})
+  ])('$name', ({command, stdinIsTTY, stdinHasData, stdoutIsTTY, f, stdin, tty}) => {
+    expect(plan({command, stdinIsTTY, stdinHasData, stdoutIsTTY, flags: flags(f)}).streams).toMatchObject({stdin, tty})
   })
 })
 

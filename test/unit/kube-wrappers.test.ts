@@ -1,6 +1,7 @@
 /**
- * The shell wrappers of Kubernetes debuggers, run for real with busybox sh (the default debug image's shell):
- * the go-ahead gate, and a one-shot command that stops when the session's stdin closes.
+ * The shell wrappers of Kubernetes debuggers, run for real with each `sh` a debug image may have: busybox (the
+ * default debug image's), dash (/bin/sh of Debian and Ubuntu images, without `read -t`) and bash. The go-ahead gate,
+ * input relayed without a FIFO, and commands that stop when the session's stdin closes.
  */
 import {spawn} from 'node:child_process'
 import {existsSync} from 'node:fs'
@@ -9,7 +10,11 @@ import {describe, expect, it} from 'vitest'
 
 import {GO_AHEAD, ONE_SHOT_WRAPPER, RELAY_END, RELAY_WRAPPER, relayChunk, TTY_WRAPPER} from '../../src/backends/kubernetes/spec.js'
 
-const BUSYBOX = '/bin/busybox'
+const SHELLS: Array<[string, string[]]> = [
+  ['busybox sh', ['/bin/busybox', 'sh']],
+  ['dash', ['/usr/bin/dash']],
+  ['bash', ['/usr/bin/bash']],
+]
 
 interface Run {
   code: number | null
@@ -17,11 +22,12 @@ interface Run {
   ms: number
 }
 
-/** Runs `busybox sh -c script mindbg ...args`, feeding stdin step by step: strings are written, numbers wait (ms), null closes. */
+describe.each(SHELLS)('with %s', (_name, shell) => {
+/** Runs `SHELL -c script mindbg ...args`, feeding stdin step by step: strings are written, numbers wait (ms), null closes. */
 function run(script: string, args: string[], steps: Array<string | Buffer | number | null>): Promise<Run> {
-  if (!existsSync(BUSYBOX)) throw new Error('/bin/busybox is missing: npm test provisions busybox-static')
+  if (!existsSync(shell[0]!)) throw new Error(`${shell[0]} is missing: npm test provisions busybox-static (dash and bash come with Debian)`)
   const started = Date.now()
-  const child = spawn(BUSYBOX, ['sh', '-c', script, 'mindbg', ...args], {stdio: ['pipe', 'pipe', 'inherit']})
+  const child = spawn(shell[0]!, [...shell.slice(1), '-c', script, 'mindbg', ...args], {stdio: ['pipe', 'pipe', 'inherit']})
   let stdout = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d))
   // The wrapper may end before every step is written (that is what some tests check): no EPIPE noise.
@@ -104,4 +110,31 @@ describe('TTY_WRAPPER', () => {
     const r = await run(TTY_WRAPPER, ['sh'], [GO_AHEAD, 'echo hi\nexit 3\n'])
     expect(r).toMatchObject({code: 3, stdout: 'hi\n'})
   })
+})
+
+describe('the go-ahead gate', () => {
+  it('a debugger nobody attaches to exits by itself (30 s; 2 s here), whatever the shell', async () => {
+    expect(TTY_WRAPPER.match(/\b30\b/g)).toHaveLength(2)
+    const r = await run(TTY_WRAPPER.replace(/\b30\b/g, '2'), ['echo', 'ran'], [4000])
+    expect(r).toMatchObject({code: 0, stdout: ''})
+    expect(r.ms).toBeGreaterThan(1900)
+    expect(r.ms).toBeLessThan(3500)
+  })
+})
+
+describe('RELAY_WRAPPER without a writable filesystem', () => {
+  it('relays 1 MB in 64 kB chunks byte for byte (head -c never reads past its chunk)', async () => {
+    const data = Buffer.from(Array.from({length: 1 << 20}, (_, i) => (i * 31 + (i >> 8)) % 256))
+    const chunks: Buffer[] = []
+    for (let at = 0; at < data.length; at += 65536) chunks.push(relayChunk(data.subarray(at, at + 65536)))
+    const r = await run(RELAY_WRAPPER, ['md5sum'], [GO_AHEAD, ...chunks, RELAY_END, 500, null])
+    const {createHash} = await import('node:crypto')
+    expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'))
+    expect(r.code).toBe(0)
+  })
+
+  it('uses no FIFO and no temporary file', () => {
+    expect(RELAY_WRAPPER).not.toMatch(/mkfifo|mktemp|\/tmp/)
+  })
+})
 })

@@ -14,13 +14,24 @@ export const FALLBACK_NON_ROOT_UID = 65532
 /**
  * Every debugger first waits for mindbg's go-ahead, a line on stdin sent once the attach stream is open: no
  * output is lost before the attach, and a debugger nobody attached to (Ctrl-C or --timeout while it was still
- * being pulled) exits by itself instead of running forever. Needs a shell with `read -t` (busybox, bash).
+ * being pulled) exits by itself after 30 s instead of running forever. `read -t` where the shell has it (busybox,
+ * bash, ksh); dash has not ("Illegal option", status 2): there `timeout`, else a plain read (stdin then closes
+ * when the session ends). Whatever the shell, the wrappers need no writable filesystem: sh, cat, head, sleep.
  */
-export const START_GATE = 'IFS= read -r -t 30 _ || exit 0'
+const GATE = [
+  'gate() {',
+  '  IFS= read -r -t 30 _ 2>/dev/null; s=$?',
+  '  if [ "$s" = 2 ]; then',
+  "    if command -v timeout >/dev/null 2>&1; then timeout 30 sh -c 'IFS= read -r _'; else IFS= read -r _; fi",
+  '    s=$?',
+  '  fi',
+  '  return "$s"',
+  '}',
+].join('\n')
 export const GO_AHEAD = '\n'
 
 /** On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. */
-export const TTY_WRAPPER = `${START_GATE}; exec "$@"`
+export const TTY_WRAPPER = `${GATE}\ngate || exit 0\nexec "$@"`
 
 /**
  * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
@@ -49,19 +60,46 @@ export const isMindbgDebugger = (container: {name: string}): boolean => containe
 export const exitTrailerPrefix = (session: string): string => `mindbg-exit:${session}:`
 const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2`
 
+/**
+ * Waits for "$1" (a background job of this shell) while a stop may come as a trapped signal (the trap sends TERM and
+ * sets woke). A trapped signal interrupts `wait` (POSIX), so wait again until the job's own exit status comes;
+ * unless "$2" is "gently", KILL what is still there 2 s after the stop. Sets rc.
+ */
+const WAIT_STOPPABLE = [
+  'await() {',
+  '  while :; do',
+  '    woke=',
+  '    wait "$1"; rc=$?',
+  '    [ -z "$woke" ] && return',
+  '    [ "$2" = gently ] && continue',
+  '    kill -0 "$1" 2>/dev/null && { sleep 1; kill -0 "$1" 2>/dev/null && { sleep 1; kill -KILL -"$1" "$1" 2>/dev/null; }; }',
+  '  done',
+  '}',
+].join('\n')
+
+/**
+ * Every process a wrapper starts is its own child, waited for before it exits: nothing is left for the target's
+ * PID 1 to reap (a distroless application reaps nothing). The lifeline is read by the shell itself (`read`, no
+ * child process), so that the watcher can be ended at any moment without orphaning anything.
+ */
+const LIFELINE = 'while IFS= read -r _; do :; done'
+
 export const ONE_SHOT_WRAPPER = [
+  GATE,
+  WAIT_STOPPABLE,
   'exec 3<&0',
-  `${START_GATE} <&3`,
+  'gate <&3 || exit 0',
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
+  'wrapper=$$',
+  'trap \'woke=1; kill -TERM -"$cmd" "$cmd" 2>/dev/null\' USR1',
   '$group "$@" </dev/null 3<&- &',
   'cmd=$!',
-  '( cat <&3 >/dev/null; kill -TERM -- -"$cmd" "$cmd"; sleep 2; kill -KILL -- -"$cmd" "$cmd" ) </dev/null >/dev/null 2>&1 &',
+  `( ${LIFELINE} <&3; kill -USR1 "$wrapper" ) </dev/null >/dev/null 2>&1 &`,
   'watcher=$!',
   'exec 3<&-',
-  'wait "$cmd"',
-  'rc=$?',
-  'kill "$watcher" 2>/dev/null',
+  'await "$cmd"',
+  'kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null',
   REPORT_EXIT,
   'exit "$rc"',
 ].join('\n')
@@ -69,30 +107,52 @@ export const ONE_SHOT_WRAPPER = [
 /**
  * The same, for a command that reads the session's input (piped, or -i). The input cannot simply be the session's
  * stdin, or its end would be indistinguishable from the session's end. So mindbg sends it in chunks, each a line
- * with its length and then the bytes, and "0" for end of input; a relay feeds the command through a FIFO, closes it
- * at "0" (the command sees EOF), then keeps watching stdin like the one-shot wrapper.
+ * with its length and then the bytes, and "0" for end of input. A relay at the head of a pipeline into the command
+ * copies each chunk (dd, or GNU head: neither reads past the count it is given), closes
+ * the pipe at "0" (the command sees EOF), then keeps reading the lifeline: when the session ends it tells the
+ * wrapper (SIGUSR1), which stops the command; when the command ends first, the relay is ended. No FIFO, no
+ * temporary file: a read-only root filesystem is fine. The relay hands its PID down the pipe first (from
+ * /proc/self/stat: a subshell has no $$ of its own), so that the command's side can end it.
  */
 export const RELAY_WRAPPER = [
+  GATE,
+  WAIT_STOPPABLE,
   'exec 3<&0',
-  `${START_GATE} <&3`,
-  'fifo=$(mktemp -u /tmp/mindbg-input.XXXXXX) && mkfifo -m 600 "$fifo" || exit 125',
+  'gate <&3 || exit 0',
   'group=$(command -v setsid || true)',
-  '$group "$@" <"$fifo" 3<&- &',
-  'cmd=$!',
-  '(',
-  '  exec 4>"$fifo"',
-  // dd with fullblock reads exactly n bytes from the pipe (head -c would read ahead into the next chunk).
-  '  while IFS= read -r n <&3 && [ "$n" != 0 ]; do dd bs="$n" count=1 iflag=fullblock <&3 >&4 2>/dev/null; done',
-  '  exec 4>&-',
-  '  cat <&3 >/dev/null',
-  '  kill -TERM -- -"$cmd" "$cmd"; sleep 2; kill -KILL -- -"$cmd" "$cmd"',
-  ') </dev/null >/dev/null 2>&1 &',
-  'watcher=$!',
+  // Exactly n bytes from a pipe: dd with fullblock (busybox, GNU), else GNU head -c, which never reads past n
+  // (busybox's head does read ahead).
+  "if printf '' | dd bs=1 count=1 iflag=fullblock >/dev/null 2>&1; then",
+  '  copy() { dd bs="$1" count=1 iflag=fullblock 2>/dev/null; }',
+  'else',
+  '  copy() { head -c "$1"; }',
+  'fi',
+  'wrapper=$$',
+  'trap \'woke=1; kill -TERM "$side" 2>/dev/null\' USR1',
+  '{',
+  '  read -r me _ </proc/self/stat; echo "$me"',
+  // While a chunk is being copied, an end from the command's side waits for the copy (its head is reaped).
+  "  trap 'exit 0' TERM",
+  '  while IFS= read -r n <&3 && [ "$n" != 0 ]; do copy "$n" <&3 || break; done',
+  '  exec >/dev/null',
+  '  trap - TERM',
+  `  ${LIFELINE} <&3`,
+  '  kill -USR1 "$wrapper"',
+  '} </dev/null 2>/dev/null | {',
+  '  IFS= read -r relay',
+  '  trap \'woke=1; kill -TERM -"$c" "$c" 2>/dev/null\' TERM',
+  // A background job's stdin is /dev/null unless redirected explicitly: the pipe goes through fd 4.
+  '  exec 4<&0',
+  '  $group "$@" <&4 4<&- 3<&- &',
+  '  c=$!',
+  '  await "$c"',
+  '  kill -TERM "$relay" 2>/dev/null',
+  '  exit "$rc"',
+  '} &',
+  'side=$!',
   'exec 3<&-',
-  'wait "$cmd"',
-  'rc=$?',
-  'kill "$watcher" 2>/dev/null',
-  'rm -f "$fifo"',
+  // The command's side stops the command itself (TERM, then KILL): here, only wait for it.
+  'await "$side" gently',
   REPORT_EXIT,
   'exit "$rc"',
 ].join('\n')
