@@ -2,7 +2,7 @@
  * mindbg against pods: the built CLI as a subprocess, the Kubernetes API simulator (backed by the real Docker
  * engine) as the cluster, the real kubectl to set things up and to look at what mindbg did.
  */
-import {type ChildProcess, execFile, execFileSync} from 'node:child_process'
+import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -411,6 +411,47 @@ describe('mindbg ls for pods', () => {
     const text = await mindbg(['ls', '--kubeconfig', kubeconfig, '-n', 'locked'])
     expect(text.stdout).toMatch(/^NAMESPACE\s+POD\s+NAME\s+TARGET\s+STATE\s+AGE\s+USER\s+REASON$/m)
     expect(text.stdout).toMatch(/^locked\s+web\s+mindbg-\w{5}\s+app\s+exited \(0\)\s+\d+[smhd]\s+\S+@\S+/m)
+  })
+})
+
+describe('debug images of every kind (dash and bash as sh, no /tmp, a read-only root, no shell)', () => {
+  const DASH = 'mindbg-fixture/dash:local'
+  const BASH = 'mindbg-fixture/bash:local'
+
+  it.each([DASH, BASH, 'mindbg-fixture/busybox:local'])('%s: the command runs, its output and exit code come back, piped input too', async (image) => {
+    const oneShot = await kube(['pod/web', '--image', image, '--', 'sh', '-c', 'echo hello; echo oops >&2; exit 4'])
+    expect(oneShot.code, oneShot.stderr).toBe(4)
+    expect(oneShot.stdout).toBe('hello\n')
+    expect(oneShot.stderr).toContain('oops')
+    const piped = await kube(['pod/web', '--image', image, '--', 'sh'], {input: 'echo $((6*7))\nexit 3\n'})
+    expect(piped.code, piped.stderr).toBe(3)
+    expect(piped.stdout).toBe('42\n')
+  })
+
+  it('a read-only root filesystem without /tmp: piped input still reaches the command', async () => {
+    const custom = join(dir, 'read-only.yaml')
+    writeFileSync(custom, 'securityContext: {readOnlyRootFilesystem: true}\n')
+    const r = await kube(['pod/web', '--image', DASH, '--custom', custom, '--', 'sh', '-c', 'cat; echo done'], {input: 'line one\nline two\n'})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toBe('line one\nline two\ndone\n')
+    expect((await lastEphemeral('web')).securityContext).toMatchObject({readOnlyRootFilesystem: true})
+  })
+
+  it('stdin that is /dev/null is no input: the command runs (cron, CI, ssh host mindbg ...)', async () => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'attach', '--kubeconfig', kubeconfig, 'pod/web', '--image', DASH, '--', 'sh', '-c', 'echo ran; exit 5'], {
+      env: testEnv(),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const r = await collect(child)
+    expect(r.code, r.stderr).toBe(5)
+    expect(r.stdout).toBe('ran\n')
+  })
+
+  it('an image without a shell: what happened, and what image would work (127)', async () => {
+    const r = await kube(['pod/web', '--image', 'mindbg-fixture/distroless-web:local', '--', 'true'])
+    expect(r.code).toBe(127)
+    expect(r.stderr).toMatch(/^mindbg: the debug image mindbg-fixture\/distroless-web:local has no shell/m)
+    expect(r.stderr).toMatch(/^Hint: Use an image with a POSIX shell/m)
   })
 })
 

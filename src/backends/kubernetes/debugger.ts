@@ -3,7 +3,7 @@ import {type Readable, Writable} from 'node:stream'
 import type {V1ContainerStatus, V1Pod} from '@kubernetes/client-node'
 import type {WebSocket as WsSocket} from 'ws'
 
-import {MindbgError} from '../../domain/errors.js'
+import {firstLine, MindbgError} from '../../domain/errors.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
@@ -212,6 +212,14 @@ class KubeLink implements DebuggerLink {
         },
       )
       this.finalPod = finalPod
+      const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
+      if (terminated?.reason === 'StartError' && /executable file not found|no such file/i.test(terminated.message ?? '')) {
+        throw new MindbgError(
+          'commandNotFound',
+          `the debug image ${this.dbg.image} has no shell: mindbg runs its debuggers in pods under a small sh wrapper (the kubelet says: ${firstLine(terminated.message ?? '')})`,
+          "Use an image with a POSIX shell: the default busybox, the target's debug twin (--sibling), or any image with sh.",
+        )
+      }
       if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
       return finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated?.exitCode ?? 1
     } finally {
