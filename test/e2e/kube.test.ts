@@ -206,6 +206,31 @@ describe('mindbg attach pod/NAME', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stderr).toMatch(/Pod Security "restricted"/)
   })
+  it('Pod Security "baseline": only what baseline forbids goes; root stays and reads a root target\'s files', async () => {
+    await apply(`apiVersion: v1
+kind: Namespace
+metadata:
+  name: lenient
+  labels: {pod-security.kubernetes.io/enforce: baseline}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: rooted, namespace: lenient}
+spec:
+  containers:
+    - {name: app, image: mindbg-fixture/busybox:local, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}
+`)
+    await waitRunning('rooted', 'lenient')
+    // With the label readable, and with only the server's 403 to go by.
+    for (const config of [kubeconfig, join(dir, 'no-ns.kubeconfig')]) {
+      const r = await kube(['k8s://lenient/rooted', '--profile', 'netadmin', '--', 'sh', '-c', 'id -u; ls /proc/1/root/bin/busybox'], {config})
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toBe('0\n/proc/1/root/bin/busybox\n')
+      expect(r.stderr).toMatch(/Pod Security "baseline" is enforced here: the debugger runs without NET_ADMIN, NET_RAW/)
+      expect(r.stderr).not.toMatch(/restricted/)
+      expect((await lastEphemeral('rooted', 'lenient')).securityContext ?? {}).toEqual({})
+    }
+  })
 })
 
 describe('errors, each one line with a hint', () => {

@@ -17,7 +17,7 @@ const shell: StreamMode = {stdin: true, tty: true, detachKeys: [], detachKeysSpe
 const oneShot: StreamMode = {stdin: false, tty: false, detachKeys: [], detachKeysSpec: 'ctrl-p,ctrl-q'}
 const identity = {user: 'alice@laptop', startedAt: '2026-11-27T03:00:00.000Z', version: '0.1.0', reason: 'INC-9'}
 
-const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: StreamMode; restricted?: boolean; custom?: Record<string, unknown>; session?: string} = {}) =>
+const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: StreamMode; restricted?: boolean; podSecurity?: 'baseline' | 'restricted'; custom?: Record<string, unknown>; session?: string} = {}) =>
   buildEphemeralContainer({
     pod: over.pod ?? pod(),
     target: 'app',
@@ -25,7 +25,7 @@ const build = (over: {pod?: V1Pod; request?: Partial<SidecarRequest>; streams?: 
     streams: over.streams ?? shell,
     identity,
     name: 'mindbg-abcde',
-    restricted: over.restricted ?? false,
+    podSecurity: over.podSecurity ?? (over.restricted ? 'restricted' : undefined),
     custom: over.custom,
     ...(over.session !== undefined ? {session: over.session} : {}),
   })
@@ -96,7 +96,7 @@ describe('buildEphemeralContainer', () => {
 
   it('--env values and --reason arrive as typed too; unverbatim reads them back', () => {
     const {container} = buildEphemeralContainer({pod: pod(), target: 'app', request: request({env: ['PRICE=$(HOME) and $$']}), streams: shell,
-      identity: {...identity, reason: 'INC-1 costs $5'}, name: 'mindbg-abcde', restricted: false, custom: undefined})
+      identity: {...identity, reason: 'INC-1 costs $5'}, name: 'mindbg-abcde', podSecurity: undefined, custom: undefined})
     const env = new Map(container.env?.map((e) => [e.name, e.value ?? '']))
     expect(env.get('PRICE')).toBe('$$(HOME) and $$$$')
     expect(env.get('MINDBG_REASON')).toBe('INC-1 costs $$5')
@@ -146,6 +146,21 @@ describe('non-root targets and Pod Security', () => {
     expect(sc.privileged).toBeUndefined()
     expect(sc.runAsUser).toBe(65532)
     expect(notes.at(-1)).toMatch(/Pod Security "restricted"/)
+  })
+
+  it.each([
+    {name: 'general: SYS_PTRACE goes, root stays', request: {}, dropped: 'SYS_PTRACE', sc: {}},
+    {name: 'netadmin: NET_ADMIN and NET_RAW go', request: {profile: 'netadmin' as const}, dropped: 'NET_ADMIN, NET_RAW', sc: {}},
+    {name: 'sysadmin: no privileged mode', request: {profile: 'sysadmin' as const}, dropped: 'privileged mode', sc: {}},
+    {name: 'allowed capabilities stay', request: {profile: 'baseline' as const, capAdd: ['NET_BIND_SERVICE', 'SYS_ADMIN']}, dropped: 'SYS_ADMIN', sc: {capabilities: {add: ['NET_BIND_SERVICE']}}},
+  ])('baseline namespace: $name', ({request, dropped, sc}) => {
+    const {container, notes} = build({request, podSecurity: 'baseline'})
+    expect(container.securityContext ?? {}).toEqual(sc)
+    expect(notes.at(-1)).toBe(`Pod Security "baseline" is enforced here: the debugger runs without ${dropped}`)
+  })
+
+  it('baseline namespace: a profile it allows as it is gets no note', () => {
+    expect(build({request: {profile: 'baseline'}, podSecurity: 'baseline'}).notes.filter((n) => /Pod Security/.test(n))).toEqual([])
   })
 
   it('restrictedCompliant keeps a non-root uid already chosen', () => {

@@ -14,16 +14,16 @@ import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {KubeDebugger} from './debugger.js'
 import {describeTarget, type KubeTarget} from './target.js'
 import {type KubeDebugger as KubeDebuggerSummary, listDebuggers} from './list.js'
-import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, targetIdentity} from './spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
 
 interface KubePlan extends DebuggerPlan<KubeTarget> {
   readonly request: DebuggerRequest
-  /** The ephemeral container; `build(true)` makes it Pod Security "restricted" compliant. */
+  /** The ephemeral container; `build(level)` makes it comply with that Pod Security level. */
   readonly spec: EphemeralSpec
-  readonly build: (restricted: boolean) => EphemeralSpec
-  readonly restricted: boolean
+  readonly build: (podSecurity: PodSecurityLevel | undefined) => EphemeralSpec
+  readonly podSecurity: PodSecurityLevel | undefined
   readonly session: string
 }
 
@@ -34,8 +34,8 @@ interface KubePlan extends DebuggerPlan<KubeTarget> {
  */
 export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
   readonly runtime = 'kubernetes'
-  /** Per namespace: whether it enforces Pod Security "restricted", asked once, in parallel with the pod lookup. */
-  private readonly restrictedBy = new Map<string, Promise<boolean>>()
+  /** Per namespace: the Pod Security level it enforces, asked once, in parallel with the pod lookup. */
+  private readonly levelOf = new Map<string, Promise<PodSecurityLevel | undefined>>()
 
   private constructor(private readonly api: KubeApi) {}
 
@@ -46,7 +46,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
   async resolve(ref: TargetRef): Promise<KubeTarget[]> {
     if (ref.runtime !== 'kubernetes') throw new Error(`the Kubernetes backend was given a ${ref.runtime} reference`)
     const namespace = ref.namespace ?? this.api.namespace
-    void this.enforcesRestricted(namespace)
+    void this.enforcedLevel(namespace)
     let pod: V1Pod
     try {
       pod = await this.api.request<V1Pod>('GET', podPath(namespace, ref.pod))
@@ -62,7 +62,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
 
   async plan(target: KubeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan> {
     const {pod, container, namespace} = target
-    const [custom, restricted] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcesRestricted(namespace)])
+    const [custom, podSecurity] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcedLevel(namespace)])
     let request = requested
     let imageReason = describeImageSource(request.imageSource, context.configPath)
     if (request.imageSource === 'sibling') {
@@ -73,8 +73,8 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = ephemeralName(pod)
     const session = sessionId()
-    const build = (restrictedNow: boolean): EphemeralSpec => buildEphemeralContainer({pod, target: container, request, streams, identity, name, restricted: restrictedNow, custom, session})
-    const spec = build(restricted)
+    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod, target: container, request, streams, identity, name, podSecurity: level, custom, session})
+    const spec = build(podSecurity)
     const sc = spec.container.securityContext
     return {
       target,
@@ -85,7 +85,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
       request,
       spec,
       build,
-      restricted,
+      podSecurity,
       session,
       report: {
         runtime: 'kubernetes',
@@ -110,9 +110,10 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     try {
       await this.addEphemeral(namespace, podName, spec.container)
     } catch (error) {
-      // The namespace label may be invisible to us (no "get namespaces"), but the server says why it refused.
-      if (!plan.restricted && error instanceof KubeStatusError && error.code === 403 && /violates PodSecurity/i.test(error.status.message ?? '')) {
-        spec = plan.build(true)
+      // The namespace label may be invisible to us (no "get namespaces"), but the server says which level refused.
+      const level = error instanceof KubeStatusError && error.code === 403 ? refusedAt(error.status.message ?? '') : undefined
+      if (level && level !== plan.podSecurity) {
+        spec = plan.build(level)
         await this.addEphemeral(namespace, podName, spec.container).catch((e: unknown) => {
           throw patchError(e, namespace, podName)
         })
@@ -162,15 +163,15 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     this.api.close()
   }
 
-  private enforcesRestricted(namespace: string): Promise<boolean> {
-    let known = this.restrictedBy.get(namespace)
+  private enforcedLevel(namespace: string): Promise<PodSecurityLevel | undefined> {
+    let known = this.levelOf.get(namespace)
     if (!known) {
       known = this.api.request<V1Namespace>('GET', `/api/v1/namespaces/${encodeURIComponent(namespace)}`).then(
-        (ns) => ns.metadata?.labels?.[PSS_LABEL] === 'restricted',
+        (ns) => podSecurityLevel(ns.metadata?.labels?.[PSS_LABEL]),
         // Not allowed to read namespaces: the server's 403 will tell.
-        () => false,
+        () => undefined,
       )
-      this.restrictedBy.set(namespace, known)
+      this.levelOf.set(namespace, known)
     }
     return known
   }
@@ -182,6 +183,14 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
       contentType: 'application/strategic-merge-patch+json',
     })
   }
+}
+
+const podSecurityLevel = (value: string | undefined): PodSecurityLevel | undefined =>
+  (POD_SECURITY_LEVELS as readonly string[]).includes(value ?? '') ? (value as PodSecurityLevel) : undefined
+
+/** The level named in an admission refusal: `violates PodSecurity "baseline:latest": ...`. */
+export function refusedAt(message: string): PodSecurityLevel | undefined {
+  return podSecurityLevel(/violates PodSecurity "([a-z]+)(?::[^"]*)?"/i.exec(message)?.[1]?.toLowerCase())
 }
 
 /** --sibling: the debug twin of the target container's image; a nonroot twin runs as the target's user. */
@@ -219,7 +228,7 @@ function patchError(error: unknown, namespace: string, pod: string): unknown {
   }
   if (error.code === 404) return new MindbgError('targetStopped', `pod ${namespace}/${pod} disappeared`, `kubectl get pods -n ${namespace}`)
   if (error.code === 403 && /violates PodSecurity/i.test(message)) {
-    return new MindbgError('sidecarFailed', `Pod Security refused the debugger: ${message}`, 'mindbg already made it compliant with "restricted"; a stricter admission policy is in place: try --custom.')
+    return new MindbgError('sidecarFailed', `Pod Security refused the debugger: ${message}`, `mindbg already made it compliant with "${refusedAt(message) ?? 'restricted'}"; a stricter admission policy is in place: try --custom.`)
   }
   if (error.code === 422) {
     const causes = (error.status.details?.causes ?? []).map((c) => `${c.field ?? ''}: ${c.message ?? c.reason ?? ''}`)

@@ -224,8 +224,8 @@ export interface EphemeralSpecInput {
   streams: StreamMode
   identity: SessionIdentity
   name: string
-  /** The namespace enforces Pod Security "restricted" (label), or the server said so: comply. */
-  restricted: boolean
+  /** The Pod Security level the namespace enforces (its label, or what the server said when it refused): comply. */
+  podSecurity: PodSecurityLevel | undefined
   /** A partial container spec from --custom, already parsed. */
   custom: Record<string, unknown> | undefined
   /** Random id of this session: a one-shot debugger ends its stderr with its exit code under this id. */
@@ -264,9 +264,13 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     sc.runAsNonRoot = true
     notes.push(`the target runs as non-root: the debugger runs as uid ${sc.runAsUser}${who.gid !== undefined ? `, gid ${who.gid}` : ''}`)
   }
-  if (input.restricted) {
+  if (input.podSecurity === 'restricted') {
     sc = restrictedCompliant(sc, who.uid)
     notes.push(`Pod Security "restricted" is enforced here: the debugger runs as uid ${sc.runAsUser} without capabilities`)
+  } else if (input.podSecurity === 'baseline') {
+    const {compliant, dropped} = baselineCompliant(sc)
+    sc = compliant
+    if (dropped.length > 0) notes.push(`Pod Security "baseline" is enforced here: the debugger runs without ${dropped.join(', ')}`)
   }
 
   const env: V1EnvVar[] = [
@@ -305,6 +309,31 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
 export const verbatim = (word: string): string => word.replaceAll('$', '$$$$')
 /** What the container sees of a value escaped with verbatim (for reading the spec back). */
 export const unverbatim = (value: string): string => value.replaceAll('$$', '$')
+
+export const POD_SECURITY_LEVELS = ['privileged', 'baseline', 'restricted'] as const
+export type PodSecurityLevel = (typeof POD_SECURITY_LEVELS)[number]
+
+/** The capabilities Pod Security "baseline" lets a container add (the policy's default set; not NET_RAW, not SYS_PTRACE). */
+const BASELINE_CAPABILITIES = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'])
+
+/** What Pod Security "baseline" forbids taken away (privileged, capabilities beyond its set); the rest kept, root included. */
+export function baselineCompliant(sc: V1SecurityContext): {compliant: V1SecurityContext; dropped: string[]} {
+  const compliant: V1SecurityContext = {...sc}
+  const dropped: string[] = []
+  if (compliant.privileged) {
+    delete compliant.privileged
+    dropped.push('privileged mode')
+  }
+  const add = compliant.capabilities?.add ?? []
+  const kept = add.filter((c) => BASELINE_CAPABILITIES.has(c.replace(/^CAP_/, '')))
+  dropped.push(...add.filter((c) => !kept.includes(c)))
+  if (compliant.capabilities) {
+    compliant.capabilities = {...compliant.capabilities, add: kept}
+    if (kept.length === 0) delete compliant.capabilities.add
+    if (Object.keys(compliant.capabilities).length === 0) delete compliant.capabilities
+  }
+  return {compliant, dropped}
+}
 
 /** What Pod Security "restricted" demands, keeping whatever the session already had that is allowed. */
 export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | undefined): V1SecurityContext {
