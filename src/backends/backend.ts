@@ -14,6 +14,11 @@ import type {Runtime, Target, TargetRef} from '../domain/target.js'
  */
 export interface Backend<T extends Target = Target, P extends DebuggerPlan<T> = DebuggerPlan<T>> {
   readonly runtime: Runtime
+  /**
+   * What planning `request` will ask the runtime, asked now, in parallel with `resolve` (a round trip less on the
+   * way to a session); optional, and nothing changes anywhere.
+   */
+  prefetch?(request: DebuggerRequest): void
   /** The targets a reference names (one, or many for a selector), in whatever state they are. */
   resolve(ref: TargetRef): Promise<T[]>
   /** What would be created next to `target`, and why: no change anywhere. Its report is what --dry-run shows. */

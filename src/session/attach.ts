@@ -34,6 +34,7 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
       if (!found) throw new MindbgError('sessionNotFound', `session ${what.session}: not found`, 'List live debuggers with: mindbg ls')
       return await runSession(async () => found, io, options)
     }
+    backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
     requireRunning(target)
     if (what.reuse) {
@@ -52,6 +53,7 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
 export async function planReport(what: Extract<AttachRequest, {kind: 'new'}>, context: PlanContext): Promise<PlanReport> {
   const backend = await connectBackend(what.target.runtime, what.backend)
   try {
+    backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
     requireRunning(target)
     return (await backend.plan(target, what.request, what.streams, context)).report

@@ -33,7 +33,21 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
 export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   readonly runtime = 'docker'
 
+  /** imageExists() answers asked ahead of planning, by image. */
+  private readonly present = new Map<string, Promise<boolean>>()
+
   private constructor(private readonly engine: DockerEngine) {}
+
+  prefetch(request: DebuggerRequest): void {
+    void this.engine.kind().catch(() => {})
+    if (request.imageSource !== 'sibling' && request.pull !== 'always') this.imageExists(request.image).catch(() => {})
+  }
+
+  private imageExists(image: string): Promise<boolean> {
+    let known = this.present.get(image)
+    if (!known) this.present.set(image, (known = this.engine.imageExists(image)))
+    return known
+  }
 
   static async connect(): Promise<DockerBackend> {
     return new DockerBackend(await DockerEngine.connect())
@@ -53,7 +67,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const sibling = request.imageSource === 'sibling'
     const [kind, presentByName, user] = await Promise.all([
       engine.kind(),
-      sibling || request.pull === 'always' ? Promise.resolve(false) : engine.imageExists(request.image),
+      sibling || request.pull === 'always' ? Promise.resolve(false) : this.imageExists(request.image),
       numericUser(engine, found),
     ])
     // The debugger may run as the target's user (restricted, a nonroot twin): by number, since the debug image has
@@ -69,7 +83,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       imageReason = `--sibling (${twin.rule})`
       // A nonroot twin runs as the target's user, so that file permissions line up.
       if (twin.nonRoot && runAs === undefined && !isRootUser(target.user)) runAs = target.user
-      present = request.pull !== 'always' && (await engine.imageExists(image))
+      present = request.pull !== 'always' && (await this.imageExists(image))
     }
     const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = request.name ?? sidecarName(target.name)

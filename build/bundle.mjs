@@ -1,0 +1,32 @@
+// mindbg's commands, with the session core and both backends, as one ES module, dist/mindbg.js: as ~60 separate
+// modules they cost ~15 ms more at every attach (resolution and linking per file, even from the compile cache).
+// Modules reached through import() (a backend) are still evaluated on first use only. Left out, and loaded as
+// before: the heavy libraries ("#oclif", "#dockerode", "#k8s", ws, yaml, ora: build/vendor.mjs, through
+// src/deps.ts), and src/domain/errors.ts, which src/cli/main.ts (what `--help` and `--version` load, without the
+// bundle) shares with the commands: one MindbgError class, or `instanceof` would fail across the two.
+// dist/commands/*.js re-export their command from the bundle, for oclif; the reaper, a process of its own, is
+// bundled alone into dist/reaper.js, where the bundled watchdog looks for it (./reaper.js next to itself).
+import {writeFileSync} from 'node:fs'
+import {resolve} from 'node:path'
+
+import {build} from 'esbuild'
+
+const COMMANDS = ['attach', 'ls', 'prune']
+const SHARED = resolve('src/domain/errors.ts')
+const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s']}
+const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
+const shareErrors = {
+  name: 'share-errors',
+  setup(b) {
+    b.onResolve({filter: /errors\.js$/}, (a) => (resolve(a.resolveDir, a.path.replace(/\.js$/, '.ts')) === SHARED ? {path: './src/domain/errors.js', external: true} : undefined))
+  },
+}
+
+await build({
+  ...common,
+  stdin: {contents: COMMANDS.map((c) => `export {default as ${capitalised(c)}} from './commands/${c}.ts'`).join('\n'), resolveDir: '.', loader: 'ts'},
+  outfile: 'dist/mindbg.js',
+  plugins: [shareErrors],
+})
+await build({...common, entryPoints: ['src/backends/docker/reaper.ts'], outfile: 'dist/reaper.js'})
+for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)
