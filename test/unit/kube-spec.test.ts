@@ -5,7 +5,7 @@ import {sidecarRequest} from './fixtures.js'
 
 import {parseDuration} from '../../src/domain/duration.js'
 import type {DebuggerRequest as SidecarRequest, StreamMode} from '../../src/domain/request.js'
-import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity, unverbatim} from '../../src/backends/kubernetes/spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, ephemeralName, mergeCustom, ONE_SHOT_WRAPPER, RELAY_WRAPPER, restrictedCompliant, TTY_WRAPPER, targetIdentity, unverbatim, verbatim} from '../../src/backends/kubernetes/spec.js'
 
 const pod = (over: Partial<V1Pod['spec']> = {}, annotations: Record<string, string> = {}): V1Pod => ({
   metadata: {name: 'web', namespace: 'default', annotations},
@@ -45,7 +45,7 @@ describe('profiles, as kubectl debug applies them to ephemeral containers', () =
 describe('buildEphemeralContainer', () => {
   it('a shell: sh with stdin, tty, stdinOnce, the target, identity env', () => {
     const {container, notes} = build()
-    expect(container).toMatchObject({name: 'mindbg-abcde', image: 'busybox:1.37.0-musl', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', TTY_WRAPPER, 'mindbg', 'sh'], stdin: true, stdinOnce: true, tty: true, targetContainerName: 'app'})
+    expect(container).toMatchObject({name: 'mindbg-abcde', image: 'busybox:1.37.0-musl', imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', verbatim(TTY_WRAPPER), 'mindbg', 'sh'], stdin: true, stdinOnce: true, tty: true, targetContainerName: 'app'})
     expect(container.env).toEqual([
       {name: 'MINDBG_USER', value: 'alice@laptop'},
       {name: 'MINDBG_STARTED', value: '2026-11-27T03:00:00.000Z'},
@@ -64,7 +64,9 @@ describe('buildEphemeralContainer', () => {
     {name: 'a shell reading a piped script', command: [], streams: {...oneShot, stdin: true}, wrapper: RELAY_WRAPPER, tty: false},
   ])('$name: wrapped so it cannot outlive the session', ({command, streams, wrapper, tty}) => {
     const {container} = build({request: {command}, streams})
-    expect(container.command).toEqual(['sh', '-c', wrapper, 'mindbg', ...(command.length > 0 ? command : ['sh'])])
+    // The wrapper is escaped like the command: the kubelet turns $$ into $ (the wrappers use $$).
+    expect(container.command).toEqual(['sh', '-c', verbatim(wrapper), 'mindbg', ...(command.length > 0 ? command : ['sh'])])
+    expect(unverbatim(container.command![2]!)).toBe(wrapper)
     expect(container).toMatchObject({stdin: true, stdinOnce: true, tty})
   })
 

@@ -7,6 +7,7 @@ import type {WebSocket as WsSocket} from 'ws'
 
 import {deps} from '../../deps.js'
 import {firstLine, MindbgError} from '../../domain/errors.js'
+import {kubeconfigFiles, loadKubeconfig} from './kubeconfig.js'
 
 /** A metav1.Status as the API server sends it with every error. */
 export interface KubeStatus {
@@ -31,7 +32,12 @@ export interface KubeConnectOptions {
   kubeconfig?: string | undefined
   context?: string | undefined
   namespace?: string | undefined
+  /** How long a request may go unanswered (connect, TLS handshake, each wait for data); 0: no bound. */
+  requestTimeoutMs?: number | undefined
 }
+
+/** kubectl has no bound by default (--request-timeout 0); mindbg does, so that a hung API server never hangs it. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
 
 // Through require(), not import: the ESM view of node:http reads all of its exports, and its lazy WebSocket getters
 // load Node's bundled undici (~40 ms of start-up for nothing).
@@ -50,13 +56,17 @@ export class KubeApi {
     readonly server: string,
     readonly namespace: string,
     readonly context: string,
+    readonly requestTimeoutMs: number,
   ) {}
 
   static async connect(options: KubeConnectOptions): Promise<KubeApi> {
     const KubeConfig = await deps.kubeConfig()
     const kc = new KubeConfig()
+    // Read and merged as kubectl does (the client library merges KUBECONFIG differently: see ./kubeconfig.ts).
+    const files = kubeconfigFiles(options.kubeconfig, process.env)
+    const merged = files.length > 0 ? await loadKubeconfig(options.kubeconfig, process.env) : undefined
     try {
-      if (options.kubeconfig) kc.loadFromFile(options.kubeconfig)
+      if (merged) kc.loadFromString(JSON.stringify(merged))
       else kc.loadFromDefault()
       if (options.context) {
         if (!kc.getContextObject(options.context)) throw new Error(`context "${options.context}" is not in the kubeconfig`)
@@ -75,7 +85,8 @@ export class KubeApi {
       throw new MindbgError('usage', 'the kubeconfig has no current cluster', 'Pick a context with --context, or set one: kubectl config use-context NAME.')
     }
     const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace
-    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext())
+    const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout)
   }
 
   private async requestOptions(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
@@ -110,12 +121,35 @@ export class KubeApi {
 
   private unreachable(error: unknown): MindbgError {
     const code = (error as {code?: string}).code ?? ''
+    if (error instanceof MindbgError) return error
+    if (code === 'MINDBG_TIMEOUT') {
+      return new MindbgError(
+        'engineUnreachable',
+        `the Kubernetes API server at ${this.server} did not answer within ${formatSeconds(this.requestTimeoutMs)}`,
+        `Check the cluster in context "${this.context}" (kubectl cluster-info); wait longer with --request-timeout (0: no limit).`,
+        {cause: error},
+      )
+    }
+    if (TLS_TRUST_ERRORS.has(code)) {
+      return new MindbgError(
+        'engineUnreachable',
+        `x509: the certificate of the Kubernetes API server at ${this.server} is not trusted (${code})`,
+        `Check certificate-authority(-data) of the cluster of context "${this.context}" in the kubeconfig (kubectl config view --minify).`,
+        {cause: error},
+      )
+    }
     return new MindbgError(
       'engineUnreachable',
       `cannot reach the Kubernetes API server at ${this.server} (${code || (error as Error).message})`,
       `Check the cluster in context "${this.context}" (kubectl cluster-info), your VPN, or --kubeconfig/--context.`,
       {cause: error},
     )
+  }
+
+  /** A request that goes unanswered for the request timeout (connect, TLS, headers, body) fails with MINDBG_TIMEOUT. */
+  private bound(req: http.ClientRequest): void {
+    if (this.requestTimeoutMs <= 0) return
+    req.setTimeout(this.requestTimeoutMs, () => req.destroy(Object.assign(new Error('request timed out'), {code: 'MINDBG_TIMEOUT'})))
   }
 
   /** One request; answers parsed JSON, or throws KubeStatusError with the server's Status. */
@@ -141,6 +175,7 @@ export class KubeApi {
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => resolve(Buffer.concat(chunks)))
       })
+      this.bound(req)
       req.on('error', (error) => reject(this.unreachable(error)))
       req.end(body)
     })
@@ -156,6 +191,8 @@ export class KubeApi {
     const lib = url.protocol === 'https:' ? httpsModule : httpModule
     await new Promise<void>((resolve, reject) => {
       const req = lib.request(url, {...opts, signal}, (res) => {
+        // Once the watch is served, silence between events is normal: the overall deadline bounds it.
+        res.socket?.setTimeout(0)
         if ((res.statusCode ?? 0) >= 300) {
           void statusError(res).then(reject)
           return
@@ -177,6 +214,7 @@ export class KubeApi {
         })
         res.on('error', () => resolve())
       })
+      this.bound(req)
       req.on('error', (error) => (signal.aborted ? resolve() : reject(this.unreachable(error))))
       req.end()
     })
@@ -189,7 +227,7 @@ export class KubeApi {
     const url = (this.server + path).replace(/^http/, 'ws')
     return new Promise<WsSocket>((resolve, reject) => {
       // A handshake the server never answers must not hold the session (or an attach attempt) forever.
-      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>, handshakeTimeout: 30_000})
+      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>, handshakeTimeout: this.requestTimeoutMs || 30_000})
       ws.once('open', () => resolve(ws))
       // The handshake's error body is the API server's Status: keep it, it says what went wrong.
       ws.once('unexpected-response', (_req, res) => void statusError(res).then(reject))
@@ -232,6 +270,18 @@ function statusError(res: http.IncomingMessage): Promise<KubeStatusError> {
     })
   })
 }
+
+const TLS_TRUST_ERRORS = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+  'CERT_SIGNATURE_FAILURE',
+])
+
+const formatSeconds = (ms: number): string => `${Math.round(ms / 100) / 10} s`
 
 export const podPath = (namespace: string, pod?: string, sub?: string): string =>
   `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods${pod ? `/${encodeURIComponent(pod)}` : ''}${sub ? `/${sub}` : ''}`

@@ -61,9 +61,9 @@ export const exitTrailerPrefix = (session: string): string => `mindbg-exit:${ses
 const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2`
 
 /**
- * Waits for "$1" (a background job of this shell) while a stop may come as a trapped signal (the trap sends TERM and
- * sets woke). A trapped signal interrupts `wait` (POSIX), so wait again until the job's own exit status comes;
- * unless "$2" is "gently", KILL what is still there 2 s after the stop. Sets rc.
+ * Waits for "$1" (a background job of this shell). A trapped signal interrupts `wait` (POSIX) and sets woke: wait
+ * again until the job's own exit status comes; after a stop (the trap also set stopping and sent TERM), KILL what is
+ * still there 2 s later. Sets rc.
  */
 const WAIT_STOPPABLE = [
   'await() {',
@@ -71,8 +71,13 @@ const WAIT_STOPPABLE = [
   '    woke=',
   '    wait "$1"; rc=$?',
   '    [ -z "$woke" ] && return',
-  '    [ "$2" = gently ] && continue',
-  '    kill -0 "$1" 2>/dev/null && { sleep 1; kill -0 "$1" 2>/dev/null && { sleep 1; kill -KILL -"$1" "$1" 2>/dev/null; }; }',
+  // Gone as soon as it is gone (0.1 s steps where sleep takes fractions, as busybox's and GNU's do), KILL at 2 s.
+  '    [ -n "$stopping" ] || continue',
+  '    n=0',
+  '    while kill -0 "$1" 2>/dev/null && [ "$n" -lt 20 ]; do',
+  '      if sleep 0.1 2>/dev/null; then n=$((n + 1)); else sleep 1; n=$((n + 10)); fi',
+  '    done',
+  '    kill -KILL -"$1" "$1" 2>/dev/null',
   '  done',
   '}',
 ].join('\n')
@@ -92,7 +97,7 @@ export const ONE_SHOT_WRAPPER = [
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
   'wrapper=$$',
-  'trap \'woke=1; kill -TERM -"$cmd" "$cmd" 2>/dev/null\' USR1',
+  'trap \'woke=1 stopping=1; kill -TERM -"$cmd" "$cmd" 2>/dev/null\' USR1',
   '$group "$@" </dev/null 3<&- &',
   'cmd=$!',
   `( ${LIFELINE} <&3; kill -USR1 "$wrapper" ) </dev/null >/dev/null 2>&1 &`,
@@ -108,11 +113,11 @@ export const ONE_SHOT_WRAPPER = [
  * The same, for a command that reads the session's input (piped, or -i). The input cannot simply be the session's
  * stdin, or its end would be indistinguishable from the session's end. So mindbg sends it in chunks, each a line
  * with its length and then the bytes, and "0" for end of input. A relay at the head of a pipeline into the command
- * copies each chunk (dd, or GNU head: neither reads past the count it is given), closes
- * the pipe at "0" (the command sees EOF), then keeps reading the lifeline: when the session ends it tells the
- * wrapper (SIGUSR1), which stops the command; when the command ends first, the relay is ended. No FIFO, no
- * temporary file: a read-only root filesystem is fine. The relay hands its PID down the pipe first (from
- * /proc/self/stat: a subshell has no $$ of its own), so that the command's side can end it.
+ * copies each chunk (dd, or GNU head: neither reads past the count it is given), closes the pipe at "0" (the
+ * command sees EOF), then keeps reading the lifeline: when the session ends it tells the wrapper (SIGUSR1), which
+ * has the command stopped; when the command ends first, its side ends the relay. No FIFO, no temporary file: a
+ * read-only root filesystem is fine. The relay hands its PID down the pipe first (from /proc/self/stat: a subshell
+ * has no $$ of its own), so that the command's side can end it.
  */
 export const RELAY_WRAPPER = [
   GATE,
@@ -127,20 +132,20 @@ export const RELAY_WRAPPER = [
   'else',
   '  copy() { head -c "$1"; }',
   'fi',
-  'wrapper=$$',
-  'trap \'woke=1; kill -TERM "$side" 2>/dev/null\' USR1',
+  'wrapper=$$ stopped=',
+  'trap \'woke=1 stopped=1; kill -TERM "$side" 2>/dev/null\' USR1',
   '{',
   '  read -r me _ </proc/self/stat; echo "$me"',
-  // While a chunk is being copied, an end from the command's side waits for the copy (its head is reaped).
+  // An end from the command's side interrupts a read at once, and waits for a chunk being copied (reaped then).
   "  trap 'exit 0' TERM",
   '  while IFS= read -r n <&3 && [ "$n" != 0 ]; do copy "$n" <&3 || break; done',
   '  exec >/dev/null',
-  '  trap - TERM',
   `  ${LIFELINE} <&3`,
   '  kill -USR1 "$wrapper"',
   '} </dev/null 2>/dev/null | {',
   '  IFS= read -r relay',
-  '  trap \'woke=1; kill -TERM -"$c" "$c" 2>/dev/null\' TERM',
+  '  stopping=',
+  '  trap \'woke=1 stopping=1; kill -TERM -"$c" "$c" 2>/dev/null\' TERM',
   // A background job's stdin is /dev/null unless redirected explicitly: the pipe goes through fd 4.
   '  exec 4<&0',
   '  $group "$@" <&4 4<&- 3<&- &',
@@ -150,9 +155,11 @@ export const RELAY_WRAPPER = [
   '  exit "$rc"',
   '} &',
   'side=$!',
+  '[ -n "$stopped" ] && kill -TERM "$side" 2>/dev/null',
   'exec 3<&-',
   // The command's side stops the command itself (TERM, then KILL): here, only wait for it.
-  'await "$side" gently',
+  'stopping=',
+  'await "$side"',
   REPORT_EXIT,
   'exit "$rc"',
 ].join('\n')
@@ -282,7 +289,8 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   ]
 
   const oneShot = request.command.length > 0
-  const command = ['sh', '-c', wrapperFor(streams), 'mindbg', ...(oneShot ? request.command.map(verbatim) : ['sh'])]
+  // The wrapper, too, as written: the kubelet would turn its $$ into $.
+  const command = ['sh', '-c', verbatim(wrapperFor(streams)), 'mindbg', ...(oneShot ? request.command.map(verbatim) : ['sh'])]
   let container: V1EphemeralContainer = {
     name,
     image: request.image,
