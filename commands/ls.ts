@@ -1,7 +1,7 @@
 import type {DebuggerSummary} from '../src/backends/backend.js'
 import {connectBackend} from '../src/backends/registry.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
-import {LS_FLAGS, type LsFlags, scopeRuntime} from '../src/cli/flag-table.js'
+import {LS_FLAGS, type LsFlags, kubeConnection, scopeRuntime} from '../src/cli/flag-table.js'
 import {oclifFlags} from '../src/cli/oclif-flags.js'
 import {formatAge, formatTable} from '../src/cli/table.js'
 
@@ -17,7 +17,7 @@ export default class Ls extends MindbgCommand {
     const reason = (r: string): string => (flags['no-trunc'] || r.length <= 40 ? r : `${r.slice(0, 39)}…`)
     const runtime = scopeRuntime(flags)
     const kube = runtime === 'kubernetes'
-    const backend = await connectBackend(runtime, {kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace})
+    const backend = await connectBackend(runtime, kubeConnection(flags))
     let debuggers: DebuggerSummary[]
     try {
       debuggers = await backend.list({allNamespaces: Boolean(flags['all-namespaces'])})

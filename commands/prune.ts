@@ -1,7 +1,7 @@
 import type {PrunedDebugger} from '../src/backends/backend.js'
 import {connectBackend} from '../src/backends/registry.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
-import {PRUNE_FLAGS, type PruneFlags, scopeRuntime} from '../src/cli/flag-table.js'
+import {PRUNE_FLAGS, type PruneFlags, kubeConnection, scopeRuntime} from '../src/cli/flag-table.js'
 import {oclifFlags} from '../src/cli/oclif-flags.js'
 
 export interface PruneResult {
@@ -16,7 +16,7 @@ export default class Prune extends MindbgCommand {
 
   async run(): Promise<PruneResult> {
     const flags = (await this.parse(Prune)).flags as PruneFlags & {json?: boolean; quiet?: boolean}
-    const backend = await connectBackend(scopeRuntime(flags), {kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace})
+    const backend = await connectBackend(scopeRuntime(flags), kubeConnection(flags))
     let removed: PrunedDebugger[]
     try {
       removed = await backend.prune({all: Boolean(flags.all)})

@@ -44,6 +44,8 @@ export interface BackendOptions {
   kubeconfig?: string | undefined
   context?: string | undefined
   namespace?: string | undefined
+  /** Kubernetes: how long a request may go unanswered; 0: no bound; undefined: the default. */
+  requestTimeoutMs?: number | undefined
 }
 
 /** What the plan needs from the caller besides the request. */

@@ -9,7 +9,7 @@ import {parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
 import type {MindbgConfig} from './config.js'
-import {ATTACH_FLAGS, type AttachFlags, creationFlags, flagsOnlyFor, given} from './flag-table.js'
+import {ATTACH_FLAGS, type AttachFlags, creationFlags, flagsOnlyFor, given, kubeConnection} from './flag-table.js'
 
 export interface AttachInput {
   targetArg: string | undefined
@@ -56,7 +56,7 @@ export function planAttach(input: AttachInput): AttachPlan {
       ? usageError(`--${misplaced} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
       : usageError(`--${misplaced} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
   }
-  const backend: BackendOptions = {kubeconfig: flags.kubeconfig, context: flags.context, namespace: flags.namespace}
+  const backend: BackendOptions = kubeConnection(flags)
 
   if (flags.session !== undefined) {
     const creation = CREATION_FLAGS.find((f) => given(flags[f as keyof AttachFlags]))

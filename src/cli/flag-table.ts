@@ -1,3 +1,5 @@
+import type {BackendOptions} from '../backends/backend.js'
+import {parseDuration} from '../domain/duration.js'
 import {PROFILES} from '../domain/profiles.js'
 import {PULL_POLICIES} from '../domain/request.js'
 import type {Runtime} from '../domain/target.js'
@@ -36,7 +38,24 @@ export const KUBE_FLAGS = table({
   context: {kind: 'string', description: 'Kubernetes: kubeconfig context (default: the current one).', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
   kubeconfig: {kind: 'string', description: 'Kubernetes: kubeconfig file (default: KUBECONFIG, else ~/.kube/config).', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
   namespace: {kind: 'string', char: 'n', description: "Kubernetes: the namespace (default: the context's).", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  'request-timeout': {
+    kind: 'string',
+    description: 'Kubernetes: how long a request may go unanswered before mindbg gives up (default 30s; 0: no limit), as kubectl --request-timeout.',
+    helpGroup: 'KUBERNETES',
+    runtime: 'kubernetes',
+  },
 })
+
+/** The connection settings the Kubernetes flags give, for any command that has them. */
+export function kubeConnection(flags: FlagValues<typeof KUBE_FLAGS>): BackendOptions {
+  const timeout = flags['request-timeout']
+  return {
+    kubeconfig: flags.kubeconfig,
+    context: flags.context,
+    namespace: flags.namespace,
+    requestTimeoutMs: timeout === undefined ? undefined : timeout.trim() === '0' ? 0 : parseDuration(timeout, '--request-timeout'),
+  }
+}
 
 /** How the new debugger is made: `attach` and every later command that starts debuggers. */
 export const DEBUGGER_FLAGS = table({

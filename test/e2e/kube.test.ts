@@ -3,7 +3,8 @@
  * engine) as the cluster, the real kubectl to set things up and to look at what mindbg did.
  */
 import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
-import {mkdtempSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import net from 'node:net'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -478,6 +479,106 @@ describe('debug images of every kind (dash and bash as sh, no /tmp, a read-only 
     expect(r.code).toBe(127)
     expect(r.stderr).toMatch(/^mindbg: the debug image mindbg-fixture\/distroless-web:local has no shell/m)
     expect(r.stderr).toMatch(/^Hint: Use an image with a POSIX shell/m)
+  })
+})
+
+describe('kubeconfigs as kubectl reads them, and API servers that do not answer', () => {
+  it('KUBECONFIG=A:missing:B with the same cluster name in both: mindbg uses the context, cluster and namespace kubectl uses', async () => {
+    await apply(`apiVersion: v1
+kind: Namespace
+metadata: {name: alpha}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: only-in-alpha, namespace: alpha}
+spec:
+  containers:
+    - {name: app, image: mindbg-fixture/distroless-web:local, imagePullPolicy: IfNotPresent}
+`)
+    await waitRunning('only-in-alpha', 'alpha')
+    const admin = (await import('yaml')).parse(readFileSync(kubeconfig, 'utf8'))
+    const a = join(dir, 'merge-a.yaml')
+    const b = join(dir, 'merge-b.yaml')
+        // A: the real cluster, its context first; B: the same cluster name pointing nowhere, another current context.
+    writeFileSync(a, JSON.stringify({...admin, contexts: [{name: 'in-alpha', context: {...admin.contexts[0].context, namespace: 'alpha'}}], 'current-context': 'in-alpha'}))
+    writeFileSync(b, JSON.stringify({...admin, clusters: [{name: admin.clusters[0].name, cluster: {server: 'https://127.0.0.1:1'}}], contexts: [{name: 'in-beta', context: {...admin.contexts[0].context, namespace: 'beta'}}], 'current-context': 'in-beta'}))
+    const env = {KUBECONFIG: `${a}:${join(dir, 'no-such-file')}:${b}`}
+    const view = JSON.parse(execFileSync(KUBECTL, ['config', 'view', '--minify', '-o', 'json'], {env: {...process.env, ...env}, encoding: 'utf8'}))
+    expect(view['current-context']).toBe('in-alpha')
+    expect(view.contexts[0].context.namespace).toBe('alpha')
+    const r = await mindbg(['attach', '--dry-run', '--json', 'pod/only-in-alpha'], {env})
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).target).toMatchObject({namespace: view.contexts[0].context.namespace, pod: 'only-in-alpha'})
+  })
+
+  it('a user with a tokenFile is accepted (kubectl accepts it)', async () => {
+    const admin = (await import('yaml')).parse(readFileSync(kubeconfig, 'utf8'))
+    const tokenFile = join(dir, 'token')
+    const config = join(dir, 'token-file.yaml')
+        writeFileSync(tokenFile, `${admin.users[0].user.token}\n`)
+    writeFileSync(config, JSON.stringify({...admin, users: [{name: admin.users[0].name, user: {tokenFile: 'token'}}]}))
+    await kubectlWith(config, 'get', 'pods')
+    const r = await mindbg(['ls', '--kubeconfig', config, '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(Array.isArray(JSON.parse(r.stdout))).toBe(true)
+  })
+
+  it('an API server that accepts connections and never answers: attach and ls give up at --request-timeout (115)', async () => {
+    const silent = net.createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+    try {
+      const admin = (await import('yaml')).parse(readFileSync(kubeconfig, 'utf8'))
+      const config = join(dir, 'silent.yaml')
+            writeFileSync(config, JSON.stringify({...admin, clusters: [{name: admin.clusters[0].name, cluster: {...admin.clusters[0].cluster, server: `https://127.0.0.1:${(silent.address() as net.AddressInfo).port}`}}]}))
+      for (const args of [['attach', '--kubeconfig', config, '--request-timeout', '2s', 'pod/web', '--', 'true'], ['ls', '--kubeconfig', config, '--request-timeout', '2s']]) {
+        const started = Date.now()
+        const r = await mindbg(args)
+        const seconds = (Date.now() - started) / 1000
+        expect(r.code, r.stderr).toBe(115)
+        expect(r.stderr).toMatch(/^mindbg: the Kubernetes API server at https:\/\/127\.0\.0\.1:\d+ did not answer within 2 s/m)
+        expect(r.stderr).toMatch(/^Hint: .*--request-timeout/m)
+        expect(seconds).toBeLessThan(10)
+      }
+    } finally {
+      silent.close()
+    }
+  })
+
+  it('a network that freezes mid-session is noticed by ping within 20 s (115), not hung on', {timeout: 60_000}, async () => {
+    const admin = (await import('yaml')).parse(readFileSync(kubeconfig, 'utf8'))
+    const upstream = new URL(admin.clusters[0].cluster.server)
+    const pairs: net.Socket[] = []
+    // A TCP relay in front of the simulator that can stop passing bytes without closing anything.
+    const relay = net.createServer((client) => {
+      const server = net.connect(Number(upstream.port), upstream.hostname)
+      client.pipe(server).pipe(client)
+      client.on('error', () => server.destroy())
+      server.on('error', () => client.destroy())
+      pairs.push(client, server)
+    })
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve))
+    try {
+      const config = join(dir, 'relayed.yaml')
+      const port = (relay.address() as net.AddressInfo).port
+      writeFileSync(config, JSON.stringify({...admin, clusters: [{name: admin.clusters[0].name, cluster: {...admin.clusters[0].cluster, server: `https://127.0.0.1:${port}`, 'tls-server-name': upstream.hostname}}]}))
+      const child = startMindbg(['attach', '--kubeconfig', config, '--no-stdin', 'pod/web', '--', 'sh', '-c', 'echo started; sleep 120'])
+      const done = collect(child, 50_000)
+      await outputOf(child, 'started')
+      const frozenAt = Date.now()
+      for (const s of pairs) {
+        s.unpipe()
+        s.pause()
+      }
+      const r = await done
+      const seconds = (Date.now() - frozenAt) / 1000
+      console.log(`frozen network noticed ${seconds.toFixed(1)} s after it froze`)
+      expect(r.code, r.stderr).toBe(115)
+      expect(r.stderr).toMatch(/^mindbg: the connection to the API server was lost during the session/m)
+      expect(seconds).toBeLessThan(25)
+    } finally {
+      for (const s of pairs) s.destroy()
+      relay.close()
+    }
   })
 })
 

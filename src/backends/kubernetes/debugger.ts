@@ -18,6 +18,8 @@ import {type PodVerdict, WatchCancelled, watchPod} from './watch.js'
 /** Waiting reasons of a container whose image cannot be had; with the config ones, of one that cannot start now. */
 const IMAGE_UNAVAILABLE = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
 const CANNOT_START = new Set([...IMAGE_UNAVAILABLE, 'CreateContainerConfigError', 'CreateContainerError'])
+/** How often an open session checks that the API server still answers (WebSocket ping). */
+const PING_EVERY_MS = 10_000
 
 /** What only a debugger this session added has: it waits for the go-ahead and reports its exit in a trailer. */
 interface FreshDebugger {
@@ -80,6 +82,7 @@ class KubeLink implements DebuggerLink {
   readonly input: Writable | undefined
   readonly exited: Promise<number>
   private closedByUs = false
+  private lost = false
   /** The pod as last seen at the end, for checkTarget. */
   private finalPod: V1Pod | undefined
   private trailer: ExitTrailer | undefined
@@ -121,7 +124,28 @@ class KubeLink implements DebuggerLink {
       clearTimeout(releaseHeld)
       if (trailer) output.push('stderr', trailer.release())
     })
+    // A frozen network shows no error: a ping that gets no pong within PING_EVERY_MS ends the session (within 2x).
+    let answered = true
+    ws.on('pong', () => (answered = true))
+    const pinger = setInterval(() => {
+      if (!answered) {
+        this.lost = true
+        ws.terminate()
+        return
+      }
+      answered = false
+      ws.ping()
+    }, PING_EVERY_MS).unref()
+    void closed.finally(() => clearInterval(pinger))
     this.exited = closed.then(async () => {
+      if (this.lost && !this.closedByUs) {
+        output.end()
+        throw new MindbgError(
+          'engineUnreachable',
+          `the connection to the API server was lost during the session (no answer to a ping within ${PING_EVERY_MS / 1000} s); the debugger ${dbg.name} may still run`,
+          `Get back in once the cluster answers: mindbg attach pod/${dbg.target.podName} -n ${dbg.target.namespace} --reuse`,
+        )
+      }
       if (this.closedByUs) {
         output.end()
         return 0
