@@ -623,4 +623,30 @@ describe('the launcher (npm run kube-sim)', () => {
       child.kill('SIGKILL')
     }
   })
+
+  it('started with npm run from a script and ended by a SIGTERM to npm (which does not pass it on): it stops and removes its containers', {timeout: 90_000}, async () => {
+    const config = join(dir, 'npm-launched.kubeconfig')
+    const npm = spawn('npm', ['run', '--silent', 'kube-sim', '--', '--kubeconfig', config], {cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe']})
+    let stderr = ''
+    npm.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    try {
+      await eventually('the serving line', async () => /^kube-sim: serving on /m.test(stderr), 60_000)
+      await kubectl(['run', 'npm-launched', `--image=${BUSYBOX}`, '--restart=Never', '--', 'sleep', 'inf'], {kubeconfig: config})
+      const sim = execFileSync('pgrep', ['-f', `kube-sim/main.ts --kubeconfig ${config}`], {encoding: 'utf8'}).trim().split('\n')[0]!
+      const owner = `label=org.mindbg.kube-sim.owner=${hostname()}:${sim}`
+      await eventually('the pause and app containers', async () => docker('ps', '-q', '--filter', owner).split('\n').filter(Boolean).length === 2)
+      npm.kill('SIGTERM')
+      await eventually('the simulator to stop', async () => {
+        try {
+          process.kill(Number(sim), 0)
+          return false
+        } catch {
+          return true
+        }
+      }, 30_000)
+      expect(docker('ps', '-aq', '--filter', owner)).toBe('')
+    } finally {
+      npm.kill('SIGKILL')
+    }
+  })
 })

@@ -10,6 +10,7 @@
  * `--report-delay MS`: how long after its start a container's state is reported (the kubelet's relist latency;
  * default 300, 0 for a kubelet with evented PLEG).
  */
+import {readFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
 import {startKubeSim} from './server.ts'
 
@@ -67,6 +68,14 @@ async function main(): Promise<number> {
     process.exit(0)
   }
   for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(s, () => void stop(s))
+  // `npm run kube-sim` ended by a signal to npm: npm does not pass it on, so the simulator watches its launchers
+  // (every ancestor up to the npm process) and stops as soon as one of them is gone.
+  const launchers = npmAncestry()
+  if (launchers.length > 0) {
+    setInterval(() => {
+      if (launchers.some((pid) => !alive(pid))) void stop('launcher gone')
+    }, 250).unref()
+  }
   try {
     sim.writeKubeconfig(values.kubeconfig, user ? {user} : {})
   } catch (err) {
@@ -76,6 +85,36 @@ async function main(): Promise<number> {
   }
   process.stderr.write(`kube-sim: serving on ${sim.url}, kubeconfig ${values.kubeconfig}\n`)
   return -1 // keep running until a signal
+}
+
+/** The parent, its parent and so on up to the nearest npm process; nothing when npm did not start us. */
+function npmAncestry(): number[] {
+  const chain: number[] = []
+  let pid = process.ppid
+  for (let depth = 0; depth < 8 && pid > 1; depth++) {
+    chain.push(pid)
+    let cmdline = ''
+    let stat = ''
+    try {
+      cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    } catch {
+      return []
+    }
+    // npm sets its process title to "npm run ..." (spaces); started as node npm-cli.js, its argv shows that.
+    if (/(^|[/\0])npm(-cli\.js)?([\0 ]|$)/.test(cmdline)) return chain
+    pid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+  }
+  return []
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
 }
 
 main().then((code) => {
