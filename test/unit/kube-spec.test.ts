@@ -165,6 +165,17 @@ describe('non-root targets and Pod Security', () => {
     expect(build({request: {profile: 'baseline'}, podSecurity: 'baseline'}).notes.filter((n) => /Pod Security/.test(n))).toEqual([])
   })
 
+  it('--custom: an unknown field is refused, as kubectl refuses it', () => {
+    expect(() => build({custom: {securityContex: {runAsUser: 0}}})).toThrow(/--custom: unknown field "securityContex"/)
+  })
+
+  it('--custom with its own runAsUser: the note says the uid the debugger really runs as', () => {
+    const pod = {metadata: {name: 'web'}, spec: {securityContext: {runAsUser: 65532, runAsNonRoot: true}, containers: [{name: 'app', image: 'x'}]}} as V1Pod
+    const {container, notes} = build({pod, custom: {securityContext: {runAsUser: 0, runAsNonRoot: false}}})
+    expect(container.securityContext).toMatchObject({runAsUser: 0})
+    expect(notes).toEqual(['--custom: the debugger runs as uid 0'])
+  })
+
   it('restrictedCompliant keeps a non-root uid already chosen', () => {
     expect(restrictedCompliant({runAsUser: 1000}, 65532).runAsUser).toBe(1000)
     expect(restrictedCompliant({runAsUser: 0}, 2000).runAsUser).toBe(2000)

@@ -138,3 +138,16 @@ describe('RELAY_WRAPPER without a writable filesystem', () => {
   })
 })
 })
+
+describe.each(SHELLS)('a command the debug image lacks, with %s', (_name, shell) => {
+  it.each([['ONE_SHOT_WRAPPER', ONE_SHOT_WRAPPER], ['RELAY_WRAPPER', RELAY_WRAPPER]])('%s names it as typed and exits 127 with the trailer', async (_w, wrapper) => {
+    const child = spawn(shell[0]!, [...shell.slice(1), '-c', wrapper, 'mindbg', 'no-such-tool-x', 'arg'], {stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, MINDBG_SESSION: 's1'}})
+    let stderr = ''
+    child.stderr.on('data', (d: Buffer) => (stderr += d))
+    child.stdin.write(GO_AHEAD)
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+    child.stdin.destroy()
+    expect(code).toBe(127)
+    expect(stderr).toBe('mindbg: no-such-tool-x: command not found in the debug image\nmindbg-exit:s1:127\n')
+  })
+})

@@ -82,6 +82,9 @@ const WAIT_STOPPABLE = [
   '}',
 ].join('\n')
 
+/** A command the debug image lacks is named as the user typed it (not as setsid's "can't execute"), exit 127. */
+const NOT_FOUND = `command -v "$1" >/dev/null 2>&1 || { printf 'mindbg: %s: command not found in the debug image\\n' "$1" >&2; rc=127; ${REPORT_EXIT}; exit 127; }`
+
 /**
  * Every process a wrapper starts is its own child, waited for before it exits: nothing is left for the target's
  * PID 1 to reap (a distroless application reaps nothing). The lifeline is read by the shell itself (`read`, no
@@ -96,6 +99,7 @@ export const ONE_SHOT_WRAPPER = [
   'gate <&3 || exit 0',
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
+  NOT_FOUND,
   'wrapper=$$',
   'trap \'woke=1 stopping=1; kill -TERM -"$cmd" "$cmd" 2>/dev/null\' USR1',
   '$group "$@" </dev/null 3<&- &',
@@ -125,6 +129,7 @@ export const RELAY_WRAPPER = [
   'exec 3<&0',
   'gate <&3 || exit 0',
   'group=$(command -v setsid || true)',
+  NOT_FOUND,
   // Exactly n bytes from a pipe: dd with fullblock (busybox, GNU), else GNU head -c, which never reads past n
   // (busybox's head does read ahead).
   "if printf '' | dd bs=1 count=1 iflag=fullblock >/dev/null 2>&1; then",
@@ -306,7 +311,15 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   }
   if (Object.keys(sc).length > 0) container.securityContext = sc
   if (request.workdir !== undefined) container.workingDir = request.workdir
-  if (input.custom) container = mergeCustom(container, input.custom)
+  if (input.custom) {
+    container = mergeCustom(container, input.custom)
+    // The user's own securityContext has the last word: say what the debugger really runs as.
+    const set = (input.custom.securityContext as V1SecurityContext | undefined)?.runAsUser
+    if (set !== undefined) {
+      const gid = container.securityContext?.runAsGroup
+      return {container, notes: [...notes.filter((n) => !/the debugger runs as uid/.test(n)), `--custom: the debugger runs as uid ${set}${gid !== undefined ? `, gid ${gid}` : ''}`]}
+    }
+  }
   return {container, notes}
 }
 
@@ -367,6 +380,12 @@ function parseNumericUser(user: string): [number, number | undefined] {
 }
 
 // kubectl's list, plus what mindbg's session safety depends on (stdin is the lifeline, the target is chosen).
+/** The fields of a core/v1 Container (kubectl's --custom decodes into one). */
+const CONTAINER_FIELDS = new Set(
+  ('name image command args workingDir ports envFrom env resources resizePolicy restartPolicy volumeMounts volumeDevices livenessProbe ' +
+    'readinessProbe startupProbe lifecycle terminationMessagePath terminationMessagePolicy imagePullPolicy securityContext stdin stdinOnce tty ' +
+    'targetContainerName').split(' '),
+)
 const CUSTOM_REFUSED = ['name', 'command', 'args', 'image', 'lifecycle', 'volumeDevices', 'stdin', 'stdinOnce', 'tty', 'targetContainerName']
 
 /**
@@ -374,6 +393,11 @@ const CUSTOM_REFUSED = ['name', 'command', 'args', 'image', 'lifecycle', 'volume
  * env merges by name, volumeMounts by mountPath, other lists replace). Fields mindbg owns are refused.
  */
 export function mergeCustom(container: V1EphemeralContainer, custom: Record<string, unknown>): V1EphemeralContainer {
+  // kubectl decodes --custom strictly: a misspelt field is an error, not silently nothing.
+  const unknown = Object.keys(custom).filter((k) => !CONTAINER_FIELDS.has(k))
+  if (unknown.length > 0) {
+    throw usageError(`--custom: unknown field${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => `"${k}"`).join(', ')}`, 'A partial container spec: securityContext, env, envFrom, volumeMounts, workingDir, imagePullPolicy, resources...')
+  }
   const refused = CUSTOM_REFUSED.filter((k) => k in custom)
   if (refused.length > 0) throw usageError(`--custom may not set ${refused.join(', ')}`, 'mindbg sets the name, command and image itself; use --image or -- COMMAND.')
   return strategicMerge(container as unknown as Record<string, unknown>, custom) as unknown as V1EphemeralContainer
