@@ -27,7 +27,9 @@ describe.each(SHELLS)('with %s', (_name, shell) => {
 function run(script: string, args: string[], steps: Array<string | Buffer | number | null>): Promise<Run> {
   if (!existsSync(shell[0]!)) throw new Error(`${shell[0]} is missing: npm test provisions busybox-static (dash and bash come with Debian)`)
   const started = Date.now()
-  const child = spawn(shell[0]!, [...shell.slice(1), '-c', script, 'mindbg', ...args], {stdio: ['pipe', 'pipe', 'inherit']})
+  const child = spawn(shell[0]!, [...shell.slice(1), '-c', script, 'mindbg', ...args], {stdio: ['pipe', 'pipe', 'pipe'], env: {...process.env, MINDBG_SESSION: 'unit'}})
+  let stderr = ''
+  child.stderr.on('data', (d: Buffer) => (stderr += d))
   let stdout = ''
   child.stdout.on('data', (d: Buffer) => (stdout += d))
   // The wrapper may end before every step is written (that is what some tests check): no EPIPE noise.
@@ -39,7 +41,14 @@ function run(script: string, args: string[], steps: Array<string | Buffer | numb
       else child.stdin.write(step)
     }
   })()
-  return new Promise((resolve) => child.on('close', (code) => resolve({code, stdout, ms: Date.now() - started})))
+  // The exit code as mindbg takes it: from the trailer when there is one (the wrapper's own status otherwise).
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      const trailer = /mindbg-exit:unit:(\d+)\n/.exec(stderr)
+      process.stderr.write(stderr.replace(/mindbg-exit:unit:\d+\n/, ''))
+      resolve({code: trailer ? Number(trailer[1]) : code, stdout, ms: Date.now() - started})
+    }),
+  )
 }
 
 describe('ONE_SHOT_WRAPPER', () => {

@@ -92,7 +92,11 @@ const NOT_FOUND = `command -v "$1" >/dev/null 2>&1 || { printf 'mindbg: %s: comm
  */
 const LIFELINE = 'while IFS= read -r _; do :; done'
 
-export const ONE_SHOT_WRAPPER = [
+/**
+ * How every wrapper without a terminal begins: the helpers, the session's stdin kept on fd 3 (background jobs of a
+ * non-interactive shell get /dev/null), the go-ahead, and the command checked.
+ */
+const PRELUDE = [
   GATE,
   WAIT_STOPPABLE,
   'exec 3<&0',
@@ -100,6 +104,10 @@ export const ONE_SHOT_WRAPPER = [
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
   NOT_FOUND,
+]
+
+export const ONE_SHOT_WRAPPER = [
+  ...PRELUDE,
   'wrapper=$$',
   'trap \'woke=1 stopping=1; kill -TERM -"$cmd" "$cmd" 2>/dev/null\' USR1',
   '$group "$@" </dev/null 3<&- &',
@@ -124,12 +132,7 @@ export const ONE_SHOT_WRAPPER = [
  * has no $$ of its own), so that the command's side can end it.
  */
 export const RELAY_WRAPPER = [
-  GATE,
-  WAIT_STOPPABLE,
-  'exec 3<&0',
-  'gate <&3 || exit 0',
-  'group=$(command -v setsid || true)',
-  NOT_FOUND,
+  ...PRELUDE,
   // Exactly n bytes from a pipe: dd with fullblock (busybox, GNU), else GNU head -c, which never reads past n
   // (busybox's head does read ahead).
   "if printf '' | dd bs=1 count=1 iflag=fullblock >/dev/null 2>&1; then",
@@ -157,6 +160,8 @@ export const RELAY_WRAPPER = [
   '  c=$!',
   '  await "$c"',
   '  kill -TERM "$relay" 2>/dev/null',
+  // The command's own side reports its exit: bash's second wait for a pipeline member can answer -1.
+  `  ${REPORT_EXIT}`,
   '  exit "$rc"',
   '} &',
   'side=$!',
@@ -165,7 +170,7 @@ export const RELAY_WRAPPER = [
   // The command's side stops the command itself (TERM, then KILL): here, only wait for it.
   'stopping=',
   'await "$side"',
-  REPORT_EXIT,
+  'case "$rc" in -*|"") rc=1 ;; esac',
   'exit "$rc"',
 ].join('\n')
 
