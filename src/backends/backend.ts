@@ -118,8 +118,11 @@ export interface DebuggerLink {
   start(): Promise<void>
   /** Its exit code once it has exited; its output streams end on their own. */
   readonly exited: Promise<number>
-  /** Closes the streams early: the session is stopping (Debugger.end follows) or detaching (Debugger.leave). */
-  close(): void
+  /**
+   * Closes the streams early: the session is stopping (Debugger.end follows) or detaching (Debugger.leave). May take
+   * a moment (a terminal's program is told to stop first); the session waits for it.
+   */
+  close(reason: 'stop' | 'detach'): void | Promise<void>
   /** After an exit: a MindbgError (targetStopped) when the target went away and took the debugger with it. */
   checkTarget(exitCode: number): Promise<void>
 }

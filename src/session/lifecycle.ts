@@ -100,7 +100,7 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
     const attached = await Promise.race([attaching, stopped])
     if (!('stdout' in attached)) {
       // Stopped while waiting for the debugger to become attachable: whatever the attach brings is closed.
-      attaching.then((l) => l.close(), () => {})
+      attaching.then((l) => l.close('stop'), () => {})
       return await finish(attached)
     }
     link = attached
@@ -134,7 +134,7 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
     }
     return await finish(outcome)
   } catch (error) {
-    link?.close()
+    await link?.close('stop')
     restore()
     await debuggerNow?.end().catch(() => {})
     const e = toMindbgError(error)
@@ -153,8 +153,8 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       await dbg.end()
       return result(outcome.code, 'exit')
     }
-    link?.close()
     restore()
+    await link?.close(outcome.kind === 'detach' ? 'detach' : 'stop')
     if (outcome.kind === 'detach') {
       io.stderr.write(`\n${dbg.leave()}\n`)
       return result(0, 'detached')

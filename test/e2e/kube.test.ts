@@ -389,6 +389,21 @@ describe('nothing outlives the session', () => {
     }
   })
 
+  it.each(['SIGTERM', 'SIGINT', 'SIGHUP'] as const)('a terminal shell busy in a long command: %s of mindbg ends the command and the shell', async (signal) => {
+    const s = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/web'], testEnv())
+    try {
+      await s.expect(/\$ /, 30_000)
+      const name = (await lastEphemeral('web')).name as string
+      s.send('sleep 300\r')
+      await new Promise((r) => setTimeout(r, 500))
+      process.kill(s.pid, signal)
+      expect((await s.waitExit(10_000)).exitCode).toBe({SIGTERM: 143, SIGINT: 130, SIGHUP: 129}[signal])
+      await eventually('the shell to end', async () => (await ecStatus('web', name))?.state?.terminated, 10_000)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('a shell left running by kill -9 is found again with --reuse; exit ends it with its code', async () => {
     const first = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/web'], testEnv())
     let name = ''

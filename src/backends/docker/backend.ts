@@ -356,6 +356,7 @@ class DockerLink implements DebuggerLink {
   }
 
   close(): void {
+    // Removing the sidecar (Debugger.end) ends its processes; a detach leaves it running.
     this.waitAbort.abort()
     this.socket.destroy()
   }

@@ -192,14 +192,20 @@ class KubeLink implements DebuggerLink {
 
   /**
    * Closing the stream ends the debugger: the kubelet closes its stdin, which ends a shell without a terminal and,
-   * through the wrapper, a one-shot command. A shell on a terminal gets Ctrl-C and Ctrl-D first, since a terminal's
-   * input is never closed (kubectl debug leaves those running; re-attach with --reuse).
+   * through the wrapper, a one-shot command. A terminal's input is never closed, so a program on one is told first,
+   * as a person would: Ctrl-C (the foreground command), then Ctrl-D (the shell, at its prompt again), each given a
+   * moment to arrive and act before the stream closes. A detach sends neither.
    */
-  close(): void {
+  async close(reason: 'stop' | 'detach' = 'stop'): Promise<void> {
     if (this.closedByUs || this.ws === 'ended') return
     this.closedByUs = true
-    if (this.dbg.streams.tty) this.send(stdinFrame(Buffer.from('\x03\x04')))
     const ws = this.ws
+    if (this.dbg.streams.tty && reason === 'stop') {
+      for (const key of ['\x03', '\x04']) {
+        this.send(stdinFrame(Buffer.from(key)))
+        await new Promise((r) => setTimeout(r, 200))
+      }
+    }
     ws.close()
     // A dead network would hold the closing handshake for 30 s.
     setTimeout(() => ws.terminate(), 1000).unref()
