@@ -84,6 +84,8 @@ const cases: Case[] = [
   {args: ['attach', 'mindbg-no-such-container', '--', 'true'], code: 112, message: /no container named/},
   {args: ['attach', '--pull', 'never', '--image', 'mindbg-test/not-here:1', WEB, '--', 'true'], code: 117, message: /not present and --pull never/},
   {args: ['attach', WEB, '--', 'true'], env: {MINDBG_CONFIG: '/nonexistent/mindbg.yaml'}, code: 2, message: /config file .* does not exist/},
+  // The debug image is here, but not for that platform: said as such, once (was "disappeared ... run again").
+  {args: ['attach', '--platform', 'linux/s390x', '--pull', 'never', WEB, '--', 'true'], code: 117, message: /^mindbg: image mindbg-fixture\/busybox:local is not present for linux\/s390x and --pull never forbids pulling it$/},
   {args: ['attach', '--session', 'mindbg-nope-zzzzz'], code: 120, message: /session mindbg-nope-zzzzz/},
 ]
 

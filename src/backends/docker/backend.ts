@@ -89,6 +89,9 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const name = request.name ?? sidecarName(target.name)
     const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name)
     if (request.platform) spec.platform = request.platform
+    // Present under its name, but for another platform than --platform asks: as good as absent (the engine would
+    // refuse to create it, saying only that no such image exists).
+    if (present && request.platform && !samePlatform(await engine.imagePlatform(image), request.platform)) present = false
     const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
     const host = spec.HostConfig ?? {}
     const joins = (
@@ -135,7 +138,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
     const engine = this.engine
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
-    await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform}))
+    await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
     const watchdog = startWatchdog(plan.name)
     let container: Dockerode.Container
@@ -368,6 +371,13 @@ class DockerLink implements DebuggerLink {
       throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
     }
   }
+}
+
+/** linux/arm64 matches linux/arm64/v8 and the other way round: a variant left out is any variant. */
+function samePlatform(have: string | undefined, want: string): boolean {
+  if (!have) return false
+  const [a, b] = [have.split('/'), want.split('/')]
+  return a[0] === b[0] && a[1] === b[1] && (a[2] === undefined || b[2] === undefined || a[2] === b[2])
 }
 
 /** The target's user as uid[:gid], looked up in its own /etc/passwd and /etc/group when it is a name. */

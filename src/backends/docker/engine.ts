@@ -169,14 +169,14 @@ export class DockerEngine {
    * Makes sure `image` is present, pulling it as `policy` allows. `present` is the answer of imageExists() when the
    * caller already asked (in parallel with other look-ups, to save a round trip on the hot path).
    */
-  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter, known: {present?: boolean; platform?: string | undefined} = {}): Promise<void> {
+  async ensureImage(image: string, policy: PullPolicy, reporter: Reporter, known: {present?: boolean; platform?: string | undefined; askedFor?: string | undefined} = {}): Promise<void> {
     const {present, platform} = known
     if (policy !== 'always') {
       if (present ?? (await this.imageExists(image))) return
       if (policy === 'never') {
         throw new MindbgError(
           'imageUnavailable',
-          `image ${image} is not present and --pull never forbids pulling it`,
+          `image ${image} is not present${known.askedFor ? ` for ${known.askedFor}` : ''} and --pull never forbids pulling it`,
           `Load it with "docker load -i FILE" (saved elsewhere with "docker save ${image}"), or use --pull missing.`,
         )
       }
@@ -242,9 +242,14 @@ export class DockerEngine {
   }
 
   /** The target image's platform (os/arch[/variant]): what a pulled debug image must match, whatever the host is. */
-  async platformOf(target: DockerTarget): Promise<string | undefined> {
+  platformOf(target: DockerTarget): Promise<string | undefined> {
+    return this.imagePlatform(target.imageId)
+  }
+
+  /** An image's os/arch[/variant], or undefined when the engine does not have it. */
+  async imagePlatform(image: string): Promise<string | undefined> {
     try {
-      const info = (await this.api.getImage(target.imageId).inspect()) as Dockerode.ImageInspectInfo & {Variant?: string}
+      const info = (await this.api.getImage(image).inspect()) as Dockerode.ImageInspectInfo & {Variant?: string}
       return [info.Os, info.Architecture, info.Variant].filter(Boolean).join('/') || undefined
     } catch {
       return undefined
