@@ -538,6 +538,19 @@ spec:
     expect(Array.isArray(JSON.parse(r.stdout))).toBe(true)
   })
 
+  it('an exec credential plugin is run once per invocation, however many requests there are', async () => {
+    const admin = (await import('yaml')).parse(readFileSync(kubeconfig, 'utf8'))
+    const counter = join(dir, 'exec-count')
+    const plugin = join(dir, 'credential-plugin.sh')
+    writeFileSync(counter, '')
+    writeFileSync(plugin, `#!/bin/sh\necho run >> '${counter}'\nprintf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s"}}' '${admin.users[0].user.token}'\n`, {mode: 0o755})
+    const config = join(dir, 'exec.yaml')
+    writeFileSync(config, JSON.stringify({...admin, users: [{name: admin.users[0].name, user: {exec: {apiVersion: 'client.authentication.k8s.io/v1', command: plugin, interactiveMode: 'Never'}}}]}))
+    const r = await mindbg(['attach', '--kubeconfig', config, 'pod/web', '--', 'true'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(readFileSync(counter, 'utf8')).toBe('run\n')
+  })
+
   it('an API server that accepts connections and never answers: attach and ls give up at --request-timeout (115)', async () => {
     const silent = net.createServer(() => {})
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))

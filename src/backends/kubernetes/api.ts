@@ -38,6 +38,7 @@ export interface KubeConnectOptions {
 
 /** kubectl has no bound by default (--request-timeout 0); mindbg does, so that a hung API server never hangs it. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000
+const CREDENTIALS_FOR_MS = 60_000
 
 // Through require(), not import: the ESM view of node:http reads all of its exports, and its lazy WebSocket getters
 // load Node's bundled undici (~40 ms of start-up for nothing).
@@ -89,8 +90,24 @@ export class KubeApi {
     return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout)
   }
 
+  /** The credentials and TLS options of the context, worked out once in a while, not per request. */
+  private credentials: {at: number; options: Promise<https.RequestOptions>} | undefined
+
+  /**
+   * Requests made at once (the pod and its namespace) share one evaluation of the credentials, so an exec credential
+   * plugin runs once per invocation, not once per request; after a minute they are asked again (tokens expire).
+   */
   private async requestOptions(method: string, headers: Record<string, string>): Promise<https.RequestOptions> {
-    const opts: https.RequestOptions = {method, headers: {Accept: 'application/json', ...headers}}
+    if (!this.credentials || Date.now() - this.credentials.at > CREDENTIALS_FOR_MS) {
+      this.credentials = {at: Date.now(), options: this.credentialOptions()}
+      this.credentials.options.catch(() => (this.credentials = undefined))
+    }
+    const base = await this.credentials.options
+    return {...base, method, headers: {...(base.headers as Record<string, string>), Accept: 'application/json', ...headers}}
+  }
+
+  private async credentialOptions(): Promise<https.RequestOptions> {
+    const opts: https.RequestOptions = {headers: {}}
     try {
       if (this.server.startsWith('https:')) {
         await this.config.applyToHTTPSOptions(opts)
@@ -105,6 +122,7 @@ export class KubeApi {
     }
     return opts
   }
+
 
   private agent: https.Agent | undefined
 
