@@ -251,6 +251,29 @@ describe('mindbg attach under a pseudo-terminal', () => {
       }
     })
 
+    it('--reuse gets back into the shell left next to the target (no new sidecar); exit ends it', {timeout: TEST_TIMEOUT}, async () => {
+      const target = newTarget()
+      const {s, sidecar} = await attachShell([target])
+      let again: PtySession | undefined
+      try {
+        s.send('\x10\x11')
+        await s.expect(DETACHED)
+        expect(await s.waitExit()).toEqual({exitCode: 0, signal: undefined})
+        again = PtySession.mindbg(['attach', '--reuse', target])
+        await again.expect(new RegExp(`re-attached to ${sidecar}`), 15_000)
+        expect(runningSidecarNames(target)).toEqual([sidecar])
+        await waitRaw(again)
+        again.send('\r')
+        await again.expect(PROMPT)
+        again.send('exit 4\r')
+        expect(await again.waitExit()).toEqual({exitCode: 4, signal: undefined})
+        await expectNoSidecar(target, 3000)
+      } finally {
+        await s.close()
+        await again?.close()
+      }
+    })
+
     it('--detach-keys ctrl-a,x detaches with that sequence', {timeout: TEST_TIMEOUT}, async () => {
       const target = newTarget()
       const s = PtySession.mindbg(['attach', '--detach-keys', 'ctrl-a,x', target])
