@@ -223,7 +223,10 @@ describe('mindbg attach under a pseudo-terminal', () => {
   })
 
   describe('detach', () => {
-    it('ctrl-p,ctrl-q leaves the sidecar running; --session re-attaches and the exit code passes through', {timeout: TEST_TIMEOUT}, async () => {
+    it.each([
+      {how: '--session NAME', args: (_target: string, session: string) => ['--session', session], code: 3},
+      {how: '--reuse next to the target', args: (target: string) => ['--reuse', target], code: 4},
+    ])('ctrl-p,ctrl-q leaves the sidecar running; $how re-attaches (no new sidecar) and the exit code passes through', {timeout: TEST_TIMEOUT}, async ({args, code}) => {
       const target = newTarget()
       const {s, sidecar} = await attachShell([target])
       let again: PtySession | undefined
@@ -234,39 +237,17 @@ describe('mindbg attach under a pseudo-terminal', () => {
         expect(await s.waitExit()).toEqual({exitCode: 0, signal: undefined})
         expect(runningSidecarNames(target)).toEqual([sidecar])
 
-        again = PtySession.mindbg(['attach', '--session', session!])
+        again = PtySession.mindbg(['attach', ...args(target, session!)])
         await again.expect(new RegExp(`re-attached to ${sidecar}`), 15_000)
+        expect(runningSidecarNames(target)).toEqual([sidecar])
         await waitRaw(again)
         again.send('\r')
         await again.expect(PROMPT)
         again.send('echo back\r')
         await again.expect(outputLine('back'))
         await again.expect(PROMPT)
-        again.send('exit 3\r')
-        expect(await again.waitExit()).toEqual({exitCode: 3, signal: undefined})
-        await expectNoSidecar(target, 3000)
-      } finally {
-        await s.close()
-        await again?.close()
-      }
-    })
-
-    it('--reuse gets back into the shell left next to the target (no new sidecar); exit ends it', {timeout: TEST_TIMEOUT}, async () => {
-      const target = newTarget()
-      const {s, sidecar} = await attachShell([target])
-      let again: PtySession | undefined
-      try {
-        s.send('\x10\x11')
-        await s.expect(DETACHED)
-        expect(await s.waitExit()).toEqual({exitCode: 0, signal: undefined})
-        again = PtySession.mindbg(['attach', '--reuse', target])
-        await again.expect(new RegExp(`re-attached to ${sidecar}`), 15_000)
-        expect(runningSidecarNames(target)).toEqual([sidecar])
-        await waitRaw(again)
-        again.send('\r')
-        await again.expect(PROMPT)
-        again.send('exit 4\r')
-        expect(await again.waitExit()).toEqual({exitCode: 4, signal: undefined})
+        again.send(`exit ${code}\r`)
+        expect(await again.waitExit()).toEqual({exitCode: code, signal: undefined})
         await expectNoSidecar(target, 3000)
       } finally {
         await s.close()

@@ -5,6 +5,14 @@ import {ExitCode, formatError, MindbgError, toMindbgError} from '../../src/domai
 
 const withCode = (code: string): Error => Object.assign(new Error(`connect ${code} /var/run/docker.sock`), {code})
 
+/** What every translation owes the user: the documented code, a one-line message, and a hint. */
+function expectTranslated(e: MindbgError, exit: number, message: RegExp): void {
+  expect(e.exitCode).toBe(exit)
+  expect(e.message).toMatch(message)
+  expect(e.message).not.toContain('\n')
+  expect(e.hint).toBeTruthy()
+}
+
 describe('dockerError: the Docker backend translates its own failures', () => {
   it.each([
     {name: 'socket missing', error: withCode('ENOENT'), exit: ExitCode.engineUnreachable, message: /cannot reach the Docker engine/},
@@ -12,13 +20,7 @@ describe('dockerError: the Docker backend translates its own failures', () => {
     {name: 'permission denied', error: withCode('EACCES'), exit: ExitCode.permissionDenied, message: /permission denied/},
     {name: 'engine HTTP error', error: Object.assign(new Error('(HTTP code 500) server error'), {statusCode: 500, json: {message: 'boom'}}), exit: ExitCode.internal, message: /answered 500: boom/},
     {name: 'anything else', error: new TypeError('x is undefined'), exit: ExitCode.internal, message: /x is undefined/},
-  ])('$name', ({error, exit, message}) => {
-    const e = dockerError(error)
-    expect(e.exitCode).toBe(exit)
-    expect(e.message).toMatch(message)
-    expect(e.message).not.toContain('\n')
-    expect(e.hint).toBeTruthy()
-  })
+  ])('$name', ({error, exit, message}) => expectTranslated(dockerError(error), exit, message))
 
   it('honours DOCKER_HOST in the message', () => {
     const saved = process.env.DOCKER_HOST
@@ -38,13 +40,7 @@ describe('toMindbgError: the generic layer knows no runtime', () => {
     {name: 'a socket error is a bug once it gets here', error: withCode('ECONNREFUSED'), exit: ExitCode.internal, message: /connect ECONNREFUSED/},
     {name: 'anything else', error: new TypeError('x is undefined'), exit: ExitCode.internal, message: /x is undefined/},
     {name: 'a thrown string', error: 'weird', exit: ExitCode.internal, message: /weird/},
-  ])('$name', ({error, exit, message}) => {
-    const e = toMindbgError(error)
-    expect(e.exitCode).toBe(exit)
-    expect(e.message).toMatch(message)
-    expect(e.message).not.toContain('\n')
-    expect(e.hint).toBeTruthy()
-  })
+  ])('$name', ({error, exit, message}) => expectTranslated(toMindbgError(error), exit, message))
 
   it.each([
     [{json: {message: 'no such image'}}, 'no such image'],

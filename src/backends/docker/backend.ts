@@ -14,7 +14,7 @@ import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedD
 import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
 import {DockerEngine, type SidecarSummary} from './engine.js'
-import {dockerError, engineMessage, httpStatus} from './errors.js'
+import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
 import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
 import {startWatchdog, type Watchdog} from './watchdog.js'
 
@@ -408,14 +408,6 @@ function firstTwin(images: string[], mappings: DebuggerRequest['siblingMappings'
     }
   }
   throw firstError
-}
-
-async function guard<T>(call: Promise<T>): Promise<T> {
-  try {
-    return await call
-  } catch (error) {
-    throw dockerError(error)
-  }
 }
 
 function sessionNotFound(session: string, why: string): MindbgError {

@@ -66,8 +66,8 @@ export function engineMessage(err: unknown): string {
 /** An HTTP status out of a docker-modem error. */
 export const httpStatus = (e: unknown): number | undefined => (e as {statusCode?: number} | undefined)?.statusCode
 
-/** The engine's answer for a single failed call: translated, or passed on when `translate` does not know it. */
-export async function translated<T>(call: Promise<T>): Promise<T> {
+/** A call to the engine whose failure reaches the user in Docker's words (dockerError). */
+export async function guard<T>(call: Promise<T>): Promise<T> {
   try {
     return await call
   } catch (error) {
