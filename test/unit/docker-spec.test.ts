@@ -31,7 +31,7 @@ describe('buildSidecarSpec per profile', () => {
     {profile: 'netadmin', capAdd: ['NET_ADMIN', 'NET_RAW'], capDrop: [], privileged: false, securityOpt: [], user: undefined},
     {profile: 'sysadmin', capAdd: [], capDrop: [], privileged: true, securityOpt: [], user: undefined},
   ] as const)('$profile', ({profile, capAdd, capDrop, privileged, securityOpt, user}) => {
-    const spec = buildSidecarSpec(target(), request({profile}), oneShot, identity, 'docker', 'mindbg-web-x')
+    const spec = buildSidecarSpec(target(), request({profile}), oneShot, identity, 'docker', 'mindbg-web-x', false)
     expect(spec.HostConfig?.CapAdd).toEqual(capAdd)
     expect(spec.HostConfig?.CapDrop).toEqual(capDrop)
     expect(spec.HostConfig?.Privileged).toBe(privileged)
@@ -40,12 +40,12 @@ describe('buildSidecarSpec per profile', () => {
   })
 
   it('restricted next to a root target runs as nobody', () => {
-    const spec = buildSidecarSpec(target({user: ''}), request({profile: 'restricted'}), oneShot, identity, 'docker', 'n')
+    const spec = buildSidecarSpec(target({user: ''}), request({profile: 'restricted'}), oneShot, identity, 'docker', 'n', false)
     expect(spec.User).toBe('65534:65534')
   })
 
   it('--user, --cap-add and --privileged are added to the profile', () => {
-    const spec = buildSidecarSpec(target(), request({capAdd: ['NET_ADMIN', 'SYS_PTRACE'], privileged: true, user: '1000'}), oneShot, identity, 'docker', 'n')
+    const spec = buildSidecarSpec(target(), request({capAdd: ['NET_ADMIN', 'SYS_PTRACE'], privileged: true, user: '1000'}), oneShot, identity, 'docker', 'n', false)
     expect(spec.HostConfig?.CapAdd).toEqual(['SYS_PTRACE', 'NET_ADMIN'])
     expect(spec.HostConfig?.Privileged).toBe(true)
     expect(spec.User).toBe('1000')
@@ -58,7 +58,7 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
     {name: 'shareable IPC is joined', ipcMode: 'shareable', engine: 'docker', ipc: 'container:abc123def456', uts: undefined},
     {name: 'Podman joins IPC and UTS', ipcMode: 'private', engine: 'podman', ipc: 'container:abc123def456', uts: 'container:abc123def456'},
   ] as const)('$name', ({ipcMode, engine, ipc, uts}) => {
-    const spec = buildSidecarSpec(target({ipcMode}), request(), oneShot, identity, engine, 'n')
+    const spec = buildSidecarSpec(target({ipcMode}), request(), oneShot, identity, engine, 'n', false)
     expect(spec.HostConfig?.PidMode).toBe('container:abc123def456')
     expect(spec.HostConfig?.NetworkMode).toBe('container:abc123def456')
     expect(spec.HostConfig?.IpcMode).toBe(ipc)
@@ -72,18 +72,18 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
     {name: 'chroot shell', command: [], chroot: true, entrypoint: ['sh', '-c', CHROOT_SCRIPT, 'mindbg-chroot']},
     {name: 'chroot command', command: ['ls', '/app'], chroot: true, entrypoint: ['sh', '-c', CHROOT_SCRIPT, 'mindbg-chroot', 'ls', '/app']},
   ])('entrypoint: $name', ({command, chroot, entrypoint}) => {
-    const spec = buildSidecarSpec(target(), request({command, chroot}), oneShot, identity, 'docker', 'n')
+    const spec = buildSidecarSpec(target(), request({command, chroot}), oneShot, identity, 'docker', 'n', false)
     expect(spec.Entrypoint).toEqual(entrypoint)
     expect(spec.Cmd).toEqual([])
   })
 
   it('tells the sidecar where the target root and PATH are', () => {
-    const spec = buildSidecarSpec(target(), request({chroot: true, env: ['A=1']}), oneShot, identity, 'docker', 'n')
+    const spec = buildSidecarSpec(target(), request({chroot: true, env: ['A=1']}), oneShot, identity, 'docker', 'n', false)
     expect(spec.Env).toEqual(['MINDBG_TARGET=web', 'MINDBG_TARGET_ROOT=/proc/1/root', 'MINDBG_TARGET_PATH=/app/bin:/usr/bin', 'A=1'])
   })
 
   it('a target in the host PID namespace is reached through its real PID', () => {
-    const spec = buildSidecarSpec(target({pidMode: 'host'}), request(), oneShot, identity, 'docker', 'n')
+    const spec = buildSidecarSpec(target({pidMode: 'host'}), request(), oneShot, identity, 'docker', 'n', false)
     expect(spec.Env).toContain('MINDBG_TARGET_ROOT=/proc/4242/root')
   })
 
@@ -92,17 +92,17 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
     {streams: {stdin: true, tty: false, detachKeys: []}, expected: {Tty: false, OpenStdin: true, StdinOnce: true, AttachStdin: true}},
     {streams: {stdin: false, tty: false, detachKeys: []}, expected: {Tty: false, OpenStdin: false, StdinOnce: false, AttachStdin: false}},
   ])('streams %j', ({streams, expected}) => {
-    expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n')).toMatchObject(expected)
+    expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n', false)).toMatchObject(expected)
   })
 
   it('a TTY starts at the terminal size', () => {
     const streams: StreamMode = {...oneShot, stdin: true, tty: true, consoleSize: {rows: 30, columns: 100}}
-    expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n').HostConfig?.ConsoleSize).toEqual([30, 100])
-    expect(buildSidecarSpec(target(), request(), oneShot, identity, 'docker', 'n').HostConfig?.ConsoleSize).toBeUndefined()
+    expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n', false).HostConfig?.ConsoleSize).toEqual([30, 100])
+    expect(buildSidecarSpec(target(), request(), oneShot, identity, 'docker', 'n', false).HostConfig?.ConsoleSize).toBeUndefined()
   })
 
   it('labels identify the session', () => {
-    const spec = buildSidecarSpec(target(), request({profile: 'netadmin'}), oneShot, {...identity, reason: 'INC-42'}, 'docker', 'n')
+    const spec = buildSidecarSpec(target(), request({profile: 'netadmin'}), oneShot, {...identity, reason: 'INC-42'}, 'docker', 'n', false)
     expect(spec.Labels).toEqual({
       [LABEL.sidecar]: 'true',
       [LABEL.target]: 'abc123def456',
@@ -116,8 +116,8 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
   })
 
   it('--chroot next to a non-root target with baseline is refused (no SYS_PTRACE)', () => {
-    expect(() => buildSidecarSpec(target(), request({chroot: true, profile: 'baseline'}), oneShot, identity, 'docker', 'n')).toThrow(/SYS_PTRACE/)
-    expect(() => buildSidecarSpec(target({user: ''}), request({chroot: true, profile: 'baseline'}), oneShot, identity, 'docker', 'n')).not.toThrow()
+    expect(() => buildSidecarSpec(target(), request({chroot: true, profile: 'baseline'}), oneShot, identity, 'docker', 'n', false)).toThrow(/SYS_PTRACE/)
+    expect(() => buildSidecarSpec(target({user: ''}), request({chroot: true, profile: 'baseline'}), oneShot, identity, 'docker', 'n', false)).not.toThrow()
   })
 })
 

@@ -15,6 +15,7 @@ import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
 import {DockerEngine, type SidecarSummary} from './engine.js'
 import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
+import {initArch, initArchive, INIT_PATH} from './init.js'
 import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
 import {startWatchdog, type Watchdog} from './watchdog.js'
 
@@ -23,6 +24,8 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
   readonly pull: DebuggerRequest['pull']
   readonly platform: string | undefined
   readonly present: boolean
+  /** mindbg-init, as a tar archive to put into the sidecar before it starts; undefined: none for its CPU. */
+  readonly init: Buffer | undefined
 }
 
 /**
@@ -33,19 +36,19 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
 export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   readonly runtime = 'docker'
 
-  /** imageExists() answers asked ahead of planning, by image. */
-  private readonly present = new Map<string, Promise<boolean>>()
+  /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
+  private readonly platforms = new Map<string, Promise<string | undefined>>()
 
   private constructor(private readonly engine: DockerEngine) {}
 
   prefetch(request: DebuggerRequest): void {
     void this.engine.kind().catch(() => {})
-    if (request.imageSource !== 'sibling' && request.pull !== 'always') this.imageExists(request.image).catch(() => {})
+    if (request.imageSource !== 'sibling' && request.pull !== 'always') this.imagePlatform(request.image).catch(() => {})
   }
 
-  private imageExists(image: string): Promise<boolean> {
-    let known = this.present.get(image)
-    if (!known) this.present.set(image, (known = this.engine.imageExists(image)))
+  private imagePlatform(image: string): Promise<string | undefined> {
+    let known = this.platforms.get(image)
+    if (!known) this.platforms.set(image, (known = this.engine.imagePlatform(image)))
     return known
   }
 
@@ -65,9 +68,9 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   private async planDebugger(found: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
     const engine = this.engine
     const sibling = request.imageSource === 'sibling'
-    const [kind, presentByName, user] = await Promise.all([
+    const [kind, platformByName, user] = await Promise.all([
       engine.kind(),
-      sibling || request.pull === 'always' ? Promise.resolve(false) : this.imageExists(request.image),
+      sibling || request.pull === 'always' ? Promise.resolve(undefined) : this.imagePlatform(request.image),
       numericUser(engine, found),
     ])
     // The debugger may run as the target's user (restricted, a nonroot twin): by number, since the debug image has
@@ -76,23 +79,26 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     let image = request.image
     let runAs = request.user
     let imageReason = describeImageSource(request.imageSource, context.configPath)
-    let present = presentByName
+    let imagePlatform = platformByName
     if (sibling) {
       const twin = firstTwin(await engine.taggedImagesOf(target), request.siblingMappings)
       image = twin.image
       imageReason = `--sibling (${twin.rule})`
       // A nonroot twin runs as the target's user, so that file permissions line up.
       if (twin.nonRoot && runAs === undefined && !isRootUser(target.user)) runAs = target.user
-      present = request.pull !== 'always' && (await this.imageExists(image))
+      imagePlatform = request.pull !== 'always' ? await this.imagePlatform(image) : undefined
     }
-    const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
-    const name = request.name ?? sidecarName(target.name)
-    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name)
-    if (request.platform) spec.platform = request.platform
     // Present under its name, but for another platform than --platform asks: as good as absent (the engine would
     // refuse to create it, saying only that no such image exists).
-    if (present && request.platform && !samePlatform(await engine.imagePlatform(image), request.platform)) present = false
+    if (imagePlatform !== undefined && request.platform && !samePlatform(imagePlatform, request.platform)) imagePlatform = undefined
+    const present = imagePlatform !== undefined
     const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
+    const init = initArch(imagePlatform ?? platform)
+    const initTar = init && initArchive(init)
+    const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
+    const name = request.name ?? sidecarName(target.name)
+    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name, initTar !== undefined)
+    if (request.platform) spec.platform = request.platform
     const host = spec.HostConfig ?? {}
     const joins = (
       [
@@ -114,6 +120,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       pull: request.pull,
       platform,
       present,
+      init: initTar,
       report: {
         runtime: 'docker',
         target: {name: target.name, id: target.id, image: target.image, user: target.user || 'root', label: `${target.name} (${target.id.slice(0, 12)})`},
@@ -126,9 +133,14 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
         user: spec.User ?? '(the image default)',
         joins,
         name,
-        notes: target.pidMode === 'host' && request.profile !== 'restricted'
-          ? [`${target.name} runs in the host's PID namespace: this sidecar sees (and, as root, can read) every process of the host; --profile restricted avoids that`]
-          : [],
+        notes: [
+          ...(target.pidMode === 'host' && request.profile !== 'restricted'
+            ? [`${target.name} runs in the host's PID namespace: this sidecar sees (and, as root, can read) every process of the host; --profile restricted avoids that`]
+            : []),
+          ...(initTar
+            ? []
+            : [`this build has no mindbg-init for ${imagePlatform || platform || 'the image\'s platform'}: a process the session leaves behind may stay a zombie in ${target.name} until it restarts`]),
+        ],
         command: request.command,
         spec,
       },
@@ -149,6 +161,14 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     } catch (error) {
       watchdog.release()
       throw createError(error, plan.name, plan.image)
+    }
+    if (plan.init) {
+      try {
+        await engine.putArchive(container.id, plan.init, '/')
+      } catch (error) {
+        await engine.remove(container.id).then(() => watchdog.release(), () => {})
+        throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, 'Report this with the engine\'s version (docker version).', {cause: error})
+      }
     }
     const notice =
       plan.command.length === 0

@@ -45,6 +45,9 @@ export function checkDockerHost(host: string | undefined): void {
   if (!rest.replace(/^[^@]*@/, '').replace(/:\d*\/?$/, '')) throw bad('names no host')
 }
 
+/** How long a sidecar's processes have to end after SIGTERM before the engine kills them. */
+export const STOP_GRACE_SECONDS = 2
+
 /** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
 export class DockerEngine {
   private kindPromise: Promise<EngineKind> | undefined
@@ -185,13 +188,7 @@ export class DockerEngine {
   }
 
   async imageExists(image: string): Promise<boolean> {
-    try {
-      await this.api.getImage(image).inspect()
-      return true
-    } catch (error) {
-      if (status(error) === 404) return false
-      throw error
-    }
+    return (await this.imagePlatform(image)) !== undefined
   }
 
   private async pull(image: string, reporter: Reporter, platform: string | undefined): Promise<void> {
@@ -246,14 +243,20 @@ export class DockerEngine {
     return this.imagePlatform(target.imageId)
   }
 
-  /** An image's os/arch[/variant], or undefined when the engine does not have it. */
+  /** An image's os/arch[/variant] ('' if the engine does not say), or undefined when the engine does not have it. */
   async imagePlatform(image: string): Promise<string | undefined> {
     try {
       const info = (await this.api.getImage(image).inspect()) as Dockerode.ImageInspectInfo & {Variant?: string}
-      return [info.Os, info.Architecture, info.Variant].filter(Boolean).join('/') || undefined
-    } catch {
-      return undefined
+      return [info.Os, info.Architecture, info.Variant].filter(Boolean).join('/')
+    } catch (error) {
+      if (status(error) === 404) return undefined
+      throw error
     }
+  }
+
+  /** Puts files (a tar archive) into a container's filesystem, at `dir`. */
+  async putArchive(container: string, tar: Buffer, dir: string): Promise<void> {
+    await this.api.getContainer(container).putArchive(tar, {path: dir})
   }
 
   /** A small file of a container's filesystem (its image and writable layer), or undefined when it has none. */
@@ -274,10 +277,23 @@ export class DockerEngine {
     return Number.isFinite(size) ? tar.subarray(512, 512 + size) : undefined
   }
 
-  /** Removes a container, killing it first; a container already gone (or being removed) is fine. */
-  async remove(idOrName: string): Promise<void> {
+  /**
+   * Removes a container. A running one is stopped first, with SIGTERM: its mindbg-init then ends and reaps what the
+   * session started before exiting (a SIGKILL would leave those to the target's PID 1); SIGKILL after `graceSeconds`.
+   * A container already gone (or being removed) is fine.
+   */
+  async remove(idOrName: string, graceSeconds = STOP_GRACE_SECONDS): Promise<void> {
+    const container = this.api.getContainer(idOrName)
     try {
-      await this.api.getContainer(idOrName).remove({force: true})
+      await container.stop({t: graceSeconds})
+    } catch (error) {
+      // 304: not running (created, or exited and not yet removed); 409: being removed; 404: gone.
+      const code = status(error)
+      if (code === 404) return
+      if (code !== 304 && code !== 409) throw error
+    }
+    try {
+      await container.remove({force: true})
     } catch (error) {
       const code = status(error)
       if (code === 404) return

@@ -22,7 +22,8 @@ async function reap(container: string, state: string): Promise<void> {
       // Only ever a mindbg sidecar: a name given with --name may belong to someone else's container.
       const info = await engine.api.getContainer(container).inspect()
       if (info.Config.Labels?.[LABEL.sidecar] !== 'true') return
-      await engine.api.getContainer(info.Id).remove({force: true})
+      // Stopped with SIGTERM first, so that its mindbg-init reaps what the session started.
+      await engine.remove(info.Id)
       return
     } catch (error) {
       const status = (error as {statusCode?: number}).statusCode

@@ -6,6 +6,7 @@ import type {DebuggerRequest, StreamMode} from '../../domain/request.js'
 import {type IdentityField, identityEntries, type SessionIdentity} from '../../domain/session.js'
 import type {Target} from '../../domain/target.js'
 import {randomSuffix} from '../../domain/names.js'
+import {INIT_PATH} from './init.js'
 
 /** What mindbg needs to know about a target container, read from one inspect call. `image` is the reference it was created from, as written then (tag, digest or ID). */
 export interface DockerTarget extends Target {
@@ -106,6 +107,7 @@ export function buildSidecarSpec(
   identity: SessionIdentity,
   engine: EngineKind,
   name: string,
+  init: boolean,
 ): ContainerCreateOptions {
   const security = dockerSecurity(request.profile, target.user)
   if (request.chroot && !isRootUser(target.user) && request.profile === 'baseline' && !request.capAdd.includes('SYS_PTRACE')) {
@@ -118,11 +120,12 @@ export function buildSidecarSpec(
   const targetPath = target.env.find((e) => e.startsWith('PATH='))?.slice(5) || DEFAULT_PATH
   const env = [`MINDBG_TARGET=${target.name}`, `MINDBG_TARGET_ROOT=${root}`, ...(request.chroot ? [`MINDBG_TARGET_PATH=${targetPath}`] : []), ...request.env]
 
-  const entrypoint = request.chroot
+  const command = request.chroot
     ? ['sh', '-c', CHROOT_SCRIPT, 'mindbg-chroot', ...request.command]
     : request.command.length > 0
       ? request.command
       : ['sh']
+  const entrypoint = init ? [INIT_PATH, ...command] : command
 
   const labels: Record<string, string> = {
     [LABEL.sidecar]: 'true',
@@ -162,6 +165,8 @@ export function buildSidecarSpec(
     AttachStderr: true,
     HostConfig: hostConfig,
   }
+  // mindbg-init ends the session's processes on SIGTERM, whatever STOPSIGNAL the debug image declares.
+  if (init) spec.StopSignal = 'SIGTERM'
   const user = request.user ?? security.user
   if (user !== undefined) spec.User = user
   if (request.workdir !== undefined) spec.WorkingDir = request.workdir

@@ -1,0 +1,205 @@
+/*
+ * mindbg-init: the first process of every Docker (and Podman) sidecar, put into it before it starts.
+ *
+ * Why it exists: a sidecar shares the target's PID namespace, so a process it starts whose parent ends first is
+ * re-parented to the target's PID 1, and a distroless application never reaps it: it stays a zombie until the
+ * target restarts. The engines' own init (docker run --init) is not used in a shared PID namespace. So this:
+ *   - registers as a child subreaper: orphans of the session come here instead, and are reaped as they end;
+ *   - runs the command (PATH searched as execvp does) in its own process group, given the terminal if there is one;
+ *   - forwards the signals it is sent to the command, except SIGTERM, which ends the session (mindbg's stop);
+ *   - when the command ends, or on SIGTERM, kills what the session left behind and reaps it before exiting with the
+ *     command's status (128+N for a signal, 143 after SIGTERM): nothing is left for the target's PID 1.
+ *
+ * No libc: the same few hundred bytes of code for any debug image (static, no loader, no /tmp), small enough to send
+ * with every session. Linux x86_64 and aarch64.
+ */
+
+typedef unsigned long u64;
+typedef long i64;
+
+#if defined(__x86_64__)
+enum { NR_read = 0, NR_write = 1, NR_close = 3, NR_rt_sigprocmask = 14, NR_ioctl = 16, NR_getpid = 39, NR_clone = 56,
+       NR_execve = 59, NR_wait4 = 61, NR_kill = 62, NR_setpgid = 109, NR_rt_sigtimedwait = 128, NR_prctl = 157,
+       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257 };
+static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
+  register i64 r10 __asm__("r10") = d;
+  register i64 r8 __asm__("r8") = e;
+  register i64 r9 __asm__("r9") = f;
+  i64 ret;
+  __asm__ volatile("syscall" : "=a"(ret) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9) : "rcx", "r11", "memory");
+  return ret;
+}
+__asm__(".text\n.global _start\n_start:\n xor %rbp,%rbp\n mov %rsp,%rdi\n and $-16,%rsp\n call start\n hlt\n");
+#elif defined(__aarch64__)
+enum { NR_ioctl = 29, NR_openat = 56, NR_close = 57, NR_getdents64 = 61, NR_read = 63, NR_write = 64, NR_exit_group = 94,
+       NR_kill = 129, NR_rt_sigprocmask = 135, NR_rt_sigtimedwait = 137, NR_setpgid = 154, NR_prctl = 167,
+       NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260 };
+static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
+  register i64 x8 __asm__("x8") = n;
+  register i64 x0 __asm__("x0") = a;
+  register i64 x1 __asm__("x1") = b;
+  register i64 x2 __asm__("x2") = c;
+  register i64 x3 __asm__("x3") = d;
+  register i64 x4 __asm__("x4") = e;
+  register i64 x5 __asm__("x5") = f;
+  __asm__ volatile("svc #0" : "+r"(x0) : "r"(x8), "r"(x1), "r"(x2), "r"(x3), "r"(x4), "r"(x5) : "memory");
+  return x0;
+}
+__asm__(".text\n.global _start\n_start:\n mov x29, #0\n mov x30, #0\n mov x0, sp\n bl start\n");
+#else
+#error "mindbg-init supports x86_64 and aarch64"
+#endif
+
+#define sys0(n) sys6(n, 0, 0, 0, 0, 0, 0)
+#define sys1(n, a) sys6(n, (i64)(a), 0, 0, 0, 0, 0)
+#define sys2(n, a, b) sys6(n, (i64)(a), (i64)(b), 0, 0, 0, 0)
+#define sys3(n, a, b, c) sys6(n, (i64)(a), (i64)(b), (i64)(c), 0, 0, 0)
+#define sys4(n, a, b, c, d) sys6(n, (i64)(a), (i64)(b), (i64)(c), (i64)(d), 0, 0)
+
+enum { SIGKILL = 9, SIGTERM = 15, SIGCHLD = 17, SIG_SETMASK = 2, WNOHANG = 1, ECHILD = 10, EACCES = 13,
+       PR_SET_CHILD_SUBREAPER = 36, TIOCSPGRP = 0x5410, AT_FDCWD = -100, O_RDONLY = 0, O_DIRECTORY = 0200000 };
+
+/* gcc may call these for struct copies even when freestanding. */
+void *memset(void *d, int c, u64 n) { unsigned char *p = d; while (n--) *p++ = (unsigned char)c; return d; }
+void *memcpy(void *d, const void *s, u64 n) { unsigned char *p = d; const unsigned char *q = s; while (n--) *p++ = *q++; return d; }
+
+static u64 len(const char *s) { u64 n = 0; while (s[n]) n++; return n; }
+static void say(const char *s) { sys3(NR_write, 2, s, len(s)); }
+static void die(int code) { for (;;) sys1(NR_exit_group, code); }
+
+static int status_code(int status) {
+  int sig = status & 0x7f;
+  return sig == 0 ? (status >> 8) & 0xff : 128 + sig;
+}
+
+/* Kills every child of this process, reaps it, and goes on with the grandchildren re-parented here meanwhile. */
+static void end_descendants(int self) {
+  static char buf[4096];
+  for (;;) {
+    int dir = (int)sys4(NR_openat, AT_FDCWD, "/proc", O_RDONLY | O_DIRECTORY, 0);
+    if (dir >= 0) {
+      i64 n;
+      while ((n = sys3(NR_getdents64, dir, buf, sizeof buf)) > 0) {
+        for (i64 off = 0; off < n;) {
+          /* struct linux_dirent64: ino (8), off (8), reclen (2), type (1), name */
+          unsigned short reclen = *(unsigned short *)(buf + off + 16);
+          const char *name = buf + off + 19;
+          off += reclen;
+          int pid = 0;
+          for (const char *c = name; *c; c++) {
+            if (*c < '0' || *c > '9') { pid = 0; break; }
+            pid = pid * 10 + (*c - '0');
+          }
+          if (pid <= 1 || pid == self) continue;
+          char path[32] = "/proc/", stat[512];
+          u64 p = 6;
+          for (const char *c = name; *c && p < sizeof path - 6; c++) path[p++] = *c;
+          memcpy(path + p, "/stat", 6);
+          int fd = (int)sys4(NR_openat, AT_FDCWD, path, O_RDONLY, 0);
+          if (fd < 0) continue;
+          i64 got = sys3(NR_read, fd, stat, sizeof stat - 1);
+          sys1(NR_close, fd);
+          if (got <= 0) continue;
+          stat[got] = 0;
+          /* "pid (comm) state ppid ...": comm may hold spaces and parentheses, so from the last ')'. */
+          char *q = 0;
+          for (char *c = stat; *c; c++) if (*c == ')') q = c;
+          if (!q || !q[1] || !q[2] || !q[3]) continue;
+          int ppid = 0;
+          for (q += 4; *q >= '0' && *q <= '9'; q++) ppid = ppid * 10 + (*q - '0');
+          if (ppid == self) sys2(NR_kill, pid, SIGKILL);
+        }
+      }
+      sys1(NR_close, dir);
+    }
+    int status;
+    if (sys4(NR_wait4, -1, &status, 0, 0) == -ECHILD) return;
+  }
+}
+
+static void run(char **argv, char **envp) {
+  const char *file = argv[0];
+  int denied = 0;
+  for (const char *c = file; *c; c++) {
+    if (*c == '/') {
+      i64 r = sys3(NR_execve, file, argv, envp);
+      denied = r == -EACCES;
+      goto failed;
+    }
+  }
+  const char *path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (char **e = envp; *e; e++) {
+    const char *v = *e;
+    if (v[0] == 'P' && v[1] == 'A' && v[2] == 'T' && v[3] == 'H' && v[4] == '=') path = v + 5;
+  }
+  static char candidate[4096];
+  u64 flen = len(file);
+  for (const char *dir = path;;) {
+    const char *end = dir;
+    while (*end && *end != ':') end++;
+    u64 dlen = (u64)(end - dir);
+    if (dlen + flen + 2 < sizeof candidate) {
+      memcpy(candidate, dir, dlen);
+      u64 p = dlen;
+      if (p == 0) candidate[p++] = '.';
+      candidate[p++] = '/';
+      memcpy(candidate + p, file, flen + 1);
+      if (sys3(NR_execve, candidate, argv, envp) == -EACCES) denied = 1;
+    }
+    if (!*end) break;
+    dir = end + 1;
+  }
+failed:
+  say("mindbg: ");
+  say(file);
+  say(denied ? ": permission denied in the debug image\n" : ": command not found in the debug image\n");
+  die(denied ? 126 : 127);
+}
+
+__attribute__((used)) void start(long *sp) {
+  int argc = (int)sp[0];
+  char **argv = (char **)(sp + 1);
+  char **envp = argv + argc + 1;
+  if (argc < 2) {
+    say("usage: mindbg-init COMMAND [ARG...]\n");
+    die(2);
+  }
+  u64 all = ~0UL, none = 0;
+  sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+  sys2(NR_prctl, PR_SET_CHILD_SUBREAPER, 1);
+  int self = (int)sys0(NR_getpid);
+
+  int child = (int)sys6(NR_clone, SIGCHLD, 0, 0, 0, 0, 0);
+  if (child < 0) {
+    say("mindbg: cannot start the command (fork failed)\n");
+    die(125);
+  }
+  if (child == 0) {
+    /* The command's own process group, in the foreground of the terminal if there is one (SIGTTOU is still
+       blocked here, so a background group may take it): Ctrl-C reaches it, not this process. */
+    int me = (int)sys0(NR_getpid);
+    sys2(NR_setpgid, 0, 0);
+    sys3(NR_ioctl, 0, TIOCSPGRP, &me);
+    sys4(NR_rt_sigprocmask, SIG_SETMASK, &none, 0, 8);
+    run(argv + 1, envp);
+  }
+
+  static char info[128];
+  for (;;) {
+    int sig = (int)sys4(NR_rt_sigtimedwait, &all, info, 0, 8);
+    if (sig == SIGCHLD) {
+      int status, pid;
+      while ((pid = (int)sys4(NR_wait4, -1, &status, WNOHANG, 0)) > 0) {
+        if (pid == child) {
+          end_descendants(self);
+          die(status_code(status));
+        }
+      }
+    } else if (sig == SIGTERM) {
+      end_descendants(self);
+      die(128 + SIGTERM);
+    } else if (sig > 0) {
+      sys2(NR_kill, child, sig);
+    }
+  }
+}
