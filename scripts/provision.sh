@@ -16,7 +16,8 @@
 #      or else dockerd (apt-get install docker.io if missing) started as
 #      `dockerd --bridge=none --iptables=false --ip-masq=false`,
 #      log in /var/log/mindbg-dockerd.log.
-#   d. busybox-static (/bin/busybox) and gcc with a static libc (libc6-dev).
+#   d. busybox-static (/bin/busybox) and gcc with a static libc (libc6-dev); the cross gcc for the other CPU
+#      and qemu-user-static (mindbg-init is built for amd64 and arm64: build/init.mjs).
 #   e. The fixture images (test/fixtures/build-images.sh).
 #
 # Failures of a. and b. are always fatal. With CI=true every failure is fatal.
@@ -208,6 +209,11 @@ _mindbg_provision_steps() {
         local libc_a=""
         if command -v gcc >/dev/null 2>&1; then libc_a=$(gcc -print-file-name=libc.a 2>/dev/null || true); fi
         if [[ $libc_a != /* || ! -f $libc_a ]]; then need+=(gcc libc6-dev); fi
+        # mindbg-init (build/init.mjs) for the other CPU too, and qemu to run that build once.
+        local cross=aarch64-linux-gnu qemu=qemu-aarch64-static
+        if [[ $(uname -m) == aarch64 ]]; then cross=x86-64-linux-gnu qemu=qemu-x86_64-static; fi
+        command -v "${cross/x86-64/x86_64}-gcc" >/dev/null 2>&1 || need+=("gcc-$cross")
+        command -v "$qemu" >/dev/null 2>&1 || need+=(qemu-user-static)
         # The Kubernetes simulator makes its TLS certificate with openssl; hyperfine runs the benchmarks.
         command -v openssl >/dev/null 2>&1 || need+=(openssl)
         command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
