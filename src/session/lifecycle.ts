@@ -1,5 +1,5 @@
 import {once} from 'node:events'
-import type {Readable, Writable} from 'node:stream'
+import {pipeline, type Readable, type Writable} from 'node:stream'
 
 import type {Debugger, DebuggerLink} from '../backends/backend.js'
 import {ExitCode, MindbgError, toMindbgError} from '../domain/errors.js'
@@ -8,6 +8,7 @@ import type {StreamMode} from '../domain/request.js'
 import type {SessionEnding, SessionResult, StopRequest} from '../domain/session.js'
 import type {Runtime} from '../domain/target.js'
 import {DetachKeyMatcher} from './detach-keys.js'
+import {TerminalGuard} from './terminal-guard.js'
 
 export interface TerminalSize {
   rows: number
@@ -107,7 +108,9 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
     const mode = dbg.streams
     if (dbg.notice) options.reporter.notice(dbg.notice)
 
-    const outputDone = Promise.all([relay(attached.stdout, io.stdout), relay(attached.stderr, io.stderr)])
+    // Output bound for a terminal is guarded: a compromised target may write into it (TerminalGuard says how).
+    const toScreen = (from: Readable): Readable => (io.terminal ? pipeline(from, new TerminalGuard(), () => {}) : from)
+    const outputDone = Promise.all([relay(toScreen(attached.stdout), io.stdout), relay(toScreen(attached.stderr), io.stderr)])
     outputDone.catch(() => {})
     if (mode.tty && mode.stdin && io.terminal) undo.push(io.terminal.enterRaw())
     if (mode.tty && io.terminal) undo.push(io.terminal.onResize((size) => attached.resize(size)))
