@@ -102,7 +102,16 @@ spec:
   containers:
     - {name: app, image: mindbg-test/absent:1, imagePullPolicy: IfNotPresent}
 `)
-  await Promise.all([waitRunning('web'), waitRunning('two'), waitRunning('web', 'locked')])
+  await apply(`apiVersion: v1
+kind: Pod
+metadata: {name: shared}
+spec:
+  shareProcessNamespace: true
+  containers:
+    - {name: helper, image: mindbg-fixture/busybox:local, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}
+    - {name: app, image: mindbg-fixture/distroless-web:local, imagePullPolicy: IfNotPresent}
+`)
+  await Promise.all([waitRunning('web'), waitRunning('two'), waitRunning('shared'), waitRunning('web', 'locked')])
 }, 120_000)
 
 afterAll(async () => {
@@ -164,6 +173,30 @@ describe('mindbg attach pod/NAME', () => {
   it("reads the target's filesystem and reaches its localhost", async () => {
     const r = await kube(['pod/web', '--', 'sh', '-c', 'cat /proc/1/root/app/config.txt; wget -qO- http://127.0.0.1:8080/'])
     expect(r.stdout).toBe('distroless-marker-7f3a\nhello from distroless-web\n')
+  })
+
+  it('shareProcessNamespace: PID 1 is the pause container; MINDBG_TARGET_PID and MINDBG_TARGET_ROOT name the target', async () => {
+    const r = await kube(['pod/shared/app', '--', 'sh', '-c', 'echo "$MINDBG_TARGET_PID"; cat "$MINDBG_TARGET_ROOT/app/config.txt"; tr "\\0" " " <"/proc/$MINDBG_TARGET_PID/cmdline"'])
+    expect(r.code).toBe(0)
+    const [pid, marker, cmdline] = r.stdout.split('\n')
+    expect(Number(pid)).toBeGreaterThan(1)
+    expect(marker).toBe('distroless-marker-7f3a')
+    expect(cmdline).toMatch(/^\/app\/web/)
+  })
+
+  it('shareProcessNamespace, interactive: the shell is told the target\'s PID and where its filesystem is', async () => {
+    const s = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/shared/app'], testEnv())
+    try {
+      await s.expect(/in the shared PID namespace/, 30_000)
+      const [, pid] = await s.expect(/mindbg: app is PID (\d+) here \(shared PID namespace\); its filesystem is at \/proc\/(\d+)\/root/)
+      expect(Number(pid)).toBeGreaterThan(1)
+      await s.expect(/[$#] /)
+      s.send(`cat /proc/${pid}/root/app/config.txt; exit 3\r`)
+      await s.expect(/distroless-marker-7f3a/)
+      expect((await s.waitExit(10_000)).exitCode).toBe(3)
+    } finally {
+      await s.close()
+    }
   })
 
   it('pipes a script into a shell', async () => {

@@ -112,8 +112,13 @@ describe('buildEphemeralContainer', () => {
 
   it('--chroot is refused on Kubernetes', () => expect(() => build({request: {chroot: true}})).toThrow(/--chroot/))
 
-  it('shareProcessNamespace: PID 1 is not the target, so no MINDBG_TARGET_ROOT', () => {
+  it('shareProcessNamespace: PID 1 is not the target, so no MINDBG_TARGET_ROOT; the wrapper finds it by container ID', () => {
     expect(build({pod: pod({shareProcessNamespace: true})}).container.env?.map((e) => e.name)).not.toContain('MINDBG_TARGET_ROOT')
+    const running = {...pod({shareProcessNamespace: true}), status: {containerStatuses: [{name: 'app', containerID: 'containerd://abc123', image: 'x', imageID: '', ready: true, restartCount: 0}]}}
+    const env = build({pod: running}).container.env ?? []
+    expect(env).toContainEqual({name: 'MINDBG_TARGET_ID', value: 'abc123'})
+    expect(env).toContainEqual({name: 'MINDBG_TARGET_NOTICE', value: '1'})
+    expect(build({pod: running, request: {command: ['ps']}}).container.env?.map((e) => e.name)).not.toContain('MINDBG_TARGET_NOTICE')
   })
 })
 

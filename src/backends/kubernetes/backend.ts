@@ -120,7 +120,9 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
       } else throw patchError(error, namespace, podName)
     }
     for (const note of spec.notes) reporter.notice(`mindbg: ${note}`)
-    const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; its filesystem is at /proc/1/root` : undefined
+    // In a shared PID namespace the wrapper finds the target's PID and says it (LOCATE_TARGET in spec.ts).
+    const where = plan.target.pod.spec?.shareProcessNamespace === true ? 'in the shared PID namespace' : 'its filesystem is at /proc/1/root'
+    const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; ${where}` : undefined
     return new KubeDebugger(this.api, plan.target, plan.name, plan.image, plan.streams, notice, reporter, {
       session: plan.session,
       startTimeoutMs: plan.request.startTimeoutMs,

@@ -30,8 +30,32 @@ const GATE = [
 ].join('\n')
 export const GO_AHEAD = '\n'
 
+/**
+ * In a pod that shares one PID namespace (shareProcessNamespace), PID 1 is the pause container, not the target: the
+ * target's main process is the lowest PID whose cgroup names the target's container ID (every runtime's cgroup
+ * path holds it, relative or not). MINDBG_TARGET_ROOT and MINDBG_TARGET_PID point at it; an interactive shell
+ * (MINDBG_TARGET_NOTICE set) is told which PID it is.
+ */
+const LOCATE_TARGET = [
+  'if [ -z "$MINDBG_TARGET_ROOT" ] && [ -n "$MINDBG_TARGET_ID" ]; then',
+  '  found=',
+  '  for p in /proc/[0-9]*; do',
+  '    n=${p#/proc/}',
+  '    [ -n "$found" ] && [ "$n" -gt "$found" ] && continue',
+  '    while IFS= read -r line; do case $line in *"$MINDBG_TARGET_ID"*) found=$n; break ;; esac; done <"$p/cgroup" 2>/dev/null',
+  '  done',
+  '  if [ -n "$found" ]; then',
+  '    export MINDBG_TARGET_PID="$found" MINDBG_TARGET_ROOT="/proc/$found/root"',
+  '    [ -z "$MINDBG_TARGET_NOTICE" ] || printf "mindbg: %s is PID %s here (shared PID namespace); its filesystem is at %s\\n" "$MINDBG_TARGET" "$found" "$MINDBG_TARGET_ROOT" >&2',
+  '  else',
+  '    [ -z "$MINDBG_TARGET_NOTICE" ] || printf "mindbg: cannot tell which process is %s (shared PID namespace): find it with ps; its filesystem is at /proc/PID/root\\n" "$MINDBG_TARGET" >&2',
+  '  fi',
+  '  unset found n p line',
+  'fi',
+].join('\n')
+
 /** On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. */
-export const TTY_WRAPPER = `${GATE}\ngate || exit 0\nexec "$@"`
+export const TTY_WRAPPER = `${GATE}\ngate || exit 0\n${LOCATE_TARGET}\nexec "$@"`
 
 /**
  * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
@@ -101,6 +125,7 @@ const PRELUDE = [
   WAIT_STOPPABLE,
   'exec 3<&0',
   'gate <&3 || exit 0',
+  LOCATE_TARGET,
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
   NOT_FOUND,
@@ -257,6 +282,12 @@ export interface EphemeralSpec {
 
 const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
 
+/** The runtime's ID of the target container ("containerd://ID" without the scheme), once it has run. */
+function targetContainerId(pod: V1Pod, target: string): string | undefined {
+  const id = pod.status?.containerStatuses?.find((s) => s.name === target)?.containerID
+  return id?.replace(/^[a-z0-9-]+:\/\//, '') || undefined
+}
+
 /** Pure: the ephemeral container for a session. Throws usage errors for what cannot work on Kubernetes. */
 export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpec {
   const {pod, target, request, streams, identity, name} = input
@@ -294,7 +325,12 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     ...identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)})),
     {name: `${ENV_PREFIX}TARGET`, value: target},
     ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
-    ...(pod.spec?.shareProcessNamespace ? [] : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
+    ...(pod.spec?.shareProcessNamespace
+      ? [
+          ...(targetContainerId(pod, target) ? [{name: `${ENV_PREFIX}TARGET_ID`, value: targetContainerId(pod, target)!}] : []),
+          ...(request.command.length === 0 ? [{name: `${ENV_PREFIX}TARGET_NOTICE`, value: '1'}] : []),
+        ]
+      : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
     ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')})),
   ]
 
