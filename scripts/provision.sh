@@ -217,6 +217,9 @@ _mindbg_provision_steps() {
         # The Kubernetes simulator makes its TLS certificate with openssl; hyperfine runs the benchmarks.
         command -v openssl >/dev/null 2>&1 || need+=(openssl)
         command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)
+        # test/e2e/ssh.test.ts runs its own sshd on a loopback port for DOCKER_HOST=ssh://.
+        [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
+        command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
 
         # c. the engine
         local engine_ok=0

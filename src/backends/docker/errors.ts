@@ -27,6 +27,8 @@ export function dockerError(error: unknown): MindbgError {
       {cause: error},
     )
   }
+  const ssh = sshError(err)
+  if (ssh) return ssh
   if (code === 'EACCES' || code === 'EPERM') {
     return new MindbgError(
       'permissionDenied',
@@ -48,6 +50,30 @@ export function dockerError(error: unknown): MindbgError {
     return new MindbgError('internal', `the Docker engine answered ${err.statusCode}: ${engineMessage(err)}`, 'Rerun with --debug to see the full request and answer.', {cause: error})
   }
   return new MindbgError('internal', firstLine(err.message ?? String(error)) || 'unexpected error', 'This is a bug in mindbg; rerun with --debug and report the output.', {cause: error})
+}
+
+/**
+ * ssh:// engines: docker-modem authenticates through the ssh agent only (SSH_AUTH_SOCK), and ssh2's failures carry a
+ * `level` (client-authentication, client-timeout, protocol, ...) or name the agent.
+ */
+function sshError(err: EngineErrorLike & {level?: unknown}): MindbgError | undefined {
+  if (!engineAddress().startsWith('ssh://')) return undefined
+  const message = firstLine(err.message ?? '')
+  if (err.level === 'client-authentication' || /agent/i.test(message)) {
+    const agent = process.env.SSH_AUTH_SOCK
+    return new MindbgError(
+      'permissionDenied',
+      `ssh to ${engineAddress()} failed: ${message}`,
+      agent
+        ? `mindbg logs in with the keys of the ssh agent at SSH_AUTH_SOCK (${agent}): add yours with ssh-add, and check the user in DOCKER_HOST.`
+        : 'mindbg logs in with the keys of an ssh agent: start one (eval $(ssh-agent)) and add your key with ssh-add.',
+      {cause: err},
+    )
+  }
+  if (typeof err.level === 'string') {
+    return new MindbgError('engineUnreachable', `cannot reach the Docker engine at ${engineAddress()} over ssh: ${message}`, 'Check that "ssh HOST docker version" works from this machine.', {cause: err})
+  }
+  return undefined
 }
 
 /** The engine's own message out of a docker-modem error, without the HTTP noise. */
