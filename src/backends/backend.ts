@@ -98,8 +98,11 @@ export interface Debugger {
   readonly streams: StreamMode
   /** Said once the streams are open, e.g. where the target's filesystem is. */
   readonly notice: string | undefined
-  /** Opens its streams; a fresh Kubernetes debugger is waited for until it runs (or `signal` gives up). */
-  attach(signal: AbortSignal): Promise<DebuggerLink>
+  /**
+   * Opens its streams; a fresh Kubernetes debugger is waited for until it runs (or `signal` gives up). What happens
+   * to it or its target meanwhile (paused, killed from outside) is told through `reporter`.
+   */
+  attach(signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink>
   /** Ends it: afterwards nothing of it runs (Docker: removed). Idempotent; also right after a normal exit. */
   end(): Promise<void>
   /** The user detached: it keeps running and nothing removes it. Returns how to get back in and how to end it. */

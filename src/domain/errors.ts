@@ -25,6 +25,8 @@ export const ExitCode = {
   targetStopped: 118,
   /** The engine rejected the sidecar (create or start failed). */
   sidecarFailed: 119,
+  /** The debugger was killed from outside mindbg (docker kill, docker rm -f) while the session ran: 128 + SIGKILL. */
+  debuggerKilled: 137,
   /** A session named with --session does not exist or is not a running mindbg sidecar. */
   sessionNotFound: 120,
   /** The command given after -- cannot be executed in the debug image (as docker run reports it). */

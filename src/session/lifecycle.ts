@@ -97,7 +97,7 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
     debuggerNow = dbg
     created = Date.now()
     if (stop.signal.aborted) return await finish({kind: 'stop', request: stopRequest(stop.signal.reason)})
-    const attaching = dbg.attach(stop.signal)
+    const attaching = dbg.attach(stop.signal, options.reporter)
     const attached = await Promise.race([attaching, stopped])
     if (!('stdout' in attached)) {
       // Stopped while waiting for the debugger to become attachable: whatever the attach brings is closed.

@@ -48,6 +48,38 @@ describe('the sidecar is removed on every path', () => {
     expect(sidecarsOf(target)).toEqual([])
   })
 
+  it('the sidecar removed from outside (docker rm -f): exit 137 saying so', async () => {
+    const child = startMindbg(['attach', web(), '--', 'sleep', '60'])
+    const done = collect(child)
+    const sidecar = await waitForSidecar(web())
+    docker('rm', '-f', sidecar)
+    const r = await done
+    expect(r.code).toBe(137)
+    expect(r.stderr).toMatch(new RegExp(`^mindbg: the sidecar ${sidecar} was killed from outside mindbg \\(docker kill or docker rm -f\\) during the session\nHint: `, 'm'))
+  })
+
+  it('a command that SIGKILLs itself: 137 as its own exit code, no word of an outside kill', async () => {
+    const r = await mindbg(['attach', web(), '-q', '--', 'sh', '-c', 'kill -9 $$'])
+    expect(r.code).toBe(137)
+    expect(r.stderr).toBe('')
+  })
+
+  it('the target paused and unpaused mid-session: a notice for each, and the session goes on', async () => {
+    const target = startTarget()
+    const child = startMindbg(['attach', target, '--', 'sh', '-c', 'sleep 2; echo still-here'])
+    const done = collect(child)
+    await waitForSidecar(target)
+    await new Promise((r) => setTimeout(r, 300))
+    docker('pause', target)
+    await new Promise((r) => setTimeout(r, 300))
+    docker('unpause', target)
+    const r = await done
+    expect(r.code).toBe(0)
+    expect(r.stdout).toBe('still-here\n')
+    expect(r.stderr).toMatch(new RegExp(`^mindbg: ${target} was paused \\(docker pause\\): its processes are frozen, this session's are not; docker unpause ${target} resumes it$`, 'm'))
+    expect(r.stderr).toMatch(new RegExp(`^mindbg: ${target} was unpaused and runs again$`, 'm'))
+  })
+
   it('target removed mid-session: exit 118 too', async () => {
     const target = startTarget()
     const child = startMindbg(['attach', target, '--', 'sleep', '60'])

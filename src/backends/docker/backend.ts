@@ -244,6 +244,8 @@ class DockerDebugger implements Debugger {
   readonly runtime = 'docker'
   /** The engine removed it (AutoRemove after its exit), or we did. */
   private removed = false
+  /** mindbg is ending it: a kill seen from now on is ours. */
+  ending = false
   private left = false
 
   constructor(
@@ -259,9 +261,9 @@ class DockerDebugger implements Debugger {
     readonly notice: string | undefined,
   ) {}
 
-  async attach(): Promise<DebuggerLink> {
+  async attach(_signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink> {
     const socket = await guard(this.engine.attach(this.id, {stdin: this.streams.stdin, detachKeys: this.streams.detachKeysSpec}))
-    return new DockerLink(this, this.engine, this.id, socket, this.streams, this.engineKind)
+    return new DockerLink(this, this.engine, this.id, socket, this.streams, this.engineKind, reporter)
   }
 
   /** The engine has removed it: nothing is left to do but let the watchdog go. */
@@ -271,6 +273,7 @@ class DockerDebugger implements Debugger {
 
   async end(): Promise<void> {
     if (this.left) return
+    this.ending = true
     if (!this.removed) {
       try {
         await this.engine.remove(this.id)
@@ -307,6 +310,11 @@ class DockerLink implements DebuggerLink {
   readonly input: Writable | undefined
   readonly exited: Promise<number>
   private readonly waitAbort = new AbortController()
+  /** Resolved when the engine reports a SIGKILL of the sidecar that mindbg did not send (docker kill, rm -f). */
+  private killedFromOutside: () => void = () => {}
+  private readonly killedOutside = new Promise<void>((resolve) => (this.killedFromOutside = resolve))
+  private outsideKill = false
+  private readonly eventsAbort = new AbortController()
 
   constructor(
     private readonly sidecar: DockerDebugger,
@@ -315,7 +323,9 @@ class DockerLink implements DebuggerLink {
     private readonly socket: Duplex,
     streams: StreamMode,
     engineKind: EngineKind,
+    reporter: Reporter,
   ) {
+    this.watch(reporter)
     const output = new DebuggerOutput(socket)
     this.stdout = output.stdout
     this.stderr = output.stderr
@@ -363,6 +373,23 @@ class DockerLink implements DebuggerLink {
     )
   }
 
+  /** Tells the user when the target is paused or unpaused mid-session, and notes a kill of the sidecar from outside. */
+  private watch(reporter: Reporter): void {
+    const target = this.sidecar.target
+    this.engine.watchEvents([this.id, ...(target ? [target.id] : [])], ['kill', 'pause', 'unpause'], this.eventsAbort.signal, (event) => {
+      if (event.id === this.id) {
+        if (event.action === 'kill' && event.attributes.signal === '9' && !this.sidecar.ending) {
+          this.outsideKill = true
+          this.killedFromOutside()
+        }
+      } else if (target && event.action === 'pause') {
+        reporter.notice(`mindbg: ${target.name} was paused (docker pause): its processes are frozen, this session's are not; docker unpause ${target.name} resumes it`)
+      } else if (target && event.action === 'unpause') {
+        reporter.notice(`mindbg: ${target.name} was unpaused and runs again`)
+      }
+    })
+  }
+
   async start(): Promise<void> {
     try {
       await this.engine.api.getContainer(this.id).start()
@@ -381,10 +408,27 @@ class DockerLink implements DebuggerLink {
   close(): void {
     // Removing the sidecar (Debugger.end) ends its processes; a detach leaves it running.
     this.waitAbort.abort()
+    this.eventsAbort.abort()
     this.socket.destroy()
   }
 
   async checkTarget(exitCode: number): Promise<void> {
+    try {
+      await this.explainExit(exitCode)
+    } finally {
+      this.eventsAbort.abort()
+    }
+  }
+
+  private async explainExit(exitCode: number): Promise<void> {
+    if (exitCode === 137 && !this.outsideKill) {
+      // The kill event travels on another connection than the exit: give it a moment to arrive.
+      await Promise.race([this.killedOutside, new Promise((r) => setTimeout(r, 300))])
+    }
+    if (this.outsideKill) {
+      const name = this.sidecar.name
+      throw new MindbgError('debuggerKilled', `the sidecar ${name} was killed from outside mindbg (docker kill or docker rm -f) during the session`, 'Whoever ran it can say why; docker events --filter container=' + name + ' shows it while it happens.')
+    }
     // A dying target takes the sidecar's processes with it (shared PID namespace): they end by a signal.
     const target = this.sidecar.target
     if (target && exitCode >= 128 && (await this.sidecar.targetGone())) {

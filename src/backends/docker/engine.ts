@@ -45,6 +45,13 @@ export function checkDockerHost(host: string | undefined): void {
   if (!rest.replace(/^[^@]*@/, '').replace(/:\d*\/?$/, '')) throw bad('names no host')
 }
 
+/** One line of the engine's event stream, for a container. */
+export interface ContainerEvent {
+  action: string
+  id: string
+  attributes: Record<string, string>
+}
+
 /** How long a sidecar's processes have to end after SIGTERM before the engine kills them. */
 export const STOP_GRACE_SECONDS = 2
 
@@ -252,6 +259,36 @@ export class DockerEngine {
       if (status(error) === 404) return undefined
       throw error
     }
+  }
+
+  /**
+   * Calls `onEvent` for every container event (kill, pause, ...) of `containers` from now until `signal` aborts.
+   * Best effort: an engine that cannot stream events only means fewer notices.
+   */
+  watchEvents(containers: string[], actions: string[], signal: AbortSignal, onEvent: (event: ContainerEvent) => void): void {
+    const filters = JSON.stringify({type: ['container'], container: containers, event: actions})
+    this.api
+      .getEvents({filters, abortSignal: signal} as object)
+      .then((stream) => {
+        let buffered = ''
+        stream.on('data', (chunk: Buffer) => {
+          buffered += chunk.toString('utf8')
+          let newline: number
+          while ((newline = buffered.indexOf('\n')) >= 0) {
+            const line = buffered.slice(0, newline)
+            buffered = buffered.slice(newline + 1)
+            try {
+              const e = JSON.parse(line) as {Action?: string; Actor?: {ID?: string; Attributes?: Record<string, string>}}
+              onEvent({action: e.Action ?? '', id: e.Actor?.ID ?? '', attributes: e.Actor?.Attributes ?? {}})
+            } catch {
+              // not an event
+            }
+          }
+        })
+        stream.on('error', () => {})
+        signal.addEventListener('abort', () => (stream as unknown as {destroy?: () => void}).destroy?.(), {once: true})
+      })
+      .catch(() => {})
   }
 
   /** Puts files (a tar archive) into a container's filesystem, at `dir`. */

@@ -46,7 +46,7 @@ export class KubeDebugger implements Debugger {
     this.fresh = freshOne !== undefined
   }
 
-  async attach(signal: AbortSignal): Promise<DebuggerLink> {
+  async attach(signal: AbortSignal, _reporter?: Reporter): Promise<DebuggerLink> {
     if (this.freshOne) {
       const ws = await attachWhenStarted(this.api, this, this.freshOne.startTimeoutMs, this.reporter, signal)
       return new KubeLink(this.api, this, ws, this.freshOne)
