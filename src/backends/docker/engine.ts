@@ -1,5 +1,6 @@
 import type {IncomingMessage} from 'node:http'
-import type {Duplex} from 'node:stream'
+import {createInterface} from 'node:readline'
+import type {Duplex, Readable} from 'node:stream'
 
 import type Dockerode from 'dockerode'
 
@@ -270,23 +271,18 @@ export class DockerEngine {
     this.api
       .getEvents({filters, abortSignal: signal} as object)
       .then((stream) => {
-        let buffered = ''
-        stream.on('data', (chunk: Buffer) => {
-          buffered += chunk.toString('utf8')
-          let newline: number
-          while ((newline = buffered.indexOf('\n')) >= 0) {
-            const line = buffered.slice(0, newline)
-            buffered = buffered.slice(newline + 1)
-            try {
-              const e = JSON.parse(line) as {Action?: string; Actor?: {ID?: string; Attributes?: Record<string, string>}}
-              onEvent({action: e.Action ?? '', id: e.Actor?.ID ?? '', attributes: e.Actor?.Attributes ?? {}})
-            } catch {
-              // not an event
-            }
+        createInterface({input: stream as Readable}).on('line', (line) => {
+          try {
+            const e = JSON.parse(line) as {Action?: string; Actor?: {ID?: string; Attributes?: Record<string, string>}}
+            onEvent({action: e.Action ?? '', id: e.Actor?.ID ?? '', attributes: e.Actor?.Attributes ?? {}})
+          } catch {
+            // not an event
           }
         })
         stream.on('error', () => {})
-        signal.addEventListener('abort', () => (stream as unknown as {destroy?: () => void}).destroy?.(), {once: true})
+        const stop = (): void => void (stream as unknown as {destroy?: () => void}).destroy?.()
+        if (signal.aborted) stop()
+        else signal.addEventListener('abort', stop, {once: true})
       })
       .catch(() => {})
   }
