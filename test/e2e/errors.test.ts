@@ -90,8 +90,14 @@ describe('image errors', () => {
     const before = allContainerIds()
     const r = await mindbg(['attach', web(), '--', 'no-such-tool'])
     expect(r.code).toBe(127)
-    expect(r.stderr).toMatch(/^mindbg: cannot run the command in the sidecar: .*no-such-tool/)
+    expect(r.stderr).toMatch(/^mindbg: no-such-tool: command not found in the debug image\nHint: use --image with a debug image that has it/)
     expect(allContainerIds()).toEqual(before)
+  })
+
+  it('command not executable in the debug image: 126 with a hint', async () => {
+    const r = await mindbg(['attach', web(), '--', '/etc/passwd'])
+    expect(r.code).toBe(126)
+    expect(r.stderr).toMatch(/^mindbg: \/etc\/passwd: permission denied in the debug image\nHint: .+$/m)
   })
 })
 

@@ -51,8 +51,8 @@ describe('mindbg-init', () => {
     writeFileSync(path.join(dir, 'plain'), 'not executable', {mode: 0o644})
     const env = {...process.env, PATH: `/nonexistent:${dir}:/usr/bin:/bin`}
     expect(run(['tool'], env).stdout).toBe('from-tool\n')
-    expect(run(['no-such-tool'], env)).toMatchObject({status: 127, stderr: 'mindbg: no-such-tool: command not found in the debug image\n'})
-    expect(run(['plain'], env)).toMatchObject({status: 126, stderr: 'mindbg: plain: permission denied in the debug image\n'})
+    expect(run(['no-such-tool'], env)).toMatchObject({status: 127, stderr: expect.stringMatching(/^mindbg: no-such-tool: command not found in the debug image\nHint: .+\n$/)})
+    expect(run(['plain'], env)).toMatchObject({status: 126, stderr: expect.stringMatching(/^mindbg: plain: permission denied in the debug image\nHint: .+\n$/)})
     expect(run([path.join(dir, 'missing')], env).status).toBe(127)
   })
 

@@ -149,8 +149,8 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
     const engine = this.engine
-    for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
+    for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
     const watchdog = startWatchdog(plan.name)
     let container: Dockerode.Container
@@ -309,6 +309,8 @@ class DockerLink implements DebuggerLink {
   readonly stderr: Readable
   readonly input: Writable | undefined
   readonly exited: Promise<number>
+  /** The engine has the wait for the end: a command that ends at once cannot be removed before it is asked. */
+  private readonly waitRegistered: Promise<void>
   private readonly waitAbort = new AbortController()
   /** Resolved when the engine reports a SIGKILL of the sidecar that mindbg did not send (docker kill, rm -f). */
   private killedFromOutside: () => void = () => {}
@@ -351,21 +353,21 @@ class DockerLink implements DebuggerLink {
           },
         })
       : undefined
-    const container = engine.api.getContainer(id)
     // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
     // for a container not started yet, so there: wait for the exit, then remove it ourselves.
-    const wait = (condition: string): Promise<{StatusCode: number}> => container.wait({condition: condition as 'removed', abortSignal: this.waitAbort.signal}) as Promise<{StatusCode: number}>
+    const wait = engine.waitContainer(id, engineKind === 'podman' ? 'next-exit' : 'removed', this.waitAbort.signal)
+    this.waitRegistered = wait.registered.catch(() => {})
     this.exited = (
       engineKind === 'podman'
-        ? wait('next-exit').then(async (r) => {
+        ? wait.result.then(async (code) => {
             await engine.remove(id)
-            return r
+            return code
           })
-        : wait('removed')
+        : wait.result
     ).then(
-      ({StatusCode}) => {
+      (code) => {
         sidecar.markRemoved()
-        return StatusCode
+        return code
       },
       (error: unknown) => {
         throw dockerError(error)
@@ -391,6 +393,7 @@ class DockerLink implements DebuggerLink {
   }
 
   async start(): Promise<void> {
+    await this.waitRegistered
     try {
       await this.engine.api.getContainer(this.id).start()
     } catch (error) {

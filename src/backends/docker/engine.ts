@@ -104,6 +104,31 @@ export class DockerEngine {
     })
   }
 
+  /**
+   * The end of a container, under `condition` ("removed", "next-exit"): `registered` once the engine has the wait
+   * (Docker sends the headers of its answer then, before the end), `result` the exit code. dockerode's wait() offers
+   * only the latter, which lets a container that ends at once be removed before the wait reaches the engine (seen
+   * over ssh://).
+   */
+  waitContainer(id: string, condition: string, signal: AbortSignal): {registered: Promise<void>; result: Promise<number>} {
+    const response = this.dial<IncomingMessage>({
+      path: `/containers/${encodeURIComponent(id)}/wait?`,
+      method: 'POST',
+      isStream: true,
+      abortSignal: signal,
+      options: {condition},
+      statusCodes: {200: true, 400: 'bad parameter', 404: 'no such container', 500: 'server error'},
+    })
+    const result = response.then(async (res) => {
+      let body = ''
+      for await (const chunk of res) body += String(chunk)
+      const answer = JSON.parse(body) as {StatusCode?: number; Error?: {Message?: string} | null}
+      if (answer.Error?.Message) throw new Error(answer.Error.Message)
+      return answer.StatusCode ?? 0
+    })
+    return {registered: response.then(() => undefined), result}
+  }
+
   /** A raw docker-modem request, for what dockerode's own methods do not do quite right. */
   private dial<T>(options: object): Promise<T> {
     const modem = this.api.modem as {dial(options: object, callback: (error: unknown, result: T) => void): void}

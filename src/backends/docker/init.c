@@ -152,7 +152,8 @@ static void run(char **argv, char **envp) {
 failed:
   say("mindbg: ");
   say(file);
-  say(denied ? ": permission denied in the debug image\n" : ": command not found in the debug image\n");
+  say(denied ? ": permission denied in the debug image\nHint: it is not executable for the sidecar's user; check its mode, or run it with sh.\n"
+             : ": command not found in the debug image\nHint: use --image with a debug image that has it (or give its full path).\n");
   die(denied ? 126 : 127);
 }
 

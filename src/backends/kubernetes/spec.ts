@@ -107,7 +107,7 @@ const WAIT_STOPPABLE = [
 ].join('\n')
 
 /** A command the debug image lacks is named as the user typed it (not as setsid's "can't execute"), exit 127. */
-const NOT_FOUND = `command -v "$1" >/dev/null 2>&1 || { printf 'mindbg: %s: command not found in the debug image\\n' "$1" >&2; rc=127; ${REPORT_EXIT}; exit 127; }`
+const NOT_FOUND = `command -v "$1" >/dev/null 2>&1 || { printf 'mindbg: %s: command not found in the debug image\\nHint: use --image with a debug image that has it (or give its full path).\\n' "$1" >&2; rc=127; ${REPORT_EXIT}; exit 127; }`
 
 /**
  * Every process a wrapper starts is its own child, waited for before it exits: nothing is left for the target's
