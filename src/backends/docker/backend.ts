@@ -162,20 +162,20 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       watchdog.release()
       throw createError(error, plan.name, plan.image)
     }
-    if (plan.init) {
-      try {
-        await engine.putArchive(container.id, plan.init, '/')
-      } catch (error) {
-        await engine.remove(container.id).then(() => watchdog.release(), () => {})
-        throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, 'Report this with the engine\'s version (docker version).', {cause: error})
-      }
-    }
+    // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
+    // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
+    const initCopied = plan.init
+      ? engine.putArchive(container.id, plan.init, '/').catch((error: unknown) => {
+          throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, 'Report this with the engine\'s version (docker version).', {cause: error})
+        })
+      : Promise.resolve()
+    initCopied.catch(() => {})
     const notice =
       plan.command.length === 0
         ? `mindbg: ${container.id.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
           (plan.streams.tty ? `; detach with ${plan.streams.detachKeysSpec}` : '')
         : undefined
-    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, await engine.kind(), notice)
+    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, await engine.kind(), notice, initCopied)
   }
 
   async find(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
@@ -259,6 +259,8 @@ class DockerDebugger implements Debugger {
     private readonly watchdog: Watchdog,
     private readonly engineKind: EngineKind,
     readonly notice: string | undefined,
+    /** Settles once the sidecar may start (mindbg-init copied in). */
+    readonly ready: Promise<void> = Promise.resolve(),
   ) {}
 
   async attach(_signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink> {
@@ -393,7 +395,7 @@ class DockerLink implements DebuggerLink {
   }
 
   async start(): Promise<void> {
-    await this.waitRegistered
+    await Promise.all([this.waitRegistered, this.sidecar.ready])
     try {
       await this.engine.api.getContainer(this.id).start()
     } catch (error) {
