@@ -315,8 +315,8 @@ class DockerLink implements DebuggerLink {
   private readonly waitRegistered: Promise<void>
   private readonly waitAbort = new AbortController()
   /** Resolved when the engine reports a SIGKILL of the sidecar that mindbg did not send (docker kill, rm -f). */
-  private killedFromOutside: () => void = () => {}
-  private readonly killedOutside = new Promise<void>((resolve) => (this.killedFromOutside = resolve))
+  private markKilledOutside: () => void = () => {}
+  private readonly killedOutside = new Promise<void>((resolve) => (this.markKilledOutside = resolve))
   private outsideKill = false
   private readonly eventsAbort = new AbortController()
 
@@ -384,7 +384,7 @@ class DockerLink implements DebuggerLink {
       if (event.id === this.id) {
         if (event.action === 'kill' && event.attributes.signal === '9' && !this.sidecar.ending) {
           this.outsideKill = true
-          this.killedFromOutside()
+          this.markKilledOutside()
         }
       } else if (target && event.action === 'pause') {
         reporter.notice(`mindbg: ${target.name} was paused (docker pause): its processes are frozen, this session's are not; docker unpause ${target.name} resumes it`)

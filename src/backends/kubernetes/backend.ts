@@ -123,7 +123,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     // In a shared PID namespace the wrapper finds the target's PID and says it (LOCATE_TARGET in spec.ts).
     const where = plan.target.pod.spec?.shareProcessNamespace === true ? 'in the shared PID namespace' : 'its filesystem is at /proc/1/root'
     const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; ${where}` : undefined
-    return new KubeDebugger(this.api, plan.target, plan.name, plan.image, plan.streams, notice, reporter, {
+    return new KubeDebugger(this.api, plan.target, plan.name, plan.image, plan.streams, notice, {
       session: plan.session,
       startTimeoutMs: plan.request.startTimeoutMs,
       sharedPidNamespace: plan.target.pod.spec?.shareProcessNamespace === true,
@@ -150,7 +150,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     }
     const mode: StreamMode = {...streams, stdin: true, tty: Boolean(found.tty)}
     const notice = `mindbg: re-attaching to ${found.name} in pod ${target.namespace}/${target.podName}${mode.tty ? '; press Enter for a prompt' : ''}`
-    return new KubeDebugger(this.api, target, found.name, found.image ?? '', mode, notice, undefined, undefined)
+    return new KubeDebugger(this.api, target, found.name, found.image ?? '', mode, notice, undefined)
   }
 
   list(scope: ListScope): Promise<KubeDebuggerSummary[]> {

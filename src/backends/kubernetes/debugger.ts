@@ -40,15 +40,14 @@ export class KubeDebugger implements Debugger {
     readonly image: string,
     readonly streams: StreamMode,
     readonly notice: string | undefined,
-    private readonly reporter: Reporter | undefined,
     private readonly freshOne: FreshDebugger | undefined,
   ) {
     this.fresh = freshOne !== undefined
   }
 
-  async attach(signal: AbortSignal, _reporter?: Reporter): Promise<DebuggerLink> {
+  async attach(signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink> {
     if (this.freshOne) {
-      const ws = await attachWhenStarted(this.api, this, this.freshOne.startTimeoutMs, this.reporter, signal)
+      const ws = await attachWhenStarted(this.api, this, this.freshOne.startTimeoutMs, reporter, signal)
       return new KubeLink(this.api, this, ws, this.freshOne)
     }
     try {

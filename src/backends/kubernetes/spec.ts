@@ -321,13 +321,14 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     if (dropped.length > 0) notes.push(`Pod Security "baseline" is enforced here: the debugger runs without ${dropped.join(', ')}`)
   }
 
+  const targetId = pod.spec?.shareProcessNamespace ? targetContainerId(pod, target) : undefined
   const env: V1EnvVar[] = [
     ...identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)})),
     {name: `${ENV_PREFIX}TARGET`, value: target},
     ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
     ...(pod.spec?.shareProcessNamespace
       ? [
-          ...(targetContainerId(pod, target) ? [{name: `${ENV_PREFIX}TARGET_ID`, value: targetContainerId(pod, target)!}] : []),
+          ...(targetId ? [{name: `${ENV_PREFIX}TARGET_ID`, value: targetId}] : []),
           ...(request.command.length === 0 ? [{name: `${ENV_PREFIX}TARGET_NOTICE`, value: '1'}] : []),
         ]
       : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
