@@ -358,7 +358,9 @@ class DockerLink implements DebuggerLink {
     // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
     // for a container not started yet, so there: wait for the exit, then remove it ourselves.
     const wait = engine.waitContainer(id, engineKind === 'podman' ? 'next-exit' : 'removed', this.waitAbort.signal)
-    this.waitRegistered = wait.registered.catch(() => {})
+    // Bounded: an engine that answers a wait only at the end (a Podman that does not flush its headers) must not
+    // keep the start waiting for an end that cannot come before it.
+    this.waitRegistered = Promise.race([wait.registered.catch(() => {}), new Promise<void>((r) => setTimeout(r, WAIT_REGISTER_MS).unref())])
     this.exited = (
       engineKind === 'podman'
         ? wait.result.then(async (code) => {
@@ -441,6 +443,9 @@ class DockerLink implements DebuggerLink {
     }
   }
 }
+
+/** How long start waits for the engine to take the wait for the sidecar's end (Docker: a few ms). */
+const WAIT_REGISTER_MS = 2000
 
 /** linux/arm64 matches linux/arm64/v8 and the other way round: a variant left out is any variant. */
 function samePlatform(have: string | undefined, want: string): boolean {
