@@ -1,4 +1,4 @@
-// Compiles mindbg-init (src/backends/docker/init.c) into dist/init/mindbg-init-<arch>, for every CPU a compiler is
+// Compiles mindbg-init (src/backends/init.c) into dist/init/mindbg-init-<arch>, for every CPU a compiler is
 // found for: the host's own gcc (required: Docker sessions need the init for the engine's CPU), and the cross
 // compilers x86_64-linux-gnu-gcc / aarch64-linux-gnu-gcc (optional; scripts/provision.sh installs the aarch64 one).
 // Each binary is then run once (natively, or under qemu-<cpu>-static when it is there) to check that it execs a
@@ -7,7 +7,7 @@ import {execFileSync, spawnSync} from 'node:child_process'
 import {mkdirSync} from 'node:fs'
 import {arch} from 'node:os'
 
-const SOURCE = 'src/backends/docker/init.c'
+const SOURCE = 'src/backends/init.c'
 const FLAGS = [
   '-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-stack-protector', '-fno-asynchronous-unwind-tables',
   '-fno-pie', '-no-pie', '-Os', '-Wall', '-Wextra', '-Werror', '-s',

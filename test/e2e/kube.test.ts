@@ -163,9 +163,9 @@ describe('mindbg attach pod/NAME', () => {
   })
 
   it('a debugger killed before its trailer: the exit code comes from the pod status', async () => {
-    // The command kills the wrapper (its parent), so nothing reports the exit in the stream. Without input: with
-    // piped input the command's parent is the relay's other half, not the wrapper.
-    const r = await kube(['pod/web', '--no-stdin', '--', 'sh', '-c', 'kill -9 $PPID; sleep 5'])
+    // The command kills the wrapper (its parent's parent: mindbg-init runs it), so nothing reports the exit in the
+    // stream. Without input: with piped input the init's parent is the relay's other half, not the wrapper.
+    const r = await kube(['pod/web', '--no-stdin', '--', 'sh', '-c', 'read -r _ _ _ wrapper _ </proc/$PPID/stat; kill -9 $wrapper; sleep 5'])
     expect(r.code).toBe(137)
     expect(r.stderr).not.toMatch(/mindbg-exit/)
   })

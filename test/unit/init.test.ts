@@ -1,5 +1,5 @@
 /**
- * mindbg-init (src/backends/docker/init.c) as built into dist/init/, run directly on this machine (and the arm64
+ * mindbg-init (src/backends/init.c) as built into dist/init/, run directly on this machine (and the arm64
  * build under qemu-aarch64-static, which scripts/provision.sh installs): exit codes, signals, the PATH search, and
  * the promise it exists for: when it exits, nothing it started is left, not even a zombie.
  */
@@ -10,7 +10,8 @@ import path from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {initArch, tarOf} from '../../src/backends/docker/init.js'
+import {tarOf} from '../../src/backends/docker/init.js'
+import {initArch} from '../../src/backends/init.js'
 
 const dist = (arch: string): string => new URL(`../../dist/init/mindbg-init-${arch}`, import.meta.url).pathname
 const HOST = os.arch() === 'x64' ? 'amd64' : 'arm64'

@@ -1,40 +1,15 @@
-import {readFileSync} from 'node:fs'
+import {type InitArch, initBinary} from '../init.js'
 
-/**
- * mindbg-init (init.c), the sidecar's first process: a child subreaper, so that nothing the session starts is left
- * as a zombie of the target's PID 1. It is static and needs nothing of the debug image; it runs natively on the
- * engine's CPU, so the binary is picked by the architecture of the image the sidecar runs (which the engine runs
- * natively, or through the same emulation for both). Sent into every sidecar between create and start.
- */
+/** Where mindbg-init (src/backends/init.c) is put into every sidecar, between create and start. */
 export const INIT_PATH = '/.mindbg-init'
-
-export type InitArch = 'amd64' | 'arm64'
-
-/** The init binary's architecture for an image platform ("linux/amd64", "linux/arm64/v8"), or undefined. */
-export function initArch(platform: string | undefined): InitArch | undefined {
-  const arch = platform?.split('/')[1]
-  if (arch === 'amd64' || arch === 'x86_64') return 'amd64'
-  if (arch === 'arm64' || arch === 'aarch64') return 'arm64'
-  return undefined
-}
 
 const archives = new Map<InitArch, Buffer | undefined>()
 
-/**
- * A tar archive holding INIT_PATH for `arch`, or undefined when this build has no binary for it. Looked for next to
- * the bundle (dist/init/) and next to this module as tsc writes it (dist/src/backends/docker/ -> dist/init/).
- */
+/** A tar archive holding INIT_PATH for `arch`, or undefined when this build has no binary for it. */
 export function initArchive(arch: InitArch): Buffer | undefined {
   if (archives.has(arch)) return archives.get(arch)
-  let archive: Buffer | undefined
-  for (const dir of ['./init/', '../../../init/']) {
-    try {
-      archive = tarOf(INIT_PATH.slice(1), readFileSync(new URL(`${dir}mindbg-init-${arch}`, import.meta.url)), 0o755)
-      break
-    } catch {
-      // not there: the next place, or none
-    }
-  }
+  const binary = initBinary(arch)
+  const archive = binary && tarOf(INIT_PATH.slice(1), binary, 0o755)
   archives.set(arch, archive)
   return archive
 }

@@ -4,6 +4,7 @@ import type {V1ContainerStatus, V1Pod} from '@kubernetes/client-node'
 import type {WebSocket as WsSocket} from 'ws'
 
 import {firstLine, MindbgError} from '../../domain/errors.js'
+import {initArch, initBinary} from '../init.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
@@ -11,8 +12,8 @@ import {DebuggerOutput} from '../output.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import type {KubeTarget} from './target.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
-import {ExitTrailer} from './exit-trailer.js'
-import {exitTrailerPrefix, GO_AHEAD, RELAY_END, relayChunk} from './spec.js'
+import {ControlFilters, type ControlMessage, exitTrailer, initRequest} from './control-message.js'
+import {exitTrailerPrefix, GO_AHEAD, initAnswer, initRequestEnd, initRequestPrefix, RELAY_END, relayChunk} from './spec.js'
 import {type PodVerdict, WatchCancelled, watchPod} from './watch.js'
 
 /** Waiting reasons of a container whose image cannot be had; with the config ones, of one that cannot start now. */
@@ -48,7 +49,7 @@ export class KubeDebugger implements Debugger {
   async attach(signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink> {
     if (this.freshOne) {
       const ws = await attachWhenStarted(this.api, this, this.freshOne.startTimeoutMs, reporter, signal)
-      return new KubeLink(this.api, this, ws, this.freshOne)
+      return new KubeLink(this.api, this, ws, this.freshOne, reporter)
     }
     try {
       return new KubeLink(this.api, this, await this.api.websocket(attachPath(this), PROTOCOLS), undefined)
@@ -84,13 +85,14 @@ class KubeLink implements DebuggerLink {
   private lost = false
   /** The pod as last seen at the end, for checkTarget. */
   private finalPod: V1Pod | undefined
-  private trailer: ExitTrailer | undefined
+  private trailer: ControlMessage | undefined
 
   constructor(
     private readonly api: KubeApi,
     private readonly dbg: KubeDebugger,
     private readonly ws: WsSocket | 'ended',
     private readonly fresh: FreshDebugger | undefined,
+    reporter?: Reporter,
   ) {
     const output = new DebuggerOutput(ws === 'ended' ? {pause() {}, resume() {}} : ws)
     this.stdout = output.stdout
@@ -100,28 +102,62 @@ class KubeLink implements DebuggerLink {
       this.exited = this.fromStatus(output, true)
       return
     }
+    const send = (frame: Buffer, done?: () => void): void => {
+      if (ws.readyState === ws.OPEN) ws.send(frame, () => done?.())
+      else done?.()
+    }
+    this.send = send
     // A new debugger without a terminal runs a wrapper that ends its stderr with the exit code.
-    const trailer = fresh && !dbg.streams.tty ? new ExitTrailer(exitTrailerPrefix(fresh.session)) : undefined
+    const trailer = fresh && !dbg.streams.tty ? exitTrailer(exitTrailerPrefix(fresh.session)) : undefined
     this.trailer = trailer
-    let releaseHeld: NodeJS.Timeout | undefined
+    // A new debugger's wrapper asks for mindbg-init first thing after the go-ahead (on a terminal, in its output):
+    // the user's input waits until it has its answer, which goes down the same stdin.
+    const initAsk = fresh ? initRequest(initRequestPrefix(fresh.session, dbg.streams.tty), initRequestEnd(dbg.streams.tty)) : undefined
+    let initAnswered: () => void = () => {}
+    const initDone = initAsk ? new Promise<void>((resolve) => (initAnswered = resolve)) : Promise.resolve()
+    let initHandled = false
+    const answerInit = (): void => {
+      if (initHandled || initAsk?.value === undefined) return
+      initHandled = true
+      const requested = initAsk.value
+      const arch = initArch(requested)
+      const binary = arch && initBinary(arch)
+      if (requested !== '-') send(stdinFrame(initAnswer(binary)))
+      if (!binary) {
+        const why = requested === '-' ? 'no writable /tmp, /var/tmp, /run or /dev/shm, or no uname, chmod or stty in the image' : `this build of mindbg has none for ${requested}`
+        reporter?.notice(`mindbg: mindbg-init cannot run in the debugger (${why}): what the session leaves running stays as zombies in the target`)
+      }
+      initAnswered()
+    }
+    const filters = {
+      stdout: new ControlFilters(initAsk && dbg.streams.tty ? [initAsk] : []),
+      stderr: new ControlFilters([...(initAsk && !dbg.streams.tty ? [initAsk] : []), ...(trailer ? [trailer] : [])]),
+    }
+    const releaseHeld: Partial<Record<'stdout' | 'stderr', NodeJS.Timeout>> = {}
+    const pass = (kind: 'stdout' | 'stderr', data: Buffer): void => {
+      const filter = filters[kind]
+      if (filter.filters.length === 0) return output.push(kind, data)
+      clearTimeout(releaseHeld[kind])
+      output.push(kind, filter.push(data))
+      answerInit()
+      // A prompt such as "confirm" ends like the start of a trailer: show it if nothing follows soon.
+      if (filter.holding) releaseHeld[kind] = setTimeout(() => output.push(kind, filter.release()), 50)
+    }
     ws.on('message', (data: Buffer) => {
       const message = decode(data)
-      if (message.kind === 'stdout') output.push('stdout', message.data)
-      else if (message.kind === 'stderr') {
-        if (!trailer) return output.push('stderr', message.data)
-        clearTimeout(releaseHeld)
-        output.push('stderr', trailer.push(message.data))
-        // A prompt such as "confirm" ends like the start of a trailer: show it if nothing follows soon.
-        if (trailer.holding) releaseHeld = setTimeout(() => output.push('stderr', trailer.release()), 50)
-      } else if (message.kind === 'status' && message.status.status === 'Failure') output.push('stderr', Buffer.from(`mindbg: ${message.status.message ?? 'attach failed'}\n`))
+      if (message.kind === 'stdout' || message.kind === 'stderr') pass(message.kind, message.data)
+      else if (message.kind === 'status' && message.status.status === 'Failure') output.push('stderr', Buffer.from(`mindbg: ${message.status.message ?? 'attach failed'}\n`))
     })
     const closed = new Promise<void>((resolve) => {
       ws.once('close', () => resolve())
       ws.once('error', () => resolve())
       if (ws.readyState === ws.CLOSED) resolve()
     }).then(() => {
-      clearTimeout(releaseHeld)
-      if (trailer) output.push('stderr', trailer.release())
+      initAnswered()
+      for (const kind of ['stdout', 'stderr'] as const) {
+        clearTimeout(releaseHeld[kind])
+        output.push(kind, filters[kind].release())
+      }
     })
     // A frozen network shows no error: a ping that gets no pong within PING_EVERY_MS ends the session (within 2x).
     let answered = true
@@ -150,30 +186,26 @@ class KubeLink implements DebuggerLink {
         return 0
       }
       // The command ran to its end and said how: no need to wait for the kubelet to report it.
-      if (trailer?.exitCode !== undefined) {
+      if (trailer?.value !== undefined) {
         output.end()
-        return trailer.exitCode
+        return Number(trailer.value)
       }
       return this.fromStatus(output, false)
     })
 
-    const send = (frame: Buffer, done?: () => void): void => {
-      if (ws.readyState === ws.OPEN) ws.send(frame, () => done?.())
-      else done?.()
-    }
-    this.send = send
     if (dbg.streams.stdin) {
       // Without a terminal a new debugger runs under RELAY_WRAPPER: input goes in length-prefixed chunks and its end
       // is a "0" chunk, so that stdin itself stays open as the session's lifeline.
       const relay = fresh !== undefined && !dbg.streams.tty
       const v5 = ws.protocol === STREAM_CLOSE_PROTOCOL
       this.input = new Writable({
-        write: (chunk: Buffer, _encoding, done) => send(stdinFrame(relay ? relayChunk(chunk) : chunk), done),
-        final: (done) => {
-          if (relay) send(stdinFrame(Buffer.from(RELAY_END)), done)
-          else if (v5) send(closeStdinFrame(), done)
-          else done()
-        },
+        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => send(stdinFrame(relay ? relayChunk(chunk) : chunk), done)),
+        final: (done) =>
+          void initDone.then(() => {
+            if (relay) send(stdinFrame(Buffer.from(RELAY_END)), done)
+            else if (v5) send(closeStdinFrame(), done)
+            else done()
+          }),
       })
     } else this.input = undefined
   }
@@ -213,7 +245,7 @@ class KubeLink implements DebuggerLink {
   async checkTarget(): Promise<void> {
     // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
     // that shares one namespace among its containers it outlives the target, so ask.
-    if (this.trailer?.exitCode !== undefined && !this.fresh?.sharedPidNamespace) return
+    if (this.trailer?.value !== undefined && !this.fresh?.sharedPidNamespace) return
     const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(this.dbg.target.namespace, this.dbg.target.podName)))
     const {namespace, podName, container} = this.dbg.target
     if (!pod.status?.containerStatuses?.find((s) => s.name === container)?.state?.running) {

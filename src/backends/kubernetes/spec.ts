@@ -22,7 +22,12 @@ const GATE = [
   'gate() {',
   '  IFS= read -r -t 30 _ 2>/dev/null; s=$?',
   '  if [ "$s" = 2 ]; then',
-  "    if command -v timeout >/dev/null 2>&1; then timeout 30 sh -c 'IFS= read -r _'; else IFS= read -r _; fi",
+  // GNU timeout runs its command in a process group of its own, which a terminal stops when it reads (SIGTTIN):
+  // --foreground keeps it in the terminal's (busybox's timeout has no such option and needs none).
+  '    if command -v timeout >/dev/null 2>&1; then',
+  '      if timeout --foreground 1 sh -c : 2>/dev/null; then fg=--foreground; else fg=; fi',
+  "      timeout $fg 30 sh -c 'IFS= read -r _'",
+  '    else IFS= read -r _; fi',
   '    s=$?',
   '  fi',
   '  return "$s"',
@@ -54,8 +59,81 @@ const LOCATE_TARGET = [
   'fi',
 ].join('\n')
 
-/** On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. */
-export const TTY_WRAPPER = `${GATE}\ngate || exit 0\n${LOCATE_TARGET}\nexec "$@"`
+/**
+ * mindbg-init (src/backends/init.c), a child subreaper, runs the command: what the session leaves behind is reaped, not
+ * left as zombies of the target's PID 1. An ephemeral container cannot be given a file, so the wrapper asks for the
+ * binary on the session's stream (`ask ARCH`, or `ask -` when it cannot use one) and mindbg answers with printf
+ * lines (every byte an octal escape, so the shell's own printf writes it), then a "." line. Where no directory is
+ * writable and executable (a read-only root filesystem), or uname or chmod are missing, the command runs without it.
+ * The file is removed as soon as the init runs (MINDBG_INIT_UNLINK); the variable does not reach the command.
+ */
+const FETCH_INIT = [
+  'fetch_init() {',
+  '  init= f=',
+  '  case $(uname -m 2>/dev/null) in x86_64) a=amd64 ;; aarch64 | arm64) a=arm64 ;; *) a= ;; esac',
+  // The probe's interpreter: busybox's `command -v sh` may answer "sh", no path.
+  '  s=/bin/sh; [ -x "$s" ] || s=$(command -v sh)',
+  '  case $s in /*) ;; *) a= ;; esac',
+  '  if [ "$1" = yes ] && [ -n "$a" ] && command -v chmod >/dev/null 2>&1; then',
+  '    for d in /tmp /var/tmp /run /dev/shm; do',
+  '      f=$d/.mindbg-init.$$',
+  // Writable, and not mounted noexec (as /dev/shm often is): a script that says so, before mindbg sends anything.
+  `      if (set -C; printf '#!%s\\nexit 7\\n' "$s" >"$f") 2>/dev/null; then`,
+  '        chmod 700 "$f" 2>/dev/null && "$f" </dev/null >/dev/null 2>&1',
+  '        [ $? = 7 ] && break',
+  '        rm -f "$f"',
+  '      fi',
+  '      f=',
+  '    done',
+  '  fi',
+  '  if [ -z "$f" ]; then ask -; return 0; fi',
+  '  ask "$a"',
+  // Into the script's file: it keeps its mode.
+  '  while IFS= read -r l && [ "$l" != . ]; do printf "$l"; done >"$f"',
+  // The binary runs (off the terminal: the init gives its command the terminal's foreground, which the wrapper
+  // still needs); else (a wrong or damaged binary) the command runs without it.
+  '  "$f" sh -c "exit 7" </dev/null 2>/dev/null',
+  '  if [ $? = 7 ]; then init=$f; else rm -f "$f"; fi',
+  '}',
+  // Run under the init from here on (the caller's "$@" is the command).
+  'use_init() { MINDBG_INIT_UNLINK=$init; export MINDBG_INIT_UNLINK; }',
+].join('\n')
+
+/** The init request: on a terminal an OSC sequence ended by BEL (no stderr there), else a line on stderr. */
+export const initRequestPrefix = (session: string, tty: boolean): string => (tty ? `\x1b]mindbg-init;${session};` : `mindbg-init:${session}:`)
+export const initRequestEnd = (tty: boolean): number => (tty ? 0x07 : 0x0a)
+
+/**
+ * mindbg's answer to an init request: the binary as printf format lines, every byte an octal escape (nothing a
+ * terminal's line discipline or printf could take for something else), then ".". Empty (just ".") for no binary.
+ */
+export function initAnswer(binary: Buffer | undefined): Buffer {
+  const lines: string[] = []
+  const bytes = binary ?? Buffer.alloc(0)
+  for (let at = 0; at < bytes.length; at += 64) {
+    lines.push(Array.from(bytes.subarray(at, at + 64), (b) => `\\${b.toString(8).padStart(3, '0')}`).join(''))
+  }
+  lines.push('.')
+  return Buffer.from(`${lines.join('\n')}\n`, 'latin1')
+}
+
+/**
+ * On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. The terminal
+ * does not echo until the init has come (nor the go-ahead): what mindbg sends is not the user's to see.
+ */
+export const TTY_WRAPPER = [
+  GATE,
+  FETCH_INIT,
+  'ask() { printf \'\\033]mindbg-init;%s;%s\\007\' "$MINDBG_SESSION" "$1"; }',
+  'if saved=$(stty -g 2>/dev/null) && stty -echo 2>/dev/null; then quiet=yes; else quiet=no; fi',
+  'gate || exit 0',
+  'fetch_init "$quiet"',
+  '[ "$quiet" = no ] || stty "$saved" 2>/dev/null',
+  'unset saved quiet a f l d s',
+  LOCATE_TARGET,
+  'if [ -n "$init" ]; then use_init; exec "$init" "$@"; fi',
+  'exec "$@"',
+].join('\n')
 
 /**
  * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
@@ -123,12 +201,18 @@ const LIFELINE = 'while IFS= read -r _; do :; done'
 const PRELUDE = [
   GATE,
   WAIT_STOPPABLE,
+  FETCH_INIT,
+  `ask() { printf 'mindbg-init:%s:%s\\n' "$${SESSION_ENV}" "$1" >&2; }`,
   'exec 3<&0',
   'gate <&3 || exit 0',
+  'fetch_init yes <&3',
+  'unset a f l d s',
   LOCATE_TARGET,
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
   NOT_FOUND,
+  // From here on "$@" starts with the init, where there is one.
+  'if [ -n "$init" ]; then use_init; set -- "$init" "$@"; fi',
 ]
 
 export const ONE_SHOT_WRAPPER = [

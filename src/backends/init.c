@@ -1,5 +1,7 @@
 /*
- * mindbg-init: the first process of every Docker (and Podman) sidecar, put into it before it starts.
+ * mindbg-init: the first process of every debugger. Docker (and Podman) sidecars get it put into them before they
+ * start; a Kubernetes debugger cannot be given a file, so its wrapper receives it on the session's stream, writes it
+ * where it can and runs it with MINDBG_INIT_UNLINK naming that file: it is removed at once, and the variable too.
  *
  * Why it exists: a sidecar shares the target's PID namespace, so a process it starts whose parent ends first is
  * re-parented to the target's PID 1, and a distroless application never reaps it: it stays a zombie until the
@@ -20,7 +22,7 @@ typedef long i64;
 #if defined(__x86_64__)
 enum { NR_read = 0, NR_write = 1, NR_close = 3, NR_rt_sigprocmask = 14, NR_ioctl = 16, NR_getpid = 39, NR_clone = 56,
        NR_execve = 59, NR_wait4 = 61, NR_kill = 62, NR_setpgid = 109, NR_rt_sigtimedwait = 128, NR_prctl = 157,
-       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257 };
+       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257, NR_unlinkat = 263 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 r10 __asm__("r10") = d;
   register i64 r8 __asm__("r8") = e;
@@ -31,7 +33,7 @@ static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
 }
 __asm__(".text\n.global _start\n_start:\n xor %rbp,%rbp\n mov %rsp,%rdi\n and $-16,%rsp\n call start\n hlt\n");
 #elif defined(__aarch64__)
-enum { NR_ioctl = 29, NR_openat = 56, NR_close = 57, NR_getdents64 = 61, NR_read = 63, NR_write = 64, NR_exit_group = 94,
+enum { NR_unlinkat = 35, NR_ioctl = 29, NR_openat = 56, NR_close = 57, NR_getdents64 = 61, NR_read = 63, NR_write = 64, NR_exit_group = 94,
        NR_kill = 129, NR_rt_sigprocmask = 135, NR_rt_sigtimedwait = 137, NR_setpgid = 154, NR_prctl = 167,
        NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
@@ -164,6 +166,15 @@ __attribute__((used)) void start(long *sp) {
   if (argc < 2) {
     say("usage: mindbg-init COMMAND [ARG...]\n");
     die(2);
+  }
+  static const char unlink_var[] = "MINDBG_INIT_UNLINK=";
+  for (char **e = envp; *e; e++) {
+    u64 i = 0;
+    while (unlink_var[i] && (*e)[i] == unlink_var[i]) i++;
+    if (unlink_var[i]) continue;
+    sys3(NR_unlinkat, AT_FDCWD, *e + i, 0);
+    for (char **d = e; *d; d++) d[0] = d[1];
+    break;
   }
   u64 all = ~0UL, none = 0;
   sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
