@@ -152,7 +152,8 @@ describe('mindbg attach pod/NAME', () => {
     expect(session).toMatch(/^[0-9a-f]{12}$/)
     // The kubelet reports the ended debugger a moment later; then its log has the trailer.
     await eventually('the debugger log', async () => (await kubectl('logs', 'web', '-c', ec.name).catch(() => '')) !== '', 10_000)
-    expect(await kubectl('logs', 'web', '-c', ec.name)).toBe(`out\nerrmindbg-exit:${session}:5`)
+    // The wrapper's request for mindbg-init comes first (taken out of the session's stderr too).
+    expect(await kubectl('logs', 'web', '-c', ec.name)).toBe(`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}\nout\nerrmindbg-exit:${session}:5`)
   })
 
   it('a command killed by a signal: 128 + the signal, as a shell reports it', async () => {
