@@ -6,12 +6,13 @@
 // bundle) shares with the commands: one MindbgError class, or `instanceof` would fail across the two.
 // dist/commands/*.js re-export their command from the bundle, for oclif; the reaper, a process of its own, is
 // bundled alone into dist/reaper.js, where the bundled watchdog looks for it (./reaper.js next to itself).
-import {writeFileSync} from 'node:fs'
+import {readdirSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import {build} from 'esbuild'
 
-const COMMANDS = ['attach', 'ls', 'prune']
+// Every file of commands/ is a command: none can be left out of the bundle.
+const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
 const SHARED = resolve('src/domain/errors.ts')
 const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s']}
 const capitalised = (name) => name[0].toUpperCase() + name.slice(1)

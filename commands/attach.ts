@@ -14,6 +14,8 @@ import {createReporter} from '../src/cli/progress.js'
 import {terminalSize} from '../src/cli/terminal.js'
 import {usageError} from '../src/domain/errors.js'
 import {attach, planReport} from '../src/session/attach.js'
+import {attachRecord, auditLogPath} from '../src/session/audit.js'
+import {recordSession} from '../src/cli/audit.js'
 
 /** A pipe, a socket or a file on fd 0 brings input; /dev/null, a closed stdin or a terminal does not (as data). */
 function stdinHasData(): boolean {
@@ -73,13 +75,19 @@ export default class Attach extends MindbgCommand {
     const stop = new AbortController()
     const unsubscribe = stopOnSignals(stop)
     const io = processIO()
+    const started = Date.now()
+    let result
     try {
-      const result = await attach(plan, io, {...context, signal: stop.signal})
-      if (result.error) throw result.error
-      if (result.exitCode !== 0) this.exit(result.exitCode)
+      result = await attach(plan, io, {...context, signal: stop.signal})
+    } catch (error) {
+      recordSession(auditLogPath(process.env, config.auditLog), attachRecord(plan, started, {error}))
+      throw error
     } finally {
       unsubscribe()
       io.release()
     }
+    recordSession(auditLogPath(process.env, config.auditLog), attachRecord(plan, started, {result}))
+    if (result.error) throw result.error
+    if (result.exitCode !== 0) this.exit(result.exitCode)
   }
 }

@@ -16,9 +16,11 @@ export interface MindbgConfig {
   pull?: PullPolicy
   requireReason?: boolean
   siblings: SiblingMapping[]
+  /** Where the audit log goes, or false for none (MINDBG_AUDIT_LOG beats it). */
+  auditLog?: string | false
 }
 
-const KEYS = ['image', 'profile', 'pull', 'requireReason', 'siblings'] as const
+const KEYS = ['image', 'profile', 'pull', 'requireReason', 'siblings', 'auditLog'] as const
 
 export function configPath(env: NodeJS.ProcessEnv): string {
   if (env.MINDBG_CONFIG) return env.MINDBG_CONFIG
@@ -68,6 +70,10 @@ export function validateConfig(data: unknown, path: string): MindbgConfig {
   if (raw.requireReason !== undefined) {
     if (typeof raw.requireReason !== 'boolean') throw configError(path, '"requireReason" must be true or false')
     config.requireReason = raw.requireReason
+  }
+  if (raw.auditLog !== undefined) {
+    if (raw.auditLog !== false && (typeof raw.auditLog !== 'string' || !raw.auditLog.trim())) throw configError(path, '"auditLog" must be a file path, or false for no audit log')
+    config.auditLog = raw.auditLog === false ? false : (raw.auditLog as string).trim()
   }
   if (raw.siblings !== undefined) {
     if (!Array.isArray(raw.siblings)) throw configError(path, '"siblings" must be a list of {match, replace}')

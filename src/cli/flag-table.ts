@@ -113,6 +113,12 @@ export const PRUNE_FLAGS = table({
 })
 export type PruneFlags = FlagValues<typeof PRUNE_FLAGS>
 
+export const AUDIT_FLAGS = table({
+  since: {kind: 'string', description: 'Only sessions that ended within this long (90s, 2h, 7d is 168h).'},
+  'no-trunc': {kind: 'boolean', description: 'Do not shorten targets, reasons and commands.'},
+})
+export type AuditFlags = FlagValues<typeof AUDIT_FLAGS>
+
 /** The flags of a table that settle how a new debugger is made. */
 export const creationFlags = (t: Record<string, FlagSpec>): string[] => Object.keys(t).filter((k) => t[k]!.creation)
 

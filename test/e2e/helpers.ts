@@ -3,6 +3,8 @@
  * if Docker is unreachable these tests fail (scripts/test.sh provisions and starts it).
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {afterAll, beforeAll} from 'vitest'
@@ -49,8 +51,11 @@ export interface RunOptions {
   timeoutMs?: number
 }
 
+/** The audit log of this test process's mindbg runs: never the user's own. */
+export const AUDIT_LOG = join(tmpdir(), `mindbg-test-audit-${process.pid}.jsonl`)
+
 export const testEnv = (extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = {...process.env, MINDBG_IMAGE: BUSYBOX, ...extra}
+  const env: NodeJS.ProcessEnv = {...process.env, MINDBG_IMAGE: BUSYBOX, MINDBG_AUDIT_LOG: AUDIT_LOG, ...extra}
   for (const [k, v] of Object.entries(extra)) if (v === undefined) delete env[k]
   return env
 }

@@ -19,6 +19,8 @@ describe('validateConfig', () => {
     expect(
       validateConfig({image: 'busybox:1', profile: 'netadmin', pull: 'never', requireReason: true, siblings: [{match: 'a(.*)', replace: 'b$1'}]}, 'f'),
     ).toEqual({path: 'f', image: 'busybox:1', profile: 'netadmin', pull: 'never', requireReason: true, siblings: [{match: 'a(.*)', replace: 'b$1'}]})
+    expect(validateConfig({auditLog: false}, 'f')).toMatchObject({auditLog: false})
+    expect(validateConfig({auditLog: '/var/log/mindbg.jsonl'}, 'f')).toMatchObject({auditLog: '/var/log/mindbg.jsonl'})
   })
 
   it.each([
@@ -28,6 +30,8 @@ describe('validateConfig', () => {
     [{profile: 'root'}, /"profile" must be one of/],
     [{pull: 'sometimes'}, /"pull"/],
     [{requireReason: 'yes'}, /"requireReason"/],
+    [{auditLog: true}, /"auditLog" must be a file path, or false/],
+    [{auditLog: ' '}, /"auditLog" must be a file path, or false/],
     [{siblings: {match: 'a'}}, /"siblings" must be a list/],
     [{siblings: [{match: 'a'}]}, /siblings\[0\]/],
     [{siblings: [{match: '(', replace: 'x'}]}, /not a valid regular expression/],
