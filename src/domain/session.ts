@@ -13,9 +13,9 @@ export interface SessionIdentity {
 
 /**
  * Who runs mindbg, from the operating system (the real uid's name), not from $USER, which anyone can set. Under sudo,
- * the account that ran sudo is named too (SUDO_USER is set by sudo, and only root can pass it on).
+ * the account that ran sudo too (SUDO_USER is set by sudo, and only root can pass it on).
  */
-export function invokingUser(): string {
+export function osAccount(): {user: string; host: string; sudoUser?: string} {
   let user: string
   try {
     user = os.userInfo().username
@@ -23,7 +23,13 @@ export function invokingUser(): string {
     user = String(process.getuid?.() ?? 'unknown')
   }
   const sudo = process.getuid?.() === 0 ? process.env.SUDO_USER?.trim() : undefined
-  return `${user}@${os.hostname()}${sudo ? ` (sudo from ${sudo})` : ''}`
+  return {user, host: os.hostname(), ...(sudo ? {sudoUser: sudo} : {})}
+}
+
+/** The account as recorded on a debugger: "user@host", "(sudo from NAME)" added under sudo. */
+export function invokingUser(): string {
+  const {user, host, sudoUser} = osAccount()
+  return `${user}@${host}${sudoUser ? ` (sudo from ${sudoUser})` : ''}`
 }
 
 /** How a session ended. */

@@ -3,7 +3,7 @@ import os from 'node:os'
 import {dirname, join} from 'node:path'
 
 import {ExitCode, firstLine, MindbgError} from '../domain/errors.js'
-import type {SessionResult} from '../domain/session.js'
+import {osAccount, type SessionResult} from '../domain/session.js'
 import type {Runtime, TargetRef} from '../domain/target.js'
 import type {AttachRequest} from './attach.js'
 
@@ -47,18 +47,6 @@ export function auditLogPath(env: NodeJS.ProcessEnv, configured: string | false 
   if (configured !== undefined) return configured
   const state = env.XDG_STATE_HOME || join(env.HOME || os.homedir(), '.local', 'state')
   return join(state, 'mindbg', 'audit.jsonl')
-}
-
-/** The account running mindbg, from the OS; under sudo (real root only) the one that ran sudo. */
-export function auditIdentity(): Pick<AuditRecord, 'user' | 'host' | 'sudoUser'> {
-  let user: string
-  try {
-    user = os.userInfo().username
-  } catch {
-    user = String(process.getuid?.() ?? 'unknown')
-  }
-  const sudo = process.getuid?.() === 0 ? process.env.SUDO_USER?.trim() : undefined
-  return {user, host: os.hostname(), ...(sudo ? {sudoUser: sudo} : {})}
 }
 
 /** Appends one record; the directory is made private to the user when mindbg creates it. Throws what the OS says. */
@@ -116,7 +104,7 @@ export function attachRecord(what: AttachRequest, started: number, outcome: {res
     time: new Date(ended).toISOString(),
     started: new Date(started).toISOString(),
     durationMs: ended - started,
-    ...auditIdentity(),
+    ...osAccount(),
     command: 'attach',
     runtime: what.kind === 'new' ? what.target.runtime : what.runtime,
     target,
