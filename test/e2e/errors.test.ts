@@ -67,14 +67,22 @@ describe('engine errors', () => {
   it('permission denied on the socket: 116', async () => {
     // The same CLI as an unprivileged user (nobody) against the root-owned socket.
     const {spawnSync} = await import('node:child_process')
+    const {chmodSync, mkdtempSync, readFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    // That user's own audit log (the test process's is root's, 0600): a session refused this early is recorded too.
+    const auditDir = mkdtempSync(join(tmpdir(), 'mindbg-nobody-'))
+    chmodSync(auditDir, 0o777)
+    const auditLog = join(auditDir, 'audit.jsonl')
     const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, BIN, 'attach', web(), '--', 'true'], {
-      env: {...testEnv(), HOME: '/tmp'},
+      env: {...testEnv(), HOME: '/tmp', MINDBG_AUDIT_LOG: auditLog},
       encoding: 'utf8',
       cwd: ROOT,
     })
     expect(r.status, r.stderr).toBe(116)
     expect(r.stderr).toMatch(/^mindbg: permission denied while connecting to the Docker engine/)
     expect(r.stderr).toMatch(/^Hint: .*docker" group/m)
+    expect(JSON.parse(readFileSync(auditLog, 'utf8'))).toMatchObject({user: 'nobody', command: 'attach', exitCode: 116, ending: 'failed', oneShot: ['true']})
   })
 })
 
