@@ -4,6 +4,7 @@ import {Args} from '#oclif'
 
 import type {PlanReport} from '../src/backends/backend.js'
 import {planAttach} from '../src/cli/attach-plan.js'
+import {recordSession} from '../src/cli/audit.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
 import {loadConfig} from '../src/cli/config.js'
 import {formatDryRun} from '../src/cli/dry-run.js'
@@ -15,7 +16,6 @@ import {terminalSize} from '../src/cli/terminal.js'
 import {usageError} from '../src/domain/errors.js'
 import {attach, planReport} from '../src/session/attach.js'
 import {attachRecord, auditLogPath} from '../src/session/audit.js'
-import {recordSession} from '../src/cli/audit.js'
 
 /** A pipe, a socket or a file on fd 0 brings input; /dev/null, a closed stdin or a terminal does not (as data). */
 function stdinHasData(): boolean {
@@ -76,17 +76,18 @@ export default class Attach extends MindbgCommand {
     const unsubscribe = stopOnSignals(stop)
     const io = processIO()
     const started = Date.now()
+    const auditLog = auditLogPath(process.env, config.auditLog)
     let result
     try {
       result = await attach(plan, io, {...context, signal: stop.signal})
     } catch (error) {
-      recordSession(auditLogPath(process.env, config.auditLog), attachRecord(plan, started, {error}))
+      recordSession(auditLog, attachRecord(plan, started, {error}))
       throw error
     } finally {
       unsubscribe()
       io.release()
     }
-    recordSession(auditLogPath(process.env, config.auditLog), attachRecord(plan, started, {result}))
+    recordSession(auditLog, attachRecord(plan, started, {result}))
     if (result.error) throw result.error
     if (result.exitCode !== 0) this.exit(result.exitCode)
   }

@@ -22,18 +22,32 @@ export interface TarEntry {
 
 const BLOCK = 512
 
-const octal = (field: Buffer): number => {
-  // GNU base-256 for large numbers: the high bit of the first byte set.
-  if (field[0]! & 0x80) return field.subarray(1).reduce((n, b) => n * 256 + b, field[0]! & 0x7f)
-  const text = field.toString('latin1').replace(/\0.*$/s, '').trim()
-  return text ? Number.parseInt(text, 8) : 0
-}
-const cString = (field: Buffer): string => {
-  const end = field.indexOf(0)
-  return field.subarray(0, end < 0 ? field.length : end).toString('utf8')
+/** A NUL-terminated string field. */
+function field(block: Buffer, offset: number, length: number): string {
+  const raw = block.subarray(offset, offset + length)
+  const end = raw.indexOf(0)
+  return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8')
 }
 
-/** pax "LEN key=value\n" records. */
+const tarError = (what: string): MindbgError => new MindbgError('internal', `not a tar stream (${what})`)
+
+/** A numeric field: octal ASCII (NUL/space padded), or GNU base-256 when the high bit of the first byte is set. */
+function numeric(block: Buffer, offset: number, length: number): number {
+  const raw = block.subarray(offset, offset + length)
+  if (raw[0]! & 0x80) {
+    if (raw[0] === 0xff) throw tarError('a negative base-256 number')
+    let value = raw[0]! & 0x7f
+    for (let i = 1; i < raw.length; i++) value = value * 256 + raw[i]!
+    if (!Number.isSafeInteger(value)) throw tarError('a number too large')
+    return value
+  }
+  const text = raw.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '')
+  if (text === '') return 0
+  if (!/^[0-7]+$/.test(text)) throw tarError(`a bad octal number ${JSON.stringify(text)}`)
+  return Number.parseInt(text, 8)
+}
+
+/** pax extended header records: "<len> <key>=<value>\n", where <len> counts the bytes of the whole record. */
 function paxRecords(data: Buffer): Record<string, string> {
   const out: Record<string, string> = {}
   let at = 0
@@ -41,7 +55,7 @@ function paxRecords(data: Buffer): Record<string, string> {
     const space = data.indexOf(0x20, at)
     if (space < 0) break
     const length = Number(data.subarray(at, space).toString('latin1'))
-    if (!length) break
+    if (!Number.isInteger(length) || length <= 0 || at + length > data.length) throw tarError('a bad pax record')
     const record = data.subarray(space + 1, at + length - 1).toString('utf8')
     const eq = record.indexOf('=')
     if (eq > 0) out[record.slice(0, eq)] = record.slice(eq + 1)
@@ -50,16 +64,85 @@ function paxRecords(data: Buffer): Record<string, string> {
   return out
 }
 
+type MetaKind = 'L' | 'K' | 'x' | 'g'
+type Header = TarEntry | {meta: MetaKind; size: number}
+
 /**
- * A Writable that parses a tar stream and hands each entry to `onEntry` with a sink for its bytes (a Writable, or
- * undefined to skip them). Ends at the two zero blocks (or the stream's end); a truncated archive is an error.
+ * How the headers of an archive are read, one after another: long names and pax records apply to the entry that
+ * follows them (a global pax header to all that follow). Shared by the streaming parser and readTar.
  */
-export class TarParser extends Writable {
-  private buffered: Buffer = Buffer.alloc(0)
-  private state: {kind: 'header'} | {kind: 'data'; remaining: number; padding: number; sink: Writable | undefined; meta?: 'L' | 'K' | 'x'; collected?: Buffer[]} = {kind: 'header'}
+class HeaderReader {
   private longName: string | undefined
   private longLink: string | undefined
   private pax: Record<string, string> = {}
+  private globalPax: Record<string, string> = {}
+
+  /** A header block: an entry, or a meta entry whose data goes to meta() once whole. Throws on a bad block. */
+  read(block: Buffer): Header {
+    let sum = 0
+    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!
+    if (sum !== numeric(block, 148, 8)) throw tarError('bad header checksum')
+    const typeflag = block[156] === 0 ? '0' : String.fromCharCode(block[156]!)
+    if (typeflag === 'L' || typeflag === 'K' || typeflag === 'x' || typeflag === 'g') return {meta: typeflag, size: numeric(block, 124, 12)}
+    const overrides = {...this.globalPax, ...this.pax}
+    // ustar ("ustar\0" "00") has a prefix field; the old GNU format ("ustar  \0") uses those bytes for other things.
+    const prefix = block.subarray(257, 263).toString('latin1') === 'ustar\0' ? field(block, 345, 155) : ''
+    const headerPath = prefix ? `${prefix}/${field(block, 0, 100)}` : field(block, 0, 100)
+    const type: TarEntry['type'] = typeflag === '0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'directory' : typeflag === '2' ? 'symlink' : 'other'
+    const path = overrides.path ?? this.longName ?? headerPath
+    const entry: TarEntry = {
+      path: type === 'directory' ? path.replace(/\/+$/, '') : path,
+      type,
+      mode: numeric(block, 100, 8) & 0o7777,
+      mtime: overrides.mtime !== undefined ? Number(overrides.mtime) : numeric(block, 136, 12),
+      size: overrides.size !== undefined ? Number(overrides.size) : numeric(block, 124, 12),
+      linkTarget: overrides.linkpath ?? this.longLink ?? field(block, 157, 100),
+    }
+    this.longName = undefined
+    this.longLink = undefined
+    this.pax = {}
+    return entry
+  }
+
+  meta(kind: MetaKind, data: Buffer): void {
+    if (kind === 'L') this.longName = field(data, 0, data.length)
+    else if (kind === 'K') this.longLink = field(data, 0, data.length)
+    else if (kind === 'x') this.pax = paxRecords(data)
+    else this.globalPax = {...this.globalPax, ...paxRecords(data)}
+  }
+}
+
+/** The bytes that follow a header: a file's, an unknown type's (skipped), a meta entry's; links and directories none. */
+const dataBytes = (header: Header): number => ('meta' in header || header.type === 'file' || header.type === 'other' ? header.size : 0)
+const padded = (size: number): number => Math.ceil(size / BLOCK) * BLOCK
+
+/** Every entry of a whole archive in memory, with its data (long names and pax records applied). */
+export function readTar(archive: Buffer): Array<TarEntry & {data: Buffer}> {
+  const headers = new HeaderReader()
+  const entries: Array<TarEntry & {data: Buffer}> = []
+  let at = 0
+  while (at + BLOCK <= archive.length) {
+    const block = archive.subarray(at, at + BLOCK)
+    if (block.every((b) => b === 0)) break
+    const header = headers.read(block)
+    const size = dataBytes(header)
+    if (at + BLOCK + size > archive.length) throw new MindbgError('internal', `the tar stream ended in the middle of an entry (at offset ${at})`)
+    const data = archive.subarray(at + BLOCK, at + BLOCK + size)
+    at += BLOCK + padded(size)
+    if ('meta' in header) headers.meta(header.meta, data)
+    else entries.push({...header, data})
+  }
+  return entries
+}
+
+/**
+ * A Writable that parses a tar stream and hands each entry to `onEntry` with a sink for its bytes (a Writable, or
+ * undefined to skip them). Ends at the first zero block (or the stream's end); a truncated archive is an error.
+ */
+export class TarParser extends Writable {
+  private buffered: Buffer = Buffer.alloc(0)
+  private state: {kind: 'header'} | {kind: 'data'; remaining: number; padding: number; sink: Writable | undefined; meta?: MetaKind; collected?: Buffer[]} = {kind: 'header'}
+  private readonly headers = new HeaderReader()
   private ended = false
 
   constructor(private readonly onEntry: (entry: TarEntry) => Writable | undefined) {
@@ -84,27 +167,23 @@ export class TarParser extends Writable {
       }
       if (this.state.kind === 'header') {
         if (this.buffered.length < BLOCK) return done()
-        const header = this.buffered.subarray(0, BLOCK)
+        const block = this.buffered.subarray(0, BLOCK)
         this.buffered = this.buffered.subarray(BLOCK)
-        if (header.every((b) => b === 0)) {
+        if (block.every((b) => b === 0)) {
           this.ended = true
           continue
         }
-        const entry = this.header(header)
-        if (entry === 'bad') return done(new MindbgError('internal', 'not a tar stream (bad header checksum)'))
+        let header: Header
         let sink: Writable | undefined
         try {
-          sink = 'meta' in entry ? undefined : this.onEntry(entry)
+          header = this.headers.read(block)
+          sink = 'meta' in header ? undefined : this.onEntry(header)
         } catch (error) {
           return done(error as Error)
         }
-        const size = entry.size
-        const padding = (BLOCK - (size % BLOCK)) % BLOCK
-        if ('meta' in entry) this.state = {kind: 'data', remaining: size, padding, sink: undefined, meta: entry.meta, collected: []}
-        else {
-          if (entry.type !== 'file' && sink) sink.end()
-          this.state = {kind: 'data', remaining: entry.type === 'file' ? size : 0, padding: entry.type === 'file' ? padding : 0, sink: entry.type === 'file' ? sink : undefined}
-        }
+        const size = dataBytes(header)
+        if (sink && size === 0) sink.end()
+        this.state = {kind: 'data', remaining: size, padding: padded(size) - size, sink: size > 0 ? sink : undefined, ...('meta' in header ? {meta: header.meta, collected: []} : {})}
         continue
       }
       const state = this.state
@@ -129,43 +208,14 @@ export class TarParser extends Writable {
       }
       if (this.buffered.length < state.padding) return done()
       this.buffered = this.buffered.subarray(state.padding)
-      if (state.remaining === 0 && state.sink && !state.sink.writableEnded) state.sink.end()
       this.state = {kind: 'header'}
     }
   }
 
-  private finishData(state: {sink: Writable | undefined; meta?: 'L' | 'K' | 'x'; collected?: Buffer[]}): void {
-    if (state.sink) state.sink.end()
+  private finishData(state: {sink: Writable | undefined; meta?: MetaKind; collected?: Buffer[]}): void {
+    state.sink?.end()
     state.sink = undefined
-    if (!state.meta) return
-    const data = Buffer.concat(state.collected ?? [])
-    if (state.meta === 'L') this.longName = cString(data)
-    else if (state.meta === 'K') this.longLink = cString(data)
-    else this.pax = {...this.pax, ...paxRecords(data)}
-  }
-
-  private header(block: Buffer): TarEntry | {meta: 'L' | 'K' | 'x'; size: number} | 'bad' {
-    const stored = octal(block.subarray(148, 156))
-    let sum = 0
-    for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : block[i]!
-    if (sum !== stored) return 'bad'
-    const typeflag = String.fromCharCode(block[156]!) || '0'
-    const size = octal(block.subarray(124, 136))
-    if (typeflag === 'L' || typeflag === 'K' || typeflag === 'x') return {meta: typeflag, size}
-    // A global pax header ('g') applies to what follows: its records are kept like a per-entry one's.
-    if (typeflag === 'g') return {meta: 'x', size}
-    const ustar = block.subarray(257, 262).toString('latin1') === 'ustar'
-    const prefix = ustar ? cString(block.subarray(345, 500)) : ''
-    let path = this.pax.path ?? this.longName ?? (prefix ? `${prefix}/${cString(block.subarray(0, 100))}` : cString(block.subarray(0, 100)))
-    const linkTarget = this.pax.linkpath ?? this.longLink ?? cString(block.subarray(157, 257))
-    const mtime = this.pax.mtime ? Number(this.pax.mtime) : octal(block.subarray(136, 148))
-    const realSize = this.pax.size ? Number(this.pax.size) : size
-    this.longName = undefined
-    this.longLink = undefined
-    this.pax = {}
-    const type: TarEntry['type'] = typeflag === '0' || typeflag === '\0' || typeflag === '7' ? 'file' : typeflag === '5' ? 'directory' : typeflag === '2' ? 'symlink' : 'other'
-    if (type === 'directory') path = path.replace(/\/+$/, '')
-    return {path, type, mode: octal(block.subarray(100, 108)) & 0o7777, mtime, size: type === 'file' ? realSize : 0, linkTarget}
+    if (state.meta) this.headers.meta(state.meta, Buffer.concat(state.collected ?? []))
   }
 }
 

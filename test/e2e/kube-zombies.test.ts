@@ -5,7 +5,6 @@
  * the session's stream. The simulator runs each pod's containers in the real Docker engine: the target's namespace
  * is read from the host before and after, for every way a session ends.
  */
-import {execFile} from 'node:child_process'
 import {mkdtempSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -13,23 +12,18 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
+import {kubectlWith} from '../support/kubectl.js'
 import {describeProcesses, pidNamespaceProcesses} from '../support/processes.js'
 import {delay, PtySession} from '../support/pty.js'
-import {collect, docker, eventually, mindbg, requireEngine, ROOT, startMindbg, testEnv} from './helpers.js'
+import {collect, docker, eventually, mindbg, requireEngine, startMindbg, testEnv} from './helpers.js'
 
-const KUBECTL = join(ROOT, '.tools/bin/kubectl')
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-zombies-'))
 const TIMEOUT = 90_000
 const PROMPT = /[$#] /
 let sim: KubeSim
 let kubeconfig: string
 
-const kubectl = (...args: string[]): Promise<string> =>
-  new Promise((resolve, reject) => {
-    execFile(KUBECTL, ['--kubeconfig', kubeconfig, ...args], {encoding: 'utf8'}, (error, stdout, stderr) =>
-      error ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout.trim()),
-    )
-  })
+const kubectl = (...args: string[]): Promise<string> => kubectlWith(kubeconfig, ...args)
 const podJson = async (name: string): Promise<Record<string, any>> => JSON.parse(await kubectl('get', 'pod', name, '-o', 'json'))
 
 beforeAll(async () => {

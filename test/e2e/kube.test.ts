@@ -2,7 +2,7 @@
  * mindbg against pods: the built CLI as a subprocess, the Kubernetes API simulator (backed by the real Docker
  * engine) as the cluster, the real kubectl to set things up and to look at what mindbg did.
  */
-import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
+import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
@@ -12,23 +12,14 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {WebSocket} from 'ws'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
+import {KUBECTL, kubectlWith} from '../support/kubectl.js'
 import {PtySession} from '../support/pty.js'
 import {collect, eventually, mindbg, type RunResult, requireEngine, ROOT, startMindbg, testEnv} from './helpers.js'
 
-const KUBECTL = join(ROOT, '.tools/bin/kubectl')
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-'))
 let sim: KubeSim
 let kubeconfig: string
 let viewerConfig: string
-
-/** The real kubectl, asynchronously: the simulator answers from this very process. */
-function kubectlWith(config: string, ...args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(KUBECTL, ['--kubeconfig', config, ...args], {encoding: 'utf8'}, (error, stdout, stderr) =>
-      error ? reject(new Error(`kubectl ${args.join(' ')}: ${stderr || error.message}`)) : resolve(stdout.trim()),
-    )
-  })
-}
 
 const kubectl = (...args: string[]): Promise<string> => kubectlWith(kubeconfig, ...args)
 

@@ -21,7 +21,8 @@ import path from 'node:path'
 import pty from '@lydell/node-pty'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {type Registry, readTar, startRegistry, uniqueImage} from '../support/registry.js'
+import {readTar} from '../../src/session/tar.js'
+import {type Registry, startRegistry, uniqueImage} from '../support/registry.js'
 import {BIN, BUSYBOX, DISTROLESS, docker, dockerOk, mindbg, removeTargets, requireEngine, ROOT, sidecarsOf, startTarget, testEnv} from './helpers.js'
 
 const REPO = 'mindbg-test/pull/busybox' // nested on purpose
@@ -315,7 +316,7 @@ describe('the test registry itself', () => {
     }
     // The layer is a plain tar of the busybox fixture.
     const layer = Buffer.from(await (await fetch(`${base}/v2/${REPO}/blobs/${manifest.layers[0]!.digest}`)).arrayBuffer())
-    expect(readTar(layer).map((e) => e.name)).toContain('bin/busybox')
+    expect(readTar(layer).map((e) => e.path)).toContain('bin/busybox')
 
     const code = async (url: string): Promise<[number, string]> => {
       const res = await fetch(url)
@@ -348,7 +349,7 @@ describe('the test registry itself', () => {
         const files = format === 'ustar' ? ['short'] : ['short', long]
         execFileSync('tar', ['-C', path.join(dir, 'src'), `--format=${format}`, '-cf', archive, ...files])
         const entries = readTar(readFileSync(archive))
-        expect(entries.map((e) => e.name), format).toEqual(files)
+        expect(entries.map((e) => e.path), format).toEqual(files)
         expect(entries[0]!.data.toString()).toBe('x'.repeat(1000))
         if (format !== 'ustar') expect(entries[1]!.data.toString()).toBe('long\n')
       }

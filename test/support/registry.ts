@@ -21,6 +21,8 @@ import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 
+import {readTar} from '../../src/session/tar.js'
+
 export const MEDIA_TYPE = {
   manifest: 'application/vnd.docker.distribution.manifest.v2+json',
   config: 'application/vnd.docker.container.image.v1+json',
@@ -51,118 +53,6 @@ export interface Registry {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// A tiny tar reader (ustar, GNU and PAX), enough for `docker save` archives.
-
-export interface TarEntry {
-  name: string
-  /** The typeflag: '0' regular file, '5' directory, '2' symlink, '1' hard link, ... ('\0' is reported as '0'). */
-  type: string
-  linkname: string
-  data: Buffer
-}
-
-const BLOCK = 512
-
-/** Reads a NUL-terminated string field. */
-function field(header: Buffer, offset: number, length: number): string {
-  const raw = header.subarray(offset, offset + length)
-  const end = raw.indexOf(0)
-  return raw.subarray(0, end < 0 ? raw.length : end).toString('utf8')
-}
-
-/** A numeric field: octal ASCII (NUL/space padded), or GNU base-256 when the high bit of the first byte is set. */
-function numeric(header: Buffer, offset: number, length: number): number {
-  const raw = header.subarray(offset, offset + length)
-  if (raw[0]! & 0x80) {
-    if (raw[0] === 0xff) throw new Error('tar: negative base-256 number')
-    let value = raw[0]! & 0x7f
-    for (let i = 1; i < raw.length; i++) value = value * 256 + raw[i]!
-    if (!Number.isSafeInteger(value)) throw new Error('tar: number too large')
-    return value
-  }
-  const text = raw.toString('latin1').replace(/[\0 ]+$/, '').replace(/^[\0 ]+/, '')
-  if (text === '') return 0
-  if (!/^[0-7]+$/.test(text)) throw new Error(`tar: bad octal number ${JSON.stringify(text)}`)
-  return parseInt(text, 8)
-}
-
-function checksumOk(header: Buffer): boolean {
-  const stored = numeric(header, 148, 8)
-  let sum = 0
-  for (let i = 0; i < BLOCK; i++) sum += i >= 148 && i < 156 ? 0x20 : header[i]!
-  return sum === stored
-}
-
-/** PAX extended header records: "<len> <key>=<value>\n", where <len> counts bytes of the whole record. */
-function paxRecords(data: Buffer): Record<string, string> {
-  const records: Record<string, string> = {}
-  let pos = 0
-  while (pos < data.length) {
-    const space = data.indexOf(0x20, pos)
-    if (space < 0) break
-    const length = Number(data.subarray(pos, space).toString('latin1'))
-    if (!Number.isInteger(length) || length <= 0 || pos + length > data.length) throw new Error('tar: bad PAX record')
-    const record = data.subarray(space + 1, pos + length - 1).toString('utf8') // without the trailing newline
-    const eq = record.indexOf('=')
-    if (eq > 0) records[record.slice(0, eq)] = record.slice(eq + 1)
-    pos += length
-  }
-  return records
-}
-
-/** All entries of an uncompressed tar archive, in order; PAX and GNU long-name entries are applied, not returned. */
-export function readTar(archive: Buffer): TarEntry[] {
-  const entries: TarEntry[] = []
-  let pos = 0
-  let pax: Record<string, string> = {}
-  let globalPax: Record<string, string> = {}
-  let longName: string | undefined
-  let longLink: string | undefined
-  while (pos + BLOCK <= archive.length) {
-    const header = archive.subarray(pos, pos + BLOCK)
-    if (header.every((b) => b === 0)) break // end of archive (two zero blocks; one is enough to stop)
-    if (!checksumOk(header)) throw new Error(`tar: bad header checksum at offset ${pos}`)
-    const rawType = String.fromCharCode(header[156]!)
-    const type = rawType === '\0' ? '0' : rawType
-    const overrides = {...globalPax, ...pax}
-    const size = overrides.size !== undefined && !/^[xgLK]$/.test(type) ? Number(overrides.size) : numeric(header, 124, 12)
-    const dataStart = pos + BLOCK
-    if (dataStart + size > archive.length) throw new Error(`tar: entry at offset ${pos} is truncated`)
-    const data = archive.subarray(dataStart, dataStart + size)
-    pos = dataStart + Math.ceil(size / BLOCK) * BLOCK
-
-    switch (type) {
-      case 'x': // PAX header for the next entry
-        pax = paxRecords(data)
-        continue
-      case 'g': // PAX global header
-        globalPax = {...globalPax, ...paxRecords(data)}
-        continue
-      case 'L': // GNU long name for the next entry
-        longName = field(data, 0, data.length)
-        continue
-      case 'K': // GNU long link name for the next entry
-        longLink = field(data, 0, data.length)
-        continue
-    }
-
-    // ustar ("ustar\0" + "00") has a prefix field; the old GNU format ("ustar  \0") uses those bytes for other things.
-    const ustar = header.subarray(257, 263).toString('latin1') === 'ustar\0'
-    const prefix = ustar ? field(header, 345, 155) : ''
-    const headerName = prefix ? `${prefix}/${field(header, 0, 100)}` : field(header, 0, 100)
-    entries.push({
-      name: overrides.path ?? longName ?? headerName,
-      type,
-      linkname: overrides.linkpath ?? longLink ?? field(header, 157, 100),
-      data,
-    })
-    pax = {}
-    longName = undefined
-    longLink = undefined
-  }
-  return entries
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // Images out of `docker save`.
 
@@ -185,7 +75,8 @@ function dockerSave(ref: string): Promise<Buffer> {
 /** The config and layer tars of the (single) image in a `docker save` archive. */
 export function parseDockerSave(archive: Buffer, what = 'archive'): SavedImage {
   const files = new Map<string, Buffer>()
-  for (const entry of readTar(archive)) if (entry.type === '0') files.set(entry.name.replace(/^\.\//, ''), entry.data)
+  // mindbg's own tar reader (the one `cp` and collect steps use).
+  for (const entry of readTar(archive)) if (entry.type === 'file') files.set(entry.path.replace(/^\.\//, ''), entry.data)
   const manifestJson = files.get('manifest.json')
   if (!manifestJson) throw new Error(`${what}: no manifest.json (not a docker save archive?)`)
   const [image] = JSON.parse(manifestJson.toString('utf8')) as Array<{Config: string; Layers: string[]}>

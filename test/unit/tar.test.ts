@@ -13,7 +13,7 @@ import {Readable} from 'node:stream'
 import {describe, expect, it} from 'vitest'
 
 import {tarOf} from '../../src/backends/docker/init.js'
-import {extractTar} from '../../src/session/tar.js'
+import {extractTar, readTar} from '../../src/session/tar.js'
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'mindbg-tar-'))
 
@@ -83,6 +83,41 @@ describe.each(TARS)('extracting what %s writes', (_name, create) => {
     const dest = join(temp(), 'out')
     await extractTar(Readable.from(chunks), dest)
     expect(describeTree(dest)).toEqual(describeTree(tree))
+  })
+})
+
+describe('reading headers', () => {
+  it("the old GNU format's bytes 345-500 (atime, ctime) are no path prefix, as ustar's are", () => {
+    const dir = temp()
+    writeFileSync(join(dir, 'f'), 'x')
+    const archive = Buffer.from(execFileSync('tar', ['--format=gnu', '-cf', '-', '-C', dir, 'f']))
+    expect(archive.subarray(257, 265).toString('latin1')).toBe('ustar  \0')
+    // Fill the GNU atime field, then fix the checksum as tar would have written it.
+    archive.write('14712345670\0', 345, 'latin1')
+    archive.fill(0x20, 148, 156)
+    const sum = archive.subarray(0, 512).reduce((a, b) => a + b, 0)
+    archive.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+    expect(readTar(archive).map((e) => e.path)).toEqual(['f'])
+  })
+
+  it('a global pax header applies to every entry after it, a per-entry one to the next only', () => {
+    const pax = (key: string, value: string): Buffer => {
+      let record = ` ${key}=${value}\n`
+      let length = record.length
+      while (`${length}${record}`.length !== length) length = `${length}${record}`.length
+      return Buffer.from(`${length}${record}`)
+    }
+    const meta = (type: string, data: Buffer): Buffer => {
+      const block = tarOf('PaxHeader', data, 0o644)
+      block.write(type, 156, 'latin1')
+      block.fill(0x20, 148, 156)
+      const sum = block.subarray(0, 512).reduce((a, b) => a + b, 0)
+      block.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1')
+      return block.subarray(0, 512 + Math.ceil(data.length / 512) * 512)
+    }
+    const file = (name: string): Buffer => tarOf(name, Buffer.from(name), 0o644).subarray(0, 1024)
+    const archive = Buffer.concat([meta('g', pax('mtime', '1000')), meta('x', pax('path', 'renamed')), file('a'), file('b'), Buffer.alloc(1024)])
+    expect(readTar(archive).map((e) => [e.path, e.mtime, e.data.toString()])).toEqual([['renamed', 1000, 'a'], ['b', 1000, 'b']])
   })
 })
 

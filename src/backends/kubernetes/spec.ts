@@ -8,6 +8,8 @@ import {type IdentityField, identityEntries, type SessionIdentity} from '../../d
 
 export const DEFAULT_CONTAINER_ANNOTATION = 'kubectl.kubernetes.io/default-container'
 export const ENV_PREFIX = 'MINDBG_'
+/** The debugger's random session id: in the wrappers' control messages (init request, exit trailer). */
+export const SESSION_ENV = `${ENV_PREFIX}SESSION`
 /** The uid a restricted debugger uses when the target's uid is unknown (distroless "nonroot"). */
 export const FALLBACK_NON_ROOT_UID = 65532
 
@@ -103,6 +105,13 @@ const FETCH_INIT = [
 export const initRequestPrefix = (session: string, tty: boolean): string => (tty ? `\x1b]mindbg-init;${session};` : `mindbg-init:${session}:`)
 export const initRequestEnd = (tty: boolean): number => (tty ? 0x07 : 0x0a)
 
+/** The wrapper's `ask ARCH`, printing the request in exactly the form above (printf escapes for the controls). */
+function askFunction(tty: boolean): string {
+  const escaped = (text: string): string => text.replace(/[\x00-\x1f]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+  const format = `${escaped(initRequestPrefix('%s', tty))}%s${escaped(String.fromCharCode(initRequestEnd(tty)))}`
+  return `ask() { printf '${format}' "$${SESSION_ENV}" "$1"${tty ? '' : ' >&2'}; }`
+}
+
 /**
  * mindbg's answer to an init request: the binary as printf format lines, every byte an octal escape (nothing a
  * terminal's line discipline or printf could take for something else), then ".". Empty (just ".") for no binary.
@@ -124,7 +133,7 @@ export function initAnswer(binary: Buffer | undefined): Buffer {
 export const TTY_WRAPPER = [
   GATE,
   FETCH_INIT,
-  'ask() { printf \'\\033]mindbg-init;%s;%s\\007\' "$MINDBG_SESSION" "$1"; }',
+  askFunction(true),
   'if saved=$(stty -g 2>/dev/null) && stty -echo 2>/dev/null; then quiet=yes; else quiet=no; fi',
   'gate || exit 0',
   'fetch_init "$quiet"',
@@ -134,20 +143,6 @@ export const TTY_WRAPPER = [
   'if [ -n "$init" ]; then use_init; exec "$init" "$@"; fi',
   'exec "$@"',
 ].join('\n')
-
-/**
- * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
- * It runs in the background while a watcher blocks on the session's stdin, which mindbg holds open to the end.
- * When the session ends, however it ends, the API server closes the attach and the kubelet closes stdin
- * (stdinOnce): the watcher wakes up and stops the command (TERM, then KILL 2 s later). Background jobs of a
- * non-interactive shell get /dev/null as stdin, hence the copy of the session's stdin on fd 3.
- */
-/**
- * How a one-shot debugger tells mindbg its command's exit code without waiting for the pod status (which comes
- * only at the kubelet's next relist, up to a second later): its last line on stderr, with the session's id so that
- * no output can be mistaken for it. mindbg removes it from the output (ExitTrailer); `kubectl logs` shows it.
- */
-export const SESSION_ENV = `${ENV_PREFIX}SESSION`
 
 /** Labels cannot be set on ephemeral containers: who started a debugger, and why, is in its environment. */
 const identityKey = (field: IdentityField): string => `${ENV_PREFIX}${field.toUpperCase()}`
@@ -159,6 +154,11 @@ export function identityEnv(container: V1EphemeralContainer, field: IdentityFiel
 }
 
 export const isMindbgDebugger = (container: {name: string}): boolean => container.name.startsWith('mindbg-')
+/**
+ * How a one-shot debugger tells mindbg its command's exit code without waiting for the pod status (which comes
+ * only at the kubelet's next relist, up to a second later): its last line on stderr, with the session's id (see
+ * SESSION_ENV) so that no output can be mistaken for it. mindbg removes it from the output; `kubectl logs` shows it.
+ */
 export const exitTrailerPrefix = (session: string): string => `mindbg-exit:${session}:`
 const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2`
 
@@ -202,7 +202,7 @@ const PRELUDE = [
   GATE,
   WAIT_STOPPABLE,
   FETCH_INIT,
-  `ask() { printf 'mindbg-init:%s:%s\\n' "$${SESSION_ENV}" "$1" >&2; }`,
+  askFunction(false),
   'exec 3<&0',
   'gate <&3 || exit 0',
   'fetch_init yes <&3',
@@ -215,6 +215,13 @@ const PRELUDE = [
   'if [ -n "$init" ]; then use_init; set -- "$init" "$@"; fi',
 ]
 
+/**
+ * A command (or a shell) without a terminal must not outlive the session: ephemeral containers cannot be deleted.
+ * It runs in the background while a watcher blocks on the session's stdin, which mindbg holds open to the end.
+ * When the session ends, however it ends, the API server closes the attach and the kubelet closes stdin
+ * (stdinOnce): the watcher wakes up and stops the command (TERM, then KILL 2 s later). Background jobs of a
+ * non-interactive shell get /dev/null as stdin, hence the copy of the session's stdin on fd 3.
+ */
 export const ONE_SHOT_WRAPPER = [
   ...PRELUDE,
   'wrapper=$$',
