@@ -2,7 +2,7 @@ import type {Readable, Writable} from 'node:stream'
 
 import type {Reporter} from '../domain/reporter.js'
 import type {DebuggerRequest, StreamMode} from '../domain/request.js'
-import type {Runtime, Target, TargetRef} from '../domain/target.js'
+import type {Runtime, Target, TargetRef, TargetSelector} from '../domain/target.js'
 
 /**
  * The seam between mindbg's session core and a container runtime. Docker (with Podman as its variant) and
@@ -21,6 +21,8 @@ export interface Backend<T extends Target = Target, P extends DebuggerPlan<T> = 
   prefetch?(request: DebuggerRequest): void
   /** The targets a reference names (one, or many for a selector), in whatever state they are. */
   resolve(ref: TargetRef): Promise<T[]>
+  /** The running targets whose labels match (none is not an error here); mindbg's own debuggers are never selected. */
+  select(selector: TargetSelector): Promise<T[]>
   /** What would be created next to `target`, and why: no change anywhere. Its report is what --dry-run shows. */
   plan(target: T, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<P>
   /** Creates the debugger (pulling its image if need be), not yet started. */

@@ -10,7 +10,9 @@
  *   - runs the command (PATH searched as execvp does) in its own process group, given the terminal if there is one;
  *   - forwards the signals it is sent to the command, except SIGTERM, which ends the session (mindbg's stop);
  *   - when the command ends, or on SIGTERM, kills what the session left behind and reaps it before exiting with the
- *     command's status (128+N for a signal, 143 after SIGTERM): nothing is left for the target's PID 1.
+ *     command's status (128+N for a signal, 143 after SIGTERM): nothing is left for the target's PID 1;
+ *   - with MINDBG_TIMEOUT_MS=N (a runbook step's deadline; the variable does not reach the command), after N ms
+ *     kills the command's process group and everything else it started, and exits 124 as timeout(1) does.
  *
  * No libc: the same few hundred bytes of code for any debug image (static, no loader, no /tmp), small enough to send
  * with every session. Linux x86_64 and aarch64.
@@ -22,7 +24,7 @@ typedef long i64;
 #if defined(__x86_64__)
 enum { NR_read = 0, NR_write = 1, NR_close = 3, NR_rt_sigprocmask = 14, NR_ioctl = 16, NR_getpid = 39, NR_clone = 56,
        NR_execve = 59, NR_wait4 = 61, NR_kill = 62, NR_setpgid = 109, NR_rt_sigtimedwait = 128, NR_prctl = 157,
-       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257, NR_unlinkat = 263 };
+       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257, NR_unlinkat = 263, NR_setitimer = 38 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 r10 __asm__("r10") = d;
   register i64 r8 __asm__("r8") = e;
@@ -35,7 +37,7 @@ __asm__(".text\n.global _start\n_start:\n xor %rbp,%rbp\n mov %rsp,%rdi\n and $-
 #elif defined(__aarch64__)
 enum { NR_unlinkat = 35, NR_ioctl = 29, NR_openat = 56, NR_close = 57, NR_getdents64 = 61, NR_read = 63, NR_write = 64, NR_exit_group = 94,
        NR_kill = 129, NR_rt_sigprocmask = 135, NR_rt_sigtimedwait = 137, NR_setpgid = 154, NR_prctl = 167,
-       NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260 };
+       NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260, NR_setitimer = 103 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 x8 __asm__("x8") = n;
   register i64 x0 __asm__("x0") = a;
@@ -58,7 +60,7 @@ __asm__(".text\n.global _start\n_start:\n mov x29, #0\n mov x30, #0\n mov x0, sp
 #define sys3(n, a, b, c) sys6(n, (i64)(a), (i64)(b), (i64)(c), 0, 0, 0)
 #define sys4(n, a, b, c, d) sys6(n, (i64)(a), (i64)(b), (i64)(c), (i64)(d), 0, 0)
 
-enum { SIGKILL = 9, SIGTERM = 15, SIGCHLD = 17, SIG_SETMASK = 2, WNOHANG = 1, ECHILD = 10, EACCES = 13,
+enum { SIGKILL = 9, SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIG_SETMASK = 2, WNOHANG = 1, ECHILD = 10, EACCES = 13,
        PR_SET_CHILD_SUBREAPER = 36, TIOCSPGRP = 0x5410, AT_FDCWD = -100, O_RDONLY = 0, O_DIRECTORY = 0200000 };
 
 /* gcc may call these for struct copies even when freestanding. */
@@ -159,6 +161,19 @@ failed:
   die(denied ? 126 : 127);
 }
 
+/* The value of the variable `prefix` names ("NAME="), taken out of envp so that the command never sees it. */
+static const char *take_env(char **envp, const char *prefix) {
+  for (char **e = envp; *e; e++) {
+    u64 i = 0;
+    while (prefix[i] && (*e)[i] == prefix[i]) i++;
+    if (prefix[i]) continue;
+    const char *value = *e + i;
+    for (char **d = e; *d; d++) d[0] = d[1];
+    return value;
+  }
+  return 0;
+}
+
 __attribute__((used)) void start(long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
@@ -167,15 +182,11 @@ __attribute__((used)) void start(long *sp) {
     say("usage: mindbg-init COMMAND [ARG...]\n");
     die(2);
   }
-  static const char unlink_var[] = "MINDBG_INIT_UNLINK=";
-  for (char **e = envp; *e; e++) {
-    u64 i = 0;
-    while (unlink_var[i] && (*e)[i] == unlink_var[i]) i++;
-    if (unlink_var[i]) continue;
-    sys3(NR_unlinkat, AT_FDCWD, *e + i, 0);
-    for (char **d = e; *d; d++) d[0] = d[1];
-    break;
-  }
+  static const char unlink_var[] = "MINDBG_INIT_UNLINK=", timeout_var[] = "MINDBG_TIMEOUT_MS=";
+  const char *unlink_path = take_env(envp, unlink_var), *timeout_ms = take_env(envp, timeout_var);
+  if (unlink_path) sys3(NR_unlinkat, AT_FDCWD, unlink_path, 0);
+  u64 deadline_ms = 0;
+  for (const char *c = timeout_ms; c && *c >= '0' && *c <= '9'; c++) deadline_ms = deadline_ms * 10 + (u64)(*c - '0');
   u64 all = ~0UL, none = 0;
   sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
   sys2(NR_prctl, PR_SET_CHILD_SUBREAPER, 1);
@@ -196,6 +207,11 @@ __attribute__((used)) void start(long *sp) {
     run(argv + 1, envp);
   }
 
+  if (deadline_ms) {
+    /* struct itimerval: interval {sec, usec}, value {sec, usec}; one shot. */
+    i64 timer[4] = {0, 0, (i64)(deadline_ms / 1000), (i64)(deadline_ms % 1000) * 1000};
+    sys3(NR_setitimer, 0, timer, 0);
+  }
   static char info[128];
   for (;;) {
     int sig = (int)sys4(NR_rt_sigtimedwait, &all, info, 0, 8);
@@ -207,6 +223,11 @@ __attribute__((used)) void start(long *sp) {
           die(status_code(status));
         }
       }
+    } else if (sig == SIGALRM && deadline_ms) {
+      sys2(NR_kill, -child, SIGKILL);
+      end_descendants(self);
+      say("mindbg: timed out\n");
+      die(124);
     } else if (sig == SIGTERM) {
       end_descendants(self);
       die(128 + SIGTERM);

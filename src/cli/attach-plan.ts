@@ -82,7 +82,7 @@ export function planAttach(input: AttachInput): AttachPlan {
 }
 
 /** -n and -c complete a pod reference; they may not contradict what the reference itself says. */
-function kubeFlagsInto(target: TargetRef, flags: AttachFlags): TargetRef {
+export function kubeFlagsInto(target: TargetRef, flags: Pick<AttachFlags, 'namespace' | 'target-container'>): TargetRef {
   if (target.runtime !== 'kubernetes') return target
   if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
     throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
@@ -101,7 +101,7 @@ function kubeFlagsInto(target: TargetRef, flags: AttachFlags): TargetRef {
 const NO_CONFIG: MindbgConfig = {path: undefined, siblings: []}
 
 /** Flags beat environment variables, which beat the config file, which beats the built-in defaults. */
-function debuggerRequest({flags, env, command, config = NO_CONFIG}: AttachInput): DebuggerRequest {
+export function debuggerRequest({flags, env, command, config = NO_CONFIG}: Pick<AttachInput, 'flags' | 'env' | 'command' | 'config'>): DebuggerRequest {
   const profile = parseProfile(flags.profile ?? (env.MINDBG_PROFILE?.trim() || config.profile || DEFAULT_PROFILE))
   const pull = parsePull(flags.pull ?? (env.MINDBG_PULL?.trim() || config.pull || 'missing'))
   if (config.requireReason && !flags.reason?.trim()) {

@@ -89,6 +89,38 @@ export const ATTACH_FLAGS = table({
 })
 export type AttachFlags = FlagValues<typeof ATTACH_FLAGS>
 
+/** How a run's debuggers are made: attach's settings, less those that name or shape one sidecar. */
+const { chroot: _chroot, name: _name, timeout: _startTimeout, ...RUN_DEBUGGER_FLAGS } = DEBUGGER_FLAGS
+
+/** Selecting many targets: Docker containers' labels, or pods' labels with any Kubernetes flag. */
+const SELECT_FLAGS = table({
+  selector: {kind: 'string', char: 'l', multiple: true, description: 'Targets by label, KEY=VALUE[,KEY2=VALUE2] (repeatable): running Docker containers, or pods with a Kubernetes flag.'},
+  'all-namespaces': {kind: 'boolean', char: 'A', description: 'Kubernetes: select pods in every namespace.', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  kubernetes: {kind: 'boolean', description: "Kubernetes: select pods (in the context's namespace) rather than Docker containers.", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  'start-timeout': {kind: 'string', description: 'Kubernetes: how long to wait for each debugger to start (default 2m).', helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+})
+
+export const RUN_FLAGS = table({
+  ...RUN_DEBUGGER_FLAGS,
+  ...KUBE_FLAGS,
+  ...SELECT_FLAGS,
+  timeout: {kind: 'string', description: "Each step's deadline, over the runbook's (default: the runbook's, else 30s)."},
+  concurrency: {kind: 'string', description: 'How many targets at once (default 8).', default: '8'},
+  bundle: {kind: 'string', description: 'Write the evidence bundle here: a directory, or a .tar.gz (default: the report on stdout).'},
+  'dry-run': {kind: 'boolean', description: 'List the targets and the steps, and create nothing.'},
+  list: {kind: 'boolean', description: 'List the built-in runbooks.'},
+  json: {kind: 'boolean', description: 'One JSON object per event on stdout (target started, step finished, target finished, run finished).'},
+})
+export type RunFlags = FlagValues<typeof RUN_FLAGS>
+
+export const CP_FLAGS = table({
+  ...RUN_DEBUGGER_FLAGS,
+  ...KUBE_FLAGS,
+  'start-timeout': SELECT_FLAGS['start-timeout'],
+  timeout: {kind: 'string', description: 'How long the copy may take (default 10m).'},
+})
+export type CpFlags = FlagValues<typeof CP_FLAGS>
+
 /** Commands that look at the debuggers of one runtime: Docker unless one of these says Kubernetes. */
 const SCOPE_FLAGS = table({
   ...KUBE_FLAGS,

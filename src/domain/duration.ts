@@ -11,3 +11,8 @@ export function parseDuration(text: string, what = '--timeout'): number {
   if (ms <= 0) throw usageError(`${what} must be positive, got "${text}"`)
   return ms
 }
+
+/** A duration as people write it: "20s", "1.5s". */
+export function formatMs(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000}s` : `${(ms / 1000).toFixed(1)}s`
+}

@@ -8,6 +8,29 @@ export type TargetRef =
   | {runtime: 'docker'; ref: string}
   | {runtime: 'kubernetes'; pod: string; namespace?: string; container?: string}
 
+/**
+ * Many targets by their labels (a runbook's `-l`): Docker containers' labels, or pods' labels in a namespace (or all).
+ * `labels` is KEY=VALUE[,KEY2=VALUE2]; only running targets are selected.
+ */
+export interface TargetSelector {
+  runtime: Runtime
+  labels: string
+  namespace?: string | undefined
+  allNamespaces?: boolean | undefined
+  /** Kubernetes: the container of each pod (default: its default-container annotation, else the first). */
+  container?: string | undefined
+}
+
+const LABEL_TERM = /^[A-Za-z0-9]([A-Za-z0-9._/-]*[A-Za-z0-9])?(=[A-Za-z0-9._-]*)?$/
+
+/** Checks -l's syntax before anything is asked: KEY=VALUE or KEY, comma-separated (the same for both runtimes). */
+export function parseLabelSelector(text: string): string[] {
+  const terms = text.split(',').map((t) => t.trim())
+  const bad = terms.find((t) => !LABEL_TERM.test(t))
+  if (bad !== undefined) throw usageError(`bad label selector "${text}"${bad ? ` at "${bad}"` : ''}`, 'Use KEY=VALUE[,KEY2=VALUE2] (or KEY alone for "has the label"), e.g. -l app=web,tier=front.')
+  return terms
+}
+
 /** What a target is doing now. Not running is data, not an error: whether that is acceptable is decided above. */
 export type TargetState = 'running' | 'paused' | 'restarting' | 'stopped' | 'pending'
 
@@ -18,7 +41,13 @@ export interface Target {
   name: string
   /** The container ID, or the pod's UID. */
   id: string
+  /** A reference that names it again, as `attach` takes it: "web", "k8s://NAMESPACE/POD/CONTAINER". */
+  ref: string
   image: string
+  /** What the image resolved to: the image ID (Docker), the kubelet's imageID with its digest (Kubernetes). */
+  imageId?: string
+  /** Where it runs: the pod's node (Kubernetes). */
+  node?: string
   state: TargetState
   /** The state in the runtime's own words: "exited, exit code 3", "phase Pending". */
   stateDetail: string

@@ -4,6 +4,7 @@ import {dirname, join} from 'node:path'
 
 import {ExitCode, firstLine, MindbgError} from '../domain/errors.js'
 import {osAccount, type SessionResult} from '../domain/session.js'
+import type {DebuggerRequest} from '../domain/request.js'
 import type {Runtime, TargetRef} from '../domain/target.js'
 import type {AttachRequest} from './attach.js'
 
@@ -116,5 +117,33 @@ export function attachRecord(what: AttachRequest, started: number, outcome: {res
     exitCode: result ? result.exitCode : error instanceof MindbgError ? error.exitCode : ExitCode.internal,
     ending: result?.ending ?? 'failed',
     ...(error ? {error: firstLine(error instanceof Error ? error.message : String(error))} : {}),
+  }
+}
+
+/** The record of one target of a `run` (or a `cp`): its debugger's session, or why there was none. */
+export function targetRecord(
+  command: 'run' | 'cp',
+  what: {ref: string; runtime: Runtime; id: string; debugger?: {name: string; image: string} | undefined; startedAt: string; reason?: string | undefined},
+  request: DebuggerRequest,
+  outcome: {exitCode: number; ending: string; runbook?: string; path?: string},
+): AuditRecord {
+  const ended = Date.now()
+  return {
+    time: new Date(ended).toISOString(),
+    started: what.startedAt,
+    durationMs: ended - Date.parse(what.startedAt),
+    ...osAccount(),
+    command,
+    runtime: what.runtime,
+    target: what.ref,
+    ...(what.id ? {targetId: what.id} : {}),
+    ...(what.debugger ? {debugger: what.debugger.name, image: what.debugger.image} : {image: request.image}),
+    profile: request.profile,
+    ...(request.reason ? {reason: request.reason} : {}),
+    ...(outcome.runbook ? {runbook: outcome.runbook} : {}),
+    ...(outcome.path ? {oneShot: ['cp', outcome.path]} : {}),
+    exitCode: outcome.exitCode,
+    ending: outcome.ending,
+    ...(what.reason ? {error: what.reason} : {}),
   }
 }

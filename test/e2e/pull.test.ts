@@ -21,7 +21,7 @@ import path from 'node:path'
 import pty from '@lydell/node-pty'
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {readTar} from '../../src/session/tar.js'
+import {readTar} from '../../src/domain/tar.js'
 import {type Registry, startRegistry, uniqueImage} from '../support/registry.js'
 import {BIN, BUSYBOX, DISTROLESS, docker, dockerOk, mindbg, removeTargets, requireEngine, ROOT, sidecarsOf, startTarget, testEnv} from './helpers.js'
 

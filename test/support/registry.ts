@@ -21,7 +21,7 @@ import {createHash, randomBytes, timingSafeEqual} from 'node:crypto'
 import http from 'node:http'
 import type {AddressInfo} from 'node:net'
 
-import {readTar} from '../../src/session/tar.js'
+import {readTar} from '../../src/domain/tar.js'
 
 export const MEDIA_TYPE = {
   manifest: 'application/vnd.docker.distribution.manifest.v2+json',

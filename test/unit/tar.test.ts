@@ -13,7 +13,7 @@ import {Readable} from 'node:stream'
 import {describe, expect, it} from 'vitest'
 
 import {tarOf} from '../../src/backends/docker/init.js'
-import {extractTar, readTar} from '../../src/session/tar.js'
+import {extractTar, readTar} from '../../src/domain/tar.js'
 
 const temp = (): string => mkdtempSync(join(tmpdir(), 'mindbg-tar-'))
 

@@ -8,7 +8,7 @@ import {isRootUser} from '../../domain/profiles.js'
 import type {Reporter} from '../../domain/reporter.js'
 import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
 import {invokingUser, type SessionIdentity} from '../../domain/session.js'
-import type {TargetRef} from '../../domain/target.js'
+import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
 import {siblingImage} from '../../images/sibling.js'
 import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
@@ -60,6 +60,11 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   async resolve(ref: TargetRef): Promise<DockerTarget[]> {
     if (ref.runtime !== 'docker') throw new Error(`the Docker backend was given a ${ref.runtime} reference`)
     return [await guard(this.engine.inspectTarget(ref.ref))]
+  }
+
+  async select(selector: TargetSelector): Promise<DockerTarget[]> {
+    if (selector.runtime !== 'docker') throw new Error(`the Docker backend was given a ${selector.runtime} selector`)
+    return guard(this.engine.selectTargets(parseLabelSelector(selector.labels)))
   }
 
   async plan(target: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {

@@ -172,6 +172,7 @@ export class DockerEngine {
       runtime: 'docker',
       id: info.Id,
       name,
+      ref: name,
       image: info.Config.Image,
       state,
       stateDetail,
@@ -189,6 +190,14 @@ export class DockerEngine {
       target.isDebugger = {message: `${name} is itself a mindbg sidecar`, hint: `Debug its target instead: mindbg attach ${labels[LABEL.targetName] ?? '<target>'}`}
     }
     return target
+  }
+
+  /** Running containers with all of these labels (KEY=VALUE or KEY), mindbg's sidecars left out, by name. */
+  async selectTargets(labels: string[]): Promise<DockerTarget[]> {
+    const found = await this.api.listContainers({filters: {label: labels, status: ['running']}})
+    const targets = await Promise.all(found.filter((c) => c.Labels?.[LABEL.sidecar] !== 'true').map((c) => this.inspectTarget(c.Id).catch(() => undefined)))
+    // Gone between the list and the inspect: not selected.
+    return targets.filter((t): t is DockerTarget => t !== undefined && t.state === 'running').sort((a, b) => a.name.localeCompare(b.name))
   }
 
   private async explainMissing(ref: string): Promise<MindbgError> {

@@ -1,3 +1,4 @@
+import {TAR_END, tarHeader, tarPadding} from '../../domain/tar.js'
 import {type InitArch, initBinary} from '../init.js'
 
 /** Where mindbg-init (src/backends/init.c) is put into every sidecar, between create and start. */
@@ -14,23 +15,7 @@ export function initArchive(arch: InitArch): Buffer | undefined {
   return archive
 }
 
-/** A ustar archive of one regular file owned by root: 512-byte header, the bytes padded to 512, two zero blocks. */
+/** A tar archive of one regular file owned by root. */
 export function tarOf(name: string, data: Buffer, mode: number): Buffer {
-  const header = Buffer.alloc(512)
-  const field = (offset: number, width: number, value: string): void => void header.write(value, offset, width, 'latin1')
-  const octal = (offset: number, width: number, value: number): void => field(offset, width, `${value.toString(8).padStart(width - 1, '0')}\0`)
-  field(0, 100, name)
-  octal(100, 8, mode)
-  octal(108, 8, 0)
-  octal(116, 8, 0)
-  octal(124, 12, data.length)
-  octal(136, 12, 0)
-  field(148, 8, ' '.repeat(8))
-  field(156, 1, '0')
-  field(257, 8, 'ustar\u000000')
-  let sum = 0
-  for (const byte of header) sum += byte
-  field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `)
-  const padding = Buffer.alloc((512 - (data.length % 512)) % 512)
-  return Buffer.concat([header, data, padding, Buffer.alloc(1024)])
+  return Buffer.concat([tarHeader({path: name, type: 'file', mode, size: data.length}), data, tarPadding(data.length), TAR_END])
 }

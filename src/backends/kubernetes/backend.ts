@@ -1,13 +1,13 @@
 import {readFileSync} from 'node:fs'
 
-import type {V1EphemeralContainer, V1Namespace, V1Pod} from '@kubernetes/client-node'
+import type {V1EphemeralContainer, V1Namespace, V1Pod, V1PodList} from '@kubernetes/client-node'
 
 import {deps} from '../../deps.js'
 import {firstLine, MindbgError, usageError} from '../../domain/errors.js'
 import type {Reporter} from '../../domain/reporter.js'
 import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
 import {invokingUser} from '../../domain/session.js'
-import type {TargetRef} from '../../domain/target.js'
+import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
 import {siblingImage} from '../../images/sibling.js'
 import type {Backend, BackendOptions, Debugger, DebuggerPlan, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
 import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
@@ -58,6 +58,29 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     }
     const container = chooseTargetContainer(pod, ref.container)
     return [{runtime: 'kubernetes', namespace, podName: ref.pod, container, pod, ...describeTarget(pod, namespace, ref.pod, container)}]
+  }
+
+  async select(selector: TargetSelector): Promise<KubeTarget[]> {
+    if (selector.runtime !== 'kubernetes') throw new Error(`the Kubernetes backend was given a ${selector.runtime} selector`)
+    parseLabelSelector(selector.labels)
+    const namespace = selector.namespace ?? this.api.namespace
+    const base = selector.allNamespaces ? '/api/v1/pods' : `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`
+    let list: V1PodList
+    try {
+      list = await this.api.request<V1PodList>('GET', `${base}?labelSelector=${encodeURIComponent(selector.labels)}`)
+    } catch (error) {
+      throw kubeError(error, {namespace: selector.allNamespaces ? '' : namespace, verb: 'list', resource: 'pods'})
+    }
+    const targets: KubeTarget[] = []
+    for (const pod of list.items) {
+      const ns = pod.metadata?.namespace ?? namespace
+      const podName = pod.metadata?.name ?? ''
+      if (pod.metadata?.deletionTimestamp) continue
+      const container = chooseTargetContainer(pod, selector.container)
+      const target: KubeTarget = {runtime: 'kubernetes', namespace: ns, podName, container, pod, ...describeTarget(pod, ns, podName, container)}
+      if (target.state === 'running') targets.push(target)
+    }
+    return targets.sort((a, b) => a.ref.localeCompare(b.ref))
   }
 
   async plan(target: KubeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan> {

@@ -14,7 +14,15 @@ export interface KubeTarget extends Target {
 /** The state of a pod's container, as data: the pod's phase first, then the container's own state. */
 export function describeTarget(pod: V1Pod, namespace: string, podName: string, container: string): Omit<Target, 'runtime'> {
   const name = `pod ${namespace}/${podName}, container ${container}`
-  const common = {name, id: pod.metadata?.uid ?? '', image: pod.spec?.containers.find((c) => c.name === container)?.image ?? ''}
+  const imageId = pod.status?.containerStatuses?.find((s) => s.name === container)?.imageID
+  const common = {
+    name,
+    id: pod.metadata?.uid ?? '',
+    ref: `k8s://${namespace}/${podName}/${container}`,
+    image: pod.spec?.containers.find((c) => c.name === container)?.image ?? '',
+    ...(imageId ? {imageId} : {}),
+    ...(pod.spec?.nodeName ? {node: pod.spec.nodeName} : {}),
+  }
   const phase = pod.status?.phase
   const state = (s: TargetState, subject: string, stateDetail: string, stateHint: string): Omit<Target, 'runtime'> => ({
     ...common,

@@ -3,7 +3,7 @@ import {dirname, join, normalize, sep} from 'node:path'
 import {Writable} from 'node:stream'
 import {finished} from 'node:stream/promises'
 
-import {MindbgError} from '../domain/errors.js'
+import {MindbgError} from './errors.js'
 
 /**
  * Tar archives in and out, streamed: what `mindbg cp` and a runbook's `collect:` steps receive from the debugger
@@ -283,4 +283,65 @@ export async function extractTar(source: NodeJS.ReadableStream, root: string): P
     utimesSync(d.path, d.mtime, d.mtime)
   }
   return summary
+}
+
+/** What `tarHeader` writes: a regular file, a directory or a symbolic link. */
+export interface TarHeaderFields {
+  path: string
+  type: 'file' | 'directory' | 'symlink'
+  mode: number
+  size?: number
+  mtime?: number
+  linkTarget?: string
+}
+
+/**
+ * The header block(s) of one entry: ustar, owned by root, with a pax header in front when the path or the link
+ * target is too long for ustar's 100 bytes (every reader that matters reads pax).
+ */
+export function tarHeader(fields: TarHeaderFields): Buffer {
+  const name = fields.type === 'directory' && !fields.path.endsWith('/') ? `${fields.path}/` : fields.path
+  const link = fields.linkTarget ?? ''
+  const long = Buffer.byteLength(name) > 100 || Buffer.byteLength(link) > 100
+  const pax = long ? paxHeader({path: name, ...(link ? {linkpath: link} : {})}) : Buffer.alloc(0)
+  const block = ustarBlock(long ? name.slice(-99).replace(/^\/+/, '') : name, fields.type === 'file' ? '0' : fields.type === 'directory' ? '5' : '2', fields.mode, fields.size ?? 0, fields.mtime ?? 0, link.slice(0, 100))
+  return Buffer.concat([pax, block])
+}
+
+/** Zero bytes up to the next 512-byte boundary after `size` bytes of data. */
+export const tarPadding = (size: number): Buffer => Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK)
+/** The end of an archive: two zero blocks. */
+export const TAR_END = Buffer.alloc(2 * BLOCK)
+
+function paxHeader(records: Record<string, string>): Buffer {
+  const body = Buffer.concat(
+    Object.entries(records).map(([key, value]) => {
+      // "LEN key=value\n", LEN counting itself.
+      const rest = ` ${key}=${value}\n`
+      let length = Buffer.byteLength(rest) + 1
+      while (String(length).length + Buffer.byteLength(rest) !== length) length++
+      return Buffer.from(`${length}${rest}`)
+    }),
+  )
+  return Buffer.concat([ustarBlock('PaxHeader', 'x', 0o644, body.length, 0, ''), body, tarPadding(body.length)])
+}
+
+function ustarBlock(name: string, type: string, mode: number, size: number, mtime: number, link: string): Buffer {
+  const header = Buffer.alloc(BLOCK)
+  const field = (offset: number, width: number, value: string): void => void header.write(value, offset, width, 'utf8')
+  const octal = (offset: number, width: number, value: number): void => field(offset, width, `${value.toString(8).padStart(width - 1, '0')}\0`)
+  field(0, 100, name)
+  octal(100, 8, mode & 0o7777)
+  octal(108, 8, 0)
+  octal(116, 8, 0)
+  octal(124, 12, size)
+  octal(136, 12, Math.max(0, Math.floor(mtime)))
+  field(148, 8, ' '.repeat(8))
+  field(156, 1, type)
+  field(157, 100, link)
+  field(257, 8, 'ustar\u000000')
+  let sum = 0
+  for (const byte of header) sum += byte
+  field(148, 8, `${sum.toString(8).padStart(6, '0')}\0 `)
+  return header
 }

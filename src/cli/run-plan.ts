@@ -1,0 +1,65 @@
+import {MindbgError, usageError} from '../domain/errors.js'
+import {parseDuration} from '../domain/duration.js'
+import {parseLabelSelector, parseTarget, type TargetRef, type TargetSelector} from '../domain/target.js'
+import type {RunPlan} from '../session/run.js'
+import type {Runbook} from '../session/runbook.js'
+import {type AttachFlags, flagsOnlyFor, given, kubeConnection, RUN_FLAGS, type RunFlags} from './flag-table.js'
+import {debuggerRequest, kubeFlagsInto} from './attach-plan.js'
+import type {MindbgConfig} from './config.js'
+
+export interface RunInput {
+  runbook: Runbook
+  targets: string[]
+  flags: RunFlags
+  env: NodeJS.ProcessEnv
+  config: MindbgConfig
+}
+
+const KUBE_SCOPE = flagsOnlyFor(RUN_FLAGS, 'kubernetes').filter((f) => f !== 'target-container' && f !== 'custom' && f !== 'start-timeout')
+
+/** Complete, then validate: the runbook's settings under the flags, the targets and selectors, before anything runs. */
+export function planRun({runbook, targets, flags, env, config}: RunInput): RunPlan {
+  const refs: TargetRef[] = targets.map((t) => kubeFlagsInto(parseTarget(t), flags))
+  const kube = KUBE_SCOPE.some((f) => given(flags[f as keyof RunFlags]))
+  const selectors: TargetSelector[] = (flags.selector ?? []).map((labels) => {
+    parseLabelSelector(labels)
+    return kube
+      ? {runtime: 'kubernetes', labels, namespace: flags.namespace, allNamespaces: Boolean(flags['all-namespaces']), container: flags['target-container']}
+      : {runtime: 'docker', labels}
+  })
+  if (refs.length === 0 && selectors.length === 0) {
+    throw usageError('no targets', 'Name containers or pods (mindbg run triage web pod/api), or select them by label: -l app=web.')
+  }
+  if (flags['all-namespaces'] && flags.namespace !== undefined) throw usageError('--all-namespaces and --namespace both choose where pods are selected', 'Use one of the two.')
+  if ((flags['all-namespaces'] || flags.kubernetes) && selectors.length === 0) throw usageError(`--${flags['all-namespaces'] ? 'all-namespaces' : 'kubernetes'} goes with -l`, 'Select pods by label: -l app=web --kubernetes.')
+  const dockerRefs = refs.filter((r) => r.runtime === 'docker')
+  if (kube && dockerRefs.length > 0 && flags.selector === undefined) {
+    const used = KUBE_SCOPE.find((f) => given(flags[f as keyof RunFlags]))
+    throw usageError(`--${used} is for Kubernetes targets, but ${dockerRefs[0]!.ref} is a container name`, 'Write pods as pod/NAME or k8s://NAMESPACE/POD.')
+  }
+  const concurrency = Number(flags.concurrency ?? 8)
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 256) throw usageError(`bad --concurrency "${flags.concurrency}"`, 'Use a whole number from 1 to 256.')
+
+  // Flags beat the runbook, which beats the environment and the config file.
+  const image = flags.image ?? (flags.sibling ? undefined : runbook.image)
+  const request = debuggerRequest({
+    flags: {...flags, image, sibling: flags.sibling ?? (flags.image === undefined && runbook.sibling ? true : undefined), profile: flags.profile ?? runbook.profile, timeout: flags['start-timeout']} as AttachFlags,
+    env,
+    command: [],
+    config,
+  })
+  const stepTimeout = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout')
+  const steps = stepTimeout === undefined ? runbook.steps : runbook.steps.map((s) => ({...s, timeoutMs: stepTimeout}))
+  return {runbook: {...runbook, steps}, refs, selectors, request, backend: kubeConnection(flags), concurrency}
+}
+
+/** `cp TARGET:PATH DEST`: the target and the absolute path in its filesystem. */
+export function parseCopySource(source: string): {target: TargetRef; path: string} {
+  const at = source.indexOf(':/')
+  // "docker://web:/etc" and "k8s://ns/pod:/etc": the scheme's colon is not the separator.
+  const colon = source.startsWith('docker://') || source.startsWith('k8s://') || source.startsWith('kubernetes://') ? source.indexOf(':/', source.indexOf('://') + 3) : at
+  if (colon <= 0) throw usageError(`bad source "${source}"`, 'Use TARGET:/ABSOLUTE/PATH, e.g. mindbg cp web:/etc/app ./app or pod/api:/tmp/heap.hprof -.')
+  const path = source.slice(colon + 1).replace(/\/+$/, '') || '/'
+  if (path.split('/').includes('..')) throw new MindbgError('usage', `bad path "${path}": ".." is not allowed`, 'Give the path as the target sees it, from /.')
+  return {target: parseTarget(source.slice(0, colon)), path}
+}
