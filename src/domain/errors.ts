@@ -29,6 +29,10 @@ export const ExitCode = {
   debuggerKilled: 137,
   /** A session named with --session does not exist or is not a running mindbg sidecar. */
   sessionNotFound: 120,
+  /** `run`: the run ended, but a step failed or timed out, or a target could not be run. */
+  runIncomplete: 121,
+  /** `cp`: the path does not exist in the target's filesystem. */
+  pathNotFound: 122,
   /** The command given after -- cannot be executed in the debug image (as docker run reports it). */
   commandNotExecutable: 126,
   /** The command given after -- does not exist in the debug image. */

@@ -1,3 +1,4 @@
+import {ExitCode} from '../domain/errors.js'
 import {osAccount} from '../domain/session.js'
 import type {Runbook} from './runbook.js'
 import type {RunOutcome, StepRecord, TargetRecord, TargetStatus} from './run.js'
@@ -26,7 +27,7 @@ interface StreamInfo {
 }
 
 /** The run's own exit code when it ran to its end but a step failed or timed out, or a target failed (README). */
-export const RUN_INCOMPLETE_EXIT = 121
+export const RUN_INCOMPLETE_EXIT = ExitCode.runIncomplete
 
 /** 0: every step on every target exited 0; 121: the run ended but not everything did; a stop keeps its signal's code. */
 export function runExitCode(outcome: RunOutcome, stopCode: number | undefined): number {

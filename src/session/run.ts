@@ -268,7 +268,7 @@ async function runTarget(backend: Backend, target: Target, key: string, plan: Ru
         stop.abort({exitCode: 124, ending: 'stopped'} satisfies StopRequest)
       } else {
         stoppedByRun = context.signal.aborted
-        failure = stoppedByRun ? 'the run was stopped' : sessionFailure(outcome.result, channel)
+        failure = stoppedByRun ? 'the run was stopped' : sessionFailure(outcome.result, channel, files.stderrTail)
         stepRecord = {...base, status: stoppedByRun ? 'not-run' : 'failed', exitCode: null, reason: failure}
       }
       record.steps.push(stepRecord)
@@ -295,9 +295,10 @@ export function stepCommand(step: RunbookStep): string[] {
 }
 
 /** Why a target's debugger ended before its steps did, in one line. */
-function sessionFailure(result: SessionResult, channel: StepChannel): string {
+function sessionFailure(result: SessionResult, channel: StepChannel, stepStderr = ''): string {
   if (result.error) return result.error.message
-  const said = firstLine(channel.stray.stderr)
+  // What the debugger said as it went: before any step, or into the step that was running.
+  const said = (firstLine(channel.stray.stderr) || firstLine(stepStderr)).replace(/^mindbg: /, '')
   if (result.ending === 'exit') return `the debugger ended (exit ${result.exitCode})${said ? `: ${said}` : ''}`
   return `the debugger ended (${result.ending}, exit ${result.exitCode})`
 }
