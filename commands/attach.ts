@@ -16,6 +16,7 @@ import {terminalSize} from '../src/cli/terminal.js'
 import {usageError} from '../src/domain/errors.js'
 import {attach, planReport} from '../src/session/attach.js'
 import {attachRecord, auditLogPath} from '../src/session/audit.js'
+import {openCast} from '../src/session/cast.js'
 
 /** A pipe, a socket or a file on fd 0 brings input; /dev/null, a closed stdin or a terminal does not (as data). */
 function stdinHasData(): boolean {
@@ -74,7 +75,9 @@ export default class Attach extends MindbgCommand {
     }
     const stop = new AbortController()
     const unsubscribe = stopOnSignals(stop)
-    const io = processIO()
+    if (flags['record-input'] && flags.record === undefined) throw usageError('--record-input goes with --record FILE.cast')
+    const cast = flags.record === undefined ? undefined : openCast(flags.record, {size: terminalSize(process.stdout), title: `mindbg attach ${args.target ?? flags.session ?? ''}`.trim(), input: Boolean(flags['record-input'])})
+    const io = {...processIO(), record: cast?.record}
     const started = Date.now()
     const auditLog = auditLogPath(process.env, config.auditLog)
     let result
@@ -86,6 +89,7 @@ export default class Attach extends MindbgCommand {
     } finally {
       unsubscribe()
       io.release()
+      cast?.close()
     }
     recordSession(auditLog, attachRecord(plan, started, {result}))
     if (result.error) throw result.error

@@ -83,6 +83,8 @@ export const ATTACH_FLAGS = table({
   'detach-keys': {kind: 'string', description: 'Key sequence that detaches and leaves the debugger running.', default: DEFAULT_DETACH_KEYS},
   'dry-run': {kind: 'boolean', description: 'Show the debugger that would be created (image and why, user, namespaces) and stop.', creation: true},
   session: {kind: 'string', description: 'Re-attach to the debugger of that name, left running by a detach (with a pod target: one in that pod).'},
+  record: {kind: 'string', description: 'Record the session in asciicast v2 (asciinema play FILE.cast); what is typed is left out.'},
+  'record-input': {kind: 'boolean', description: 'With --record: record what is typed too (passwords included).'},
   reuse: {kind: 'boolean', description: 'Re-attach to the newest debugger left running next to the target; add one if there is none.'},
   stdin: {kind: 'boolean', char: 'i', allowNo: true, description: 'Keep stdin attached (default: on for a shell or piped input).'},
   tty: {kind: 'boolean', char: 't', allowNo: true, description: 'Allocate a terminal (default: on for a shell in a terminal).'},

@@ -30,6 +30,8 @@ export interface SessionIO {
   stdout: Writable
   stderr: Writable
   terminal?: SessionTerminal | undefined
+  /** Told what the session shows, what is typed and the resizes (attach --record). */
+  record?: ((kind: 'o' | 'i' | 'r', data: Buffer | string) => void) | undefined
 }
 
 export interface SessionOptions {
@@ -110,15 +112,26 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
 
     // Output bound for a terminal is guarded: a compromised target may write into it (TerminalGuard says how).
     const toScreen = (from: Readable): Readable => (io.terminal ? pipeline(from, new TerminalGuard(), () => {}) : from)
-    const outputDone = Promise.all([relay(toScreen(attached.stdout), io.stdout), relay(toScreen(attached.stderr), io.stderr)])
+    const recorded = (from: Readable): Readable => {
+      if (io.record) from.on('data', (chunk: Buffer) => io.record!('o', chunk))
+      return from
+    }
+    const outputDone = Promise.all([relay(recorded(toScreen(attached.stdout)), io.stdout), relay(recorded(toScreen(attached.stderr)), io.stderr)])
     outputDone.catch(() => {})
     if (mode.tty && mode.stdin && io.terminal) undo.push(io.terminal.enterRaw())
-    if (mode.tty && io.terminal) undo.push(io.terminal.onResize((size) => attached.resize(size)))
+    if (mode.tty && io.terminal) {
+      undo.push(
+        io.terminal.onResize((size) => {
+          attached.resize(size)
+          io.record?.('r', `${size.columns}x${size.rows}`)
+        }),
+      )
+    }
     let detach: () => void = () => {}
     const detached = new Promise<Outcome>((resolve) => {
       detach = () => resolve({kind: 'detach'})
     })
-    if (mode.stdin && io.stdin && attached.input) undo.push(forwardInput(io.stdin, attached.input, mode, () => detach()))
+    if (mode.stdin && io.stdin && attached.input) undo.push(forwardInput(io.stdin, attached.input, mode, () => detach(), io.record))
     const exited = attached.exited.then((code): Outcome => ({kind: 'exit', code}))
     exited.catch(() => {})
 
@@ -187,7 +200,7 @@ async function relay(from: Readable, to: Writable): Promise<void> {
 }
 
 /** Forwards the session's input with backpressure; on a terminal, the detach keys leave the debugger running. */
-function forwardInput(stdin: Readable, input: Writable, mode: StreamMode, onDetach: () => void): () => void {
+function forwardInput(stdin: Readable, input: Writable, mode: StreamMode, onDetach: () => void, record?: SessionIO['record']): () => void {
   const matcher = mode.tty ? new DetachKeyMatcher(mode.detachKeys) : undefined
   let done = false
   let waiting = false
@@ -197,6 +210,7 @@ function forwardInput(stdin: Readable, input: Writable, mode: StreamMode, onDeta
     let data = chunk
     let detach = false
     if (matcher) ({forward: data, detach} = matcher.push(chunk))
+    if (data.length > 0) record?.('i', data)
     if (data.length > 0 && !input.write(data) && !waiting) {
       waiting = true
       stdin.pause()

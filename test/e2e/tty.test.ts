@@ -380,3 +380,32 @@ describe('mindbg attach under a pseudo-terminal', () => {
     }
   })
 })
+
+describe('attach --record', () => {
+  const castDir = mkdtempSync(path.join(os.tmpdir(), 'mindbg-cast-'))
+  const castOf = (file: string): {header: Record<string, unknown>; events: Array<[number, string, string]>} => {
+    const [header, ...events] = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l))
+    return {header, events}
+  }
+
+  it('writes asciicast v2: the header with the terminal size, the output, no input unless asked', async () => {
+    for (const input of [false, true]) {
+      const file = path.join(castDir, `s-${input}.cast`)
+      const {s} = await attachShell([...(input ? ['--record-input'] : []), '--record', file, newTarget()])
+      s.send('echo rec-$((40+2))\r')
+      await s.expect(outputLine('rec-42'))
+      s.send('exit\r')
+      expect((await s.waitExit(15_000)).exitCode).toBe(0)
+      const {header, events} = castOf(file)
+      expect(header).toMatchObject({version: 2, width: COLS, height: ROWS})
+      expect(typeof header.timestamp).toBe('number')
+      const output = events.filter((e) => e[1] === 'o').map((e) => e[2]).join('')
+      expect(output).toContain('rec-42')
+      const typed = events.filter((e) => e[1] === 'i').map((e) => e[2]).join('')
+      expect(typed).toBe(input ? 'echo rec-$((40+2))\rexit\r' : '')
+      // Times only go forward.
+      expect(events.map((e) => e[0])).toEqual([...events.map((e) => e[0])].sort((a, b) => a - b))
+    }
+    rmSync(castDir, {recursive: true, force: true})
+  }, 60_000)
+})
