@@ -9,7 +9,7 @@ import {requireRunning, type Runtime, type Target, type TargetRef, type TargetSe
 import type {StepFiles, StepOutputs} from './evidence.js'
 import {runSession} from './lifecycle.js'
 import type {Runbook, RunbookStep} from './runbook.js'
-import {STEP_SERVER, StepChannel} from './steps.js'
+import {STEP_COMMAND, StepChannel} from './steps.js'
 
 /** What `mindbg run` was asked for, validated (src/cli/run-plan.ts makes it from flags). */
 export interface RunPlan {
@@ -221,7 +221,7 @@ async function runTarget(backend: Backend, target: Target, key: string, plan: Ru
   let debuggerPlan
   try {
     requireRunning(target)
-    debuggerPlan = await backend.plan(target, {...plan.request, command: ['sh', '-c', STEP_SERVER]}, STEP_STREAMS, context)
+    debuggerPlan = await backend.plan(target, {...plan.request, command: STEP_COMMAND}, STEP_STREAMS, context)
   } catch (error) {
     const reason = toMindbgError(error).message
     notRun(0, reason)

@@ -5,7 +5,7 @@ import type {SessionIO} from './lifecycle.js'
 
 /**
  * Many commands in one debugger, one after the other, each with its own stdout, stderr, exit code and deadline: what
- * a runbook (and `cp`) runs on a target. The debugger's command is STEP_SERVER, a POSIX sh loop that reads one step
+ * a runbook (and `cp`) runs on a target. The debugger runs STEP_SERVER, a POSIX sh loop that reads one step
  * at a time from its stdin and, when the step has ended, writes a marker on stdout (with the exit code) and one on
  * stderr. The markers carry a random token that is sent on stdin (never in a command line another process could
  * read), so no output of a step can pass for one. It rides on an ordinary session (runSession), so every backend
@@ -16,25 +16,25 @@ import type {SessionIO} from './lifecycle.js'
  * mindbg gives up on the debugger once the deadline and a grace period have passed). Each step also runs under its
  * own mindbg-init where there is one, so that what it leaves behind is killed and reaped when it ends.
  */
-export const STEP_SERVER = [
-  'IFS= read -r t || exit 0',
-  "nl='",
-  "'",
-  'i= tm=',
-  'MINDBG_TIMEOUT_MS=60000 "/proc/$PPID/exe" sh -c "exit 7" </dev/null >/dev/null 2>&1',
-  '[ $? = 7 ] && i=/proc/$PPID/exe',
+const STEP_SERVER = [
+  // $nl is a newline, for the words of multi-line commands (quoteWord).
+  "nl=$(printf '\\n_'); nl=${nl%_}; i= tm=",
+  'MINDBG_TIMEOUT_MS=60000 "/proc/$PPID/exe" sh -c "exit 7" </dev/null >/dev/null 2>&1; [ $? = 7 ] && i=/proc/$PPID/exe',
   '[ -z "$i" ] && timeout 5 true </dev/null >/dev/null 2>&1 && tm=1',
   'while IFS= read -r ms && IFS= read -r line; do',
-  '  eval "set -- $line"',
-  '  if [ -n "$i" ]; then MINDBG_TIMEOUT_MS=$ms "$i" "$@"',
-  '  elif [ -n "$tm" ]; then timeout -s KILL $(( (ms + 999) / 1000 )) "$@"',
-  '  else "$@"',
-  '  fi </dev/null',
-  '  rc=$?',
-  `  printf '\\n%s:%s\\n' "$t" "$rc"`,
-  `  printf '\\n%s\\n' "$t" >&2`,
+  'eval "set -- $line"',
+  'if [ -n "$i" ]; then MINDBG_TIMEOUT_MS=$ms "$i" "$@"; elif [ -n "$tm" ]; then timeout -s KILL $(( (ms + 999) / 1000 )) "$@"; else "$@"; fi </dev/null',
+  'rc=$?',
+  `printf '\\n%s:%s\\n' "$t" "$rc"`,
+  `printf '\\n%s\\n' "$t" >&2`,
   'done',
-].join('\n')
+].join('; ').replace(/do; /g, 'do ')
+
+/**
+ * The debugger's command: it reads the token, then the server itself as one line, from stdin (so that `ps` in the
+ * target shows a short command line, not the script), and runs it.
+ */
+export const STEP_COMMAND = ['sh', '-c', 'IFS= read -r t && IFS= read -r s && eval "$s"', 'mindbg-steps']
 
 /** One word for the server's `eval "set -- LINE"`: single-quoted, its newlines spelled "$nl" so the line stays one line. */
 export function quoteWord(word: string): string {
@@ -76,7 +76,7 @@ export class StepChannel {
       marker: () => this.settle('stderr'),
     })
     this.io = {stdin: this.input, stdout: this.stdout, stderr: this.stderr}
-    this.input.write(`${token}\n`)
+    this.input.write(`${token}\n${STEP_SERVER}\n`)
   }
 
   /** Sends one step: argv verbatim (no shell unless argv says so), killed after `timeoutMs` inside the debugger. */

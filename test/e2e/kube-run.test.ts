@@ -138,6 +138,11 @@ describe('mindbg run over pods selected by label', () => {
     const every = await run(['triage', '-l', 'app=rb,tier=web', '-A', '--dry-run', '--json'])
     expect(every.code, every.stderr).toBe(0)
     const keys = JSON.parse(every.stdout).targets.map((t: any) => t.key)
+    // The simulator's label selection, as the real kubectl sees it.
+    const listed = JSON.parse(await kubectl('get', 'pods', '-A', '-l', 'app=rb,tier=web', '-o', 'json')).items
+      .filter((p: any) => p.status.containerStatuses?.[0]?.state?.running)
+      .map((p: any) => `${p.metadata.namespace}_${p.metadata.name}_app`)
+    expect([...keys].sort()).toEqual(listed.sort())
     expect(keys).toContain('far_rb-far_app')
     expect(keys).not.toContain('default_other_app')
     const far = await run(['triage', '-l', 'app=rb', '-n', 'far', '--bundle', join(dir, 'far')])

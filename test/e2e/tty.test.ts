@@ -409,3 +409,19 @@ describe('attach --record', () => {
     rmSync(castDir, {recursive: true, force: true})
   }, 60_000)
 })
+
+describe('mindbg run on a terminal', () => {
+  it('one live line per target, redrawn in place, ending with each target\'s outcome', async () => {
+    const a = newTarget()
+    const b = newTarget()
+    const s = PtySession.mindbg(['run', 'triage', a, b])
+    expect((await s.waitExit(60_000)).exitCode).toBe(0)
+    const out = s.output
+    // The block of live lines is redrawn: cursor up and erase below, then one line per target.
+    expect(out).toMatch(/\x1b\[2A\x1b\[0J/)
+    expect(out).toMatch(new RegExp(`${a}\\s+\\[\\d+/10\\] \\S+…`))
+    expect(out).toMatch(new RegExp(`${a}\\s+ok in \\d`))
+    expect(out).toMatch(new RegExp(`${b}\\s+ok in \\d`))
+    expect(out).toContain('# Runbook triage: 2 targets')
+  }, 60_000)
+})

@@ -12,7 +12,7 @@ import {PassThrough, Transform, Writable} from 'node:stream'
 
 import {describe, expect, it} from 'vitest'
 
-import {STEP_SERVER, StepChannel} from '../../src/session/steps.js'
+import {STEP_COMMAND, StepChannel} from '../../src/session/steps.js'
 
 const INIT = new URL(`../../dist/init/mindbg-init-${arch() === 'arm64' ? 'arm64' : 'amd64'}`, import.meta.url).pathname
 const SHELLS: Array<[string, string]> = [
@@ -46,7 +46,7 @@ const chopper = (size: number): Transform =>
 
 function server(shell: string, options: {init: boolean; chop?: number; path?: string}) {
   if (!existsSync(shell)) throw new Error(`${shell} is missing: npm test provisions busybox-static (dash and bash come with Debian)`)
-  const argv = shell.endsWith('busybox') ? [shell, 'sh', '-c', STEP_SERVER] : [shell, '-c', STEP_SERVER]
+  const argv = shell.endsWith('busybox') ? [shell, ...STEP_COMMAND] : [shell, ...STEP_COMMAND.slice(1)]
   const [command, ...args] = options.init ? [INIT, ...argv] : argv
   const child = spawn(command!, args, {stdio: ['pipe', 'pipe', 'pipe'], env: {PATH: options.path ?? process.env.PATH, HOME: '/nonexistent'}})
   const channel = new StepChannel()
