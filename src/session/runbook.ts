@@ -178,10 +178,13 @@ timeout: 20s
 steps:
   - name: processes
     run: |
-      # The target's processes: those whose root is the target's (the debugger's own have another).
-      r=\${MINDBG_TARGET_ROOT:-/proc/1/root}
+      # The target's processes: those whose root is the target's (the debugger's own have another); all of them
+      # where the target's root cannot be read.
+      r=\${MINDBG_TARGET_ROOT:-/proc/\${MINDBG_TARGET_PID:-1}/root}
+      [ -e "$r/" ] || r=
       for d in /proc/[0-9]*; do
-        [ -r "$d/status" ] && [ "$d/root/" -ef "$r/" ] || continue
+        [ -r "$d/status" ] || continue
+        [ -z "$r" ] || [ "$d/root/" -ef "$r/" ] || continue
         awk -v pid="\${d#/proc/}" '/^Name:/ {n=$2} /^State:/ {s=$2} /^PPid:/ {pp=$2} /^Uid:/ {u=$2} /^Threads:/ {t=$2} /^VmRSS:/ {r=$2} END {printf "%-7s %-7s %-6s %-2s %-8s %-9s %s\\n", pid, pp, u, s, t, r, n}' "$d/status"
       done | sort -n | { printf '%-7s %-7s %-6s %-2s %-8s %-9s %s\\n' PID PPID UID S THREADS RSS_KB NAME; cat; }
       echo
