@@ -45,7 +45,6 @@ export default class Run extends MindbgCommand {
     const dashes = this.argv.indexOf('--')
     if (dashes >= 0) throw usageError('mindbg run takes no command after "--"', 'The commands are the runbook\'s steps; for one command use mindbg attach TARGET -- COMMAND.')
     const config = await loadConfig(process.env)
-    if (config.requireReason && !flags.reason?.trim()) throw usageError(`a --reason is required (requireReason in ${config.path})`, 'Say why, e.g. --reason "INC-1234 checkout latency".')
     const runbook = await loadRunbook(args.runbook)
     const plan = planRun({runbook, targets: (argv as string[]).slice(1), flags, env: process.env, config})
     const progress = runProgress({json: Boolean(flags.json), quiet: Boolean(flags.quiet), stdout: process.stdout, stderr: process.stderr})
