@@ -64,7 +64,7 @@ export class StepChannel {
   /** What the server wrote outside any step (a shell's complaint before it could start): kept for the error. */
   readonly stray: {stdout: string; stderr: string} = {stdout: '', stderr: ''}
 
-  constructor(private readonly token = randomBytes(16).toString('hex')) {
+  constructor(token = randomBytes(16).toString('hex')) {
     this.stdout = new MarkerSplitter(Buffer.from(`\n${token}:`), true, {
       sink: () => this.current?.sinks.stdout,
       stray: (text) => (this.stray.stdout = (this.stray.stdout + text).slice(-4096)),
