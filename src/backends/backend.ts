@@ -23,6 +23,12 @@ export interface Backend<T extends Target = Target, P extends DebuggerPlan<T> = 
   resolve(ref: TargetRef): Promise<T[]>
   /** The running targets whose labels match (none is not an error here); mindbg's own debuggers are never selected. */
   select(selector: TargetSelector): Promise<T[]>
+  /**
+   * For a target that is not running (stopped, exited, restarting, an image): a running stand-in with its filesystem
+   * (a snapshot of the container, or the image), its image config and its volumes, that a debugger can join as if it
+   * were the target; the original is not touched. Optional: without it such targets are refused.
+   */
+  standIn?(target: T, request: DebuggerRequest, reporter: Reporter, signal: AbortSignal): Promise<StandIn<T>>
   /** What would be created next to `target`, and why: no change anywhere. Its report is what --dry-run shows. */
   plan(target: T, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<P>
   /** Creates the debugger (pulling its image if need be), not yet started. */
@@ -38,6 +44,16 @@ export interface Backend<T extends Target = Target, P extends DebuggerPlan<T> = 
   prune(options: {all: boolean}): Promise<PrunedDebugger[]>
   /** Lets go of connections; the backend is not used again. */
   close(): void
+}
+
+/** A running stand-in for a target that is not running; gone (with everything made for it) after end(). */
+export interface StandIn<T extends Target = Target> {
+  /** The stand-in, as a running target: what the debugger joins. Its name is the original's. */
+  readonly target: T
+  /** Said once before the session: what the debugger is looking at. */
+  readonly notice: string
+  /** Removes the stand-in and what was made for it (a snapshot image). Idempotent. */
+  end(): Promise<void>
 }
 
 /** How to reach the runtimes; each backend takes what concerns it. */

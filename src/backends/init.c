@@ -12,7 +12,10 @@
  *   - when the command ends, or on SIGTERM, kills what the session left behind and reaps it before exiting with the
  *     command's status (128+N for a signal, 143 after SIGTERM): nothing is left for the target's PID 1;
  *   - with MINDBG_TIMEOUT_MS=N (a runbook step's deadline; the variable does not reach the command), after N ms
- *     kills the command's process group and everything else it started, and exits 124 as timeout(1) does.
+ *     kills the command's process group and everything else it started, and exits 124 as timeout(1) does;
+ *   - as `mindbg-init --hold`, runs nothing: it is the one process of a stand-in for a target that is not running (a
+ *     container made from a stopped container's snapshot, or from an image), so that a debugger has a PID namespace
+ *     to join and the stand-in's filesystem at /proc/1/root; it reaps what ends up under it and exits 0 on SIGTERM.
  *
  * No libc: the same few hundred bytes of code for any debug image (static, no loader, no /tmp), small enough to send
  * with every session. Linux x86_64 and aarch64.
@@ -60,7 +63,7 @@ __asm__(".text\n.global _start\n_start:\n mov x29, #0\n mov x30, #0\n mov x0, sp
 #define sys3(n, a, b, c) sys6(n, (i64)(a), (i64)(b), (i64)(c), 0, 0, 0)
 #define sys4(n, a, b, c, d) sys6(n, (i64)(a), (i64)(b), (i64)(c), (i64)(d), 0, 0)
 
-enum { SIGKILL = 9, SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIG_SETMASK = 2, WNOHANG = 1, ECHILD = 10, EACCES = 13,
+enum { SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIG_SETMASK = 2, WNOHANG = 1, ECHILD = 10, EACCES = 13,
        PR_SET_CHILD_SUBREAPER = 36, TIOCSPGRP = 0x5410, AT_FDCWD = -100, O_RDONLY = 0, O_DIRECTORY = 0200000 };
 
 /* gcc may call these for struct copies even when freestanding. */
@@ -162,6 +165,23 @@ failed:
 }
 
 /* The value of the variable `prefix` names ("NAME="), taken out of envp so that the command never sees it. */
+static int same(const char *a, const char *b) {
+  while (*a && *a == *b) a++, b++;
+  return *a == *b;
+}
+
+static void hold(void) {
+  u64 all = ~0UL;
+  static char info[128];
+  sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+  for (;;) {
+    int sig = (int)sys4(NR_rt_sigtimedwait, &all, info, 0, 8);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) die(0);
+    while (sig == SIGCHLD && sys4(NR_wait4, -1, 0, WNOHANG, 0) > 0) {
+    }
+  }
+}
+
 static const char *take_env(char **envp, const char *prefix) {
   for (char **e = envp; *e; e++) {
     u64 i = 0;
@@ -179,9 +199,10 @@ __attribute__((used)) void start(long *sp) {
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   if (argc < 2) {
-    say("usage: mindbg-init COMMAND [ARG...]\n");
+    say("usage: mindbg-init COMMAND [ARG...] | --hold\n");
     die(2);
   }
+  if (argc == 2 && same(argv[1], "--hold")) hold();
   static const char unlink_var[] = "MINDBG_INIT_UNLINK=", timeout_var[] = "MINDBG_TIMEOUT_MS=";
   const char *unlink_path = take_env(envp, unlink_var), *timeout_ms = take_env(envp, timeout_var);
   if (unlink_path) sys3(NR_unlinkat, AT_FDCWD, unlink_path, 0);

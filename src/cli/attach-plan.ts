@@ -159,6 +159,7 @@ export function debuggerRequest({flags, env, command, config = NO_CONFIG}: Pick<
     workdir: flags.workdir,
     name: flags.name,
     chroot: Boolean(flags.chroot),
+    writableVolumes: Boolean(flags['writable-volumes']),
     reason: flags.reason,
     command,
     custom: flags.custom,

@@ -72,6 +72,12 @@ export const DEBUGGER_FLAGS = table({
   sibling: {kind: 'boolean', description: "Use the debug twin of the target's image (distroless :debug, Chainguard -dev, config mappings).", helpGroup: 'IMAGE', creation: true},
   user: {kind: 'string', char: 'u', description: 'User in the debugger, UID[:GID] (or, on Docker, a name).', helpGroup: 'SECURITY', creation: true},
   workdir: {kind: 'string', char: 'w', description: 'Working directory in the debugger.', creation: true},
+  'writable-volumes': {
+    kind: 'boolean',
+    description: "A target that is not running is debugged on a snapshot, with its volumes and bind mounts read-only: mount them writable.",
+    creation: true,
+    runtime: 'docker',
+  },
   custom: {kind: 'string', description: 'Kubernetes: partial container spec (JSON or YAML) merged into the debugger, as kubectl debug --custom.', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
   timeout: {kind: 'string', description: 'Kubernetes: how long to wait for the debugger to start (default 2m).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
   'target-container': {kind: 'string', char: 'c', description: "Kubernetes: the container to debug (default: the pod's default-container annotation, else the first).", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},

@@ -32,6 +32,8 @@ export interface DebuggerRequest {
   workdir: string | undefined
   name: string | undefined
   chroot: boolean
+  /** A target that is not running is debugged on a snapshot: its volumes are mounted writable rather than read-only. */
+  writableVolumes: boolean
   reason: string | undefined
   command: string[]
   /** A partial container spec (JSON or YAML file) merged into the debugger, as kubectl debug --custom. */

@@ -1,3 +1,4 @@
+import {imageReferenceProblem} from '../images/reference.js'
 import {MindbgError, usageError} from './errors.js'
 
 export const RUNTIMES = ['docker', 'kubernetes'] as const
@@ -5,7 +6,7 @@ export type Runtime = (typeof RUNTIMES)[number]
 
 /** Where the target lives, decided from its syntax alone (no engine is contacted to parse). */
 export type TargetRef =
-  | {runtime: 'docker'; ref: string}
+  | {runtime: 'docker'; ref: string; /** image://REF: the image's filesystem, no container of the user's */ image?: true}
   | {runtime: 'kubernetes'; pod: string; namespace?: string; container?: string}
 
 /**
@@ -69,6 +70,7 @@ export function parseTarget(input: string): TargetRef {
   if (!raw) throw usageError('empty target', 'Name a container: mindbg attach <name|id|id-prefix>.')
 
   if (raw.startsWith('docker://')) return dockerRef(raw.slice('docker://'.length), input)
+  if (raw.startsWith('image://')) return imageRef(raw.slice('image://'.length), input)
 
   for (const scheme of ['k8s://', 'kubernetes://']) {
     if (raw.startsWith(scheme)) {
@@ -95,6 +97,12 @@ function dockerRef(ref: string, input: string): TargetRef {
     )
   }
   return {runtime: 'docker', ref: ref.replace(/^\//, '')}
+}
+
+function imageRef(ref: string, input: string): TargetRef {
+  const problem = imageReferenceProblem(ref)
+  if (problem) throw usageError(`bad image target "${input}": ${problem}`, 'Write image://[REGISTRY/]NAME[:TAG][@sha256:DIGEST], e.g. image://gcr.io/distroless/static:nonroot.')
+  return {runtime: 'docker', ref, image: true}
 }
 
 function kubernetesRef(input: string, pod: string, namespace: string | undefined, container: string | undefined): TargetRef {

@@ -36,14 +36,16 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
     }
     backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
-    requireRunning(target)
-    if (what.reuse) {
+    if (what.reuse && target.state === 'running') {
+      requireRunning(target)
       const found = await backend.find({target}, what.streams)
       if (found) return await runSession(async () => found, io, options)
       context.reporter.notice('mindbg: no running mindbg debugger to reuse next to this target; adding one')
     }
-    const plan = await backend.plan(target, what.request, what.streams, context)
-    return await runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
+    return await withStandIn(backend, target, what.request, context, async (joined) => {
+      const plan = await backend.plan(joined, what.request, what.streams, context)
+      return runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
+    })
   } finally {
     backend.close()
   }
@@ -55,10 +57,30 @@ export async function planReport(what: Extract<AttachRequest, {kind: 'new'}>, co
   try {
     backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
-    requireRunning(target)
+    // Nothing is created for a dry run, a stand-in neither: what would be planned next to the target is shown.
+    if (target.state === 'running' || !backend.standIn) requireRunning(target)
     return (await backend.plan(target, what.request, what.streams, context)).report
   } finally {
     backend.close()
+  }
+}
+
+/**
+ * Runs `use` next to the target if it runs, else next to a running stand-in the backend makes for it (a snapshot, an
+ * image's container), removed afterwards whatever happens; a backend that makes none refuses, as before. A Ctrl-C
+ * while the stand-in is being made is not lost: the session that follows sees the same signal.
+ */
+export async function withStandIn<R>(backend: Backend, target: Target, request: DebuggerRequest, context: AttachContext, use: (target: Target) => Promise<R>): Promise<R> {
+  if (target.state === 'running' || target.isDebugger || !backend.standIn) {
+    requireRunning(target)
+    return use(target)
+  }
+  const standIn = await backend.standIn(target, request, context.reporter, context.signal ?? new AbortController().signal)
+  try {
+    context.reporter.notice(standIn.notice)
+    return await use(standIn.target)
+  } finally {
+    await standIn.end()
   }
 }
 

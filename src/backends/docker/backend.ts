@@ -10,7 +10,7 @@ import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../
 import {invokingUser, type SessionIdentity} from '../../domain/session.js'
 import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
 import {siblingImage} from '../../images/sibling.js'
-import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger} from '../backend.js'
+import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger, StandIn} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
 import {DockerEngine, type SidecarSummary} from './engine.js'
@@ -18,6 +18,7 @@ import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
 import {initArch} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
 import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
+import {startStandIn} from './stand-in.js'
 import {startWatchdog, type Watchdog} from './watchdog.js'
 
 interface DockerPlan extends DebuggerPlan<DockerTarget> {
@@ -59,7 +60,12 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   async resolve(ref: TargetRef): Promise<DockerTarget[]> {
     if (ref.runtime !== 'docker') throw new Error(`the Docker backend was given a ${ref.runtime} reference`)
+    if (ref.image) return [imageTarget(ref.ref)]
     return [await guard(this.engine.inspectTarget(ref.ref))]
+  }
+
+  standIn(target: DockerTarget, request: DebuggerRequest, reporter: Reporter): Promise<StandIn<DockerTarget>> {
+    return startStandIn(this.engine, target, request, reporter)
   }
 
   async select(selector: TargetSelector): Promise<DockerTarget[]> {
@@ -158,7 +164,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
-    const watchdog = startWatchdog(plan.name)
+    const watchdog = startWatchdog({container: plan.name})
     let container: Dockerode.Container
     try {
       watchdog.creating()
@@ -214,7 +220,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const name = info.Name.replace(/^\//, '')
     const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
     const notice = `mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`
-    const watchdog = startWatchdog(name)
+    const watchdog = startWatchdog({container: name})
     watchdog.created()
     return new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, await engine.kind(), notice)
   }
@@ -475,6 +481,29 @@ async function numericUser(engine: DockerEngine, target: DockerTarget): Promise<
   if (uid === undefined) return target.user // the engine will say it cannot find the user
   const gid = group === undefined ? passwd?.[3] : /^\d+$/.test(group) ? group : (await lookup('/etc/group', group))?.[2]
   return gid === undefined ? uid : `${uid}:${gid}`
+}
+
+/** image://REF before anything is asked: a target that never runs, debugged through a stand-in made from the image. */
+function imageTarget(image: string): DockerTarget {
+  return {
+    runtime: 'docker',
+    id: image,
+    name: image,
+    ref: `image://${image}`,
+    image,
+    imageId: image,
+    state: 'stopped',
+    stateDetail: 'an image',
+    stateMessage: `${image} is an image, not a container`,
+    stateHint: 'Debug a container made from it: mindbg attach image://' + image,
+    user: '',
+    env: [],
+    pidMode: '',
+    ipcMode: '',
+    pid: 0,
+    labels: {},
+    fromImage: true,
+  }
 }
 
 /** The twin of the first tag that has one; the first tag's error when none has. */

@@ -18,6 +18,8 @@ export interface DockerTarget extends Target {
   ipcMode: string
   pid: number
   labels: Record<string, string>
+  /** image://REF: not a container at all, only an image (its `image`) to debug a container made from. */
+  fromImage?: true
 }
 
 export type EngineKind = 'docker' | 'podman'
@@ -27,6 +29,10 @@ export const LABEL = {
   target: 'org.mindbg.target',
   targetName: 'org.mindbg.target-name',
   profile: 'org.mindbg.profile',
+  /** A container mindbg made from a stopped target's snapshot (or an image), for a debugger to join. */
+  standIn: 'org.mindbg.stand-in',
+  /** An image mindbg committed from a stopped target, removed with its stand-in. */
+  snapshot: 'org.mindbg.snapshot',
 } as const
 
 /** Who started a sidecar, and why: `org.mindbg.user`, `.started`, `.version`, `.reason`. */

@@ -28,10 +28,14 @@ export interface Watchdog {
   release(): void
 }
 
-export function startWatchdog(container: string): Watchdog {
+/** What a watchdog removes: a sidecar or stand-in container, or a snapshot image (both by name, only if mindbg's). */
+export type Reapable = {container: string} | {image: string}
+
+export function startWatchdog(what: Reapable): Watchdog {
   const reaper = fileURLToPath(new URL('./reaper.js', import.meta.url))
   // Detached: its own session and process group, so neither Ctrl-C nor a closing terminal reaches it.
-  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, process.execPath, reaper, container], {detached: true, stdio: ['pipe', 'ignore', 'ignore']})
+  const args = 'image' in what ? ['--image', what.image] : [what.container]
+  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, process.execPath, reaper, ...args], {detached: true, stdio: ['pipe', 'ignore', 'ignore']})
   child.on('error', () => {}) // no shell to spawn: AutoRemove still covers the normal paths
   child.unref()
   const pipe = child.stdin

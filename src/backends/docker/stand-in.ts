@@ -1,0 +1,191 @@
+import type Dockerode from 'dockerode'
+
+import {MindbgError} from '../../domain/errors.js'
+import type {Reporter} from '../../domain/reporter.js'
+import {printable} from '../../domain/printable.js'
+import type {DebuggerRequest} from '../../domain/request.js'
+import type {StandIn} from '../backend.js'
+import {initArch} from '../init.js'
+import {StdDemuxer} from './demux.js'
+import type {DockerEngine} from './engine.js'
+import {engineMessage, guard} from './errors.js'
+import {initArchive, INIT_PATH} from './init.js'
+import {type DockerTarget, LABEL, sidecarName} from './spec.js'
+import {startWatchdog, type Watchdog} from './watchdog.js'
+
+/** Snapshots are tagged mindbg-snapshot:<stand-in name>, so that a reaper can find one by name after a SIGKILL. */
+const SNAPSHOT_REPOSITORY = 'mindbg-snapshot'
+/** How many of a stopped target's last log lines are shown before the session. */
+const LAST_LOG_LINES = 5
+
+/** What the stand-in takes from the target: its image config, its volumes. */
+export interface StandInSource {
+  image: string
+  env: string[]
+  user: string
+  workdir: string
+  mounts: Array<Pick<Dockerode.ContainerInspectInfo['Mounts'][number], 'Type' | 'Name' | 'Source' | 'Destination'>>
+}
+
+/**
+ * Pure: the create request of a stand-in. Its only process is mindbg-init --hold, so a debugger has a PID namespace to
+ * join and the stand-in's filesystem at /proc/1/root. No network (a stopped container has none to share), volumes and
+ * bind mounts where they were, read-only unless asked, and nothing that restarts it.
+ */
+export function buildStandInSpec(target: DockerTarget, source: StandInSource, name: string, writableVolumes: boolean): Dockerode.ContainerCreateOptions {
+  const mounts = source.mounts.flatMap((m): Dockerode.MountSettings[] => {
+    const readOnly = !writableVolumes
+    if (m.Type === 'volume' && m.Name) return [{Type: 'volume', Source: m.Name, Target: m.Destination, ReadOnly: readOnly}]
+    if (m.Type === 'bind') return [{Type: 'bind', Source: m.Source, Target: m.Destination, ReadOnly: readOnly}]
+    // A tmpfs held nothing once the container stopped; other kinds (npipe, cluster) do not occur on Linux engines.
+    return []
+  })
+  const spec: Dockerode.ContainerCreateOptions = {
+    name,
+    Image: source.image,
+    Entrypoint: [INIT_PATH, '--hold'],
+    Cmd: [],
+    Env: source.env,
+    Labels: {[LABEL.standIn]: 'true', [LABEL.target]: target.id, [LABEL.targetName]: target.name},
+    StopSignal: 'SIGTERM',
+    HostConfig: {NetworkMode: 'none', IpcMode: 'shareable', RestartPolicy: {Name: 'no'}, Mounts: mounts},
+  }
+  if (source.user) spec.User = source.user
+  if (source.workdir) spec.WorkingDir = source.workdir
+  return spec
+}
+
+/** Things made for a stand-in, removed in reverse order, each guarded by its own watchdog until then. */
+class Made {
+  private readonly undo: Array<() => Promise<void>> = []
+
+  constructor(private readonly engine: DockerEngine) {}
+
+  /** Runs `make` under a watchdog for `what`, which from then on is removed by end(), or by the watchdog. */
+  async track<R>(what: {container: string} | {image: string}, make: () => Promise<R>): Promise<R> {
+    const watchdog: Watchdog = startWatchdog(what)
+    watchdog.creating()
+    let made: R
+    try {
+      made = await make()
+    } catch (error) {
+      // The request may have been carried out all the same: look once, and let the watchdog go only then.
+      await this.remove(what).then(() => watchdog.release(), () => {})
+      throw error
+    }
+    watchdog.created()
+    this.undo.push(async () => {
+      await this.remove(what)
+      watchdog.release()
+    })
+    return made
+  }
+
+  private async remove(what: {container: string} | {image: string}): Promise<void> {
+    if ('container' in what) return this.engine.remove(what.container, 2)
+    try {
+      await this.engine.api.getImage(what.image).remove()
+    } catch (error) {
+      if ((error as {statusCode?: number}).statusCode !== 404) throw error
+    }
+  }
+
+  async end(): Promise<void> {
+    // What cannot be removed now is left to its watchdog, still armed.
+    for (const undo of this.undo.splice(0).reverse()) await undo().catch(() => {})
+  }
+}
+
+/**
+ * A stopped, exited, created or restarting container (a snapshot of its filesystem, its writable layer included), or
+ * an image (`image://REF`), as a running stand-in that a sidecar joins as if it were the target. The original is not
+ * touched: a commit without pause reads its layers and writes a new image (a restart loop goes on meanwhile).
+ */
+export async function startStandIn(engine: DockerEngine, target: DockerTarget, request: DebuggerRequest, reporter: Reporter): Promise<StandIn<DockerTarget>> {
+  const name = `${sidecarName(target.name)}-fs`
+  const made = new Made(engine)
+  try {
+    let source: StandInSource
+    let notice: string
+    if (target.fromImage) {
+      await guard(engine.ensureImage(target.image, request.pull, reporter))
+      const info = await guard(engine.api.getImage(target.image).inspect())
+      source = {image: info.Id, env: info.Config.Env ?? [], user: info.Config.User ?? '', workdir: info.Config.WorkingDir ?? '', mounts: []}
+      notice = `mindbg: ${target.image} is an image: this session is on a container made from it (no network, no volumes), removed at the end`
+    } else {
+      const info = await guard(engine.api.getContainer(target.id).inspect())
+      for (const line of await lastRun(engine, info)) reporter.notice(line)
+      const snapshot = `${SNAPSHOT_REPOSITORY}:${name}`
+      await made.track({image: snapshot}, () =>
+        guard(
+          engine.api.getContainer(target.id).commit({
+            repo: SNAPSHOT_REPOSITORY,
+            tag: name,
+            pause: false,
+            comment: `mindbg: a snapshot of ${target.name} for a debug session`,
+            changes: `LABEL ${LABEL.snapshot}=true`,
+          }),
+        ),
+      )
+      source = {image: snapshot, env: info.Config.Env ?? [], user: info.Config.User ?? '', workdir: info.Config.WorkingDir ?? '', mounts: info.Mounts ?? []}
+      notice =
+        `mindbg: ${target.name} ${target.state === 'restarting' ? 'is restarting' : `is not running (${target.stateDetail})`}: this session is on a snapshot of its filesystem (its writable layer included), ` +
+        `with its volumes ${request.writableVolumes ? 'writable' : 'read-only'}; the container itself is untouched`
+    }
+    const platform = await engine.imagePlatform(source.image)
+    const arch = initArch(platform)
+    const init = arch && initArchive(arch)
+    if (!init) throw new MindbgError('sidecarFailed', `this build has no mindbg-init for ${platform || 'the platform of ' + target.image}, which a stand-in for a target that is not running needs`, 'Debug it on an amd64 or arm64 engine.')
+    const spec = buildStandInSpec(target, source, name, request.writableVolumes)
+    const holder = await made.track({container: name}, () => guard(engine.api.createContainer(spec)))
+    await guard(engine.putArchive(holder.id, init, '/'))
+    try {
+      await holder.start()
+    } catch (error) {
+      throw new MindbgError('sidecarFailed', `the stand-in for ${target.name} did not start: ${engineMessage(error)}`, 'Rerun with --debug for the engine\'s words.', {cause: error})
+    }
+    const running = await guard(holder.inspect())
+    const standIn: DockerTarget = {
+      ...target,
+      id: running.Id,
+      user: source.user,
+      env: source.env,
+      pidMode: '',
+      ipcMode: 'shareable',
+      pid: running.State.Pid,
+      state: 'running',
+      stateDetail: 'running',
+      stateMessage: `${target.name} is running`,
+      stateHint: '',
+    }
+    return {target: standIn, notice, end: () => made.end()}
+  } catch (error) {
+    await made.end()
+    throw error
+  }
+}
+
+/** How the target's last run ended, and its last log lines: what an SRE looks at first. */
+async function lastRun(engine: DockerEngine, info: Dockerode.ContainerInspectInfo): Promise<string[]> {
+  const s = info.State
+  const name = info.Name.replace(/^\//, '')
+  const finished = s.FinishedAt && !s.FinishedAt.startsWith('0001') ? ` at ${s.FinishedAt}` : ''
+  const lines = [
+    s.Status === 'created'
+      ? `mindbg: ${name} was created and never started`
+      : `mindbg: ${name} exited with code ${s.ExitCode}${finished}${s.OOMKilled ? ', killed for running out of memory (OOMKilled)' : ''}` +
+        (info.RestartCount ? `; restarted ${info.RestartCount} times` : ''),
+  ]
+  const logs = await engine.api
+    .getContainer(info.Id)
+    .logs({stdout: true, stderr: true, tail: LAST_LOG_LINES, follow: false})
+    .catch(() => undefined)
+  if (logs && logs.length > 0) {
+    const text: Buffer[] = []
+    if (info.Config.Tty) text.push(logs)
+    else new StdDemuxer((_stream, payload) => text.push(payload)).push(logs)
+    const last = Buffer.concat(text).toString('utf8').trimEnd().split('\n').slice(-LAST_LOG_LINES)
+    lines.push(`mindbg: its last log lines (docker logs ${name}):`, ...last.map((l) => `  ${printable(l)}`))
+  }
+  return lines
+}
