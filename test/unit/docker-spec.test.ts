@@ -3,6 +3,8 @@ import {describe, expect, it} from 'vitest'
 import {sidecarRequest} from './fixtures.js'
 
 import type {StreamMode} from '../../src/domain/request.js'
+import {INIT_PATH} from '../../src/backends/docker/init.js'
+import {buildStandInSpec} from '../../src/backends/docker/stand-in.js'
 import {buildSidecarSpec, CHROOT_SCRIPT, type DockerTarget, LABEL, sidecarName} from '../../src/backends/docker/spec.js'
 
 const target = (over: Partial<DockerTarget> = {}): DockerTarget => ({
@@ -125,5 +127,54 @@ describe('sidecarName', () => {
   it('is mindbg-<target>-<5 chars>', () => {
     expect(sidecarName('web', () => 0)).toBe('mindbg-web-bbbbb')
     expect(sidecarName('a'.repeat(80), () => 0.999).length).toBeLessThanOrEqual(7 + 40 + 6)
+  })
+})
+
+describe('buildStandInSpec: a running stand-in for a target that is not running', () => {
+  const source = {
+    image: 'mindbg-snapshot:mindbg-web-abcde-fs',
+    env: ['PATH=/app', 'MODE=prod'],
+    user: '65532:65532',
+    workdir: '/app',
+    mounts: [
+      {Type: 'volume', Name: 'data', Source: '/var/lib/docker/volumes/data/_data', Destination: '/data'},
+      {Type: 'bind', Name: '', Source: '/srv/conf', Destination: '/etc/app'},
+      {Type: 'tmpfs', Name: '', Source: '', Destination: '/run'},
+    ],
+  }
+
+  it.each([
+    [false, true],
+    [true, false],
+  ])('writable volumes %s: volumes and binds where they were, read-only %s; a tmpfs left out', (writable, readOnly) => {
+    const spec = buildStandInSpec(target(), source, 'mindbg-web-abcde-fs', writable)
+    expect(spec.HostConfig?.Mounts).toEqual([
+      {Type: 'volume', Source: 'data', Target: '/data', ReadOnly: readOnly},
+      {Type: 'bind', Source: '/srv/conf', Target: '/etc/app', ReadOnly: readOnly},
+    ])
+  })
+
+  it('holds with mindbg-init, as the target\'s user, with its environment and workdir, offline, never restarted, labelled', () => {
+    const spec = buildStandInSpec(target(), source, 'mindbg-web-abcde-fs', false)
+    expect(spec).toMatchObject({
+      name: 'mindbg-web-abcde-fs',
+      Image: source.image,
+      Entrypoint: [INIT_PATH, '--hold'],
+      Cmd: [],
+      Env: source.env,
+      User: '65532:65532',
+      WorkingDir: '/app',
+      Labels: {[LABEL.standIn]: 'true', [LABEL.target]: 'abc123def456', [LABEL.targetName]: 'web'},
+      HostConfig: {NetworkMode: 'none', RestartPolicy: {Name: 'no'}},
+    })
+    // Never mistaken for a debugger (mindbg ls, prune, the "is itself a sidecar" refusal).
+    expect(spec.Labels?.[LABEL.sidecar]).toBeUndefined()
+  })
+
+  it('an image without USER or WORKDIR keeps the engine\'s defaults', () => {
+    const spec = buildStandInSpec(target(), {...source, user: '', workdir: '', mounts: []}, 'n', false)
+    expect(spec.User).toBeUndefined()
+    expect(spec.WorkingDir).toBeUndefined()
+    expect(spec.HostConfig?.Mounts).toEqual([])
   })
 })

@@ -15,6 +15,7 @@ export const sidecarRequest = (over: Partial<SidecarRequest> = {}): SidecarReque
   workdir: undefined,
   name: undefined,
   chroot: false,
+  writableVolumes: false,
   reason: undefined,
   command: [],
   custom: undefined,

@@ -41,6 +41,17 @@ describe('mindbg-init', () => {
     expect(run(args).status).toBe(code)
   })
 
+  it('--hold runs nothing and waits: SIGTERM, SIGINT or SIGHUP end it with 0 (a stand-in\'s one process)', async () => {
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const child = spawn(INIT, ['--hold'], {stdio: 'ignore'})
+      await new Promise((r) => setTimeout(r, 100))
+      expect(child.exitCode).toBe(null)
+      child.kill(signal)
+      const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)))
+      expect(code).toBe(0)
+    }
+  })
+
   it('passes arguments, the environment and stdio through unchanged', () => {
     const r = spawnSync(INIT, ['sh', '-c', 'printf "%s|" "$@"; echo "$X"; cat', 'zero', 'a b', '', '*'], {input: 'in', encoding: 'utf8', env: {...process.env, X: 'x y'}})
     expect(r.stdout).toBe('a b||*|x y\nin')

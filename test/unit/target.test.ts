@@ -15,11 +15,13 @@ describe('parseTarget', () => {
     ['pods/api', {runtime: 'kubernetes', pod: 'api'}],
     ['k8s://prod/api', {runtime: 'kubernetes', namespace: 'prod', pod: 'api'}],
     ['kubernetes://prod/api/app', {runtime: 'kubernetes', namespace: 'prod', pod: 'api', container: 'app'}],
+    ['image://gcr.io/distroless/static:nonroot', {runtime: 'docker', ref: 'gcr.io/distroless/static:nonroot', image: true}],
+    ['image://busybox', {runtime: 'docker', ref: 'busybox', image: true}],
   ])('%s', (input, expected) => {
     expect(parseTarget(input)).toEqual(expected)
   })
 
-  it.each(['', '  ', 'docker://', 'we b', 'web/x', '-web', 'pod/', 'pod/a/b/c', 'k8s://prod', 'k8s://Prod/api', 'pod/API'])(
+  it.each(['', '  ', 'docker://', 'image://', 'image://Bad Ref', 'we b', 'web/x', '-web', 'pod/', 'pod/a/b/c', 'k8s://prod', 'k8s://Prod/api', 'pod/API'])(
     'rejects %j as a usage error',
     (input) => {
       let error: unknown

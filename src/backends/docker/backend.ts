@@ -18,7 +18,7 @@ import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
 import {initArch} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
 import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
-import {startStandIn} from './stand-in.js'
+import {pruneStandIns, startStandIn} from './stand-in.js'
 import {startWatchdog, type Watchdog} from './watchdog.js'
 
 interface DockerPlan extends DebuggerPlan<DockerTarget> {
@@ -231,12 +231,16 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   async prune({all}: {all: boolean}): Promise<PrunedDebugger[]> {
     const removed: PrunedDebugger[] = []
-    for (const sidecar of await this.list()) {
+    const sidecars = await this.list()
+    for (const sidecar of sidecars) {
       const why = orphanReason(sidecar) ?? (all ? '--all' : undefined)
       if (!why) continue
       await guard(this.engine.remove(sidecar.id))
       removed.push({name: sidecar.name, target: sidecar.targetName, why})
     }
+    // Stand-ins and snapshots outlive their session only when their watchdogs could not run (a host reboot).
+    const joined = new Set(sidecars.filter((s) => s.state === 'running' && !removed.some((r) => r.name === s.name)).map((s) => s.targetId))
+    removed.push(...(await guard(pruneStandIns(this.engine, joined, all))))
     return removed
   }
 

@@ -18,6 +18,17 @@ import {PullProgress} from './pull-progress.js'
 import type {DockerTarget, EngineKind} from './spec.js'
 import {identityLabel, LABEL} from './spec.js'
 
+/**
+ * Up again for a moment in a restart loop: it has restarted and its current run began less than this long ago. A
+ * debugger made next to it now would most likely find it gone; it is debugged like a restarting one (a snapshot).
+ */
+const JUST_RESTARTED_MS = 1000
+
+function crashLooping(info: Dockerode.ContainerInspectInfo): boolean {
+  const started = Date.parse(info.State.StartedAt)
+  return info.State.Running && info.RestartCount > 0 && Number.isFinite(started) && Date.now() - started < JUST_RESTARTED_MS
+}
+
 /** A sidecar as `mindbg ls` shows it. */
 export interface SidecarSummary extends DebuggerSummary {
   runtime: 'docker'
@@ -161,8 +172,8 @@ export class DockerEngine {
     const s = info.State
     const [state, stateDetail, stateHint]: [TargetState, string, string] = s.Paused
       ? ['paused', 'paused', `Unpause it first: docker unpause ${name}`]
-      : s.Restarting
-        ? ['restarting', 'restarting', `Wait until it runs, or look at why it restarts: docker logs ${name}`]
+      : s.Restarting || crashLooping(info)
+        ? ['restarting', `restarting, ${info.RestartCount} restarts`, `Wait until it runs, or look at why it restarts: docker logs ${name}`]
         : s.Running
           ? ['running', 'running', '']
           : ['stopped', `${s.Status}, exit code ${s.ExitCode}`, `mindbg debugs running containers; start it with: docker start ${name}`]

@@ -4,7 +4,7 @@ import {MindbgError} from '../../domain/errors.js'
 import type {Reporter} from '../../domain/reporter.js'
 import {printable} from '../../domain/printable.js'
 import type {DebuggerRequest} from '../../domain/request.js'
-import type {StandIn} from '../backend.js'
+import type {PrunedDebugger, StandIn} from '../backend.js'
 import {initArch} from '../init.js'
 import {StdDemuxer} from './demux.js'
 import type {DockerEngine} from './engine.js'
@@ -188,4 +188,30 @@ async function lastRun(engine: DockerEngine, info: Dockerode.ContainerInspectInf
     lines.push(`mindbg: its last log lines (docker logs ${name}):`, ...last.map((l) => `  ${printable(l)}`))
   }
   return lines
+}
+
+/** A stand-in that no debugger has joined for this long is left over, not about to be joined. */
+const UNJOINED_GRACE_MS = 60_000
+
+/**
+ * Removes stand-ins that no session uses, then the snapshot images no container uses any more; without `all`, only
+ * those older than a session's start-up (one may be about to be joined, or a stand-in made from it).
+ */
+export async function pruneStandIns(engine: DockerEngine, joined: Set<string>, all: boolean): Promise<PrunedDebugger[]> {
+  const removed: PrunedDebugger[] = []
+  const old = (createdSeconds: number): boolean => all || Date.now() - createdSeconds * 1000 >= UNJOINED_GRACE_MS
+  const standIns = await engine.api.listContainers({all: true, filters: {label: [`${LABEL.standIn}=true`]}})
+  for (const c of standIns) {
+    if ((!all && joined.has(c.Id)) || !old(c.Created)) continue
+    await engine.remove(c.Id, 2)
+    removed.push({name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), target: c.Labels[LABEL.targetName] ?? '', why: 'stand-in no debugger uses'})
+  }
+  const inUse = new Set((await engine.api.listContainers({all: true})).map((c) => c.ImageID))
+  // Listed after the removals above, so that a snapshot whose stand-in was just removed goes too.
+  for (const image of await engine.api.listImages({filters: {label: [`${LABEL.snapshot}=true`]}})) {
+    if (inUse.has(image.Id) || !old(image.Created)) continue
+    await engine.api.getImage(image.Id).remove({force: true})
+    removed.push({name: image.RepoTags?.[0] ?? image.Id.slice(7, 19), target: '', why: 'snapshot no stand-in uses'})
+  }
+  return removed
 }
