@@ -160,6 +160,7 @@ export function debuggerRequest({flags, env, command, config = NO_CONFIG}: Pick<
     name: flags.name,
     chroot: Boolean(flags.chroot),
     writableVolumes: Boolean(flags['writable-volumes']),
+    stopRestarts: Boolean(flags['stop-restarts']),
     reason: flags.reason,
     command,
     custom: flags.custom,

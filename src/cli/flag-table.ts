@@ -72,6 +72,12 @@ export const DEBUGGER_FLAGS = table({
   sibling: {kind: 'boolean', description: "Use the debug twin of the target's image (distroless :debug, Chainguard -dev, config mappings).", helpGroup: 'IMAGE', creation: true},
   user: {kind: 'string', char: 'u', description: 'User in the debugger, UID[:GID] (or, on Docker, a name).', helpGroup: 'SECURITY', creation: true},
   workdir: {kind: 'string', char: 'w', description: 'Working directory in the debugger.', creation: true},
+  'stop-restarts': {
+    kind: 'boolean',
+    description: 'A crash-looping target: hold its restart loop (its restart policy is set to "no" and stays so) and debug it once it has stopped.',
+    creation: true,
+    runtime: 'docker',
+  },
   'writable-volumes': {
     kind: 'boolean',
     description: "A target that is not running is debugged on a snapshot, with its volumes and bind mounts read-only: mount them writable.",

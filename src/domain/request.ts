@@ -34,6 +34,8 @@ export interface DebuggerRequest {
   chroot: boolean
   /** A target that is not running is debugged on a snapshot: its volumes are mounted writable rather than read-only. */
   writableVolumes: boolean
+  /** A crash-looping target is held: its restart policy set to "no" (and left so), debugged once it has stopped. */
+  stopRestarts: boolean
   reason: string | undefined
   command: string[]
   /** A partial container spec (JSON or YAML file) merged into the debugger, as kubectl debug --custom. */

@@ -105,6 +105,19 @@ describe('other targets that do not run', () => {
     await waitFor('the restart loop to go on', () => Number(docker('inspect', '-f', '{{.RestartCount}}', looping)) > before, 20_000)
   })
 
+  it('--stop-restarts holds the loop (restart policy "no", left so, and said how to resume), then debugs it stopped', async () => {
+    const looping = createdName()
+    docker('run', '-d', '--name', looping, '--network', 'none', '--restart', 'always', DISTROLESS, 'not-a-port')
+    await waitFor(`${looping} to restart`, () => docker('inspect', '-f', '{{.RestartCount}}', looping).match(/^[2-9]|\d\d/), 30_000)
+    const r = await mindbg(['attach', '--stop-restarts', looping, '--', 'ls', '/proc/1/root/app'])
+    expect(r.stdout).toBe('config.txt\nweb\n')
+    expect(r.code).toBe(0)
+    expect(r.stderr).toContain(`${looping}'s restarts are held (restart policy was always, now no); resume them with: docker update --restart always ${looping} && docker start ${looping}`)
+    expect(r.stderr).toContain(`${looping} was restarting (now held): this session is on a snapshot`)
+    expect(docker('inspect', '-f', '{{.HostConfig.RestartPolicy.Name}} {{.State.Status}}', looping)).toBe('no exited')
+    expect(leftovers(looping)).toEqual([])
+  })
+
   it('image://REF: the image\'s filesystem, its user, no container of the user\'s, and the image kept', async () => {
     const r = await mindbg(['attach', `image://${DISTROLESS}`, '--', 'sh', '-c', 'cat "$MINDBG_TARGET_ROOT/app/config.txt"; ps -o user,args | grep -c "^nonroot .*--hold"; exit 4'])
     expect(r.stdout).toBe('distroless-marker-7f3a\n1\n')

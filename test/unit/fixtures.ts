@@ -16,6 +16,7 @@ export const sidecarRequest = (over: Partial<SidecarRequest> = {}): SidecarReque
   name: undefined,
   chroot: false,
   writableVolumes: false,
+  stopRestarts: false,
   reason: undefined,
   command: [],
   custom: undefined,

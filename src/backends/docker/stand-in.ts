@@ -113,6 +113,7 @@ export async function startStandIn(engine: DockerEngine, target: DockerTarget, r
       source = {image: info.Id, env: info.Config.Env ?? [], user: info.Config.User ?? '', workdir: info.Config.WorkingDir ?? '', mounts: []}
       notice = `mindbg: ${target.image} is an image: this session is on a container made from it (no network, no volumes), removed at the end`
     } else {
+      if (request.stopRestarts && target.state === 'restarting') await holdRestarts(engine, target, reporter)
       const info = await guard(engine.api.getContainer(target.id).inspect())
       for (const line of await lastRun(engine, info)) reporter.notice(line)
       const snapshot = `${SNAPSHOT_REPOSITORY}:${name}`
@@ -129,7 +130,7 @@ export async function startStandIn(engine: DockerEngine, target: DockerTarget, r
       )
       source = {image: snapshot, env: info.Config.Env ?? [], user: info.Config.User ?? '', workdir: info.Config.WorkingDir ?? '', mounts: info.Mounts ?? []}
       notice =
-        `mindbg: ${target.name} ${target.state === 'restarting' ? 'is restarting' : `is not running (${target.stateDetail})`}: this session is on a snapshot of its filesystem (its writable layer included), ` +
+        `mindbg: ${target.name} ${target.state === 'restarting' ? (request.stopRestarts ? 'was restarting (now held)' : 'is restarting') : `is not running (${target.stateDetail})`}: this session is on a snapshot of its filesystem (its writable layer included), ` +
         `with its volumes ${request.writableVolumes ? 'writable' : 'read-only'}; the container itself is untouched`
     }
     const platform = await engine.imagePlatform(source.image)
@@ -163,6 +164,31 @@ export async function startStandIn(engine: DockerEngine, target: DockerTarget, r
     await made.end()
     throw error
   }
+}
+
+/** How long --stop-restarts waits for a run of the loop that is under way to end by itself. */
+const HOLD_WAIT_MS = 30_000
+
+/**
+ * --stop-restarts: the restart policy becomes "no", so the loop ends with the current run (never killed by mindbg);
+ * the policy is left so, since putting it back would start the loop again: the user is told how.
+ */
+async function holdRestarts(engine: DockerEngine, target: DockerTarget, reporter: Reporter): Promise<void> {
+  const container = engine.api.getContainer(target.id)
+  const before = await guard(container.inspect())
+  const policy = before.HostConfig.RestartPolicy
+  await guard(container.update({RestartPolicy: {Name: 'no'}}))
+  const deadline = Date.now() + HOLD_WAIT_MS
+  for (;;) {
+    const now = await guard(container.inspect())
+    if (!now.State.Running && !now.State.Restarting) break
+    if (Date.now() > deadline) {
+      throw new MindbgError('targetNotDebuggable', `${target.name} still runs ${HOLD_WAIT_MS / 1000} s after its restarts were stopped`, `Its restart policy is now "no"; stop it with: docker stop ${target.name}`)
+    }
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  const was = policy?.Name ? `${policy.Name}${policy.Name === 'on-failure' && policy.MaximumRetryCount ? `:${policy.MaximumRetryCount}` : ''}` : 'no'
+  reporter.notice(`mindbg: ${target.name}'s restarts are held (restart policy was ${was}, now no); resume them with: docker update --restart ${was} ${target.name} && docker start ${target.name}`)
 }
 
 /** How the target's last run ended, and its last log lines: what an SRE looks at first. */
