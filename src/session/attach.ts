@@ -1,4 +1,4 @@
-import type {Backend, PlanContext, PlanReport} from '../backends/backend.js'
+import type {Backend, PlanContext, PlanReport, StandIn} from '../backends/backend.js'
 import {type BackendOptions, connectBackend} from '../backends/registry.js'
 import {MindbgError, usageError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
@@ -67,21 +67,29 @@ export async function planReport(what: Extract<AttachRequest, {kind: 'new'}>, co
 
 /**
  * Runs `use` next to the target if it runs, else next to a running stand-in the backend makes for it (a snapshot, an
- * image's container), removed afterwards whatever happens; a backend that makes none refuses, as before. A Ctrl-C
- * while the stand-in is being made is not lost: the session that follows sees the same signal.
+ * image's container), removed afterwards whatever happens; a backend that makes none refuses, as before.
  */
 export async function withStandIn<R>(backend: Backend, target: Target, request: DebuggerRequest, context: AttachContext, use: (target: Target) => Promise<R>): Promise<R> {
+  const standIn = await standInIfNeeded(backend, target, request, context.reporter, context.signal)
+  try {
+    return await use(standIn?.target ?? target)
+  } finally {
+    await standIn?.end()
+  }
+}
+
+/**
+ * The policy for a target that is not running: a stand-in when the backend can make one (its notice said), else the
+ * refusal of requireRunning; undefined for a running target. A debugger as target is refused either way.
+ */
+export async function standInIfNeeded(backend: Backend, target: Target, request: DebuggerRequest, reporter: Reporter, signal: AbortSignal | undefined): Promise<StandIn | undefined> {
   if (target.state === 'running' || target.isDebugger || !backend.standIn) {
     requireRunning(target)
-    return use(target)
+    return undefined
   }
-  const standIn = await backend.standIn(target, request, context.reporter, context.signal ?? new AbortController().signal)
-  try {
-    context.reporter.notice(standIn.notice)
-    return await use(standIn.target)
-  } finally {
-    await standIn.end()
-  }
+  const standIn = await backend.standIn(target, request, reporter, signal ?? new AbortController().signal)
+  reporter.notice(standIn.notice)
+  return standIn
 }
 
 /** A reference that must name exactly one target. */

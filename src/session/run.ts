@@ -1,12 +1,13 @@
-import type {Backend, PlanContext} from '../backends/backend.js'
+import type {Backend, PlanContext, StandIn} from '../backends/backend.js'
 import {type BackendOptions, connectBackend} from '../backends/registry.js'
 import {formatMs} from '../domain/duration.js'
 import {firstLine, MindbgError, toMindbgError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {DebuggerRequest, StreamMode} from '../domain/request.js'
 import type {SessionResult, StopRequest} from '../domain/session.js'
-import {requireRunning, type Runtime, type Target, type TargetRef, type TargetSelector} from '../domain/target.js'
+import type {Runtime, Target, TargetRef, TargetSelector} from '../domain/target.js'
 import type {StepFiles, StepOutputs} from './evidence.js'
+import {standInIfNeeded} from './attach.js'
 import {runSession} from './lifecycle.js'
 import type {Runbook, RunbookStep} from './runbook.js'
 import {STEP_COMMAND, StepChannel} from './steps.js'
@@ -219,10 +220,13 @@ async function runTarget(backend: Backend, target: Target, key: string, plan: Ru
   const reporter = targetReporter(context.reporter, key)
 
   let debuggerPlan
+  // A target that is not running is run on a stand-in (a snapshot), as attach does; removed once the session is over.
+  let standIn: StandIn | undefined
   try {
-    requireRunning(target)
-    debuggerPlan = await backend.plan(target, {...plan.request, command: STEP_COMMAND}, STEP_STREAMS, context)
+    standIn = await standInIfNeeded(backend, target, plan.request, reporter, context.signal)
+    debuggerPlan = await backend.plan(standIn?.target ?? target, {...plan.request, command: STEP_COMMAND}, STEP_STREAMS, context)
   } catch (error) {
+    await standIn?.end()
     const reason = toMindbgError(error).message
     notRun(0, reason)
     return finish('failed', reason)
@@ -283,7 +287,11 @@ async function runTarget(backend: Backend, target: Target, key: string, plan: Ru
     channel.end()
     context.signal.removeEventListener('abort', forward)
   }
-  result = await session
+  try {
+    result = await session
+  } finally {
+    await standIn?.end()
+  }
   if (result.debugger) record.debugger = result.debugger
   if (!failure && result.exitCode !== 0) failure = sessionFailure(result, channel)
   if (failure) return finish(stoppedByRun || context.signal.aborted ? 'stopped' : 'failed', failure)

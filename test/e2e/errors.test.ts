@@ -35,12 +35,6 @@ describe('target errors', () => {
     for (const n of names) dockerOk('rm', '-f', n)
   })
 
-  it('target not running: 114', async () => {
-    const name = createdName()
-    docker('create', '--name', name, '--network', 'none', BUSYBOX, 'true')
-    await expectUserError(['attach', name, '--', 'true'], 114, /is not running \(created/)
-  })
-
   it('paused target: 114', async () => {
     const name = startTarget()
     docker('pause', name)

@@ -2,6 +2,10 @@
  * Targets that are not running (issue #11, Docker): an exited, a never started and a crash-looping distroless
  * container, and an image, each debugged through a stand-in; nothing is left and the original is not changed.
  */
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {collect, createdName, DISTROLESS, docker, dockerOk, mindbg, removeTargets, requireEngine, startMindbg, waitFor} from './helpers.js'
@@ -65,6 +69,24 @@ describe('an exited container', () => {
     expect(r.stdout).toBe(`${CRASH_REPORT}\nconfig.txt\nweb\n1\n`)
     expect(r.code).toBe(0)
     expect(leftovers(exited)).toEqual([])
+  })
+
+  it('cp and run take it too: the crash report copied out, a runbook\'s steps run on the snapshot', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mindbg-e2e-cp-'))
+    try {
+      const cp = await mindbg(['cp', '-q', `${exited}:/tmp/crash.txt`, join(dir, 'crash.txt')])
+      expect(cp.code).toBe(0)
+      expect(readFileSync(join(dir, 'crash.txt'), 'utf8')).toBe(`${CRASH_REPORT}\n`)
+      writeFileSync(join(dir, 'rb.yaml'), 'name: crash\nsteps:\n  - name: report\n    run: cat "$MINDBG_TARGET_ROOT/tmp/crash.txt"\n  - name: state\n    collect: /data/state\n')
+      const run = await mindbg(['run', '-q', join(dir, 'rb.yaml'), exited, '--bundle', join(dir, 'bundle')])
+      expect(run.code).toBe(0)
+      expect(readFileSync(join(dir, 'bundle', exited, 'report.stdout'), 'utf8')).toBe(`${CRASH_REPORT}\n`)
+      expect(readFileSync(join(dir, 'bundle', exited, 'files', 'data', 'state'), 'utf8')).toBe('kept\n')
+    } finally {
+      rmSync(dir, {recursive: true, force: true})
+    }
+    expect(leftovers(exited)).toEqual([])
+    expect(diffOf(exited)).toBe(diffBefore)
   })
 
   it('SIGKILL of mindbg mid-session: the watchdogs remove the sidecar, the stand-in and the snapshot', async () => {
