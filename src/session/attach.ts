@@ -58,7 +58,7 @@ export async function planReport(what: Extract<AttachRequest, {kind: 'new'}>, co
     backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
     // Nothing is created for a dry run, a stand-in neither: what would be planned next to the target is shown.
-    if (target.state === 'running' || !backend.standIn) requireRunning(target)
+    if (!takesStandIn(backend, target)) requireRunning(target)
     return (await backend.plan(target, what.request, what.streams, context)).report
   } finally {
     backend.close()
@@ -83,13 +83,18 @@ export async function withStandIn<R>(backend: Backend, target: Target, request: 
  * refusal of requireRunning; undefined for a running target. A debugger as target is refused either way.
  */
 export async function standInIfNeeded(backend: Backend, target: Target, request: DebuggerRequest, reporter: Reporter, signal: AbortSignal | undefined): Promise<StandIn | undefined> {
-  if (target.state === 'running' || target.isDebugger || !backend.standIn) {
+  if (!takesStandIn(backend, target)) {
     requireRunning(target)
     return undefined
   }
-  const standIn = await backend.standIn(target, request, reporter, signal ?? new AbortController().signal)
+  const standIn = await backend.standIn!(target, request, reporter, signal ?? new AbortController().signal)
   reporter.notice(standIn.notice)
   return standIn
+}
+
+/** A paused target is there, frozen: refused with how to unpause it, not snapshotted behind the user's back. */
+function takesStandIn(backend: Backend, target: Target): boolean {
+  return (target.state === 'stopped' || target.state === 'restarting') && !target.isDebugger && backend.standIn !== undefined
 }
 
 /** A reference that must name exactly one target. */
