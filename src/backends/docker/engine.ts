@@ -24,6 +24,10 @@ import {identityLabel, LABEL} from './spec.js'
  */
 const JUST_RESTARTED_MS = 1000
 
+function gone(error: unknown): boolean {
+  return /no such container/i.test(engineMessage(error))
+}
+
 function crashLooping(info: Dockerode.ContainerInspectInfo): boolean {
   const started = Date.parse(info.State.StartedAt)
   return info.State.Running && info.RestartCount > 0 && Number.isFinite(started) && Date.now() - started < JUST_RESTARTED_MS
@@ -365,16 +369,17 @@ export class DockerEngine {
     try {
       await container.stop({t: graceSeconds})
     } catch (error) {
-      // 304: not running (created, or exited and not yet removed); 409: being removed; 404: gone.
+      // 304: not running (created, or exited and not yet removed); 409: being removed; 404: gone (Podman may say
+      // 500 "no such container" for one its AutoRemove took a moment ago).
       const code = status(error)
-      if (code === 404) return
+      if (code === 404 || gone(error)) return
       if (code !== 304 && code !== 409) throw error
     }
     try {
       await container.remove({force: true})
     } catch (error) {
       const code = status(error)
-      if (code === 404) return
+      if (code === 404 || gone(error)) return
       if (code === 409 && /already in progress/i.test(engineMessage(error))) return
       throw error
     }
