@@ -161,6 +161,7 @@ export function debuggerRequest({flags, env, command, config = NO_CONFIG}: Pick<
     chroot: Boolean(flags.chroot),
     writableVolumes: Boolean(flags['writable-volumes']),
     stopRestarts: Boolean(flags['stop-restarts']),
+    shareVolumes: Boolean(flags['share-volumes']),
     reason: flags.reason,
     command,
     custom: flags.custom,

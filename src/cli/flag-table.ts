@@ -80,9 +80,15 @@ export const DEBUGGER_FLAGS = table({
   },
   'writable-volumes': {
     kind: 'boolean',
-    description: "A target that is not running is debugged on a snapshot, with its volumes and bind mounts read-only: mount them writable.",
+    description: "Mount the target's volumes writable where mindbg mounts them (a snapshot of a stopped container, --share-volumes): read-only otherwise.",
     creation: true,
-    runtime: 'docker',
+  },
+  'share-volumes': {
+    kind: 'boolean',
+    description: "Kubernetes: mount the target container's volumes in the debugger at the same paths (read-only), for when /proc/1/root cannot be read.",
+    helpGroup: 'KUBERNETES',
+    creation: true,
+    runtime: 'kubernetes',
   },
   custom: {kind: 'string', description: 'Kubernetes: partial container spec (JSON or YAML) merged into the debugger, as kubectl debug --custom.', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
   timeout: {kind: 'string', description: 'Kubernetes: how long to wait for the debugger to start (default 2m).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},

@@ -32,10 +32,12 @@ export interface DebuggerRequest {
   workdir: string | undefined
   name: string | undefined
   chroot: boolean
-  /** A target that is not running is debugged on a snapshot: its volumes are mounted writable rather than read-only. */
+  /** The target's volumes where mindbg mounts them (a snapshot's stand-in, shareVolumes): writable, not read-only. */
   writableVolumes: boolean
   /** A crash-looping target is held: its restart policy set to "no" (and left so), debugged once it has stopped. */
   stopRestarts: boolean
+  /** Kubernetes: the target container's volumeMounts, also in the debugger (read-only unless writableVolumes). */
+  shareVolumes: boolean
   reason: string | undefined
   command: string[]
   /** A partial container spec (JSON or YAML file) merged into the debugger, as kubectl debug --custom. */

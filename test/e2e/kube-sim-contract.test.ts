@@ -5,7 +5,7 @@
  * rules). Where kubectl and the simulator disagree, the simulator is wrong.
  */
 import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {request} from 'node:https'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -327,6 +327,48 @@ spec:
     expect(r.stderr).toContain('Error from server (Forbidden): pods "web" is forbidden: User "viewer" cannot patch resource "pods/ephemeralcontainers" in API group "" in the namespace "default"\n')
     expect((await kubectl(['auth', 'can-i', 'patch', 'pods/ephemeralcontainers'], {kubeconfig: viewer})).stdout).toBe('no\n')
     expect((await kubectl(['auth', 'can-i', 'patch', 'pods/ephemeralcontainers'])).stdout).toBe('yes\n')
+  })
+
+  it('emptyDir and hostPath volumes: shared between containers, read-only where asked, a debug --custom mount, gone with the pod', async () => {
+    const host = join(dir, 'host-data')
+    const file = manifest('volumes.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: {name: vols}
+spec:
+  volumes:
+  - {name: scratch, emptyDir: {}}
+  - {name: ram, emptyDir: {medium: Memory}}
+  - {name: host, hostPath: {path: ${host}, type: DirectoryOrCreate}}
+  containers:
+  - name: writer
+    image: ${BUSYBOX}
+    command: [sh, -c, 'echo written > /scratch/x; echo ram > /ram/y; echo host > /host/z; exec sleep inf']
+    volumeMounts: [{name: scratch, mountPath: /scratch}, {name: ram, mountPath: /ram}, {name: host, mountPath: /host}]
+  - name: reader
+    image: ${BUSYBOX}
+    command: [sleep, inf]
+    volumeMounts: [{name: scratch, mountPath: /data, readOnly: true}, {name: ram, mountPath: /ram}]
+`)
+    expect((await kubectl(['apply', '-f', file])).stdout).toBe('pod/vols created\n')
+    expect((await kubectl(['wait', '--for=condition=Ready', 'pod/vols', '--timeout=30s'])).code).toBe(0)
+    await eventually('the writer to have written', async () => (await kubectl(['exec', 'vols', '-c', 'reader', '--', 'cat', '/data/x'])).stdout === 'written\n')
+    const read = await kubectl(['exec', 'vols', '-c', 'reader', '--', 'sh', '-c', 'cat /ram/y; grep " /ram " /proc/mounts | cut -d" " -f3; touch /data/w'])
+    expect(read.stdout).toBe('ram\ntmpfs\n')
+    expect(read.stderr).toContain('Read-only file system')
+    expect(read.code).toBe(1)
+    // kubectl debug has no volume flag; --custom may add volumeMounts (subPath is refused for ephemeral containers).
+    const custom = manifest('mount.json', JSON.stringify({volumeMounts: [{name: 'scratch', mountPath: '/shared', readOnly: true}]}))
+    const debugged = await kubectl(['debug', '-i', 'pod/vols', `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--profile=general', `--custom=${custom}`, '--', 'cat', '/shared/x'])
+    expect(debugged.stdout, debugged.stderr).toMatch(/^written\n$/m)
+    const subPath = manifest('subpath.json', JSON.stringify({volumeMounts: [{name: 'scratch', mountPath: '/s', subPath: 'x'}]}))
+    const refused = await kubectl(['debug', '-i', 'pod/vols', `--image=${BUSYBOX}`, '--profile=general', `--custom=${subPath}`, '--', 'true'])
+    expect(refused.stderr).toMatch(/spec\.ephemeralContainers\[1\]\.volumeMounts\[0\]\.subPath: Forbidden: cannot be set for an Ephemeral Container/)
+    expect(readFileSync(join(host, 'z'), 'utf8')).toBe('host\n')
+    const uid = JSON.parse((await kubectl(['get', 'pod', 'vols', '-o', 'json'])).stdout).metadata.uid as string
+    expect(docker('volume', 'ls', '-q', '--filter', `label=io.kubernetes.pod.uid=${uid}`).split('\n').filter(Boolean)).toHaveLength(2)
+    expect((await kubectl(['delete', 'pod', 'vols', '--wait=true'])).code).toBe(0)
+    expect(docker('volume', 'ls', '-q', '--filter', `label=io.kubernetes.pod.uid=${uid}`)).toBe('')
   })
 
   it('delete pod removes every Docker container of the pod', async () => {

@@ -191,6 +191,33 @@ describe('mindbg attach pod/NAME', () => {
     }
   })
 
+  it('--share-volumes: the target\'s emptyDir at the same path, read-only (or writable), when /proc/1/root is out of reach', async () => {
+    await apply(`
+apiVersion: v1
+kind: Pod
+metadata: {name: vol-web}
+spec:
+  volumes: [{name: state, emptyDir: {}}]
+  containers:
+  - name: app
+    image: mindbg-fixture/busybox:local
+    imagePullPolicy: Never
+    command: [sh, -c, 'echo from-the-target > /state/data; exec sleep inf']
+    securityContext: {runAsUser: 1234, runAsGroup: 1234}
+    volumeMounts: [{name: state, mountPath: /state}]
+`)
+    await waitRunning('vol-web')
+    // As uid 1000 without capabilities the debugger cannot read /proc/1/root of uid 1234: the volume is the way in.
+    const shared = await kube(['pod/vol-web', '--share-volumes', '--profile', 'baseline', '-u', '1000', '--', 'sh', '-c', 'cat /state/data; ls /proc/1/root/ 2>/dev/null || echo unreadable; touch /state/x 2>/dev/null || echo read-only'])
+    expect(shared.stdout, shared.stderr).toBe('from-the-target\nunreadable\nread-only\n')
+    expect(shared.code).toBe(0)
+    expect(shared.stderr).toContain('--share-volumes: one volume of app mounted read-only (/state)')
+    expect((await lastEphemeral('vol-web')).volumeMounts).toEqual([{name: 'state', mountPath: '/state', readOnly: true}])
+    const writable = await kube(['pod/vol-web', '-q', '--share-volumes', '--writable-volumes', '--', 'sh', '-c', 'echo from-the-debugger > /state/back'])
+    expect(writable.code, writable.stderr).toBe(0)
+    expect(await kubectl('exec', 'vol-web', '-c', 'app', '--', 'cat', '/state/back')).toBe('from-the-debugger')
+  })
+
   it('pipes a script into a shell', async () => {
     const r = await kube(['pod/web'], {input: 'echo piped-$((6*7))\nexit 5\n'})
     expect(r.stdout).toContain('piped-42\n')

@@ -17,6 +17,7 @@ export const sidecarRequest = (over: Partial<SidecarRequest> = {}): SidecarReque
   chroot: false,
   writableVolumes: false,
   stopRestarts: false,
+  shareVolumes: false,
   reason: undefined,
   command: [],
   custom: undefined,

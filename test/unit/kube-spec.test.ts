@@ -235,3 +235,42 @@ describe('parseDuration', () => {
   ])('%s', (text, ms) => expect(parseDuration(text)).toBe(ms))
   it.each(['', 'x', '2 m', '1d', '0s', '-1s'])('rejects %j', (text) => expect(() => parseDuration(text)).toThrow(/timeout/))
 })
+
+describe('--share-volumes', () => {
+  const withMounts = pod({
+    containers: [
+      {
+        name: 'app',
+        image: 'x',
+        volumeMounts: [
+          {name: 'data', mountPath: '/data'},
+          {name: 'conf', mountPath: '/etc/app/app.yaml', subPath: 'app.yaml', readOnly: true},
+          {name: 'conf', mountPath: '/etc/app/log.yaml', subPath: 'log.yaml'},
+          {name: 'cache', mountPath: '/cache', readOnly: true, mountPropagation: 'HostToContainer'},
+        ],
+      },
+      {name: 'proxy', image: 'envoy', volumeMounts: [{name: 'other', mountPath: '/other'}]},
+    ],
+  })
+
+  it.each([
+    [false, [true, true, true]],
+    [true, [false, true, true]],
+  ])('writable %s: the target\'s mounts at its paths, read-only %j; a subPath volume whole, once, under /mindbg-volumes', (writable, readOnly) => {
+    const {container, notes} = build({pod: withMounts, request: {shareVolumes: true, writableVolumes: writable}})
+    expect(container.volumeMounts).toEqual([
+      {name: 'data', mountPath: '/data', readOnly: readOnly[0]},
+      {name: 'conf', mountPath: '/mindbg-volumes/conf', readOnly: readOnly[1]},
+      {name: 'cache', mountPath: '/cache', readOnly: readOnly[2]},
+    ])
+    expect(notes).toContain('app mounts a subPath of volume conf at /etc/app/app.yaml, which an ephemeral container cannot: the whole volume is at /mindbg-volumes/conf')
+    expect(notes.at(-1)).toBe(`--share-volumes: 3 volume mounts of app mounted ${writable ? 'as it has them' : 'read-only'} (/data, /mindbg-volumes/conf, /cache)`)
+  })
+
+  it('without the flag nothing is mounted; a target without mounts is said so', () => {
+    expect(build({pod: withMounts}).container.volumeMounts).toBeUndefined()
+    const {container, notes} = build({request: {shareVolumes: true}})
+    expect(container.volumeMounts).toBeUndefined()
+    expect(notes).toContain('--share-volumes: app mounts no volumes')
+  })
+})

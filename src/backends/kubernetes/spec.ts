@@ -1,4 +1,4 @@
-import type {V1Capabilities, V1EphemeralContainer, V1EnvVar, V1Pod, V1SecurityContext} from '@kubernetes/client-node'
+import type {V1Capabilities, V1EphemeralContainer, V1EnvVar, V1Pod, V1SecurityContext, V1VolumeMount} from '@kubernetes/client-node'
 
 import {MindbgError, usageError} from '../../domain/errors.js'
 import {randomSuffix} from '../../domain/names.js'
@@ -444,6 +444,11 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   }
   if (Object.keys(sc).length > 0) container.securityContext = sc
   if (request.workdir !== undefined) container.workingDir = request.workdir
+  if (request.shareVolumes) {
+    const shared = sharedVolumeMounts(pod, target, request.writableVolumes)
+    if (shared.mounts.length > 0) container.volumeMounts = shared.mounts
+    notes.push(...shared.notes)
+  }
   if (input.custom) {
     container = mergeCustom(container, input.custom)
     // The user's own securityContext has the last word: say what the debugger really runs as.
@@ -454,6 +459,36 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     }
   }
   return {container, notes}
+}
+
+/** Where a volume that the target mounts with a subPath is mounted whole (ephemeral containers cannot use subPath). */
+export const WHOLE_VOLUMES_DIR = '/mindbg-volumes'
+
+/**
+ * --share-volumes: the target container's volumeMounts at the same paths, read-only unless `writable` (then as the
+ * target has them). The API refuses subPath mounts in an ephemeral container, so a volume the target mounts that way
+ * is mounted whole under WHOLE_VOLUMES_DIR, once, and the notes say where.
+ */
+export function sharedVolumeMounts(pod: V1Pod, target: string, writable: boolean): {mounts: V1VolumeMount[]; notes: string[]} {
+  const mounts: V1VolumeMount[] = []
+  const notes: string[] = []
+  const whole = new Set<string>()
+  const own = pod.spec?.containers.find((c) => c.name === target)?.volumeMounts ?? []
+  for (const m of own) {
+    const readOnly = writable ? m.readOnly === true : true
+    if (m.subPath || m.subPathExpr) {
+      if (whole.has(m.name)) continue
+      whole.add(m.name)
+      mounts.push({name: m.name, mountPath: `${WHOLE_VOLUMES_DIR}/${m.name}`, readOnly})
+      notes.push(`${target} mounts a subPath of volume ${m.name} at ${m.mountPath}, which an ephemeral container cannot: the whole volume is at ${WHOLE_VOLUMES_DIR}/${m.name}`)
+    } else mounts.push({name: m.name, mountPath: m.mountPath, readOnly})
+  }
+  notes.push(
+    mounts.length === 0
+      ? `--share-volumes: ${target} mounts no volumes`
+      : `--share-volumes: ${mounts.length === 1 ? 'one volume' : `${mounts.length} volume mounts`} of ${target} mounted ${writable ? 'as it has them' : 'read-only'} (${mounts.map((m) => m.mountPath).join(', ')})`,
+  )
+  return {mounts, notes}
 }
 
 /**

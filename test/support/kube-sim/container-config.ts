@@ -121,6 +121,8 @@ export interface DockerSpecInput {
   networkMode: string
   ipcMode: string
   pidMode?: string
+  /** The container's volumeMounts as Docker mounts (the backend knows the pod's volumes). */
+  mounts?: Obj[]
 }
 
 export function dockerCreateOptions(i: DockerSpecInput): Obj {
@@ -149,6 +151,7 @@ export function dockerCreateOptions(i: DockerSpecInput): Obj {
     LogConfig: {Type: 'json-file', Config: {}},
   }
   if (i.pidMode) hostConfig.PidMode = i.pidMode
+  if (i.mounts && i.mounts.length > 0) hostConfig.Mounts = i.mounts
   if (groups.length > 0) hostConfig.GroupAdd = groups
   const opts: Obj = {
     name: i.name,

@@ -21,6 +21,7 @@
  * registry is never contacted and the pull fails with containerd's NotFound message, then ErrImagePull ->
  * ImagePullBackOff -> retry (1 s, doubling up to 10 s), re-checking the local engine each time.
  */
+import {chmodSync, existsSync, mkdirSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import type Docker from 'dockerode'
 import {
@@ -227,6 +228,7 @@ export class DockerBackend {
     // Wait for an in-flight create to finish so no container is created after the removal.
     await rt.chain
     await this.removeByFilter([`io.kubernetes.pod.uid=${rt.uid}`])
+    await this.removeVolumes([`io.kubernetes.pod.uid=${rt.uid}`])
     if (this.pods.get(rt.key) === rt) this.pods.delete(rt.key)
   }
 
@@ -242,6 +244,7 @@ export class DockerBackend {
     await this.removeByFilter([])
     await Promise.race([Promise.all([...this.pods.values()].map((rt) => rt.chain)), new Promise((r) => setTimeout(r, 5000))])
     await this.removeByFilter([])
+    await this.removeVolumes([])
     this.pods.clear()
   }
 
@@ -256,7 +259,56 @@ export class DockerBackend {
     return `ks-${this.o.instanceId}_${container}_${rt.name}_${rt.namespace}_${rt.uid.slice(0, 8)}`
   }
 
+  private volumeName(rt: PodRuntime, volume: string): string {
+    return `ks-${this.o.instanceId}_${volume}_${rt.name}_${rt.namespace}_${rt.uid.slice(0, 8)}`
+  }
+
+  /**
+   * The pod's volumes as the kubelet would set them up: an emptyDir is a Docker volume of the pod's (tmpfs for medium
+   * Memory), removed with the pod; a hostPath is a bind mount (DirectoryOrCreate and FileOrCreate create it). Other
+   * kinds (configMap, secret, projected, persistentVolumeClaim...) are not mounted: see README, deviations.
+   */
+  private async createVolumes(rt: PodRuntime, pod: Obj): Promise<void> {
+    for (const v of pod.spec.volumes ?? []) {
+      if (!v?.emptyDir) continue
+      const memory = v.emptyDir.medium === 'Memory'
+      // The kubelet makes an emptyDir 0777, so that containers of any uid can write it.
+      const name = this.volumeName(rt, v.name)
+      await this.o.docker.createVolume({
+        Name: name,
+        Labels: this.labelsFor(pod, 'POD'),
+        ...(memory ? {Driver: 'local', DriverOpts: {type: 'tmpfs', device: 'tmpfs', o: 'mode=0777'}} : {}),
+      })
+      if (!memory) chmodSync((await this.o.docker.getVolume(name).inspect()).Mountpoint, 0o777)
+    }
+  }
+
+  /** A container's volumeMounts as Docker mounts, from the pod's volumes (unknown kinds left out). */
+  private mountsFor(rt: PodRuntime, pod: Obj, container: Obj): Obj[] {
+    const volumes = new Map<string, Obj>((pod.spec.volumes ?? []).map((v: Obj) => [v.name, v]))
+    const mounts: Obj[] = []
+    for (const m of container.volumeMounts ?? []) {
+      const v = volumes.get(m.name)
+      const readOnly = m.readOnly === true
+      // NoCopy: an emptyDir starts empty, whatever the image has at the mount path (Docker would copy that in).
+      if (v?.emptyDir && !m.subPath) mounts.push({Type: 'volume', Source: this.volumeName(rt, v.name), Target: m.mountPath, ReadOnly: readOnly, VolumeOptions: {NoCopy: true}})
+      else if (v?.hostPath?.path && !m.subPath) {
+        const type = v.hostPath.type ?? ''
+        if (type === 'DirectoryOrCreate') mkdirSync(v.hostPath.path, {recursive: true})
+        if (type === 'FileOrCreate' && !existsSync(v.hostPath.path)) writeFileSync(v.hostPath.path, '')
+        mounts.push({Type: 'bind', Source: v.hostPath.path, Target: m.mountPath, ReadOnly: readOnly})
+      } else this.o.log(`pod ${rt.key}: volumeMount ${m.name} at ${m.mountPath} is not simulated (subPath, or a volume kind the simulator lacks)`)
+    }
+    return mounts
+  }
+
+  private async removeVolumes(extraLabels: string[]): Promise<void> {
+    const {Volumes: volumes} = await this.o.docker.listVolumes({filters: {label: [`${LABEL}=${this.o.instanceId}`, ...extraLabels]}})
+    await Promise.all((volumes ?? []).map((v) => this.o.docker.getVolume(v.Name).remove().catch((err) => this.o.log(`remove volume ${v.Name}: ${errText(err)}`))))
+  }
+
   private async createSandbox(rt: PodRuntime, pod: Obj): Promise<void> {
+    await this.createVolumes(rt, pod)
     const c = await this.o.docker.createContainer({
       name: this.containerName(rt, 'POD'),
       Image: this.o.pauseImage,
@@ -369,6 +421,7 @@ export class DockerBackend {
       pod, container: spec, podIP: '127.0.0.1', imageRef: String(spec.image), imageConfigUser: image.Config?.User,
       name: this.containerName(rt, spec.name), labels: this.labelsFor(pod, spec.name),
       networkMode: `container:${rt.pauseId}`, ipcMode: `container:${rt.pauseId}`, ...(pidMode ? {pidMode} : {}),
+      mounts: this.mountsFor(rt, pod, spec),
     })
     let container: Docker.Container
     try {

@@ -76,22 +76,29 @@ function makeLogger(option: KubeSimOptions['log'], id: string): (msg: string) =>
   return on ? (msg) => process.stderr.write(`kube-sim[${id}] ${msg}\n`) : () => {}
 }
 
-/** Removes containers left by simulator processes of this host that no longer exist (crashed test runs). */
+/** Whether the simulator process that labelled a container or volume is gone (a crashed test run of this host). */
+function ownerGone(labels: Record<string, string> | undefined): string | undefined {
+  const [h, pid] = (labels?.[OWNER_LABEL] ?? '').split(':')
+  if (h !== hostname() || !pid) return undefined
+  try {
+    process.kill(Number(pid), 0)
+    return undefined // alive: another simulator's
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM' ? undefined : pid
+  }
+}
+
+/** Removes containers, then the pods' volumes, left by simulator processes of this host that no longer exist. */
 async function reapOrphans(docker: Docker, log: (m: string) => void): Promise<void> {
   const list = await docker.listContainers({all: true, filters: {label: [LABEL]}})
-  const host = hostname()
   await Promise.all(list.map(async (c) => {
-    const [h, pid] = (c.Labels[OWNER_LABEL] ?? '').split(':')
-    if (h !== host || !pid) return
-    try {
-      process.kill(Number(pid), 0)
-      return // alive: another simulator's container
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EPERM') return
-    }
+    const pid = ownerGone(c.Labels)
+    if (!pid) return
     log(`reaping orphan ${c.Id.slice(0, 12)} of dead process ${pid}`)
     await docker.getContainer(c.Id).remove({force: true}).catch(() => {})
   }))
+  const {Volumes: volumes} = await docker.listVolumes({filters: {label: [LABEL]}})
+  await Promise.all((volumes ?? []).filter((v) => ownerGone(v.Labels)).map((v) => docker.getVolume(v.Name).remove().catch(() => {})))
 }
 
 export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSim> {
