@@ -57,14 +57,15 @@ function dockerPlugin(argv: string[], env: NodeJS.ProcessEnv): Invocation {
   let i = 0
   for (; i < argv.length; i++) {
     const word = argv[i]!
-    const eq = word.indexOf('=')
-    const name = word.startsWith('--') && eq > 0 ? word.slice(0, eq) : word
+    // As pflag reads them: --name=value, -Xvalue and -X=value besides --name value.
+    const name = word.startsWith('--') ? word.replace(/=.*$/s, '') : word.slice(0, 2)
+    const attached = word.length > name.length ? word.slice(name.length).replace(/^=/, '') : undefined
     if (DOCKER_VALUE_FLAGS.has(name)) {
-      const value = name === word ? argv[++i] : word.slice(eq + 1)
+      const value = attached ?? argv[++i]
       if (value === undefined) throw usageError(`docker option ${name} needs a value`)
       options.set(long(name), value)
     } else if (DOCKER_BOOLEAN_FLAGS.has(name)) {
-      options.set(long(name), name === word ? 'true' : word.slice(eq + 1))
+      options.set(long(name), attached ?? 'true')
     } else if (word.startsWith('-')) {
       throw usageError(`docker option ${word} is not understood by docker mindbg`, 'Give mindbg the connection as DOCKER_HOST, DOCKER_CONTEXT or --context/--host.')
     } else break
