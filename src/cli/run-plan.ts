@@ -19,11 +19,14 @@ const KUBE_SCOPE = flagsOnlyFor(RUN_FLAGS, 'kubernetes').filter((f) => f !== 'ta
 
 /** Complete, then validate: the runbook's settings under the flags, the targets and selectors, before anything runs. */
 export function planRun({runbook, targets, flags, env, config}: RunInput): RunPlan {
-  const refs: TargetRef[] = targets.map((t) => kubeFlagsInto(parseTarget(t, defaultRuntime(env)), flags))
+  const bareNames = defaultRuntime(env)
+  const refs: TargetRef[] = targets.map((t) => kubeFlagsInto(parseTarget(t, bareNames), flags))
   const kube = KUBE_SCOPE.some((f) => given(flags[f as keyof RunFlags]))
+  // `kubectl mindbg run -l app=web` selects pods, as its bare names are pods.
+  const selectPods = kube || bareNames === 'kubernetes'
   const selectors: TargetSelector[] = (flags.selector ?? []).map((labels) => {
     parseLabelSelector(labels)
-    return kube
+    return selectPods
       ? {runtime: 'kubernetes', labels, namespace: flags.namespace, allNamespaces: Boolean(flags['all-namespaces']), container: targetContainer(flags)}
       : {runtime: 'docker', labels}
   })

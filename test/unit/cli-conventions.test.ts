@@ -136,3 +136,14 @@ describe('mindbg install docker-plugin: a link in $DOCKER_CONFIG/cli-plugins', (
     expect(linkDockerPlugin({plugin, env, force: true, uninstall: true}).change).toBe('removed')
   })
 })
+
+describe('MINDBG_RUNTIME=kubernetes (kubectl mindbg) for the commands of many targets', () => {
+  it('run: bare names and -l are pods; cp: a bare source is a pod', async () => {
+    const {planRun, parseCopySource} = await import('../../src/cli/run-plan.js')
+    const runbook = {name: 'rb', description: '', steps: [{name: 's', kind: 'run' as const, command: ['true'], timeoutMs: 1000}]}
+    const plan = planRun({runbook, targets: ['web'], flags: {selector: ['app=web']}, env: {MINDBG_RUNTIME: 'kubernetes'}, config: {path: undefined, siblings: []}})
+    expect(plan.refs).toEqual([{runtime: 'kubernetes', pod: 'web'}])
+    expect(plan.selectors).toMatchObject([{runtime: 'kubernetes', labels: 'app=web'}])
+    expect(parseCopySource('web:/etc', 'kubernetes').target).toEqual({runtime: 'kubernetes', pod: 'web'})
+  })
+})
