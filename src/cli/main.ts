@@ -38,8 +38,9 @@ export async function main(argv: string[], binUrl: string, entry: Entry = 'mindb
 
 /** A plugin's argv as mindbg's own, its connection options put where mindbg (and its reaper) read them. */
 async function asPlugin(entry: Entry, argv: string[]): Promise<string[]> {
-  const {invocation} = await import('./plugins.js')
+  const {endWithDockerCli, invocation} = await import('./plugins.js')
   const plugin = invocation(entry, argv, process.env)
+  if (entry === 'docker') await endWithDockerCli(process.env.DOCKER_CLI_PLUGIN_SOCKET)
   for (const [key, value] of Object.entries(plugin.env)) {
     if (value === undefined) delete process.env[key]
     else process.env[key] = value

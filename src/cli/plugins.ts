@@ -99,3 +99,17 @@ function certDir(flag: string, file: string): string {
   if (basename(file) !== TLS_FILES[flag]) throw usageError(`docker mindbg needs ${flag} to name a file called ${TLS_FILES[flag]}, got ${file}`, 'Keep ca.pem, cert.pem and key.pem together, or set DOCKER_CERT_PATH.')
   return dirname(file)
 }
+
+/**
+ * The docker CLI tells its plugins to end by closing the socket it names in DOCKER_CLI_PLUGIN_SOCKET (it signals
+ * nothing when its output is no terminal): that close is a SIGTERM here, which ends the session as any stop does.
+ */
+export async function endWithDockerCli(address: string | undefined): Promise<void> {
+  if (!address) return
+  const {connect} = await import('node:net')
+  // "@name" is Linux's abstract namespace, which node writes with a leading NUL.
+  const socket = connect(address.startsWith('@') ? `\0${address.slice(1)}` : address)
+  socket.on('error', () => {})
+  socket.once('connect', () => socket.once('close', () => process.kill(process.pid, 'SIGTERM')))
+  socket.unref()
+}

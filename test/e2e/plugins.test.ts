@@ -12,7 +12,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {KUBECTL, kubectlWith} from '../support/kubectl.js'
-import {BIN, collect, eventually, mindbg, requireEngine, ROOT, type RunResult, sharedTarget, testEnv} from './helpers.js'
+import {BIN, collect, docker, eventually, mindbg, requireEngine, ROOT, type RunResult, sharedTarget, testEnv} from './helpers.js'
 
 const DOCKER_PLUGIN = join(ROOT, 'bin/docker-mindbg.js')
 const nodeOnPath = `${dirname(process.execPath)}:${process.env.PATH}`
@@ -90,6 +90,21 @@ describe('docker mindbg', () => {
     const unknown = await attach({DOCKER_CONTEXT: 'nope'})
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toMatch(/^mindbg: docker context "nope" is not in .*\nHint: .*docker context ls/)
+  })
+
+  it('docker stopping its plugin (SIGTERM to docker, no terminal) ends the session: 143, no sidecar left', async () => {
+    const child = spawn('docker', ['mindbg', 'attach', web(), '--', 'sh', '-c', 'echo started; sleep 60'], {
+      env: testEnv({PATH: nodeOnPath, DOCKER_CONFIG: config, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined}),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    child.stdin.end()
+    let seen = ''
+    child.stdout.on('data', (d: Buffer) => (seen += d))
+    const result = collect(child, 20_000)
+    await eventually('the session to start', async () => seen.includes('started'), 15_000)
+    child.kill('SIGTERM')
+    expect((await result).code).toBe(143)
+    expect(docker('ps', '-aq', '--filter', `name=mindbg-${web()}-`)).toBe('')
   })
 
   it('install --uninstall removes the link; docker no longer knows mindbg', async () => {
