@@ -140,16 +140,20 @@ describe('kubectl mindbg', () => {
     expect(r.stdout).toMatch(/\/app\/web/)
   })
 
-  it("kubectl's -n, --context and --kubeconfig before or after the subcommand", async () => {
+  it("kubectl's -n, --context and --kubeconfig before or after the subcommand; --target as -c", async () => {
     const context = (await kubectlWith(kubeconfig, 'config', 'current-context'))
     for (const args of [
       ['mindbg', '-n', 'default', '--kubeconfig', kubeconfig, 'attach', 'web', '--', 'echo', 'ok'],
       ['mindbg', 'attach', '--namespace=default', '--context', context, 'web', '--', 'echo', 'ok'],
-      ['mindbg', '--context', context, 'attach', 'web', '-n', 'default', '--', 'echo', 'ok'],
+      // --target is kubectl debug's -c: the same setting, so the two may agree.
+      ['mindbg', '--context', context, 'attach', 'web', '-n', 'default', '--target', 'app', '-c', 'app', '--', 'echo', 'ok'],
     ]) {
       const r = await kubectl(args, {KUBECONFIG: args.includes('--kubeconfig') ? undefined : kubeconfig})
       expect({args, code: r.code, stdout: r.stdout}, r.stderr).toEqual({args, code: 0, stdout: 'ok\n'})
     }
+    const conflict = await kubectl(['mindbg', 'attach', 'web', '-c', 'app', '--target', 'other', '--', 'true'])
+    expect(conflict.code).toBe(2)
+    expect(conflict.stderr).toMatch(/--target-container app and --target other name different containers/)
     const elsewhere = await kubectl(['mindbg', '-n', 'nowhere', 'attach', 'web', '--', 'true'])
     expect(elsewhere.code).not.toBe(0)
     expect(elsewhere.stderr).toMatch(/nowhere/)
