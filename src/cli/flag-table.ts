@@ -100,7 +100,7 @@ export const ATTACH_FLAGS = table({
   record: {kind: 'string', description: 'Record the session in asciicast v2 (asciinema play FILE.cast); what is typed is left out.'},
   'record-input': {kind: 'boolean', description: 'With --record: record what is typed too (passwords included).'},
   reuse: {kind: 'boolean', description: 'Re-attach to the newest debugger left running next to the target; add one if there is none.'},
-  stdin: {kind: 'boolean', char: 'i', aliases: ['interactive'], allowNo: true, description: 'Keep stdin attached (default: on for a shell or piped input).'},
+  stdin: {kind: 'boolean', char: 'i', aliases: ['interactive'], allowNo: true, description: "Keep stdin attached, docker's --interactive (default: on for a shell or piped input)."},
   tty: {kind: 'boolean', char: 't', allowNo: true, description: 'Allocate a terminal (default: on for a shell in a terminal).'},
 })
 export type AttachFlags = FlagValues<typeof ATTACH_FLAGS>
