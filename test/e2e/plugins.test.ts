@@ -159,6 +159,13 @@ describe('kubectl mindbg', () => {
     expect(elsewhere.stderr).toMatch(/nowhere/)
   })
 
+  it('kubectl mindbg ls lists the debuggers in pods (the sessions above, ended)', async () => {
+    const r = await kubectl(['mindbg', 'ls'])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^NAMESPACE\s+POD\s+NAME/)
+    expect(r.stdout).toMatch(/^default\s+web\s+mindbg-/m)
+  })
+
   it('kubectl mindbg alone prints the help; docker:// still names a container', async () => {
     const help = await kubectl(['mindbg'])
     expect(help.code).toBe(0)
