@@ -93,6 +93,9 @@ describe('docker mindbg', () => {
   })
 
   it('docker stopping its plugin (SIGTERM to docker, no terminal) ends the session: 143, no sidecar left', async () => {
+    // The docker CLI tells a plugin to stop through DOCKER_CLI_PLUGIN_SOCKET since 25; 20.10 waits for the plugin.
+    const client = docker('version', '--format', '{{.Client.Version}}')
+    expect(Number(client.split('.')[0]), `the docker CLI on PATH is ${client}: this needs 25 or later`).toBeGreaterThanOrEqual(25)
     const child = spawn('docker', ['mindbg', 'attach', web(), '--', 'sh', '-c', 'echo started; sleep 60'], {
       env: testEnv({PATH: nodeOnPath, DOCKER_CONFIG: config, DOCKER_HOST: undefined, DOCKER_CONTEXT: undefined}),
       stdio: ['pipe', 'pipe', 'pipe'],
