@@ -49,7 +49,7 @@ const TLS_FILES: Record<string, string> = {'--tlscacert': 'ca.pem', '--tlscert':
 /**
  * The docker CLI runs a plugin with its own argv minus "docker": the global options the user typed, then the plugin's
  * name, then the plugin's words (`docker --context prod mindbg attach web` gives `--context prod mindbg attach web`);
- * it passes nothing of the connection in the environment (checked with docker 28). The options become the
+ * it passes nothing of the connection in the environment (checked with docker 20.10 and 28). The options become the
  * environment the docker CLI itself would honour, with its precedence (--context over --host over DOCKER_HOST...).
  */
 function dockerPlugin(argv: string[], env: NodeJS.ProcessEnv): Invocation {
