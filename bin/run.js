@@ -1,4 +1,5 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --
+// "--": node must not read the user's flags as its own (`mindbg attach --env-file F` is not node --env-file).
 // Start-up matters (an SRE types this at 3 a.m.): cache compiled code across runs, and answer --version without
 // loading oclif at all (~80 ms). The output is the same string oclif prints.
 import {enableCompileCache} from 'node:module'

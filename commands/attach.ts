@@ -30,7 +30,7 @@ function stdinHasData(): boolean {
 
 export default class Attach extends MindbgCommand {
   static override summary = 'Open a shell, or run one command, in a debug sidecar next to a running container.'
-  static override description = `The sidecar joins the target's PID and network namespaces (and IPC when the target's IPC is shareable), so it sees the target's processes and its 127.0.0.1, and reads its filesystem at /proc/1/root. It is removed when the session ends, on every path. Exit code: the command's (or shell's) own; mindbg's errors use the codes listed in the README.`
+  static override description = `The sidecar joins the target's PID and network namespaces (and IPC when the target's IPC is shareable), so it sees the target's processes and its 127.0.0.1, and reads its filesystem at /proc/1/root. It is removed when the session ends, on every path. Exit code: the command's (or shell's) own; mindbg's errors use the codes listed in the README. For a pod, -c names the TARGET container, as in kubectl exec and logs (in kubectl debug, -c names the debug container and --target the target: mindbg takes --target as well).`
   static override examples = [
     '<%= config.bin %> attach web',
     '<%= config.bin %> attach web -- ps',

@@ -10,6 +10,7 @@ import {stopOnSignals} from '../src/cli/process-io.js'
 import {createReporter} from '../src/cli/progress.js'
 import {parseCopySource} from '../src/cli/run-plan.js'
 import {parseDuration} from '../src/domain/duration.js'
+import {defaultRuntime} from '../src/domain/target.js'
 import {auditLogPath, targetRecord} from '../src/session/audit.js'
 import {copyOut} from '../src/session/copy.js'
 
@@ -31,7 +32,7 @@ export default class Cp extends MindbgCommand {
     const {args, flags: parsed} = await this.parse(Cp)
     const flags = parsed as CpFlags & {quiet?: boolean}
     const config = await loadConfig(process.env)
-    const {target, path} = parseCopySource(args.source)
+    const {target, path} = parseCopySource(args.source, defaultRuntime(process.env))
     const request = debuggerRequest({flags: {...flags, timeout: flags['start-timeout']} as AttachFlags, env: process.env, command: [], config})
     const stop = new AbortController()
     const unsubscribe = stopOnSignals(stop)

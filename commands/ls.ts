@@ -3,6 +3,7 @@ import {connectBackend} from '../src/backends/registry.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
 import {LS_FLAGS, type LsFlags, kubeConnection, scopeRuntime} from '../src/cli/flag-table.js'
 import {oclifFlags} from '../src/cli/oclif-flags.js'
+import {defaultRuntime} from '../src/domain/target.js'
 import {formatAge, formatTable} from '../src/cli/table.js'
 
 export default class Ls extends MindbgCommand {
@@ -15,7 +16,7 @@ export default class Ls extends MindbgCommand {
   async run(): Promise<DebuggerSummary[]> {
     const flags = (await this.parse(Ls)).flags as LsFlags
     const reason = (r: string): string => (flags['no-trunc'] || r.length <= 40 ? r : `${r.slice(0, 39)}…`)
-    const runtime = scopeRuntime(flags)
+    const runtime = scopeRuntime(flags, defaultRuntime(process.env))
     const kube = runtime === 'kubernetes'
     const backend = await connectBackend(runtime, kubeConnection(flags))
     let debuggers: DebuggerSummary[]

@@ -3,6 +3,7 @@ import {connectBackend} from '../src/backends/registry.js'
 import {MindbgCommand} from '../src/cli/base-command.js'
 import {PRUNE_FLAGS, type PruneFlags, kubeConnection, scopeRuntime} from '../src/cli/flag-table.js'
 import {oclifFlags} from '../src/cli/oclif-flags.js'
+import {defaultRuntime} from '../src/domain/target.js'
 
 export interface PruneResult {
   removed: PrunedDebugger[]
@@ -16,7 +17,7 @@ export default class Prune extends MindbgCommand {
 
   async run(): Promise<PruneResult> {
     const flags = (await this.parse(Prune)).flags as PruneFlags & {json?: boolean; quiet?: boolean}
-    const backend = await connectBackend(scopeRuntime(flags), kubeConnection(flags))
+    const backend = await connectBackend(scopeRuntime(flags, defaultRuntime(process.env)), kubeConnection(flags))
     let removed: PrunedDebugger[]
     try {
       removed = await backend.prune({all: Boolean(flags.all)})

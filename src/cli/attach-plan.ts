@@ -5,11 +5,12 @@ import {CONTROL, printable} from '../domain/printable.js'
 import {DEFAULT_PROFILE, isRootUser, type Profile, PROFILES} from '../domain/profiles.js'
 import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
 import {imageReferenceProblem} from '../images/reference.js'
-import {parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
+import {defaultRuntime, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
 import type {MindbgConfig} from './config.js'
-import {ATTACH_FLAGS, type AttachFlags, creationFlags, flagsOnlyFor, given, kubeConnection} from './flag-table.js'
+import {readEnvFiles} from './env-file.js'
+import {ATTACH_FLAGS, type AttachFlags, creationFlags, flagsOnlyFor, given, kubeConnection, targetContainer} from './flag-table.js'
 
 export interface AttachInput {
   targetArg: string | undefined
@@ -48,7 +49,7 @@ const ENV_KEY = /^[^=\s]+$/
 export function planAttach(input: AttachInput): AttachPlan {
   const {flags} = input
   const streams = streamMode(input)
-  const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg), flags)
+  const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg, defaultRuntime(input.env)), flags)
   const runtime = target?.runtime ?? 'docker'
   const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]))
   if (misplaced) {
@@ -82,17 +83,18 @@ export function planAttach(input: AttachInput): AttachPlan {
 }
 
 /** -n and -c complete a pod reference; they may not contradict what the reference itself says. */
-export function kubeFlagsInto(target: TargetRef, flags: Pick<AttachFlags, 'namespace' | 'target-container'>): TargetRef {
+export function kubeFlagsInto(target: TargetRef, flags: Pick<AttachFlags, 'namespace' | 'target-container' | 'target'>): TargetRef {
+  const targetFlag = targetContainer(flags)
   if (target.runtime !== 'kubernetes') return target
   if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
     throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
   }
-  if (target.container !== undefined && flags['target-container'] !== undefined && flags['target-container'] !== target.container) {
-    throw usageError(`the target names container ${target.container} but --target-container says ${flags['target-container']}`)
+  if (target.container !== undefined && targetFlag !== undefined && targetFlag !== target.container) {
+    throw usageError(`the target names container ${target.container} but -c/--target says ${targetFlag}`)
   }
   const completed = {...target}
   const namespace = target.namespace ?? flags.namespace
-  const container = target.container ?? flags['target-container']
+  const container = target.container ?? targetFlag
   if (namespace !== undefined) completed.namespace = namespace
   if (container !== undefined) completed.container = container
   return completed
@@ -155,7 +157,7 @@ export function debuggerRequest({flags, env, command, config = NO_CONFIG}: Pick<
     privileged: Boolean(flags.privileged),
     capAdd,
     user,
-    env: (flags.env ?? []).map((e) => parseEnv(e, env)),
+    env: mergeEnv(readEnvFiles(flags['env-file'] ?? [], env), (flags.env ?? []).map((e) => parseEnv(e, env))),
     workdir: flags.workdir,
     name: flags.name,
     chroot: Boolean(flags.chroot),
@@ -221,6 +223,13 @@ export function parseEnv(spec: string, env: NodeJS.ProcessEnv): string {
   const value = env[key]
   if (value === undefined) throw usageError(`--env ${key}: ${key} is not set in mindbg's environment`, `Use --env ${key}=VALUE.`)
   return `${key}=${value}`
+}
+
+/** The env files' variables, then -e's: a key given twice keeps its last value, in the place it first had (as docker). */
+function mergeEnv(...lists: string[][]): string[] {
+  const byKey = new Map<string, string>()
+  for (const entry of lists.flat()) byKey.set(entry.slice(0, entry.indexOf('=')), entry)
+  return [...byKey.values()]
 }
 
 function conflict(a: string, b: string): MindbgError {

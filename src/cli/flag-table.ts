@@ -1,5 +1,6 @@
 import type {BackendOptions} from '../backends/backend.js'
 import {parseDuration} from '../domain/duration.js'
+import {usageError} from '../domain/errors.js'
 import {PROFILES} from '../domain/profiles.js'
 import {PULL_POLICIES} from '../domain/request.js'
 import type {Runtime} from '../domain/target.js'
@@ -14,6 +15,8 @@ export interface FlagSpec {
   kind: 'string' | 'boolean'
   description: string
   char?: string
+  /** Other long names, as other tools spell the flag (docker's --interactive for -i). */
+  aliases?: readonly string[]
   multiple?: true
   options?: readonly string[]
   /** A boolean that also has a --no- form: undefined when neither was given. */
@@ -62,6 +65,7 @@ export const DEBUGGER_FLAGS = table({
   'cap-add': {kind: 'string', multiple: true, description: 'Add a Linux capability to the debugger (repeatable).', helpGroup: 'SECURITY', creation: true},
   chroot: {kind: 'boolean', description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target.", creation: true, runtime: 'docker'},
   env: {kind: 'string', char: 'e', multiple: true, description: 'Set KEY=VALUE in the debugger, or KEY to copy it from here (repeatable).', creation: true},
+  'env-file': {kind: 'string', multiple: true, description: "Read variables from a file of KEY=VALUE lines, as docker's --env-file (repeatable; -e wins).", creation: true},
   image: {kind: 'string', description: 'Debug image (default: MINDBG_IMAGE, else the config file, else a pinned static busybox).', helpGroup: 'IMAGE', creation: true},
   platform: {kind: 'string', description: "Platform of the debug image to pull, OS/ARCH[/VARIANT] (default: the target's).", helpGroup: 'IMAGE', creation: true, runtime: 'docker'},
   name: {kind: 'string', description: 'Name of the sidecar container (default: mindbg-<target>-<random>).', creation: true, runtime: 'docker'},
@@ -93,7 +97,17 @@ export const DEBUGGER_FLAGS = table({
   custom: {kind: 'string', description: 'Kubernetes: partial container spec (JSON or YAML) merged into the debugger, as kubectl debug --custom.', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
   timeout: {kind: 'string', description: 'Kubernetes: how long to wait for the debugger to start (default 2m).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
   'target-container': {kind: 'string', char: 'c', description: "Kubernetes: the container to debug (default: the pod's default-container annotation, else the first).", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
+  target: {kind: 'string', description: "Kubernetes: the same as -c, as kubectl debug --target spells it (kubectl debug's own -c names the debug container).", helpGroup: 'KUBERNETES', runtime: 'kubernetes'},
 })
+
+/** -c and --target are one setting under two names: the container to debug. Giving both is fine only if they agree. */
+export function targetContainer(flags: {'target-container'?: string | undefined; target?: string | undefined}): string | undefined {
+  const {'target-container': c, target} = flags
+  if (c !== undefined && target !== undefined && c !== target) {
+    throw usageError(`--target-container ${c} and --target ${target} name different containers`, 'They are the same setting (kubectl debug spells it --target): give one.')
+  }
+  return c ?? target
+}
 
 export const ATTACH_FLAGS = table({
   ...DEBUGGER_FLAGS,
@@ -104,7 +118,7 @@ export const ATTACH_FLAGS = table({
   record: {kind: 'string', description: 'Record the session in asciicast v2 (asciinema play FILE.cast); what is typed is left out.'},
   'record-input': {kind: 'boolean', description: 'With --record: record what is typed too (passwords included).'},
   reuse: {kind: 'boolean', description: 'Re-attach to the newest debugger left running next to the target; add one if there is none.'},
-  stdin: {kind: 'boolean', char: 'i', allowNo: true, description: 'Keep stdin attached (default: on for a shell or piped input).'},
+  stdin: {kind: 'boolean', char: 'i', aliases: ['interactive'], allowNo: true, description: "Keep stdin attached, docker's --interactive (default: on for a shell or piped input)."},
   tty: {kind: 'boolean', char: 't', allowNo: true, description: 'Allocate a terminal (default: on for a shell in a terminal).'},
 })
 export type AttachFlags = FlagValues<typeof ATTACH_FLAGS>
@@ -149,8 +163,8 @@ const SCOPE_FLAGS = table({
 })
 
 /** The runtime a listing command is about: Kubernetes as soon as any of its flags is given. */
-export function scopeRuntime(flags: FlagValues<typeof SCOPE_FLAGS>): Runtime {
-  return flagsOnlyFor(SCOPE_FLAGS, 'kubernetes').some((f) => given(flags[f as keyof typeof flags])) ? 'kubernetes' : 'docker'
+export function scopeRuntime(flags: FlagValues<typeof SCOPE_FLAGS>, otherwise: Runtime = 'docker'): Runtime {
+  return flagsOnlyFor(SCOPE_FLAGS, 'kubernetes').some((f) => given(flags[f as keyof typeof flags])) ? 'kubernetes' : otherwise
 }
 
 export const LS_FLAGS = table({
@@ -179,3 +193,9 @@ export const flagsOnlyFor = (t: Record<string, FlagSpec>, runtime: Runtime): str
 
 /** Whether a flag was given: a boolean that is true, a list that is not empty, any other value. */
 export const given = (value: unknown): boolean => value !== undefined && value !== false && !(Array.isArray(value) && value.length === 0)
+
+export const INSTALL_FLAGS = table({
+  force: {kind: 'boolean', description: 'Replace (or, with --uninstall, remove) whatever else is at that path.'},
+  uninstall: {kind: 'boolean', description: 'Remove the link instead.'},
+})
+export type InstallFlags = FlagValues<typeof INSTALL_FLAGS>

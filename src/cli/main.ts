@@ -1,11 +1,12 @@
 import {flush, run} from '#oclif'
 
 import {formatError, MindbgError, toMindbgError} from '../domain/errors.js'
+import type {Entry} from './plugins.js'
 
 const EPIPE_EXIT = 141
 
 /** Runs oclif and owns the one place where any error becomes a message, a hint and an exit code. */
-export async function main(argv: string[], binUrl: string): Promise<void> {
+export async function main(argv: string[], binUrl: string, entry: Entry = 'mindbg'): Promise<void> {
   // `mindbg ls | head`: a closed stdout ends mindbg quietly with 141, as SIGPIPE ends other tools (oclif would
   // otherwise wait for a 'drain' that never comes). A running session listens too and does it itself, after ending
   // its debugger. Any other failure to write is an error of its own (a sidecar left behind is the watchdog's).
@@ -22,7 +23,7 @@ export async function main(argv: string[], binUrl: string): Promise<void> {
   // Whatever listens beyond these is a session (or its output relay), which ends its debugger first.
   const ownListeners = process.stdout.listenerCount('error')
   try {
-    await run(argv, binUrl)
+    await run(entry === 'mindbg' ? argv : await asPlugin(entry, argv), binUrl)
     await flush()
   } catch (error) {
     const exit = (error as {oclif?: {exit?: number}; code?: string}).oclif?.exit
@@ -33,4 +34,16 @@ export async function main(argv: string[], binUrl: string): Promise<void> {
     process.stderr.write(formatError(mindbgError, withStack))
     process.exit(mindbgError.exitCode)
   }
+}
+
+/** A plugin's argv as mindbg's own, its connection options put where mindbg (and its reaper) read them. */
+async function asPlugin(entry: Entry, argv: string[]): Promise<string[]> {
+  const {endWithDockerCli, invocation} = await import('./plugins.js')
+  const plugin = invocation(entry, argv, process.env)
+  if (entry === 'docker') await endWithDockerCli(process.env.DOCKER_CLI_PLUGIN_SOCKET)
+  for (const [key, value] of Object.entries(plugin.env)) {
+    if (value === undefined) delete process.env[key]
+    else process.env[key] = value
+  }
+  return plugin.argv
 }

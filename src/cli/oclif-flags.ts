@@ -12,6 +12,7 @@ export function oclifFlags(specs: Record<string, FlagSpec>): Interfaces.FlagInpu
     const common = {
       description: s.description,
       ...(s.char === undefined ? {} : {char: s.char as 'n'}),
+      ...(s.aliases === undefined ? {} : {aliases: [...s.aliases]}),
       ...(s.helpGroup === undefined ? {} : {helpGroup: s.helpGroup}),
     }
     const options = s.options === undefined ? {} : {options: [...s.options]}

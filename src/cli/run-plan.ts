@@ -1,9 +1,9 @@
 import {MindbgError, usageError} from '../domain/errors.js'
 import {parseDuration} from '../domain/duration.js'
-import {parseLabelSelector, parseTarget, type TargetRef, type TargetSelector} from '../domain/target.js'
+import {defaultRuntime, parseLabelSelector, parseTarget, type Runtime, type TargetRef, type TargetSelector} from '../domain/target.js'
 import type {RunPlan} from '../session/run.js'
 import type {Runbook} from '../session/runbook.js'
-import {type AttachFlags, flagsOnlyFor, given, kubeConnection, RUN_FLAGS, type RunFlags} from './flag-table.js'
+import {type AttachFlags, flagsOnlyFor, given, kubeConnection, RUN_FLAGS, type RunFlags, targetContainer} from './flag-table.js'
 import {debuggerRequest, kubeFlagsInto} from './attach-plan.js'
 import type {MindbgConfig} from './config.js'
 
@@ -15,16 +15,19 @@ export interface RunInput {
   config: MindbgConfig
 }
 
-const KUBE_SCOPE = flagsOnlyFor(RUN_FLAGS, 'kubernetes').filter((f) => f !== 'target-container' && f !== 'custom' && f !== 'start-timeout')
+const KUBE_SCOPE = flagsOnlyFor(RUN_FLAGS, 'kubernetes').filter((f) => f !== 'target-container' && f !== 'target' && f !== 'custom' && f !== 'start-timeout')
 
 /** Complete, then validate: the runbook's settings under the flags, the targets and selectors, before anything runs. */
 export function planRun({runbook, targets, flags, env, config}: RunInput): RunPlan {
-  const refs: TargetRef[] = targets.map((t) => kubeFlagsInto(parseTarget(t), flags))
+  const bareNames = defaultRuntime(env)
+  const refs: TargetRef[] = targets.map((t) => kubeFlagsInto(parseTarget(t, bareNames), flags))
   const kube = KUBE_SCOPE.some((f) => given(flags[f as keyof RunFlags]))
+  // `kubectl mindbg run -l app=web` selects pods, as its bare names are pods.
+  const selectPods = kube || bareNames === 'kubernetes'
   const selectors: TargetSelector[] = (flags.selector ?? []).map((labels) => {
     parseLabelSelector(labels)
-    return kube
-      ? {runtime: 'kubernetes', labels, namespace: flags.namespace, allNamespaces: Boolean(flags['all-namespaces']), container: flags['target-container']}
+    return selectPods
+      ? {runtime: 'kubernetes', labels, namespace: flags.namespace, allNamespaces: Boolean(flags['all-namespaces']), container: targetContainer(flags)}
       : {runtime: 'docker', labels}
   })
   if (refs.length === 0 && selectors.length === 0) {
@@ -54,12 +57,12 @@ export function planRun({runbook, targets, flags, env, config}: RunInput): RunPl
 }
 
 /** `cp TARGET:PATH DEST`: the target and the absolute path in its filesystem. */
-export function parseCopySource(source: string): {target: TargetRef; path: string} {
+export function parseCopySource(source: string, bareNames: Runtime = 'docker'): {target: TargetRef; path: string} {
   const at = source.indexOf(':/')
   // "docker://web:/etc" and "k8s://ns/pod:/etc": the scheme's colon is not the separator.
   const colon = source.startsWith('docker://') || source.startsWith('k8s://') || source.startsWith('kubernetes://') ? source.indexOf(':/', source.indexOf('://') + 3) : at
   if (colon <= 0) throw usageError(`bad source "${source}"`, 'Use TARGET:/ABSOLUTE/PATH, e.g. mindbg cp web:/etc/app ./app or pod/api:/tmp/heap.hprof -.')
   const path = source.slice(colon + 1).replace(/\/+$/, '') || '/'
   if (path.split('/').includes('..')) throw new MindbgError('usage', `bad path "${path}": ".." is not allowed`, 'Give the path as the target sees it, from /.')
-  return {target: parseTarget(source.slice(0, colon)), path}
+  return {target: parseTarget(source.slice(0, colon), bareNames), path}
 }

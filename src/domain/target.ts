@@ -65,7 +65,18 @@ const DOCKER_REF = /^\/?[a-zA-Z0-9][a-zA-Z0-9_.-]*$/
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/
 
-export function parseTarget(input: string): TargetRef {
+/**
+ * What a bare name (`web`) means: a Docker container, or with MINDBG_RUNTIME=kubernetes (which `kubectl mindbg`
+ * sets) a pod of the current namespace. Also the runtime `ls` and `prune` look at.
+ */
+export function defaultRuntime(env: NodeJS.ProcessEnv): Runtime {
+  const value = env.MINDBG_RUNTIME?.trim()
+  if (!value) return 'docker'
+  if ((RUNTIMES as readonly string[]).includes(value)) return value as Runtime
+  throw usageError(`MINDBG_RUNTIME="${value}" is not a runtime`, `Use one of ${RUNTIMES.join(', ')}, or unset it.`)
+}
+
+export function parseTarget(input: string, bareNames: Runtime = 'docker'): TargetRef {
   const raw = input.trim()
   if (!raw) throw usageError('empty target', 'Name a container: mindbg attach <name|id|id-prefix>.')
 
@@ -86,6 +97,7 @@ export function parseTarget(input: string): TargetRef {
     if (!pod || rest.length > 0) throw usageError(`bad Kubernetes target "${input}"`, 'Use pod/NAME or pod/NAME/CONTAINER.')
     return kubernetesRef(input, pod, undefined, container)
   }
+  if (bareNames === 'kubernetes') return parseTarget(`pod/${raw}`)
   return dockerRef(raw, input)
 }
 

@@ -13,6 +13,7 @@ import type {TargetState} from '../../domain/target.js'
 import {parseImageReference} from '../../images/reference.js'
 import {registryAuth} from '../../images/registry-auth.js'
 import type {DebuggerSummary} from '../backend.js'
+import {contextEndpoint} from './context.js'
 import {engineMessage, httpStatus as status} from './errors.js'
 import {PullProgress} from './pull-progress.js'
 import type {DockerTarget, EngineKind} from './spec.js'
@@ -78,12 +79,21 @@ export class DockerEngine {
   private constructor(readonly api: Dockerode) {}
 
   static async connect(): Promise<DockerEngine> {
+    // A docker context becomes DOCKER_HOST (and its TLS settings) for this process and the reaper it starts: where
+    // docker-modem and the error messages look.
+    const endpoint = contextEndpoint(process.env)
+    for (const [key, value] of Object.entries(endpoint.env)) {
+      if (value === undefined) delete process.env[key]
+      else process.env[key] = value
+    }
     checkDockerHost(process.env.DOCKER_HOST)
     const Docker = await deps.dockerode()
+    // docker-modem has no setting of its own for an unchecked certificate; an agent's options apply to every request.
+    const options = endpoint.skipTLSVerify ? ({agent: new (await import('node:https')).Agent({rejectUnauthorized: false})} as Dockerode.DockerOptions) : undefined
     // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem, which reads the certificates
     // right away.
     try {
-      return new DockerEngine(new Docker())
+      return new DockerEngine(new Docker(options))
     } catch (error) {
       const {code, path} = error as {code?: string; path?: string}
       if (code === 'ENOENT' && path) {

@@ -1,0 +1,16 @@
+#!/usr/bin/env -S node --
+// `docker mindbg ...`: a Docker CLI plugin, linked into ~/.docker/cli-plugins by `mindbg install docker-plugin`.
+// docker asks every plugin for its metadata (`docker --help` asks them all): answered without loading oclif.
+import {enableCompileCache} from 'node:module'
+import {readFileSync} from 'node:fs'
+
+enableCompileCache?.()
+const argv = process.argv.slice(2)
+if (argv.length === 1 && argv[0] === 'docker-cli-plugin-metadata') {
+  const {version, homepage} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
+  const metadata = {SchemaVersion: '0.1.0', Vendor: 'mindbg', Version: version, ShortDescription: 'Debug a distroless or scratch container from a sidecar', ...(homepage ? {URL: homepage} : {})}
+  process.stdout.write(`${JSON.stringify(metadata)}\n`)
+} else {
+  const {main} = await import('../dist/src/cli/main.js')
+  await main(argv, import.meta.url, 'docker')
+}
