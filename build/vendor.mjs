@@ -183,7 +183,5 @@ await build({
 })
 
 // yaml (runbooks, the config file, kubeconfigs): ~40 ms as the package's ~60 modules, ~10 ms as one file; which
-// counts at every TAB that completes a pod (src/cli/completion). An ESM facade names its exports, as for oclif.
+// counts at every TAB that completes a pod (src/cli/completion). src/deps.ts requires it.
 await build({...common, stdin: {contents: "export * from 'yaml'", resolveDir: '.', loader: 'js'}, outfile: 'dist/vendor/yaml.cjs', format: 'cjs'})
-const yamlNames = Object.keys(requireHere('../dist/vendor/yaml.cjs')).filter((n) => n !== 'default' && n !== '__esModule')
-writeFileSync('dist/vendor/yaml.mjs', `import yaml from './yaml.cjs'\nexport const {${yamlNames.join(', ')}} = yaml\nexport default yaml\n`)

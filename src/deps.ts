@@ -1,5 +1,8 @@
 import type {KubeConfig} from '@kubernetes/client-node'
 import type Dockerode from 'dockerode'
+import {createRequire} from 'node:module'
+
+const nodeRequire = createRequire(import.meta.url)
 
 /**
  * The one lazy loader for every heavy module mindbg uses (as heroku's deps.ts): each is imported on first use and
@@ -16,7 +19,8 @@ export const deps = {
   dockerode: lazy(() => import('#dockerode').then((m: {default: typeof Dockerode}) => m.default)),
   kubeConfig: lazy(() => (import('#k8s') as Promise<{KubeConfig: typeof KubeConfig}>).then((m) => m.KubeConfig)),
   ws: lazy(() => import('ws').then((m) => m.WebSocket)),
-  yaml: lazy(() => import('#yaml') as Promise<typeof import('yaml')>),
+  // Required, not imported: a CommonJS bundle's exports are named only to require() (an import sees a default).
+  yaml: lazy(async () => nodeRequire('#yaml') as typeof import('yaml')),
   // ~100 ms: only when something slow (a pull) is shown on a terminal.
   ora: lazy(() => import('ora').then((m) => m.default)),
 }
