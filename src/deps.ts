@@ -15,9 +15,13 @@ export function lazy<T>(load: () => Promise<T>): () => Promise<T> {
   return () => (loaded ??= load())
 }
 
+const kubeClient = lazy(() => import('#k8s') as Promise<{KubeConfig: typeof KubeConfig; loadYaml: (text: string) => unknown}>)
+
 export const deps = {
   dockerode: lazy(() => import('#dockerode').then((m: {default: typeof Dockerode}) => m.default)),
-  kubeConfig: lazy(() => (import('#k8s') as Promise<{KubeConfig: typeof KubeConfig}>).then((m) => m.KubeConfig)),
+  kubeConfig: lazy(() => kubeClient().then((m) => m.KubeConfig)),
+  /** js-yaml's load, as bundled with KubeConfig (which parses kubeconfigs with it): for kubeconfig files. */
+  kubeconfigYaml: lazy(() => kubeClient().then((m) => m.loadYaml)),
   ws: lazy(() => import('ws').then((m) => m.WebSocket)),
   // Required, not imported: a CommonJS bundle's exports are named only to require() (an import sees a default).
   yaml: lazy(async () => nodeRequire('#yaml') as typeof import('yaml')),
