@@ -2,7 +2,8 @@
 # bench/completion.sh - what one TAB costs: `mindbg __complete` for a Docker target against the local engine and for
 # pod/ against the Kubernetes simulator; and `mindbg --help` / `--version`, which completion must not slow down.
 # Needs a build (npm run build), hyperfine and the fixture images (scripts/provision.sh). Prints hyperfine's
-# summary; the JSON goes to bench/results/completion.json.
+# summary; the JSON goes to bench/results/completion.json. BASE=DIR (a built checkout of an older commit) adds its
+# --help and --version, in the same run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,9 +34,12 @@ check() { # words... expected
 check attach '' "$target"
 check attach pod/ pod/web
 
+base=()
+[[ -n ${BASE:-} ]] && base=("node $BASE/bin/run.js --help" "node $BASE/bin/run.js --version")
 mkdir -p bench/results
 hyperfine -N --warmup 3 --runs 20 --export-json bench/results/completion.json \
     "node bin/run.js __complete attach ''" \
     "node bin/run.js __complete attach pod/" \
     'node bin/run.js --help' \
-    'node bin/run.js --version'
+    'node bin/run.js --version' \
+    "${base[@]}"
