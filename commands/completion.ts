@@ -12,7 +12,7 @@ export default class Completion extends MindbgCommand {
 ${hints}
 
 kubectl mindbg <TAB> (kubectl 1.26 and later) runs kubectl_complete-mindbg, which comes with mindbg: it needs only to be on PATH.`
-  static override examples = ['source <(<%= config.bin %> completion bash)', '<%= config.bin %> completion fish > ~/.config/fish/completions/mindbg.fish']
+  static override examples = ['<%= config.bin %> completion bash > ~/.local/share/bash-completion/completions/mindbg', '<%= config.bin %> completion fish > ~/.config/fish/completions/mindbg.fish']
   static override args = {
     shell: Args.string({description: 'The shell to complete for.', options: [...SHELLS], required: true}),
   }

@@ -193,7 +193,7 @@ describe('zsh and fish', () => {
       'source <(mindbg completion zsh)',
       'words=(mindbg attach "$1"); CURRENT=3; PREFIX=$1; _mindbg',
       'words=(mindbg cp "$2"); CURRENT=3; PREFIX=$2; _mindbg',
-      "words=(mindbg attach --bundle ''); CURRENT=4; PREFIX=; _mindbg",
+      "words=(mindbg attach --record ''); CURRENT=4; PREFIX=; _mindbg",
     ].join('\n')
     const r = await run('zsh', ['-f', '-c', script, 'zsh', 'pod/we', target])
     expect(r.stderr).toBe('')

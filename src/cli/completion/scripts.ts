@@ -8,14 +8,8 @@ export type Shell = (typeof SHELLS)[number]
 
 /** How to load the script, for `mindbg completion --help` and the README. */
 export const INSTALL_HINTS: Record<Shell, string[]> = {
-  bash: [
-    'source <(mindbg completion bash)            # in ~/.bashrc',
-    'mindbg completion bash > ~/.local/share/bash-completion/completions/mindbg   # or once, with bash-completion',
-  ],
-  zsh: [
-    'source <(mindbg completion zsh)             # in ~/.zshrc, after compinit',
-    'mindbg completion zsh > "${fpath[1]}/_mindbg"   # or once, into a directory of $fpath; then compinit',
-  ],
+  bash: ['source <(mindbg completion bash)     # in ~/.bashrc; or once:', 'mindbg completion bash > ~/.local/share/bash-completion/completions/mindbg'],
+  zsh: ['source <(mindbg completion zsh)      # in ~/.zshrc, after compinit; or once:', 'mindbg completion zsh > "${fpath[1]}/_mindbg"      # then compinit'],
   fish: ['mindbg completion fish > ~/.config/fish/completions/mindbg.fish'],
 }
 
