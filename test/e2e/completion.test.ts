@@ -105,61 +105,72 @@ afterAll(async () => {
   await sim?.close()
 })
 
+/** Completes the lines at once (none depends on another: it keeps the file fast), then checks every reply. */
+async function expectReplies(cases: Array<[string, string[]]>, env: Record<string, string | undefined> = {}): Promise<void> {
+  const got = await Promise.all(cases.map(([line]) => bash(line, env)))
+  expect(got.map((g, i) => [cases[i]![0], g.reply])).toEqual(cases)
+}
+
 describe('bash', () => {
   it('completes command names from the commands mindbg has, and leaves hidden ones out', async () => {
     const commands = Object.entries(manifest().commands).filter(([, c]) => !c.hidden).map(([id]) => id).sort()
-    expect((await bash('mindbg ')).reply).toEqual(commands)
-    expect((await bash('mindbg at')).reply).toEqual(['attach'])
-    expect((await bash('mindbg __')).reply).toEqual([])
+    await expectReplies([['mindbg ', commands], ['mindbg at', ['attach']], ['mindbg __', []]])
   })
 
   it("completes every flag of the command, long and short, as the command's definition has them", async () => {
-    const {reply} = await bash('mindbg cp -')
+    const [{reply}] = await Promise.all([bash('mindbg cp -'), expectReplies([['mindbg attach --pro', ['--profile']], ['mindbg attach --no-t', ['--no-tty']]])])
     const flags = Object.entries(manifest().commands.cp!.flags).filter(([, f]) => !f.hidden)
     for (const [name, f] of flags) {
       expect(reply).toContain(`--${name}`)
       if (f.char) expect(reply).toContain(`-${f.char}`)
     }
     expect(reply).toContain('--help')
-    expect((await bash('mindbg attach --pro')).reply).toEqual(['--profile'])
-    expect((await bash('mindbg attach --no-t')).reply).toEqual(['--no-tty'])
   })
 
-  it('completes the values a flag takes, after a blank or after "="', async () => {
-    expect((await bash('mindbg attach --pull ')).reply).toEqual(['always', 'missing', 'never'])
-    // bash replaces only what follows "=": the reply is the value alone.
-    expect((await bash('mindbg attach --profile=net')).reply).toEqual(['netadmin'])
-    expect((await bash('mindbg completion ')).reply).toEqual(['bash', 'fish', 'zsh'])
-    expect((await bash('mindbg run tr')).reply).toEqual(['triage'])
+  it('completes the values a flag takes, after a blank or after "=", and the built-in runbooks', async () => {
+    await expectReplies([
+      ['mindbg attach --pull ', ['always', 'missing', 'never']],
+      // bash replaces only what follows "=": the reply is the value alone.
+      ['mindbg attach --profile=net', ['netadmin']],
+      ['mindbg completion ', ['bash', 'fish', 'zsh']],
+      ['mindbg run tr', ['triage']],
+    ])
   })
 
   it('completes the running Docker containers, and "NAME:" for cp', async () => {
-    expect((await bash(`mindbg attach ${target.slice(0, -1)}`)).reply).toContain(target)
-    expect((await bash(`mindbg run triage ${target.slice(0, -1)}`)).reply).toContain(target)
-    expect((await bash(`mindbg attach docker://${target}`)).reply).toEqual([`//${target}`])
-    // bash splits at ":": what it replaces is the last piece.
-    expect((await bash(`mindbg cp ${target}`)).reply).toEqual([`${target}:`])
-    expect((await bash(`mindbg cp ${target}:`)).reply).toEqual([])
+    const [attach, run] = await Promise.all([bash(`mindbg attach ${target.slice(0, -1)}`), bash(`mindbg run triage ${target.slice(0, -1)}`)])
+    expect(attach.reply).toContain(target)
+    expect(run.reply).toContain(target)
+    await expectReplies([
+      [`mindbg attach docker://${target}`, [`//${target}`]],
+      // bash splits at ":": what it replaces is the last piece.
+      [`mindbg cp ${target}`, [`${target}:`]],
+      [`mindbg cp ${target}:`, []],
+    ])
   })
 
   it("completes pod/NAME in the context's namespace, then the pod's containers", async () => {
-    expect((await bash('mindbg attach pod/we')).reply).toEqual(['pod/web'])
-    expect((await bash('mindbg attach pod/')).reply).toEqual(['pod/web'])
-    expect((await bash('mindbg attach pod/web/')).reply).toEqual(['pod/web/app'])
-    expect((await bash('mindbg cp pod/w')).reply).toEqual(['pod/web:'])
-    expect((await bash('mindbg attach k8s://staging/')).reply).toEqual(['//staging/api-0'])
-    expect((await bash('mindbg attach k8s://')).reply).toEqual(['//default/', '//staging/'])
-    expect((await bash('mindbg attach pod/web -c ')).reply).toEqual(['app'])
+    await expectReplies([
+      ['mindbg attach pod/we', ['pod/web']],
+      ['mindbg attach pod/', ['pod/web']],
+      ['mindbg attach pod/web/', ['pod/web/app']],
+      ['mindbg cp pod/w', ['pod/web:']],
+      ['mindbg attach k8s://staging/', ['//staging/api-0']],
+      ['mindbg attach k8s://', ['//default/', '//staging/']],
+      ['mindbg attach pod/web -c ', ['app']],
+    ])
   })
 
   it('honours -n, --context and --kubeconfig typed before', async () => {
-    expect((await bash('mindbg attach -n staging pod/')).reply).toEqual(['pod/api-0'])
-    expect((await bash('mindbg attach --namespace=staging pod/')).reply).toEqual(['pod/api-0'])
-    expect((await bash('mindbg attach --context admin@kube-sim pod/')).reply).toEqual(['pod/web'])
-    expect((await bash('mindbg attach --context nowhere pod/')).reply).toEqual([])
-    expect((await bash(`mindbg attach --kubeconfig ${stagingConfig} pod/`, {KUBECONFIG: undefined})).reply).toEqual(['pod/api-0'])
-    expect((await bash('mindbg attach -n ')).reply).toEqual(['default', 'staging'])
-    expect((await bash('mindbg attach --context ')).reply).toEqual(['admin@kube-sim'])
+    await expectReplies([
+      ['mindbg attach -n staging pod/', ['pod/api-0']],
+      ['mindbg attach --namespace=staging pod/', ['pod/api-0']],
+      ['mindbg attach --context admin@kube-sim pod/', ['pod/web']],
+      ['mindbg attach --context nowhere pod/', []],
+      ['mindbg attach -n ', ['default', 'staging']],
+      ['mindbg attach --context ', ['admin@kube-sim']],
+    ])
+    await expectReplies([[`mindbg attach --kubeconfig ${stagingConfig} pod/`, ['pod/api-0']]], {KUBECONFIG: undefined})
   })
 
   it('offers nothing, says nothing and exits 0 when the Docker engine is not there', async () => {
