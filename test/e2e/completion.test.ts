@@ -15,6 +15,7 @@ import {SOURCE_BUDGET_MS} from '../../src/cli/completion/sources.js'
 import {kubeconfigText} from '../support/kube-sim/kubeconfig.ts'
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {KUBECTL, kubectlWith} from '../support/kubectl.js'
+import {PtySession} from '../support/pty.js'
 import {BIN, eventually, removeTargets, requireEngine, ROOT, startTarget} from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-completion-'))
@@ -40,9 +41,14 @@ interface Run {
  * kubeconfig. The sources get more time than a TAB's budget: a busy CI machine must not turn a check of the
  * candidates into a check of its load (the budget itself is checked below, with engines that never answer).
  */
-function run(command: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+function userEnv(env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
   const fullEnv: NodeJS.ProcessEnv = {...process.env, PATH: `${binDir}:${dirname(process.execPath)}:${process.env.PATH}`, KUBECONFIG: kubeconfig, MINDBG_COMPLETE_TIMEOUT_MS: '10000', ...env}
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete fullEnv[k]
+  return fullEnv
+}
+
+function run(command: string, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  const fullEnv = userEnv(env)
   const started = Date.now()
   return new Promise((resolve) => {
     execFile(command, args, {env: fullEnv, encoding: 'utf8', timeout: 30_000}, (error, stdout, stderr) => {
@@ -191,6 +197,30 @@ describe('bash', () => {
     }
     expect(hungConnections - before).toBe(2)
     expect(await bash('mindbg attach pod/', {...budget, KUBECONFIG: hungConfig})).toEqual({reply: [], stderr: ''})
+  })
+})
+
+describe('an interactive bash on a terminal', () => {
+  it('completes at TAB what readline itself split at ":" (cp NAME:, k8s://NS/POD)', async () => {
+    const rc = join(dir, 'bashrc')
+    writeFileSync(rc, 'PS1="$ "\nsource <(mindbg completion bash)\n')
+    const term = new PtySession('bash', ['--rcfile', rc, '-i'], userEnv())
+    try {
+      await term.expect(/\$ $/)
+      // TAB completes the line; Ctrl-A and "echo " then print it as completed.
+      term.send(`mindbg cp ${target.slice(0, -1)}\t`)
+      await term.expect(new RegExp(`${target}:`))
+      term.send('\x01echo \r')
+      // What echo prints starts a line (after bash's bracketed-paste switch, if any); the typed line has "echo " first.
+      await term.expect(new RegExp(`\rmindbg cp ${target}:\r\n`))
+      term.send('mindbg attach k8s://staging/a\t')
+      await term.expect(/api-0 /)
+      term.send('\x01echo \r')
+      await term.expect(/\rmindbg attach k8s:\/\/staging\/api-0\r\n/)
+    } finally {
+      term.send('exit\r')
+      await term.exited
+    }
   })
 })
 
