@@ -204,7 +204,7 @@ async function completeCommand(command: CommandDef, words: string[], current: st
   const line = parseLine(flags, words)
   const last = (name: string): string | undefined => line.values.get(name)?.at(-1)
   const scope: KubeScope = {namespace: last('namespace'), context: last('context'), kubeconfig: last('kubeconfig')}
-  const context = {command, line, scope, input}
+  const context: Context = {line, scope, input}
   if (line.pending) return flagValues(line.pending, '', context)
   if (line.afterDashes) return {candidates: [], directive: 0}
   if (current.startsWith('--') && current.includes('=')) {
@@ -232,8 +232,8 @@ function flagCandidates(flags: FlagIndex, line: ParsedLine): Candidate[] {
   return candidates
 }
 
+/** What the rest of the line says, for completing the word at the cursor. */
 interface Context {
-  command: CommandDef
   line: ParsedLine
   scope: KubeScope
   input: CompletionInput
