@@ -5,7 +5,8 @@
 // src/deps.ts), and src/domain/errors.ts, which src/cli/main.ts (what `--help` and `--version` load, without the
 // bundle) shares with the commands: one MindbgError class, or `instanceof` would fail across the two.
 // dist/commands/*.js re-export their command from the bundle, for oclif; the reaper, a process of its own, is
-// bundled alone into dist/reaper.js, where the bundled watchdog looks for it (./reaper.js next to itself).
+// bundled alone into dist/reaper.js, where the bundled watchdog looks for it (./reaper.js next to itself). Shell
+// completion (mindbg __complete, kubectl_complete-mindbg) is dist/complete.js: no oclif, no command classes.
 import {readdirSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 
@@ -14,7 +15,7 @@ import {build} from 'esbuild'
 // Every file of commands/ is a command: none can be left out of the bundle.
 const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
 const SHARED = resolve('src/domain/errors.ts')
-const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s']}
+const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#yaml']}
 const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
 const shareErrors = {
   name: 'share-errors',
@@ -30,4 +31,5 @@ await build({
   plugins: [shareErrors],
 })
 await build({...common, entryPoints: ['src/backends/docker/reaper.ts'], outfile: 'dist/reaper.js'})
+await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)

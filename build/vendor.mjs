@@ -156,10 +156,12 @@ mkdirSync('dist/vendor', {recursive: true})
 const names = Object.keys(requireHere('../dist/vendor/oclif-core.cjs')).filter((n) => n !== 'default' && n !== '__esModule')
 writeFileSync('dist/vendor/oclif-core.mjs', `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
 
-// mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests.
+// mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests; and its YAML parser.
 await build({
   ...common,
-  stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'", resolveDir: '.', loader: 'js'},
+  // With the YAML parser KubeConfig itself uses, for src/backends/kubernetes/kubeconfig.ts: the yaml package costs
+  // ~30 ms more to load and warm up, at every command that talks to a cluster and every TAB that completes a pod.
+  stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'\nexport {load as loadYaml} from 'js-yaml'", resolveDir: '.', loader: 'js'},
   outfile: 'dist/vendor/k8s-client.cjs',
   // CommonJS, not ESM: an ESM `import 'node:http'` reads every export of node:http, and its lazy WebSocket getters
   // load Node's bundled undici (~40 ms).
@@ -181,3 +183,7 @@ await build({
   format: 'cjs',
   plugins: [standIns(STAND_INS.dockerode, 'dist/vendor/dockerode.cjs'), legacyUrl],
 })
+
+// yaml (runbooks, the config file, kubeconfigs): ~40 ms as the package's ~60 modules, ~10 ms as one file; which
+// counts at every TAB that completes a pod (src/cli/completion). src/deps.ts requires it.
+await build({...common, stdin: {contents: "export * from 'yaml'", resolveDir: '.', loader: 'js'}, outfile: 'dist/vendor/yaml.cjs', format: 'cjs'})

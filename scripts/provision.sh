@@ -17,7 +17,8 @@
 #      `dockerd --bridge=none --iptables=false --ip-masq=false`,
 #      log in /var/log/mindbg-dockerd.log.
 #   d. busybox-static (/bin/busybox) and gcc with a static libc (libc6-dev); the cross gcc for the other CPU
-#      and qemu-user-static (mindbg-init is built for amd64 and arm64: build/init.mjs).
+#      and qemu-user-static (mindbg-init is built for amd64 and arm64: build/init.mjs); zsh and fish (the
+#      completion scripts are tested in them).
 #   e. The fixture images (test/fixtures/build-images.sh).
 #
 # Failures of a. and b. are always fatal. With CI=true every failure is fatal.
@@ -220,6 +221,9 @@ _mindbg_provision_steps() {
         # test/e2e/ssh.test.ts runs its own sshd on a loopback port for DOCKER_HOST=ssh://.
         [[ -x /usr/sbin/sshd ]] || need+=(openssh-server)
         command -v ssh-agent >/dev/null 2>&1 || need+=(openssh-client)
+        # test/e2e/completion.test.ts loads the completion scripts in the real zsh and fish.
+        command -v zsh >/dev/null 2>&1 || need+=(zsh)
+        command -v fish >/dev/null 2>&1 || need+=(fish)
 
         # c. the engine
         local engine_ok=0

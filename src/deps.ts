@@ -1,22 +1,30 @@
 import type {KubeConfig} from '@kubernetes/client-node'
 import type Dockerode from 'dockerode'
+import {createRequire} from 'node:module'
+
+const nodeRequire = createRequire(import.meta.url)
 
 /**
  * The one lazy loader for every heavy module mindbg uses (as heroku's deps.ts): each is imported on first use and
  * only once, so `mindbg --help` loads none of them and a Docker session never loads the Kubernetes client.
  * dockerode and client-node's KubeConfig come from the single-file bundles that build/vendor.mjs makes
- * (package.json "imports"): ~15 ms and ~40 ms instead of ~140 ms and ~800 ms.
+ * (package.json "imports"): ~15 ms and ~40 ms instead of ~140 ms and ~800 ms; yaml likewise (~10 ms, not ~40).
  */
 export function lazy<T>(load: () => Promise<T>): () => Promise<T> {
   let loaded: Promise<T> | undefined
   return () => (loaded ??= load())
 }
 
+const kubeClient = lazy(() => import('#k8s') as Promise<{KubeConfig: typeof KubeConfig; loadYaml: (text: string) => unknown}>)
+
 export const deps = {
   dockerode: lazy(() => import('#dockerode').then((m: {default: typeof Dockerode}) => m.default)),
-  kubeConfig: lazy(() => (import('#k8s') as Promise<{KubeConfig: typeof KubeConfig}>).then((m) => m.KubeConfig)),
+  kubeConfig: lazy(() => kubeClient().then((m) => m.KubeConfig)),
+  /** js-yaml's load, as bundled with KubeConfig (which parses kubeconfigs with it): for kubeconfig files. */
+  kubeconfigYaml: lazy(() => kubeClient().then((m) => m.loadYaml)),
   ws: lazy(() => import('ws').then((m) => m.WebSocket)),
-  yaml: lazy(() => import('yaml')),
+  // Required, not imported: a CommonJS bundle's exports are named only to require() (an import sees a default).
+  yaml: lazy(async () => nodeRequire('#yaml') as typeof import('yaml')),
   // ~100 ms: only when something slow (a pull) is shown on a terminal.
   ora: lazy(() => import('ora').then((m) => m.default)),
 }

@@ -10,9 +10,9 @@ import {BIN, ROOT, sharedTarget, testEnv} from './helpers.js'
 const tracer = join(ROOT, 'test/support/trace-modules.mjs')
 
 /** Runs the CLI and returns the modules it loaded. */
-function loadedModules(args: string[]): {modules: string[]; status: number | null; stdout: string} {
+function loadedModules(args: string[], env: Record<string, string> = {}): {modules: string[]; status: number | null; stdout: string} {
   const file = join(mkdtempSync(join(tmpdir(), 'mindbg-trace-')), 'modules.txt')
-  const r = spawnSync(process.execPath, ['--import', tracer, BIN, ...args], {env: testEnv({MINDBG_TRACE_FILE: file}), encoding: 'utf8'})
+  const r = spawnSync(process.execPath, ['--import', tracer, BIN, ...args], {env: testEnv({MINDBG_TRACE_FILE: file, ...env}), encoding: 'utf8'})
   return {modules: readFileSync(file, 'utf8').split('\n'), status: r.status, stdout: r.stdout}
 }
 
@@ -59,6 +59,18 @@ describe('start-up loads only what the command needs', () => {
       for (const h of ['/node_modules/ssh2/', '/node_modules/@grpc/', '/node_modules/ora/', ...KUBERNETES]) {
         expect(modules.filter((m) => m.includes(h)), h).toEqual([])
       }
+    })
+  })
+
+  describe('shell completion', () => {
+    const web = sharedTarget()
+
+    it('mindbg __complete lists the running containers without oclif, dockerode or client-node', () => {
+      // Time enough for a busy machine: what is checked here is what gets loaded (test/e2e/completion.test.ts: the budget).
+      const {modules, status, stdout} = loadedModules(['__complete', 'attach', ''], {MINDBG_COMPLETE_TIMEOUT_MS: '10000'})
+      expect(status).toBe(0)
+      expect(stdout.split('\n')).toContainEqual(expect.stringMatching(new RegExp(`^${web()}\t`)))
+      for (const h of [...heavy, ...OCLIF]) expect(modules.filter((m) => m.includes(h)), h).toEqual([])
     })
   })
 })
