@@ -3,7 +3,7 @@
  * CLI (`mindbg __complete`) at the cursor; the candidates come from the real Docker engine and from the Kubernetes
  * simulator; the real kubectl runs kubectl_complete-mindbg for `kubectl mindbg <TAB>`.
  */
-import {execFile} from 'node:child_process'
+import {execFile, execFileSync} from 'node:child_process'
 import {existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
@@ -153,6 +153,17 @@ describe('bash', () => {
       [`mindbg cp ${target}`, [`${target}:`]],
       [`mindbg cp ${target}:`, []],
     ])
+  })
+
+  it('asks the engine of the docker context in use (DOCKER_CONTEXT, or currentContext), as the docker CLI would', async () => {
+    const config = join(dir, 'docker-config')
+    execFileSync('docker', ['context', 'create', 'live', '--docker', 'host=unix:///var/run/docker.sock'], {env: {...process.env, DOCKER_CONFIG: config}, stdio: 'ignore'})
+    execFileSync('docker', ['context', 'create', 'dead', '--docker', 'host=unix:///nonexistent.sock'], {env: {...process.env, DOCKER_CONFIG: config}, stdio: 'ignore'})
+    const env = (context: string): Record<string, string | undefined> => ({DOCKER_CONFIG: config, DOCKER_CONTEXT: context, DOCKER_HOST: undefined})
+    expect((await completeWords(['attach', target.slice(0, -1)], env('live'))).values).toContain(target)
+    const dead = await completeWords(['attach', target.slice(0, -1)], env('dead'))
+    expect(dead.values).not.toContain(target)
+    expect(dead.stderr).toBe('')
   })
 
   it("completes pod/NAME in the context's namespace, then the pod's containers", async () => {

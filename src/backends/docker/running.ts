@@ -5,6 +5,8 @@ import {createRequire} from 'node:module'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
+import {contextEndpoint} from './context.js'
+
 import {LABEL} from './spec.js'
 
 /** A running container as GET /containers/json lists it (the fields shell completion shows). */
@@ -19,7 +21,7 @@ export interface RunningContainer {
 const nodeRequire = createRequire(import.meta.url)
 
 /**
- * The running containers, in one plain GET to the engine named by DOCKER_HOST (unix socket, tcp, TLS as
+ * The running containers, in one plain GET to the engine named by the docker context or DOCKER_HOST (unix socket, tcp, TLS as
  * DOCKER_TLS_VERIFY/DOCKER_CERT_PATH say), without dockerode: ~60 ms less of start-up for shell completion, where
  * every millisecond is waited for. An engine it cannot reach this way (ssh://, npipe://) is an error. mindbg's
  * own sidecars are left out: they are never targets.
@@ -46,7 +48,10 @@ export function runningContainers(env: NodeJS.ProcessEnv, signal: AbortSignal): 
   })
 }
 
-function endpoint(env: NodeJS.ProcessEnv): {lib: typeof http | typeof https; options: https.RequestOptions} {
+function endpoint(processEnv: NodeJS.ProcessEnv): {lib: typeof http | typeof https; options: https.RequestOptions} {
+  // The engine the docker CLI would use: a docker context's endpoint and TLS material, as DockerEngine.connect has it.
+  const context = contextEndpoint(processEnv)
+  const env: NodeJS.ProcessEnv = {...processEnv, ...context.env}
   const host = env.DOCKER_HOST || 'unix:///var/run/docker.sock'
   if (host.startsWith('unix://')) return {lib: nodeRequire('node:http') as typeof http, options: {socketPath: host.slice('unix://'.length)}}
   const url = /^(tcp|http|https):\/\/([^/]+)/.exec(host)
@@ -57,5 +62,5 @@ function endpoint(env: NodeJS.ProcessEnv): {lib: typeof http | typeof https; opt
   if (!tls) return {lib: nodeRequire('node:http') as typeof http, options}
   const certs = env.DOCKER_CERT_PATH || join(homedir(), '.docker')
   const read = (file: string): Buffer => readFileSync(join(certs, file))
-  return {lib: nodeRequire('node:https') as typeof https, options: {...options, ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem')}}
+  return {lib: nodeRequire('node:https') as typeof https, options: {...options, ca: read('ca.pem'), cert: read('cert.pem'), key: read('key.pem'), rejectUnauthorized: !context.skipTLSVerify}}
 }
