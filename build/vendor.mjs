@@ -108,12 +108,14 @@ function standIns(table, outfile) {
 // @oclif/core: only the parts mindbg imports (not its index, which loads help, ux, the engine check with semver...),
 // every top-level require() inside them evaluated on first use: a one-shot attach never touches most of oclif's
 // modules (help, themes, spinners, globbing). ~45 ms of evaluation becomes ~15.
-// Importing anything else from "#oclif" fails at load time: add it to OCLIF_EXPORTS.
+// Importing anything else from "#oclif" fails at load time: add it to OCLIF_EXPORTS. (Plugin: the single executable's
+// root plugin, src/cli/single-executable.ts.)
 const OCLIF_EXPORTS = `export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 export {Command} from '@oclif/core/command'
 export {run} from '@oclif/core/run'
-export {flush} from '@oclif/core/flush'`
+export {flush} from '@oclif/core/flush'
+export {Plugin} from '@oclif/core/config'`
 /**
  * oclif sorts a plugin's command IDs with localeCompare at every start-up; the first localeCompare in a process
  * sets up ICU collation (~13 ms). mindbg's command IDs are lower-case ASCII words, for which code-unit order is the

@@ -37,4 +37,6 @@ async function reap(container: string, state: string): Promise<void> {
 
 const [container, state = 'created'] = process.argv.slice(2)
 if (!container) process.exit(2)
-await reap(container, state).catch(() => process.exit(1))
+// No top-level await: the single executable's bundle is CommonJS (build/sea.mjs); the pending promise keeps the
+// process alive all the same.
+void reap(container, state).catch(() => process.exit(1))

@@ -1,0 +1,146 @@
+// Builds mindbg as one executable file per CPU, dist/sea/mindbg-linux-{x64,arm64}, for machines without Node (a
+// bastion host): Node's single executable applications. Run after `npm run build` (`npm run build:sea` does both).
+//
+// 1. One CommonJS bundle, dist/sea/mindbg.cjs (Node 24 runs CommonJS only as an executable's main script, and
+//    `require` there reaches only Node's built-in modules): src/cli/single-executable.ts with every command, the
+//    vendored libraries of dist/vendor, ws, yaml and ora. What src/ imports with import() (a backend, dockerode,
+//    the Kubernetes client, ora) is still evaluated on first use only: esbuild keeps those modules lazy in one file.
+// 2. For each CPU, the preparation blob, made by that CPU's own Node (node-linux-<arch>@NODE_VERSION from the npm
+//    registry, into .sea-tools/; the other CPU's under qemu-user): the bundle, V8's code cache for it (specific to
+//    the V8 version and the CPU, hence the native Node or qemu), and the assets, files mindbg reads at run time:
+//    dist/init/mindbg-init-{amd64,arm64}, copied into debuggers (src/backends/sea.ts reads them).
+// 3. The blob is injected into a copy of that Node binary (postject), which is then run once (`--version`, `--help`)
+//    before it is kept. The executable is its own Docker reaper: see src/cli/single-executable.ts.
+import {spawn, spawnSync} from 'node:child_process'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {arch as hostArch} from 'node:os'
+import {resolve} from 'node:path'
+import {createRequire} from 'node:module'
+
+import {build} from 'esbuild'
+
+const NODE_VERSION = '24.21.0'
+const OUT = 'dist/sea'
+const TOOLS = '.sea-tools'
+// The fuse Node looks for to know it carries a blob (documented with single executable applications).
+const FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2'
+const CPUS = [
+  {arch: 'x64', gnu: 'x86_64-linux-gnu', qemu: ['qemu-x86_64-static', '-L', '/usr/x86_64-linux-gnu']},
+  {arch: 'arm64', gnu: 'aarch64-linux-gnu', qemu: ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu']},
+]
+const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
+const INITS = readdirSync('dist/init').filter((f) => f.startsWith('mindbg-init-'))
+const started = Date.now()
+
+const fail = (message) => {
+  console.error(`build/sea.mjs: ${message}`)
+  process.exit(1)
+}
+if (!existsSync('dist/vendor/oclif-core.cjs') || INITS.length === 0) fail('run `npm run build` first (dist/vendor and dist/init are missing)')
+
+/** Runs a command with its output kept, shown only if it fails (postject and LIEF are chatty). */
+function quietly(command, args) {
+  const t0 = Date.now()
+  return new Promise((resolveRun) => {
+    const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    child.on('error', (error) => fail(`${[command, ...args].join(' ')}: ${error.message}`))
+    child.on('close', (status) => {
+      if (status !== 0) fail(`${[command, ...args].join(' ')} failed (exit ${status}):\n${stdout}${stderr}`)
+      if (process.env.SEA_TIMING) console.error(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${[command, ...args].join(' ')}`)
+      resolveRun(stdout)
+    })
+  })
+}
+const found = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
+
+/** node-linux-<arch>@NODE_VERSION, installed into .sea-tools once (--force: npm refuses another CPU's package). */
+async function nodeBinary(arch) {
+  const bin = resolve(TOOLS, `node_modules/node-linux-${arch}/bin/node`)
+  const installed = existsSync(bin) && JSON.parse(readFileSync(resolve(TOOLS, `node_modules/node-linux-${arch}/package.json`), 'utf8')).version === NODE_VERSION
+  if (!installed) {
+    console.error(`build/sea.mjs: installing node-linux-${arch}@${NODE_VERSION} into ${TOOLS}/`)
+    await quietly('npm', ['install', '--prefix', TOOLS, '--no-save', '--no-audit', '--no-fund', '--force', `node-linux-${arch}@${NODE_VERSION}`])
+  }
+  chmodSync(bin, 0o755)
+  return bin
+}
+
+/** How to run a program built for `cpu` here: directly, or under qemu-user with that CPU's libraries. */
+function runnerFor(cpu) {
+  if (cpu.arch === hostArch()) return []
+  const [qemu, , sysroot] = cpu.qemu
+  if (!found(qemu) || !existsSync(sysroot)) fail(`cannot run ${cpu.arch} programs here: ${qemu} and ${sysroot} are needed (scripts/provision.sh installs them)`)
+  return cpu.qemu
+}
+
+// The package as oclif would read it from package.json, with the commands found in the bundle instead of a folder.
+const pkg = JSON.parse(readFileSync('package.json', 'utf8'))
+const pjson = {...pkg, oclif: {...pkg.oclif, commands: {strategy: 'explicit', target: 'bundled', identifier: 'COMMANDS'}}}
+const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
+const entry = [
+  "import {runSingleExecutable} from './src/cli/single-executable.ts'",
+  ...COMMANDS.map((c) => `const ${capitalised(c)} = () => import('./commands/${c}.ts').then((m) => m.default)`),
+  `const commands = async () => Object.fromEntries(await Promise.all([${COMMANDS.map((c) => `${capitalised(c)}().then((C) => [${JSON.stringify(c)}, C])`).join(', ')}]))`,
+  `runSingleExecutable({pjson: ${JSON.stringify(pjson)}, commands}).catch((error) => {`,
+  "  process.stderr.write(`mindbg: ${error?.stack ?? error}\\n`)",
+  '  process.exit(1)',
+  '})',
+].join('\n')
+
+mkdirSync(OUT, {recursive: true})
+const bundle = `${OUT}/mindbg.cjs`
+await build({
+  stdin: {contents: entry, resolveDir: '.', loader: 'ts'},
+  outfile: bundle,
+  bundle: true,
+  platform: 'node',
+  target: 'node24',
+  format: 'cjs',
+  logLevel: 'warning',
+  // As in dist/vendor/oclif-core.cjs: oclif loads these for TypeScript sources in development only.
+  external: ['typescript', 'ts-node', 'tsx'],
+  // The vendored bundles' stand-ins resolve their real modules at run time (build/vendor.mjs); the executable has no
+  // node_modules, so those rare paths (ssh:// engines, OIDC refresh, socks proxies) fail there with a clear error.
+  logOverride: {'require-resolve-not-external': 'silent'},
+  // `import.meta.url` in a CommonJS bundle: the executable itself (createRequire needs a file URL).
+  banner: {js: 'var __mindbg_import_meta_url = require("node:url").pathToFileURL(__filename).href;'},
+  define: {'import.meta.url': '__mindbg_import_meta_url'},
+})
+
+const assets = Object.fromEntries(INITS.map((f) => [f, resolve('dist/init', f)]))
+const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js', {paths: [process.cwd(), resolve(TOOLS)]})
+
+/** dist/sea/mindbg-linux-<arch>, checked by running it. The two CPUs are built at the same time. */
+async function executableFor(cpu) {
+  const node = await nodeBinary(cpu.arch)
+  const runner = runnerFor(cpu)
+  const run = (program, args) => quietly(runner[0] ?? program, [...runner.slice(1), ...(runner.length ? [program] : []), ...args])
+  const blob = resolve(OUT, `mindbg-linux-${cpu.arch}.blob`)
+  const config = resolve(OUT, `sea-config-${cpu.arch}.json`)
+  writeFileSync(config, JSON.stringify({main: resolve(bundle), output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets}, null, 2))
+  await run(node, ['--experimental-sea-config', config])
+  const executable = resolve(OUT, `mindbg-linux-${cpu.arch}`)
+  rmSync(executable, {force: true})
+  copyFileSync(node, executable)
+  // Symbols and debug information are a sixth of Node's binary and nothing the executable uses.
+  const strip = `${cpu.gnu}-strip`
+  if (found(strip)) await quietly(strip, [executable])
+  else console.error(`build/sea.mjs: no ${strip} (binutils): ${executable} keeps its symbols`)
+  await quietly(process.execPath, [postject, executable, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE])
+  chmodSync(executable, 0o755)
+  rmSync(blob)
+  rmSync(config)
+  // Not kept unless it runs: its version line, and the help that lists every command.
+  const version = await run(executable, ['--version'])
+  if (version !== `${pkg.name}/${pkg.version} linux-${cpu.arch} node-v${NODE_VERSION}\n`) fail(`${executable} --version printed ${JSON.stringify(version)}`)
+  const help = await run(executable, ['--help'])
+  const missing = COMMANDS.filter((c) => !new RegExp(`^  ${c} `, 'm').test(help))
+  if (missing.length > 0) fail(`${executable} --help lists no ${missing.join(', ')}:\n${help}`)
+  console.error(`build/sea.mjs: ${executable} (${(statSync(executable).size / 2 ** 20).toFixed(0)} MiB)`)
+}
+await Promise.all(CPUS.map(executableFor))
+console.error(`build/sea.mjs: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
