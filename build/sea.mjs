@@ -3,7 +3,8 @@
 //
 // 1. One CommonJS bundle, dist/sea/mindbg.cjs (Node 24 runs CommonJS only as an executable's main script, and
 //    `require` there reaches only Node's built-in modules): src/cli/single-executable.ts with every command, the
-//    vendored libraries of dist/vendor, ws, yaml and ora. What src/ imports with import() (a backend, dockerode,
+//    vendored libraries (made again into dist/sea/vendor with the modules dist/vendor's leave to node_modules: ssh2,
+//    openid-client...), ws, yaml and ora. What src/ imports with import() (a backend, dockerode,
 //    the Kubernetes client, ora) is still evaluated on first use only: esbuild keeps those modules lazy in one file.
 // 2. For each CPU, the preparation blob, made by that CPU's own Node (node-linux-<arch>@NODE_VERSION from the npm
 //    registry, into .sea-tools/; the other CPU's under qemu-user): the bundle, V8's code cache for it (specific to
@@ -29,14 +30,14 @@ const CPUS = [
   {arch: 'arm64', gnu: 'aarch64-linux-gnu', qemu: ['qemu-aarch64-static', '-L', '/usr/aarch64-linux-gnu']},
 ]
 const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
-const INITS = readdirSync('dist/init').filter((f) => f.startsWith('mindbg-init-'))
 const started = Date.now()
 
 const fail = (message) => {
   console.error(`build/sea.mjs: ${message}`)
   process.exit(1)
 }
-if (!existsSync('dist/vendor/oclif-core.cjs') || INITS.length === 0) fail('run `npm run build` first (dist/vendor and dist/init are missing)')
+if (!existsSync('dist/init')) fail('run `npm run build` first (dist/init is missing)')
+const INITS = readdirSync('dist/init').filter((f) => f.startsWith('mindbg-init-'))
 
 /** Runs a command with its output kept, shown only if it fails (postject and LIEF are chatty). */
 function quietly(command, args) {
@@ -91,7 +92,16 @@ const entry = [
   '})',
 ].join('\n')
 
+// The vendored libraries again, with what dist/vendor's leave to node_modules bundled in (build/vendor.mjs).
 mkdirSync(OUT, {recursive: true})
+await quietly(process.execPath, ['build/vendor.mjs', '--self-contained', `${OUT}/vendor`])
+const VENDORED = {'#oclif': 'oclif-core.cjs', '#dockerode': 'dockerode.cjs', '#k8s': 'k8s-client.cjs'}
+const selfContainedVendor = {
+  name: 'self-contained-vendor',
+  setup(b) {
+    b.onResolve({filter: /^#(oclif|dockerode|k8s)$/}, (a) => ({path: resolve(OUT, 'vendor', VENDORED[a.path])}))
+  },
+}
 const bundle = `${OUT}/mindbg.cjs`
 await build({
   stdin: {contents: entry, resolveDir: '.', loader: 'ts'},
@@ -101,11 +111,12 @@ await build({
   target: 'node24',
   format: 'cjs',
   logLevel: 'warning',
-  // As in dist/vendor/oclif-core.cjs: oclif loads these for TypeScript sources in development only.
-  external: ['typescript', 'ts-node', 'tsx'],
-  // The vendored bundles' stand-ins resolve their real modules at run time (build/vendor.mjs); the executable has no
-  // node_modules, so those rare paths (ssh:// engines, OIDC refresh, socks proxies) fail there with a clear error.
-  logOverride: {'require-resolve-not-external': 'silent'},
+  // As in dist/vendor/oclif-core.cjs: oclif loads these for TypeScript sources in development only. Native addons:
+  // see nativeAddonsLeftOut in build/vendor.mjs.
+  external: ['typescript', 'ts-node', 'tsx', '*.node'],
+  // A library's own code, bundled as it is (ssh2's `!x instanceof Array`).
+  logOverride: {'suspicious-boolean-not': 'silent'},
+  plugins: [selfContainedVendor],
   // `import.meta.url` in a CommonJS bundle: the executable itself (createRequire needs a file URL).
   banner: {js: 'var __mindbg_import_meta_url = require("node:url").pathToFileURL(__filename).href;'},
   define: {'import.meta.url': '__mindbg_import_meta_url'},

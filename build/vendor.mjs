@@ -29,6 +29,11 @@ const common = {
   logOverride: {'require-resolve-not-external': 'silent'},
 }
 const LAZY_MODULE = JSON.stringify(resolvePath('build/lazy-module.cjs'))
+// `node build/vendor.mjs --self-contained DIR` (build/sea.mjs): the same bundles into DIR, with each stand-in's real
+// module bundled in (still loaded on first use only), for the single executable, which has no node_modules.
+const selfContained = process.argv[2] === '--self-contained'
+const OUT = selfContained ? process.argv[3] : 'dist/vendor'
+if (!OUT) throw new Error('build/vendor.mjs: --self-contained needs a directory')
 const requireHere = createRequire(import.meta.url)
 
 // ssh2 serves ssh:// engines only (~45 ms); dockerode's lib/session.js, a function, BuildKit sessions over gRPC and
@@ -49,18 +54,21 @@ const STAND_INS = {
   ],
 }
 /**
- * The expression that requires the real module of stand-in s at run time: s.specifier resolved from the importer's
+ * The expression that finds the real module of stand-in s at run time: s.specifier resolved from the importer's
  * directory, whose package is looked up by name from the bundle's location (it must be reachable from there).
  */
-function realModule(s) {
+function realPath(s) {
   const [, pkg, dir] = /^((?:@[^/]+\/)?[^/]+)\/(?:(.*)\/)?[^/]+$/.exec(s.importer)
   const importerDir = `require('node:path').join(require.resolve(${JSON.stringify(`${pkg}/package.json`)}), ${JSON.stringify(`../${dir ?? ''}`)})`
-  return `require(require.resolve(${JSON.stringify(s.specifier)}, {paths: [${importerDir}]}))`
+  return `require.resolve(${JSON.stringify(s.specifier)}, {paths: [${importerDir}]})`
 }
+const realModule = (s) => `require(${realPath(s)})`
 /** Resolves each stand-in's specifier in the matching importers to its generated module (see the comment above). */
 function standIns(table, outfile) {
   // Checked with the stand-in's own expression, run from the bundle's location.
   const requireFromBundle = createRequire(resolvePath(outfile))
+  // Self-contained: the path found now, for esbuild to bundle.
+  const load = new Map(table.map((s) => [s, selfContained ? `require(${JSON.stringify(new Function('require', `return ${realPath(s)}`)(requireFromBundle))})` : realModule(s)]))
   for (const s of table) {
     const real = new Function('require', `return ${realModule(s)}`)(requireFromBundle)
     const missing = s.exports?.filter((n) => Object(real[n]) !== real[n]) ?? []
@@ -88,7 +96,7 @@ function standIns(table, outfile) {
         const contents = [
           `// Stand-in for ${s.specifier} in ${s.importer}, made by build/vendor.mjs.`,
           `const lazyModule = require(${LAZY_MODULE})`,
-          `let real; const load = () => (real ??= ${realModule(s)})`,
+          `let real; const load = () => (real ??= ${load.get(s)})`,
           ...(!s.exports ? ['module.exports = lazyModule(load)']
             : esm ? s.exports.map((n) => `export const ${n} = ${stand(n)}`)
             : [`module.exports = {${s.exports.map((n) => `${n}: ${stand(n)}`).join(', ')}}`]),
@@ -103,6 +111,15 @@ function standIns(table, outfile) {
       })
     },
   }
+}
+
+// Optional native speed-ups of bundled stand-ins (ssh2's crypto and cpu-features) stay require()s that fail, inside
+// their try blocks, in the single executable: the JavaScript fallbacks serve.
+const nativeAddonsLeftOut = {
+  name: 'native-addons-left-out',
+  setup(b) {
+    b.onResolve({filter: /\.node$/}, (a) => ({path: a.path, external: true}))
+  },
 }
 
 // @oclif/core: only the parts mindbg imports (not its index, which loads help, ux, the engine check with semver...),
@@ -147,26 +164,26 @@ function lazyRequires(files) {
 await build({
   ...common,
   stdin: {contents: OCLIF_EXPORTS, resolveDir: '.', loader: 'js'},
-  outfile: 'dist/vendor/oclif-core.cjs',
+  outfile: `${OUT}/oclif-core.cjs`,
   format: 'cjs',
   // Loaded by oclif only for TypeScript sources in development, never by the built CLI.
   external: ['typescript', 'ts-node', 'tsx'],
   plugins: [lazyRequires(/@oclif[\\/]core[\\/]lib[\\/].*\.js$/)],
 })
 // Node cannot see the named exports of a minified CommonJS file: an ESM facade names them explicitly.
-mkdirSync('dist/vendor', {recursive: true})
-const names = Object.keys(requireHere('../dist/vendor/oclif-core.cjs')).filter((n) => n !== 'default' && n !== '__esModule')
-writeFileSync('dist/vendor/oclif-core.mjs', `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
+mkdirSync(OUT, {recursive: true})
+const names = Object.keys(requireHere(resolvePath(OUT, 'oclif-core.cjs'))).filter((n) => n !== 'default' && n !== '__esModule')
+writeFileSync(`${OUT}/oclif-core.mjs`, `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
 
 // mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests.
 await build({
   ...common,
   stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'", resolveDir: '.', loader: 'js'},
-  outfile: 'dist/vendor/k8s-client.cjs',
+  outfile: `${OUT}/k8s-client.cjs`,
   // CommonJS, not ESM: an ESM `import 'node:http'` reads every export of node:http, and its lazy WebSocket getters
   // load Node's bundled undici (~40 ms).
   format: 'cjs',
-  plugins: [standIns(STAND_INS.k8s, 'dist/vendor/k8s-client.cjs')],
+  plugins: [standIns(STAND_INS.k8s, `${OUT}/k8s-client.cjs`), nativeAddonsLeftOut],
 })
 
 // docker-modem's require('url'): see build/legacy-url.cjs.
@@ -179,7 +196,7 @@ const legacyUrl = {
 await build({
   ...common,
   entryPoints: ['node_modules/dockerode/lib/docker.js'],
-  outfile: 'dist/vendor/dockerode.cjs',
+  outfile: `${OUT}/dockerode.cjs`,
   format: 'cjs',
-  plugins: [standIns(STAND_INS.dockerode, 'dist/vendor/dockerode.cjs'), legacyUrl],
+  plugins: [standIns(STAND_INS.dockerode, `${OUT}/dockerode.cjs`), legacyUrl, nativeAddonsLeftOut],
 })
