@@ -39,15 +39,17 @@ const requireHere = createRequire(import.meta.url)
 // ssh2 serves ssh:// engines only (~45 ms); dockerode's lib/session.js, a function, BuildKit sessions over gRPC and
 // protobuf (~65 ms). KubeConfig imports, for paths mindbg never takes or rarely does, the generated API client (3 MB),
 // undici (700 kB; Node's own copy costs ~35 ms more when openid-client touches the fetch globals), openid-client (an
-// OIDC refresh) and socks (a socks5 proxy-url): ~260 ms of import becomes ~60 ms.
+// OIDC refresh) and socks (a socks5 proxy-url): ~260 ms of import becomes ~60 ms. `unused`: on no path mindbg takes
+// (image builds with BuildKit sessions; KubeConfig's fetch dispatcher and makeApiClient): left out of the
+// self-contained bundles, where using one fails with an error that says so.
 const STAND_INS = {
   dockerode: [
     {specifier: 'ssh2', importer: 'docker-modem/lib/ssh.js', exports: ['Client']},
-    {specifier: './session', importer: 'dockerode/lib/docker.js'},
+    {specifier: './session', importer: 'dockerode/lib/docker.js', unused: true},
   ],
   k8s: [
-    {specifier: 'undici', importer: '@kubernetes/client-node/dist/config.js', exports: ['Agent', 'ProxyAgent']},
-    {specifier: './gen/index.js', importer: '@kubernetes/client-node/dist/config.js', exports: ['ServerConfiguration', 'createConfiguration']},
+    {specifier: 'undici', importer: '@kubernetes/client-node/dist/config.js', exports: ['Agent', 'ProxyAgent'], unused: true},
+    {specifier: './gen/index.js', importer: '@kubernetes/client-node/dist/config.js', exports: ['ServerConfiguration', 'createConfiguration'], unused: true},
     {specifier: 'openid-client', importer: '@kubernetes/client-node/dist/oidc_auth.js', exports: ['refreshTokenGrant']},
     {specifier: 'socks', importer: '@kubernetes/client-node/dist/config.js', exports: ['SocksClient']},
     {specifier: 'socks-proxy-agent', importer: '@kubernetes/client-node/dist/config.js', exports: ['SocksProxyAgent']},
@@ -68,7 +70,9 @@ function standIns(table, outfile) {
   // Checked with the stand-in's own expression, run from the bundle's location.
   const requireFromBundle = createRequire(resolvePath(outfile))
   // Self-contained: the path found now, for esbuild to bundle.
-  const load = new Map(table.map((s) => [s, selfContained ? `require(${JSON.stringify(new Function('require', `return ${realPath(s)}`)(requireFromBundle))})` : realModule(s)]))
+  const bundled = (s) => `require(${JSON.stringify(new Function('require', `return ${realPath(s)}`)(requireFromBundle))})`
+  const leftOut = (s) => `(() => { throw new Error(${JSON.stringify(`${s.specifier} (for ${s.importer}) is not part of this build`)}) })()`
+  const load = new Map(table.map((s) => [s, !selfContained ? realModule(s) : s.unused ? leftOut(s) : bundled(s)]))
   for (const s of table) {
     const real = new Function('require', `return ${realModule(s)}`)(requireFromBundle)
     const missing = s.exports?.filter((n) => Object(real[n]) !== real[n]) ?? []
