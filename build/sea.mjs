@@ -58,16 +58,22 @@ function quietly(command, args) {
 }
 const found = (command) => spawnSync('sh', ['-c', `command -v ${command}`], {stdio: 'ignore'}).status === 0
 
-/** node-linux-<arch>@NODE_VERSION, installed into .sea-tools once (--force: npm refuses another CPU's package). */
-async function nodeBinary(arch) {
-  const bin = resolve(TOOLS, `node_modules/node-linux-${arch}/bin/node`)
-  const installed = existsSync(bin) && JSON.parse(readFileSync(resolve(TOOLS, `node_modules/node-linux-${arch}/package.json`), 'utf8')).version === NODE_VERSION
-  if (!installed) {
-    console.error(`build/sea.mjs: installing node-linux-${arch}@${NODE_VERSION} into ${TOOLS}/`)
-    await quietly('npm', ['install', '--prefix', TOOLS, '--no-save', '--no-audit', '--no-fund', '--force', `node-linux-${arch}@${NODE_VERSION}`])
+/**
+ * node-linux-<arch>@NODE_VERSION for every CPU, in .sea-tools: installed together, in one npm call (two installs
+ * into one prefix would each remove what the other put there), --force because npm refuses another CPU's package.
+ */
+async function nodeBinaries() {
+  const path = (arch, file) => resolve(TOOLS, `node_modules/node-linux-${arch}`, file)
+  const installed = (arch) => existsSync(path(arch, 'bin/node')) && JSON.parse(readFileSync(path(arch, 'package.json'), 'utf8')).version === NODE_VERSION
+  if (!CPUS.every((cpu) => installed(cpu.arch))) {
+    const packages = CPUS.map((cpu) => `node-linux-${cpu.arch}@${NODE_VERSION}`)
+    console.error(`build/sea.mjs: installing ${packages.join(', ')} into ${TOOLS}/`)
+    await quietly('npm', ['install', '--prefix', TOOLS, '--no-save', '--no-audit', '--no-fund', '--force', ...packages])
   }
-  chmodSync(bin, 0o755)
-  return bin
+  return Object.fromEntries(CPUS.map((cpu) => {
+    chmodSync(path(cpu.arch, 'bin/node'), 0o755)
+    return [cpu.arch, path(cpu.arch, 'bin/node')]
+  }))
 }
 
 /** How to run a program built for `cpu` here: directly, or under qemu-user with that CPU's libraries. */
@@ -123,11 +129,11 @@ await build({
 })
 
 const assets = Object.fromEntries(INITS.map((f) => [f, resolve('dist/init', f)]))
-const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js', {paths: [process.cwd(), resolve(TOOLS)]})
+// postject is a devDependency.
+const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js')
 
 /** dist/sea/mindbg-linux-<arch>, checked by running it. The two CPUs are built at the same time. */
-async function executableFor(cpu) {
-  const node = await nodeBinary(cpu.arch)
+async function executableFor(cpu, node) {
   const runner = runnerFor(cpu)
   const run = (program, args) => quietly(runner[0] ?? program, [...runner.slice(1), ...(runner.length ? [program] : []), ...args])
   const blob = resolve(OUT, `mindbg-linux-${cpu.arch}.blob`)
@@ -153,5 +159,6 @@ async function executableFor(cpu) {
   if (missing.length > 0) fail(`${executable} --help lists no ${missing.join(', ')}:\n${help}`)
   console.error(`build/sea.mjs: ${executable} (${(statSync(executable).size / 2 ** 20).toFixed(0)} MiB)`)
 }
-await Promise.all(CPUS.map(executableFor))
+const nodes = await nodeBinaries()
+await Promise.all(CPUS.map((cpu) => executableFor(cpu, nodes[cpu.arch])))
 console.error(`build/sea.mjs: done in ${((Date.now() - started) / 1000).toFixed(1)} s`)
