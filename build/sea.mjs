@@ -13,7 +13,7 @@
 // 3. The blob is injected into a copy of that Node binary (postject), which is then run once (`--version`, `--help`)
 //    before it is kept. The executable is its own Docker reaper: see src/cli/single-executable.ts.
 import {spawn, spawnSync} from 'node:child_process'
-import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync} from 'node:fs'
+import {chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {arch as hostArch} from 'node:os'
 import {resolve} from 'node:path'
 import {createRequire} from 'node:module'
@@ -41,7 +41,6 @@ const INITS = readdirSync('dist/init').filter((f) => f.startsWith('mindbg-init-'
 
 /** Runs a command with its output kept, shown only if it fails (postject and LIEF are chatty). */
 function quietly(command, args) {
-  const t0 = Date.now()
   return new Promise((resolveRun) => {
     const child = spawn(command, args, {stdio: ['ignore', 'pipe', 'pipe']})
     let stdout = ''
@@ -51,7 +50,6 @@ function quietly(command, args) {
     child.on('error', (error) => fail(`${[command, ...args].join(' ')}: ${error.message}`))
     child.on('close', (status) => {
       if (status !== 0) fail(`${[command, ...args].join(' ')} failed (exit ${status}):\n${stdout}${stderr}`)
-      if (process.env.SEA_TIMING) console.error(`${((Date.now() - t0) / 1000).toFixed(1)} s: ${[command, ...args].join(' ')}`)
       resolveRun(stdout)
     })
   })
@@ -87,11 +85,12 @@ function runnerFor(cpu) {
 // The package as oclif would read it from package.json, with the commands found in the bundle instead of a folder.
 const pkg = JSON.parse(readFileSync('package.json', 'utf8'))
 const pjson = {...pkg, oclif: {...pkg.oclif, commands: {strategy: 'explicit', target: 'bundled', identifier: 'COMMANDS'}}}
-const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
+// Every file of commands/ is a command, as for build/bundle.mjs; its ID is the file's name.
 const entry = [
   "import {runSingleExecutable} from './src/cli/single-executable.ts'",
-  ...COMMANDS.map((c) => `const ${capitalised(c)} = () => import('./commands/${c}.ts').then((m) => m.default)`),
-  `const commands = async () => Object.fromEntries(await Promise.all([${COMMANDS.map((c) => `${capitalised(c)}().then((C) => [${JSON.stringify(c)}, C])`).join(', ')}]))`,
+  'const commands = async () => Object.fromEntries(await Promise.all([',
+  ...COMMANDS.map((c) => `  import('./commands/${c}.ts').then((m) => [${JSON.stringify(c)}, m.default]),`),
+  ']))',
   `runSingleExecutable({pjson: ${JSON.stringify(pjson)}, commands}).catch((error) => {`,
   "  process.stderr.write(`mindbg: ${error?.stack ?? error}\\n`)",
   '  process.exit(1)',
@@ -132,7 +131,7 @@ const assets = Object.fromEntries(INITS.map((f) => [f, resolve('dist/init', f)])
 // postject is a devDependency.
 const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js')
 
-/** dist/sea/mindbg-linux-<arch>, checked by running it. The two CPUs are built at the same time. */
+/** dist/sea/mindbg-linux-<arch>, renamed into place once it ran. The two CPUs are built at the same time. */
 async function executableFor(cpu, node) {
   const runner = runnerFor(cpu)
   const run = (program, args) => quietly(runner[0] ?? program, [...runner.slice(1), ...(runner.length ? [program] : []), ...args])
@@ -141,22 +140,24 @@ async function executableFor(cpu, node) {
   writeFileSync(config, JSON.stringify({main: resolve(bundle), output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets}, null, 2))
   await run(node, ['--experimental-sea-config', config])
   const executable = resolve(OUT, `mindbg-linux-${cpu.arch}`)
-  rmSync(executable, {force: true})
-  copyFileSync(node, executable)
+  const partial = `${executable}.partial`
+  rmSync(partial, {force: true})
+  copyFileSync(node, partial)
   // Symbols and debug information are a sixth of Node's binary and nothing the executable uses.
   const strip = `${cpu.gnu}-strip`
-  if (found(strip)) await quietly(strip, [executable])
+  if (found(strip)) await quietly(strip, [partial])
   else console.error(`build/sea.mjs: no ${strip} (binutils): ${executable} keeps its symbols`)
-  await quietly(process.execPath, [postject, executable, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE])
-  chmodSync(executable, 0o755)
+  await quietly(process.execPath, [postject, partial, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', FUSE])
+  chmodSync(partial, 0o755)
   rmSync(blob)
   rmSync(config)
-  // Not kept unless it runs: its version line, and the help that lists every command.
-  const version = await run(executable, ['--version'])
-  if (version !== `${pkg.name}/${pkg.version} linux-${cpu.arch} node-v${NODE_VERSION}\n`) fail(`${executable} --version printed ${JSON.stringify(version)}`)
-  const help = await run(executable, ['--help'])
-  const missing = COMMANDS.filter((c) => !new RegExp(`^  ${c} `, 'm').test(help))
-  if (missing.length > 0) fail(`${executable} --help lists no ${missing.join(', ')}:\n${help}`)
+  // Kept only if it runs: its version line, and help that lists the commands (found through the bundled map; hidden
+  // ones are not listed).
+  const version = await run(partial, ['--version'])
+  if (version !== `${pkg.name}/${pkg.version} linux-${cpu.arch} node-v${NODE_VERSION}\n`) fail(`${partial} --version printed ${JSON.stringify(version)}`)
+  const help = await run(partial, ['--help'])
+  if (!/^ {2}attach /m.test(help)) fail(`${partial} --help lists no attach command:\n${help}`)
+  renameSync(partial, executable)
   console.error(`build/sea.mjs: ${executable} (${(statSync(executable).size / 2 ** 20).toFixed(0)} MiB)`)
 }
 const nodes = await nodeBinaries()
