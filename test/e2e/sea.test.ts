@@ -125,6 +125,7 @@ describe(`the ${FOREIGN.cpu} executable, under qemu-user`, () => {
 
   // build/sea.mjs ran its --version and --help already.
   it('prints its version, and a usage error with exit 2', () => {
+    expect(existsSync(executable(FOREIGN.cpu)), `${executable(FOREIGN.cpu)}, built by build:sea when qemu-user is there (provision.sh)`).toBe(true)
     expect(run('--version').stdout).toMatch(versionLine(FOREIGN.cpu))
     const usage = run('attach')
     expect(usage.status).toBe(2)
