@@ -12,13 +12,7 @@ echo "build/sea.mjs: $((SECONDS - start)) s" | tee "$out/sea-build.txt"
 sea=dist/sea/mindbg-linux-$(node -p process.arch)
 ls -l dist/sea/mindbg-linux-* | tee "$out/sea-sizes.txt"
 
-export MINDBG_IMAGE=mindbg-fixture/busybox:local
-target=mindbg-bench-web
-docker rm -f "$target" >/dev/null 2>&1 || true
-docker run -d --name "$target" --network none mindbg-fixture/distroless-web:local >/dev/null
-trap 'docker rm -f "$target" >/dev/null 2>&1 || true' EXIT
-# Warm the compile cache once, as any second invocation on a user's machine would have it.
-./bin/run.js --help >/dev/null; ./bin/run.js attach "$target" -- true
+start_bench_target
 
 for args in '--version' '--help' "attach $target -- true"; do
   name=${args%% *}
