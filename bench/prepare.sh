@@ -7,3 +7,15 @@ source scripts/provision.sh
 npm run --silent build
 out=bench/results
 mkdir -p "$out"
+
+# The distroless fixture the Docker benchmarks attach to, as $target (removed on exit), with the busybox debugger,
+# and bin/run.js's compile cache warmed once, as any second invocation on a user's machine would have it.
+start_bench_target() {
+  export MINDBG_IMAGE=mindbg-fixture/busybox:local
+  target=mindbg-bench-web
+  docker rm -f "$target" >/dev/null 2>&1 || true
+  docker run -d --name "$target" --network none mindbg-fixture/distroless-web:local >/dev/null
+  trap 'docker rm -f "$target" >/dev/null 2>&1 || true' EXIT
+  ./bin/run.js --help >/dev/null
+  ./bin/run.js attach "$target" -- true
+}

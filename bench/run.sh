@@ -5,14 +5,7 @@ set -euo pipefail
 # shellcheck source=prepare.sh
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
 runs=${1:-30}
-export MINDBG_IMAGE=mindbg-fixture/busybox:local
-target=mindbg-bench-web
-docker rm -f "$target" >/dev/null 2>&1 || true
-docker run -d --name "$target" --network none mindbg-fixture/distroless-web:local >/dev/null
-trap 'docker rm -f "$target" >/dev/null 2>&1 || true' EXIT
-
-# Warm the compile cache once, as any second invocation on a user's machine would have it.
-./bin/run.js --help >/dev/null; ./bin/run.js attach "$target" -- true
+start_bench_target
 
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$out/startup.json" \
   -n 'node -e 0' 'node -e 0' \

@@ -29,38 +29,50 @@ const common = {
   logOverride: {'require-resolve-not-external': 'silent'},
 }
 const LAZY_MODULE = JSON.stringify(resolvePath('build/lazy-module.cjs'))
+// `node build/vendor.mjs --self-contained DIR` (build/sea.mjs): the same bundles into DIR, with each stand-in's real
+// module bundled in (still loaded on first use only), for the single executable, which has no node_modules.
+const selfContained = process.argv[2] === '--self-contained'
+const OUT = selfContained ? process.argv[3] : 'dist/vendor'
+if (!OUT) throw new Error('build/vendor.mjs: --self-contained needs a directory')
 const requireHere = createRequire(import.meta.url)
 
 // ssh2 serves ssh:// engines only (~45 ms); dockerode's lib/session.js, a function, BuildKit sessions over gRPC and
 // protobuf (~65 ms). KubeConfig imports, for paths mindbg never takes or rarely does, the generated API client (3 MB),
 // undici (700 kB; Node's own copy costs ~35 ms more when openid-client touches the fetch globals), openid-client (an
-// OIDC refresh) and socks (a socks5 proxy-url): ~260 ms of import becomes ~60 ms.
+// OIDC refresh) and socks (a socks5 proxy-url): ~260 ms of import becomes ~60 ms. `unused`: on no path mindbg takes
+// (image builds with BuildKit sessions; KubeConfig's fetch dispatcher and makeApiClient): left out of the
+// self-contained bundles, where using one fails with an error that says so.
 const STAND_INS = {
   dockerode: [
     {specifier: 'ssh2', importer: 'docker-modem/lib/ssh.js', exports: ['Client']},
-    {specifier: './session', importer: 'dockerode/lib/docker.js'},
+    {specifier: './session', importer: 'dockerode/lib/docker.js', unused: true},
   ],
   k8s: [
-    {specifier: 'undici', importer: '@kubernetes/client-node/dist/config.js', exports: ['Agent', 'ProxyAgent']},
-    {specifier: './gen/index.js', importer: '@kubernetes/client-node/dist/config.js', exports: ['ServerConfiguration', 'createConfiguration']},
+    {specifier: 'undici', importer: '@kubernetes/client-node/dist/config.js', exports: ['Agent', 'ProxyAgent'], unused: true},
+    {specifier: './gen/index.js', importer: '@kubernetes/client-node/dist/config.js', exports: ['ServerConfiguration', 'createConfiguration'], unused: true},
     {specifier: 'openid-client', importer: '@kubernetes/client-node/dist/oidc_auth.js', exports: ['refreshTokenGrant']},
     {specifier: 'socks', importer: '@kubernetes/client-node/dist/config.js', exports: ['SocksClient']},
     {specifier: 'socks-proxy-agent', importer: '@kubernetes/client-node/dist/config.js', exports: ['SocksProxyAgent']},
   ],
 }
 /**
- * The expression that requires the real module of stand-in s at run time: s.specifier resolved from the importer's
+ * The expression that finds the real module of stand-in s at run time: s.specifier resolved from the importer's
  * directory, whose package is looked up by name from the bundle's location (it must be reachable from there).
  */
-function realModule(s) {
+function realPath(s) {
   const [, pkg, dir] = /^((?:@[^/]+\/)?[^/]+)\/(?:(.*)\/)?[^/]+$/.exec(s.importer)
   const importerDir = `require('node:path').join(require.resolve(${JSON.stringify(`${pkg}/package.json`)}), ${JSON.stringify(`../${dir ?? ''}`)})`
-  return `require(require.resolve(${JSON.stringify(s.specifier)}, {paths: [${importerDir}]}))`
+  return `require.resolve(${JSON.stringify(s.specifier)}, {paths: [${importerDir}]})`
 }
+const realModule = (s) => `require(${realPath(s)})`
 /** Resolves each stand-in's specifier in the matching importers to its generated module (see the comment above). */
 function standIns(table, outfile) {
   // Checked with the stand-in's own expression, run from the bundle's location.
   const requireFromBundle = createRequire(resolvePath(outfile))
+  // Self-contained: the path found now, for esbuild to bundle.
+  const bundled = (s) => `require(${JSON.stringify(new Function('require', `return ${realPath(s)}`)(requireFromBundle))})`
+  const leftOut = (s) => `(() => { throw new Error(${JSON.stringify(`${s.specifier} (for ${s.importer}) is not part of this build`)}) })()`
+  const load = new Map(table.map((s) => [s, !selfContained ? realModule(s) : s.unused ? leftOut(s) : bundled(s)]))
   for (const s of table) {
     const real = new Function('require', `return ${realModule(s)}`)(requireFromBundle)
     const missing = s.exports?.filter((n) => Object(real[n]) !== real[n]) ?? []
@@ -88,7 +100,7 @@ function standIns(table, outfile) {
         const contents = [
           `// Stand-in for ${s.specifier} in ${s.importer}, made by build/vendor.mjs.`,
           `const lazyModule = require(${LAZY_MODULE})`,
-          `let real; const load = () => (real ??= ${realModule(s)})`,
+          `let real; const load = () => (real ??= ${load.get(s)})`,
           ...(!s.exports ? ['module.exports = lazyModule(load)']
             : esm ? s.exports.map((n) => `export const ${n} = ${stand(n)}`)
             : [`module.exports = {${s.exports.map((n) => `${n}: ${stand(n)}`).join(', ')}}`]),
@@ -105,15 +117,26 @@ function standIns(table, outfile) {
   }
 }
 
+// Optional native speed-ups of bundled stand-ins (ssh2's crypto and cpu-features) stay require()s that fail, inside
+// their try blocks, in the single executable: the JavaScript fallbacks serve.
+const nativeAddonsLeftOut = {
+  name: 'native-addons-left-out',
+  setup(b) {
+    b.onResolve({filter: /\.node$/}, (a) => ({path: a.path, external: true}))
+  },
+}
+
 // @oclif/core: only the parts mindbg imports (not its index, which loads help, ux, the engine check with semver...),
 // every top-level require() inside them evaluated on first use: a one-shot attach never touches most of oclif's
 // modules (help, themes, spinners, globbing). ~45 ms of evaluation becomes ~15.
-// Importing anything else from "#oclif" fails at load time: add it to OCLIF_EXPORTS.
+// Importing anything else from "#oclif" fails at load time: add it to OCLIF_EXPORTS. (Plugin: the single executable's
+// root plugin, src/cli/single-executable.ts.)
 const OCLIF_EXPORTS = `export * as Args from '@oclif/core/args'
 export * as Flags from '@oclif/core/flags'
 export {Command} from '@oclif/core/command'
 export {run} from '@oclif/core/run'
-export {flush} from '@oclif/core/flush'`
+export {flush} from '@oclif/core/flush'
+export {Plugin} from '@oclif/core/config'`
 /**
  * oclif sorts a plugin's command IDs with localeCompare at every start-up; the first localeCompare in a process
  * sets up ICU collation (~13 ms). mindbg's command IDs are lower-case ASCII words, for which code-unit order is the
@@ -145,16 +168,16 @@ function lazyRequires(files) {
 await build({
   ...common,
   stdin: {contents: OCLIF_EXPORTS, resolveDir: '.', loader: 'js'},
-  outfile: 'dist/vendor/oclif-core.cjs',
+  outfile: `${OUT}/oclif-core.cjs`,
   format: 'cjs',
   // Loaded by oclif only for TypeScript sources in development, never by the built CLI.
   external: ['typescript', 'ts-node', 'tsx'],
   plugins: [lazyRequires(/@oclif[\\/]core[\\/]lib[\\/].*\.js$/)],
 })
 // Node cannot see the named exports of a minified CommonJS file: an ESM facade names them explicitly.
-mkdirSync('dist/vendor', {recursive: true})
-const names = Object.keys(requireHere('../dist/vendor/oclif-core.cjs')).filter((n) => n !== 'default' && n !== '__esModule')
-writeFileSync('dist/vendor/oclif-core.mjs', `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
+mkdirSync(OUT, {recursive: true})
+const names = Object.keys(requireHere(resolvePath(OUT, 'oclif-core.cjs'))).filter((n) => n !== 'default' && n !== '__esModule')
+writeFileSync(`${OUT}/oclif-core.mjs`, `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
 
 // mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests; and its YAML parser.
 await build({
@@ -162,11 +185,11 @@ await build({
   // With the YAML parser KubeConfig itself uses, for src/backends/kubernetes/kubeconfig.ts: the yaml package costs
   // ~30 ms more to load and warm up, at every command that talks to a cluster and every TAB that completes a pod.
   stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'\nexport {load as loadYaml} from 'js-yaml'", resolveDir: '.', loader: 'js'},
-  outfile: 'dist/vendor/k8s-client.cjs',
+  outfile: `${OUT}/k8s-client.cjs`,
   // CommonJS, not ESM: an ESM `import 'node:http'` reads every export of node:http, and its lazy WebSocket getters
   // load Node's bundled undici (~40 ms).
   format: 'cjs',
-  plugins: [standIns(STAND_INS.k8s, 'dist/vendor/k8s-client.cjs')],
+  plugins: [standIns(STAND_INS.k8s, `${OUT}/k8s-client.cjs`), nativeAddonsLeftOut],
 })
 
 // docker-modem's require('url'): see build/legacy-url.cjs.
@@ -179,11 +202,11 @@ const legacyUrl = {
 await build({
   ...common,
   entryPoints: ['node_modules/dockerode/lib/docker.js'],
-  outfile: 'dist/vendor/dockerode.cjs',
+  outfile: `${OUT}/dockerode.cjs`,
   format: 'cjs',
-  plugins: [standIns(STAND_INS.dockerode, 'dist/vendor/dockerode.cjs'), legacyUrl],
+  plugins: [standIns(STAND_INS.dockerode, `${OUT}/dockerode.cjs`), legacyUrl, nativeAddonsLeftOut],
 })
 
 // yaml (runbooks, the config file, kubeconfigs): ~40 ms as the package's ~60 modules, ~10 ms as one file; which
-// counts at every TAB that completes a pod (src/cli/completion). src/deps.ts requires it.
-await build({...common, stdin: {contents: "export * from 'yaml'", resolveDir: '.', loader: 'js'}, outfile: 'dist/vendor/yaml.cjs', format: 'cjs'})
+// counts at every TAB that completes a pod (src/cli/completion). src/deps.ts imports it.
+await build({...common, stdin: {contents: "export * from 'yaml'", resolveDir: '.', loader: 'js'}, outfile: `${OUT}/yaml.cjs`, format: 'cjs'})

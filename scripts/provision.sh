@@ -17,8 +17,9 @@
 #      `dockerd --bridge=none --iptables=false --ip-masq=false`,
 #      log in /var/log/mindbg-dockerd.log.
 #   d. busybox-static (/bin/busybox) and gcc with a static libc (libc6-dev); the cross gcc for the other CPU
-#      and qemu-user-static (mindbg-init is built for amd64 and arm64: build/init.mjs); zsh and fish (the
-#      completion scripts are tested in them).
+#      and qemu-user-static (mindbg-init is built for amd64 and arm64: build/init.mjs), and that CPU's C++
+#      runtime (the single executable for it is made under qemu: build/sea.mjs); zsh and fish (the completion
+#      scripts are tested in them).
 #   e. The fixture images (test/fixtures/build-images.sh).
 #
 # Failures of a. and b. are always fatal. With CI=true every failure is fatal.
@@ -215,6 +216,11 @@ _mindbg_provision_steps() {
         if [[ $(uname -m) == aarch64 ]]; then cross=x86-64-linux-gnu qemu=qemu-x86_64-static; fi
         command -v "${cross/x86-64/x86_64}-gcc" >/dev/null 2>&1 || need+=("gcc-$cross")
         command -v "$qemu" >/dev/null 2>&1 || need+=(qemu-user-static)
+        # The other CPU's single executable is made and run under qemu-user with that CPU's libraries (build/sea.mjs):
+        # Node needs the C++ runtime too (usually already there, through the cross gcc).
+        local triple=aarch64-linux-gnu debarch=arm64
+        if [[ $(uname -m) == aarch64 ]]; then triple=x86_64-linux-gnu debarch=amd64; fi
+        [[ -e /usr/$triple/lib/libstdc++.so.6 ]] || need+=("libstdc++6-$debarch-cross")
         # The Kubernetes simulator makes its TLS certificate with openssl; hyperfine runs the benchmarks.
         command -v openssl >/dev/null 2>&1 || need+=(openssl)
         command -v hyperfine >/dev/null 2>&1 || need+=(hyperfine)

@@ -8,5 +8,6 @@ source scripts/provision.sh
 if [[ ${MINDBG_DOCKER_READY:-0} != 1 ]]; then
   echo "test: no Docker engine or fixture images (see provision messages above); the end-to-end tests will fail." >&2
 fi
-npm run --silent build
+# build:sea also builds the single executables (dist/sea/) that test/e2e/sea.test.ts runs.
+npm run --silent build:sea
 exec npx vitest run "$@"

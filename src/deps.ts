@@ -1,8 +1,5 @@
 import type {KubeConfig} from '@kubernetes/client-node'
 import type Dockerode from 'dockerode'
-import {createRequire} from 'node:module'
-
-const nodeRequire = createRequire(import.meta.url)
 
 /**
  * The one lazy loader for every heavy module mindbg uses (as heroku's deps.ts): each is imported on first use and
@@ -23,8 +20,9 @@ export const deps = {
   /** js-yaml's load, as bundled with KubeConfig (which parses kubeconfigs with it): for kubeconfig files. */
   kubeconfigYaml: lazy(() => kubeClient().then((m) => m.loadYaml)),
   ws: lazy(() => import('ws').then((m) => m.WebSocket)),
-  // Required, not imported: a CommonJS bundle's exports are named only to require() (an import sees a default).
-  yaml: lazy(async () => nodeRequire('#yaml') as typeof import('yaml')),
+  // A CommonJS bundle: an import sees its exports as the default (module.exports). Imported, not required, so that
+  // the single executable's bundler sees it too (build/sea.mjs).
+  yaml: lazy(() => import('#yaml').then((m: {default: typeof import('yaml')}) => m.default)),
   // ~100 ms: only when something slow (a pull) is shown on a terminal.
   ora: lazy(() => import('ora').then((m) => m.default)),
 }

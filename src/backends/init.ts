@@ -1,5 +1,7 @@
 import {readFileSync} from 'node:fs'
 
+import {embeddedFile, insideSingleExecutable} from './sea.js'
+
 /**
  * mindbg-init (./init.c): the first process of every debugger, a child subreaper, so that nothing a session starts
  * is left as a zombie of the target's PID 1 (the debugger shares the target's PID namespace, and a distroless
@@ -22,12 +24,12 @@ const binaries = new Map<InitArch, Buffer | undefined>()
 
 /**
  * The binary for `arch`, or undefined when this build has none. Looked for next to the bundle (dist/init/) and next
- * to this module as tsc writes it (dist/src/backends/ -> dist/init/).
+ * to this module as tsc writes it (dist/src/backends/ -> dist/init/); in the single executable, among its assets.
  */
 export function initBinary(arch: InitArch): Buffer | undefined {
   if (binaries.has(arch)) return binaries.get(arch)
-  let binary: Buffer | undefined
-  for (const dir of ['./init/', '../../init/']) {
+  let binary = embeddedFile(`mindbg-init-${arch}`)
+  for (const dir of insideSingleExecutable ? [] : ['./init/', '../../init/']) {
     try {
       binary = readFileSync(new URL(`${dir}mindbg-init-${arch}`, import.meta.url))
       break

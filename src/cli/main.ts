@@ -1,12 +1,16 @@
-import {flush, run} from '#oclif'
+import {flush, type Interfaces, run} from '#oclif'
 
 import {formatError, MindbgError, toMindbgError} from '../domain/errors.js'
 import type {Entry} from './plugins.js'
 
 const EPIPE_EXIT = 141
 
-/** Runs oclif and owns the one place where any error becomes a message, a hint and an exit code. */
-export async function main(argv: string[], binUrl: string, entry: Entry = 'mindbg'): Promise<void> {
+/**
+ * Runs oclif and owns the one place where any error becomes a message, a hint and an exit code. `oclifOptions`:
+ * bin/run.js's URL (oclif finds package.json from it), or what the single executable gives instead; `entry`: the
+ * plugin a kubectl or docker CLI started mindbg as.
+ */
+export async function main(argv: string[], oclifOptions: string | Interfaces.LoadOptions, entry: Entry = 'mindbg'): Promise<void> {
   // `mindbg ls | head`: a closed stdout ends mindbg quietly with 141, as SIGPIPE ends other tools (oclif would
   // otherwise wait for a 'drain' that never comes). A running session listens too and does it itself, after ending
   // its debugger. Any other failure to write is an error of its own (a sidecar left behind is the watchdog's).
@@ -23,7 +27,7 @@ export async function main(argv: string[], binUrl: string, entry: Entry = 'mindb
   // Whatever listens beyond these is a session (or its output relay), which ends its debugger first.
   const ownListeners = process.stdout.listenerCount('error')
   try {
-    await run(entry === 'mindbg' ? argv : await asPlugin(entry, argv), binUrl)
+    await run(entry === 'mindbg' ? argv : await asPlugin(entry, argv), oclifOptions)
     await flush()
   } catch (error) {
     const exit = (error as {oclif?: {exit?: number}; code?: string}).oclif?.exit

@@ -60,8 +60,18 @@ export const testEnv = (extra: Record<string, string | undefined> = {}): NodeJS.
   return env
 }
 
+/**
+ * The command line that runs mindbg with `args`: `node bin/run.js ARGS`, or, when MINDBG_TEST_BIN names an
+ * executable (the single executable: test/e2e/sea.test.ts, or any e2e file run with it set), that executable.
+ */
+export function mindbgCommand(args: string[]): [string, string[]] {
+  const bin = process.env.MINDBG_TEST_BIN
+  return bin ? [bin, args] : [process.execPath, [BIN, ...args]]
+}
+
 export function startMindbg(args: string[], options: RunOptions = {}): ChildProcess {
-  const child = spawn(process.execPath, [BIN, ...args], {env: testEnv(options.env), stdio: ['pipe', 'pipe', 'pipe']})
+  const [command, argv] = mindbgCommand(args)
+  const child = spawn(command, argv, {env: testEnv(options.env), stdio: ['pipe', 'pipe', 'pipe']})
   if (options.input !== undefined) child.stdin!.end(options.input)
   else child.stdin!.end()
   return child

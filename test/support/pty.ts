@@ -7,7 +7,7 @@ import {readdirSync, readFileSync} from 'node:fs'
 
 import pty, {type IPty} from '@lydell/node-pty'
 
-import {BIN, ROOT, testEnv} from '../e2e/helpers.js'
+import {BIN, mindbgCommand, ROOT, testEnv} from '../e2e/helpers.js'
 
 export const COLS = 100
 export const ROWS = 30
@@ -51,7 +51,8 @@ export class PtySession {
 
   /** mindbg itself, run directly: the pty's process is the mindbg node process. */
   static mindbg(args: string[], env?: NodeJS.ProcessEnv): PtySession {
-    return new PtySession(process.execPath, [BIN, ...args], env)
+    const [file, argv] = mindbgCommand(args)
+    return new PtySession(file, argv, env)
   }
 
   get pid(): number {

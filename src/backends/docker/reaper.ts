@@ -52,4 +52,6 @@ const args = process.argv.slice(2)
 const image = args[0] === '--image'
 const [what, state = 'created'] = image ? args.slice(1) : args
 if (!what) process.exit(2)
-await reap(what, state, image).catch(() => process.exit(1))
+// No top-level await: the single executable's bundle is CommonJS (build/sea.mjs); the pending promise keeps the
+// process alive all the same.
+void reap(what, state, image).catch(() => process.exit(1))

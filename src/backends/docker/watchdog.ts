@@ -1,6 +1,8 @@
 import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
+import {insideSingleExecutable, REAPER_ROLE_ENV} from '../sea.js'
+
 /**
  * Zero residue even when mindbg is killed with SIGKILL: a detached `sh` holds the read end of a pipe whose write
  * end only this process has. mindbg tells it how far it got ("creating" before the create request, "created" once
@@ -28,14 +30,20 @@ export interface Watchdog {
   release(): void
 }
 
+/** `node dist/reaper.js` next to the bundled watchdog; the single executable is its own reaper. */
+function reaperCommand(): {argv: string[]; env: NodeJS.ProcessEnv} {
+  if (insideSingleExecutable) return {argv: [process.execPath], env: {...process.env, [REAPER_ROLE_ENV]: '1'}}
+  return {argv: [process.execPath, fileURLToPath(new URL('./reaper.js', import.meta.url))], env: process.env}
+}
+
 /** What a watchdog removes: a sidecar or stand-in container, or a snapshot image (both by name, only if mindbg's). */
 export type Reapable = {container: string} | {image: string}
 
 export function startWatchdog(what: Reapable): Watchdog {
-  const reaper = fileURLToPath(new URL('./reaper.js', import.meta.url))
+  const reaper = reaperCommand()
   // Detached: its own session and process group, so neither Ctrl-C nor a closing terminal reaches it.
   const args = 'image' in what ? ['--image', what.image] : [what.container]
-  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, process.execPath, reaper, ...args], {detached: true, stdio: ['pipe', 'ignore', 'ignore']})
+  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, ...reaper.argv, ...args], {detached: true, env: reaper.env, stdio: ['pipe', 'ignore', 'ignore']})
   child.on('error', () => {}) // no shell to spawn: AutoRemove still covers the normal paths
   child.unref()
   const pipe = child.stdin

@@ -1,0 +1,38 @@
+import {dirname} from 'node:path'
+
+import type {Command, Interfaces} from '#oclif'
+
+import {REAPER_ROLE_ENV} from '../backends/sea.js'
+
+/** What build/sea.mjs tells the executable about itself: package.json, and the commands bundled with it. */
+export interface Embedded {
+  pjson: Interfaces.PJSON
+  commands: () => Promise<Record<string, Command.Class>>
+}
+
+/**
+ * The entry of the single executable (build/sea.mjs): bin/run.js and dist/reaper.js in one. Nothing is found on
+ * disk: oclif gets package.json as data and its root plugin with the commands already loaded (its "explicit"
+ * command discovery, whose map is set instead of imported), and computes the command manifest from the classes.
+ */
+export async function runSingleExecutable({pjson, commands}: Embedded): Promise<void> {
+  if (process.env[REAPER_ROLE_ENV] === '1') {
+    // Started by the Docker watchdog (src/backends/docker/watchdog.ts) as `node dist/reaper.js` would be.
+    await import('../backends/docker/reaper.js')
+    return
+  }
+  const argv = process.argv.slice(2)
+  if (argv.length === 1 && argv[0] === '--version') {
+    // As bin/run.js: without loading oclif, the string oclif prints.
+    process.stdout.write(`${pjson.name}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+    return
+  }
+  const [{Plugin}, {main}, classes] = await Promise.all([import('#oclif'), import('./main.js'), commands()])
+  // Where oclif would look for the package; nothing is read from there (ignoreManifest, plugins given).
+  const root = dirname(process.execPath)
+  const plugin = new Plugin({isRoot: true, root, pjson, ignoreManifest: true})
+  // Explicit discovery imports its target into commandCache once and reads it from there: set, nothing is imported.
+  ;(plugin as unknown as {commandCache: Record<string, Command.Class>}).commandCache = classes
+  await plugin.load()
+  await main(argv, {root, pjson, plugins: new Map([[plugin.name, plugin]])})
+}
