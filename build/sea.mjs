@@ -98,7 +98,7 @@ const entry = [
   'const commands = async () => Object.fromEntries(await Promise.all([',
   ...COMMANDS.map((c) => `  import('./commands/${c}.ts').then((m) => [${JSON.stringify(c)}, m.default]),`),
   ']))',
-  `runSingleExecutable({pjson: ${JSON.stringify(pjson)}, commands}).catch((error) => {`,
+  `runSingleExecutable({pjson: ${JSON.stringify(pjson)}, commands, manifest: ${readFileSync('oclif.manifest.json', 'utf8').trim()}}).catch((error) => {`,
   "  process.stderr.write(`mindbg: ${error?.stack ?? error}\\n`)",
   '  process.exit(1)',
   '})',

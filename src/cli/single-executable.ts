@@ -3,11 +3,14 @@ import {dirname} from 'node:path'
 import type {Command, Interfaces} from '#oclif'
 
 import {REAPER_ROLE_ENV} from '../backends/sea.js'
+import type {Embedded as CompletionData} from './completion/main.js'
 
 /** What build/sea.mjs tells the executable about itself: package.json, and the commands bundled with it. */
 export interface Embedded {
   pjson: Interfaces.PJSON
   commands: () => Promise<Record<string, Command.Class>>
+  /** oclif.manifest.json, for the shell's TAB (`__complete`), answered without oclif as bin/run.js does. */
+  manifest: CompletionData['manifest']
 }
 
 /**
@@ -15,7 +18,7 @@ export interface Embedded {
  * disk: oclif gets package.json as data and its root plugin with the commands already loaded (its "explicit"
  * command discovery, whose map is set instead of imported), and computes the command manifest from the classes.
  */
-export async function runSingleExecutable({pjson, commands}: Embedded): Promise<void> {
+export async function runSingleExecutable({pjson, commands, manifest}: Embedded): Promise<void> {
   if (process.env[REAPER_ROLE_ENV] === '1') {
     // Started by the Docker watchdog (src/backends/docker/watchdog.ts) as `node dist/reaper.js` would be.
     await import('../backends/docker/reaper.js')
@@ -25,6 +28,11 @@ export async function runSingleExecutable({pjson, commands}: Embedded): Promise<
   if (argv.length === 1 && argv[0] === '--version') {
     // As bin/run.js: without loading oclif, the string oclif prints.
     process.stdout.write(`${pjson.name}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`)
+    return
+  }
+  if (argv[0] === '__complete') {
+    const {completeMain} = await import('./completion/main.js')
+    await completeMain(argv.slice(1), 'mindbg', {pjson, manifest})
     return
   }
   const [{Plugin}, {main}, classes] = await Promise.all([import('#oclif'), import('./main.js'), commands()])

@@ -42,7 +42,7 @@ function evaluatedModules(args: string[]): {modules: string[]; status: number | 
   const modules = bundle[0]!.functions.filter((f) => /\.(c?js|ts|json)$/.test(f.functionName) && f.ranges[0]!.count > 0).map((f) => f.functionName)
   return {modules, status: r.status, stdout: r.stdout}
 }
-const HEAVY = /vendor\/(dockerode|k8s-client)\.cjs|node_modules\/(ora|ws|yaml)\//
+const HEAVY = /vendor\/(dockerode|k8s-client|yaml)\.cjs|node_modules\/(ora|ws|yaml)\//
 const OCLIF = /vendor\/oclif-core\.cjs/
 
 describe('the single executable', () => {
@@ -87,6 +87,15 @@ describe('the single executable', () => {
     child.kill('SIGKILL')
     await done
     await waitFor('the sidecar to be removed', () => sidecarsOf(web()).length === 0, 10_000)
+  })
+
+  it('answers the shell\'s TAB (__complete) from the manifest built into it, without oclif: flags, running containers', () => {
+    const flags = evaluatedModules(['__complete', 'attach', '--pro'])
+    expect(flags.stdout).toBe('--profile\tSecurity profile, as in kubectl debug.\n:4\n')
+    expect(flags.modules.filter((m) => OCLIF.test(m) || HEAVY.test(m))).toEqual([])
+    const names = spawnSync(NATIVE, ['__complete', 'attach', web().slice(0, -1)], {env: testEnv(), encoding: 'utf8'})
+    expect(names.stdout.split('\n').map((line) => line.split('\t')[0])).toContain(web())
+    expect(names.stderr).toBe('')
   })
 
   it('a usage error: exit 2, the message and its hint, nothing on stdout', async () => {

@@ -10,7 +10,7 @@ import {liveSources, SOURCE_BUDGET_MS} from './sources.js'
  * classes, and which oclif itself reads at start-up. Nothing is ever
  * printed on stderr (it would land in the user's line) unless MINDBG_COMPLETE_DEBUG is set; the exit code is 0.
  */
-export async function completeMain(words: string[], mode: CompletionMode, packageRoot: URL): Promise<void> {
+export async function completeMain(words: string[], mode: CompletionMode, packageRoot: URL | Embedded): Promise<void> {
   const debug = Boolean(process.env.MINDBG_COMPLETE_DEBUG)
   const onError = (error: unknown): void => {
     if (debug) process.stderr.write(`mindbg __complete: ${(error as Error).stack ?? String(error)}\n`)
@@ -34,11 +34,18 @@ interface PackageJson {
   oclif?: {additionalHelpFlags?: string[]; additionalVersionFlags?: string[]}
 }
 
+/** package.json and oclif.manifest.json as data: the single executable has them built in (build/sea.mjs). */
+export interface Embedded {
+  pjson: PackageJson
+  manifest: {commands: Record<string, CommandDef>}
+}
+
 /** oclif.manifest.json is part of every build (npm run build) and of the package. */
-function definitions(root: URL): {commands: CommandDef[]; helpFlags: string[]; versionFlags: string[]} {
-  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as PackageJson
+function definitions(root: URL | Embedded): {commands: CommandDef[]; helpFlags: string[]; versionFlags: string[]} {
+  const read = (file: string): unknown => JSON.parse(readFileSync(new URL(file, root as URL), 'utf8'))
+  const pkg = root instanceof URL ? (read('package.json') as PackageJson) : root.pjson
+  const manifest = root instanceof URL ? (read('oclif.manifest.json') as Embedded['manifest']) : root.manifest
   const helpFlags = ['--help', ...(pkg.oclif?.additionalHelpFlags ?? [])]
   const versionFlags = ['--version', ...(pkg.oclif?.additionalVersionFlags ?? [])]
-  const manifest = JSON.parse(readFileSync(new URL('oclif.manifest.json', root), 'utf8')) as {commands: Record<string, CommandDef>}
   return {commands: Object.values(manifest.commands), helpFlags, versionFlags}
 }
