@@ -1,6 +1,10 @@
 /**
  * End-to-end helpers: the built CLI runs as a subprocess against the real Docker engine. There is no mock engine:
  * if Docker is unreachable these tests fail (scripts/test.sh provisions and starts it).
+ *
+ * The vitest project "podman" runs the Docker backend's files again with MINDBG_ENGINE=podman and DOCKER_HOST at
+ * Podman's Docker-compatible service (vitest.config.ts): mindbg and these helpers' own docker CLI calls both go
+ * there. ENGINE tells a test which engine it checks, for what Podman genuinely does differently.
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {tmpdir} from 'node:os'
@@ -14,6 +18,11 @@ export const BIN = `${ROOT}bin/run.js`
 export const BUSYBOX = 'mindbg-fixture/busybox:local'
 export const DISTROLESS = 'mindbg-fixture/distroless-web:local'
 export const MARKER = 'distroless-marker-7f3a'
+
+export type Engine = 'docker' | 'podman'
+export const ENGINE: Engine = process.env.MINDBG_ENGINE === 'podman' ? 'podman' : 'docker'
+/** The engine's own CLI, as mindbg's hints name it. */
+export const ENGINE_CLI = ENGINE
 
 export function docker(...args: string[]): string {
   return execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim()
@@ -30,11 +39,12 @@ export function dockerOk(...args: string[]): boolean {
 
 /** Fails loudly, with what to do, when the engine or the fixture images are missing. */
 export function requireEngine(): void {
+  const where = ENGINE === 'podman' ? `Podman's service at ${process.env.DOCKER_HOST}` : 'Docker engine'
   if (!dockerOk('info', '--format', '{{.ServerVersion}}')) {
-    throw new Error('No Docker engine answers. Run the tests with "npm test", which provisions and starts one (see README).')
+    throw new Error(`No ${where} answers. Run the tests with "npm test", which provisions and starts it (see README).`)
   }
   for (const image of [BUSYBOX, DISTROLESS]) {
-    if (!dockerOk('image', 'inspect', image)) throw new Error(`Fixture image ${image} is missing: run test/fixtures/build-images.sh (npm test does).`)
+    if (!dockerOk('image', 'inspect', image)) throw new Error(`Fixture image ${image} is missing on the ${where}: scripts/provision.sh builds and loads it (npm test does).`)
   }
 }
 
