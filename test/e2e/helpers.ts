@@ -115,6 +115,19 @@ export function createdName(): string {
   return name
 }
 
+/**
+ * What a session changed in a container's filesystem (`docker diff`), less what Podman itself puts into every
+ * container before it runs: /etc, where it mounts hosts, hostname and resolv.conf, and on a read-only root /var/tmp,
+ * a tmpfs. A file a session writes there still shows (A /etc/x).
+ */
+export function changesIn(container: string): string {
+  const engineOwn = ENGINE === 'podman' ? ['C /etc', 'A /var', 'A /var/tmp'] : []
+  return docker('diff', container)
+    .split('\n')
+    .filter((line) => line && !engineOwn.includes(line))
+    .join('\n')
+}
+
 export function removeTargets(): void {
   if (started.length > 0) dockerOk('rm', '-f', ...started.splice(0))
 }
