@@ -183,25 +183,30 @@ _mindbg_provision_steps() {
             fi
         fi
         log "starting dockerd ${dockerd_flags[*]} (log: $dockerd_log)"
-        $sudo touch "$dockerd_log"
+        start_daemon dockerd "$dockerd_log" docker_ok dockerd "${dockerd_flags[@]}"
+    }
+    # Starts a daemon that outlives us, then waits up to 30 s for `check` to pass.
+    start_daemon() { # what log check cmd...
+        local what=$1 daemon_log=$2 check=$3 i
+        shift 3
+        $sudo touch "$daemon_log"
         (
-            # dockerd outlives us: hand it no descriptor but /dev/null and its
-            # log (an inherited pipe would keep a caller waiting for EOF).
+            # Hand it no descriptor but /dev/null and its log (an inherited
+            # pipe would keep a caller waiting for EOF).
             local fd n
             for fd in /proc/$BASHPID/fd/*; do
                 n=${fd##*/}
                 if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi
             done
-            exec </dev/null >>"$dockerd_log" 2>&1
-            exec $sudo nohup setsid -f dockerd "${dockerd_flags[@]}"
+            exec </dev/null >>"$daemon_log" 2>&1
+            exec $sudo nohup setsid -f "$@"
         )
-        local i
         for ((i = 0; i < 60; i++)); do
-            docker_ok && return 0
+            "$check" && return 0
             sleep 0.5
         done
-        printf 'provision: dockerd did not answer within 30 s; last lines of %s:\n' "$dockerd_log" >&2
-        tail -n 30 "$dockerd_log" 2>/dev/null | sed 's/^/    /' >&2
+        printf 'provision: %s did not answer within 30 s; last lines of %s:\n' "$what" "$daemon_log" >&2
+        tail -n 30 "$daemon_log" 2>/dev/null | sed 's/^/    /' >&2
         return 1
     }
     docker_steps() {
@@ -295,10 +300,9 @@ _mindbg_provision_steps() {
         # start. Ours stay within the hard limits of this shell, which the service inherits.
         local nofile nproc
         nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
-        # Podman lowers its own hard nproc limit (32768 here) below the shell's: stay well under it.
-        [[ $nproc == unlimited ]] || ((nproc <= 4096)) || nproc=4096
         [[ $nofile == unlimited ]] && nofile=1048576
-        [[ $nproc == unlimited ]] && nproc=4096
+        # Podman lowers its own hard nproc limit (to 32768 here) below the shell's: stay well under it.
+        if [[ $nproc == unlimited ]] || ((nproc > 4096)); then nproc=4096; fi
         local want
         want=$(awk -v nofile="$nofile" -v nproc="$nproc" '
             /^#default_ulimits = \[/ { print "default_ulimits = [\n  \"nofile=" nofile ":" nofile "\",\n  \"nproc=" nproc ":" nproc "\",\n]"; skip = 1; next }
@@ -331,26 +335,8 @@ _mindbg_provision_steps() {
             log "starting podman system service on unix://$podman_socket (log: $podman_log)"
             $sudo mkdir -p "${podman_socket%/*}"
             $sudo rm -f "$podman_socket"
-            $sudo touch "$podman_log"
-            (
-                local fd n
-                for fd in /proc/$BASHPID/fd/*; do
-                    n=${fd##*/}
-                    if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi
-                done
-                exec </dev/null >>"$podman_log" 2>&1
-                exec $sudo env CONTAINERS_CONF="$conf" nohup setsid -f podman system service --time=0 "unix://$podman_socket"
-            )
-            local i
-            for ((i = 0; i < 60; i++)); do
-                podman_ok && break
-                sleep 0.5
-            done
-            podman_ok || {
-                printf 'provision: podman system service did not answer within 30 s; last lines of %s:\n' "$podman_log" >&2
-                tail -n 30 "$podman_log" 2>/dev/null | sed 's/^/    /' >&2
-                return 1
-            }
+            start_daemon "podman system service" "$podman_log" podman_ok \
+                env CONTAINERS_CONF="$conf" podman system service --time=0 "unix://$podman_socket"
         fi
         # The fixture images, by ID: a save and load keeps it, so a differing ID means Docker's was rebuilt.
         local image have want_id
