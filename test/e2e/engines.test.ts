@@ -43,7 +43,7 @@ describe('the same on every engine', () => {
       expect(r.stdout, r.stderr).toBe('65532\n')
     } finally {
       dockerOk('rm', '-f', target)
-      dockerOk('rmi', `${repo}:nonroot`, `${repo}:debug-nonroot`)
+      for (const tag of ['nonroot', 'debug-nonroot']) dockerOk('rmi', `${repo}:${tag}`)
     }
   })
 

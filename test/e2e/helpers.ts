@@ -17,6 +17,8 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = `${ROOT}bin/run.js`
 export const BUSYBOX = 'mindbg-fixture/busybox:local'
 export const DISTROLESS = 'mindbg-fixture/distroless-web:local'
+/** Debian's dash and a few GNU tools: sleep keeps a target of it running. */
+export const DASH = 'mindbg-fixture/dash:local'
 export const MARKER = 'distroless-marker-7f3a'
 
 export type Engine = 'docker' | 'podman'
