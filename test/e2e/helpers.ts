@@ -41,7 +41,7 @@ export function dockerOk(...args: string[]): boolean {
 
 /** Fails loudly, with what to do, when the engine or the fixture images are missing. */
 export function requireEngine(): void {
-  const where = ENGINE === 'podman' ? `Podman's service at ${process.env.DOCKER_HOST}` : 'Docker engine'
+  const where = ENGINE === 'podman' ? `Podman service at ${process.env.DOCKER_HOST}` : 'Docker engine'
   if (!dockerOk('info', '--format', '{{.ServerVersion}}')) {
     throw new Error(`No ${where} answers. Run the tests with "npm test", which provisions and starts it (see README).`)
   }
