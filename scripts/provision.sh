@@ -345,7 +345,7 @@ _mindbg_provision_steps() {
             have=$(DOCKER_HOST=unix://$podman_socket docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
             [[ $have == "$want_id" ]] && continue
             log "loading $image into Podman"
-            quietly "docker save $image | podman load" bash -c 'set -o pipefail; docker save "$1" | CONTAINERS_CONF=$2 '"$sudo"' podman load' _ "$image" "$conf" ||
+            quietly "docker save $image | podman load" bash -c 'set -o pipefail; docker save "$1" | '"$sudo"' env CONTAINERS_CONF="$2" podman load' _ "$image" "$conf" ||
                 die "loading $image into Podman failed (see above)"
         done
     }
