@@ -21,11 +21,17 @@
 #      runtime (the single executable for it is made under qemu: build/sea.mjs); zsh and fish (the completion
 #      scripts are tested in them).
 #   e. The fixture images (test/fixtures/build-images.sh).
+#   f. Podman (apt-get install podman), rootful, as a second engine: `podman system service` on
+#      unix:///run/podman/podman.sock (log in /var/log/mindbg-podman.log), with its own containers.conf
+#      (/var/lib/mindbg-podman/containers.conf, passed as CONTAINERS_CONF: the stock one with default_ulimits
+#      within this machine's hard limits, without which Podman starts no container here, and netns "none", so that
+#      no container gets a bridge or NAT), and the fixture images copied from Docker (docker save | podman load).
 #
 # Failures of a. and b. are always fatal. With CI=true every failure is fatal.
 # Otherwise a failure in c.-e. is reported as a warning and provisioning goes on
 # without Docker. Either way MINDBG_DOCKER_READY is exported: 1 when the engine
-# answers and the fixture images are built, else 0.
+# answers and the fixture images are built, else 0; and MINDBG_PODMAN_READY (1 when
+# Podman's service answers with the fixture images loaded) with MINDBG_PODMAN_HOST, its address.
 #
 # Returns (when sourced) or exits (when run) non-zero on a fatal failure.
 
@@ -179,25 +185,30 @@ _mindbg_provision_steps() {
             fi
         fi
         log "starting dockerd ${dockerd_flags[*]} (log: $dockerd_log)"
-        $sudo touch "$dockerd_log"
+        start_daemon dockerd "$dockerd_log" docker_ok dockerd "${dockerd_flags[@]}"
+    }
+    # Starts a daemon that outlives us, then waits up to 30 s for `check` to pass.
+    start_daemon() { # what log check cmd...
+        local what=$1 daemon_log=$2 check=$3 i
+        shift 3
+        $sudo touch "$daemon_log"
         (
-            # dockerd outlives us: hand it no descriptor but /dev/null and its
-            # log (an inherited pipe would keep a caller waiting for EOF).
+            # Hand it no descriptor but /dev/null and its log (an inherited
+            # pipe would keep a caller waiting for EOF).
             local fd n
             for fd in /proc/$BASHPID/fd/*; do
                 n=${fd##*/}
                 if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi
             done
-            exec </dev/null >>"$dockerd_log" 2>&1
-            exec $sudo nohup setsid -f dockerd "${dockerd_flags[@]}"
+            exec </dev/null >>"$daemon_log" 2>&1
+            exec $sudo nohup setsid -f "$@"
         )
-        local i
         for ((i = 0; i < 60; i++)); do
-            docker_ok && return 0
+            "$check" && return 0
             sleep 0.5
         done
-        printf 'provision: dockerd did not answer within 30 s; last lines of %s:\n' "$dockerd_log" >&2
-        tail -n 30 "$dockerd_log" 2>/dev/null | sed 's/^/    /' >&2
+        printf 'provision: %s did not answer within 30 s; last lines of %s:\n' "$what" "$daemon_log" >&2
+        tail -n 30 "$daemon_log" 2>/dev/null | sed 's/^/    /' >&2
         return 1
     }
     docker_steps() {
@@ -278,6 +289,77 @@ _mindbg_provision_steps() {
             die "building the fixture images failed (see above)"
     }
 
+    # --- f. Podman, rootful, through its Docker-compatible service ------------
+    local podman_socket=/run/podman/podman.sock podman_dir=/var/lib/mindbg-podman podman_log=/var/log/mindbg-podman.log
+    podman_ok() { DOCKER_HOST=unix://$podman_socket timeout 20 docker version >/dev/null 2>&1; }
+    podman_service_pids() { # pids of `podman system service` processes serving our socket
+        local p args
+        for p in /proc/[0-9]*; do
+            [[ $(cat "$p/comm" 2>/dev/null) == podman ]] || continue
+            args=" $(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) "
+            [[ $args == *" system service "* && $args == *"unix://$podman_socket "* ]] && printf '%s\n' "${p#/proc/}"
+        done
+        return 0
+    }
+    podman_steps() {
+        set -euo pipefail
+        command -v podman >/dev/null 2>&1 || apt_install podman || die "apt-get could not install podman"
+        local stock=/usr/share/containers/containers.conf conf=$podman_dir/containers.conf
+        [[ -f $stock ]] || die "$stock is missing (it comes with podman's containers-common)"
+        # Podman's default rlimits (nofile 1048576) are above these VMs' hard limit: every container would fail to
+        # start. Ours stay within the hard limits of this shell, which the service inherits.
+        local nofile nproc
+        nofile=$(ulimit -Hn) nproc=$(ulimit -Hu)
+        [[ $nofile == unlimited ]] && nofile=1048576
+        # Podman lowers its own hard nproc limit (to 32768 here) below the shell's: stay well under it.
+        if [[ $nproc == unlimited ]] || ((nproc > 4096)); then nproc=4096; fi
+        local want
+        want=$(awk -v nofile="$nofile" -v nproc="$nproc" '
+            /^#default_ulimits = \[/ { print "default_ulimits = [\n  \"nofile=" nofile ":" nofile "\",\n  \"nproc=" nproc ":" nproc "\",\n]"; skip = 1; next }
+            skip && /^#\]/ { skip = 0; next }
+            skip { next }
+            # No bridge, no NAT: a container gets only its loopback unless it joins another one (as a sidecar does).
+            /^#netns = "private"/ { print "netns = \"none\""; next }
+            { print }' "$stock")
+        [[ $want == *'netns = "none"'* && $want == *"nofile=$nofile"* ]] || die "$stock no longer has the lines provision.sh rewrites (#default_ulimits, #netns)"
+        local restart=0
+        if [[ ! -f $conf || $(<"$conf") != "$want" ]]; then
+            log "writing $conf (default_ulimits nofile=$nofile nproc=$nproc, netns none)"
+            $sudo mkdir -p "$podman_dir"
+            printf '%s\n' "$want" | $sudo tee "$conf" >/dev/null
+            restart=1
+        fi
+        local pid pids
+        pids=$(podman_service_pids)
+        for pid in $pids; do
+            # Ours only if it was started with our configuration (and that configuration has not changed since).
+            if ((restart == 1)) || ! tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "CONTAINERS_CONF=$conf"; then
+                log "stopping podman system service (pid $pid), to restart it with CONTAINERS_CONF=$conf as it is now"
+                $sudo kill -TERM "$pid" 2>/dev/null || true
+                local i
+                for ((i = 0; i < 20; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+                pids=""
+            fi
+        done
+        if [[ -z $pids ]] || ! podman_ok; then
+            log "starting podman system service on unix://$podman_socket (log: $podman_log)"
+            $sudo mkdir -p "${podman_socket%/*}"
+            $sudo rm -f "$podman_socket"
+            start_daemon "podman system service" "$podman_log" podman_ok \
+                env CONTAINERS_CONF="$conf" podman system service --time=0 "unix://$podman_socket"
+        fi
+        # The fixture images, by ID: a save and load keeps it, so a differing ID means Docker's was rebuilt.
+        local image have want_id
+        for image in mindbg-fixture/busybox:local mindbg-fixture/distroless-web:local mindbg-fixture/dash:local mindbg-fixture/bash:local; do
+            want_id=$(docker image inspect --format '{{.Id}}' "$image")
+            have=$(DOCKER_HOST=unix://$podman_socket docker image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)
+            [[ $have == "$want_id" ]] && continue
+            log "loading $image into Podman"
+            quietly "docker save $image | podman load" bash -c 'set -o pipefail; docker save "$1" | '"$sudo"' env CONTAINERS_CONF="$2" podman load' _ "$image" "$conf" ||
+                die "loading $image into Podman failed (see above)"
+        done
+    }
+
     local drc
     set +e
     (docker_steps)
@@ -291,6 +373,21 @@ _mindbg_provision_steps() {
         log "WARNING: Docker provisioning failed (see above); Docker tests cannot run (MINDBG_DOCKER_READY=0)"
         printf '@@mindbg:docker=0\n'
     fi
+
+    local prc=1
+    if ((drc == 0)); then
+        set +e
+        (podman_steps)
+        prc=$?
+        set -e
+    fi
+    if ((prc == 0)); then
+        printf '@@mindbg:podman=unix://%s\n' "$podman_socket"
+    elif ((strict == 1)); then
+        die "Podman provisioning failed and CI=true: stopping here"
+    else
+        log "WARNING: Podman provisioning failed or was not attempted (see above); the podman test project cannot run (MINDBG_PODMAN_READY=0)"
+    fi
 }
 
 _mindbg_provision() {
@@ -303,7 +400,7 @@ _mindbg_provision() {
     out=$(_mindbg_provision_steps "$root")
     rc=$?
     ((had_errexit)) && set -e
-    export MINDBG_DOCKER_READY=0
+    export MINDBG_DOCKER_READY=0 MINDBG_PODMAN_READY=0 MINDBG_PODMAN_HOST=""
     while IFS= read -r line; do
         case $line in
             @@mindbg:path=*)
@@ -315,6 +412,7 @@ _mindbg_provision() {
                 export PATH
                 ;;
             @@mindbg:docker=1) MINDBG_DOCKER_READY=1 ;;
+            @@mindbg:podman=*) MINDBG_PODMAN_READY=1 MINDBG_PODMAN_HOST=${line#@@mindbg:podman=} ;;
             @@mindbg:*) ;;
             *) [[ -n $line ]] && printf '%s\n' "$line" >&2 ;;
         esac

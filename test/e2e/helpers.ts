@@ -1,6 +1,10 @@
 /**
  * End-to-end helpers: the built CLI runs as a subprocess against the real Docker engine. There is no mock engine:
  * if Docker is unreachable these tests fail (scripts/test.sh provisions and starts it).
+ *
+ * The vitest project "podman" runs the Docker backend's files again with MINDBG_ENGINE=podman and DOCKER_HOST at
+ * Podman's Docker-compatible service (vitest.config.ts): mindbg and these helpers' own docker CLI calls both go
+ * there. ENGINE tells a test which engine it checks, for what Podman genuinely does differently.
  */
 import {execFileSync, spawn, type ChildProcess} from 'node:child_process'
 import {tmpdir} from 'node:os'
@@ -13,7 +17,14 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = `${ROOT}bin/run.js`
 export const BUSYBOX = 'mindbg-fixture/busybox:local'
 export const DISTROLESS = 'mindbg-fixture/distroless-web:local'
+/** Debian's dash and a few GNU tools: sleep keeps a target of it running. */
+export const DASH = 'mindbg-fixture/dash:local'
 export const MARKER = 'distroless-marker-7f3a'
+
+export type Engine = 'docker' | 'podman'
+export const ENGINE: Engine = process.env.MINDBG_ENGINE === 'podman' ? 'podman' : 'docker'
+/** The engine's own CLI, as mindbg's hints name it. */
+export const ENGINE_CLI = ENGINE
 
 export function docker(...args: string[]): string {
   return execFileSync('docker', args, {encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe']}).trim()
@@ -30,11 +41,12 @@ export function dockerOk(...args: string[]): boolean {
 
 /** Fails loudly, with what to do, when the engine or the fixture images are missing. */
 export function requireEngine(): void {
+  const where = ENGINE === 'podman' ? `Podman service at ${process.env.DOCKER_HOST}` : 'Docker engine'
   if (!dockerOk('info', '--format', '{{.ServerVersion}}')) {
-    throw new Error('No Docker engine answers. Run the tests with "npm test", which provisions and starts one (see README).')
+    throw new Error(`No ${where} answers. Run the tests with "npm test", which provisions and starts it (see README).`)
   }
   for (const image of [BUSYBOX, DISTROLESS]) {
-    if (!dockerOk('image', 'inspect', image)) throw new Error(`Fixture image ${image} is missing: run test/fixtures/build-images.sh (npm test does).`)
+    if (!dockerOk('image', 'inspect', image)) throw new Error(`Fixture image ${image} is missing on the ${where}: scripts/provision.sh builds and loads it (npm test does).`)
   }
 }
 
@@ -113,6 +125,19 @@ export function createdName(): string {
   const name = `mindbg-e2e-${process.pid}-${++counter}`
   started.push(name)
   return name
+}
+
+/**
+ * What a session changed in a container's filesystem (`docker diff`), less what Podman itself puts into every
+ * container before it runs: /etc, where it mounts hosts, hostname and resolv.conf, and on a read-only root /var/tmp,
+ * a tmpfs. A file a session writes there still shows (A /etc/x).
+ */
+export function changesIn(container: string): string {
+  const engineOwn = ENGINE === 'podman' ? ['C /etc', 'A /var', 'A /var/tmp'] : []
+  return docker('diff', container)
+    .split('\n')
+    .filter((line) => line && !engineOwn.includes(line))
+    .join('\n')
 }
 
 export function removeTargets(): void {

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startRegistry, uniqueImage} from '../support/registry.js'
-import {allContainerIds, BUSYBOX, createdName, DISTROLESS, docker, dockerOk, MARKER, mindbg, removeTargets, requireEngine, startTarget} from './helpers.js'
+import {allContainerIds, BUSYBOX, createdName, DASH, DISTROLESS, docker, dockerOk, MARKER, mindbg, removeTargets, requireEngine, startTarget} from './helpers.js'
 
 // Local images tagged exactly like the real ones: the runtime image is the distroless-like fixture, its debug
 // twin carries busybox. Nothing is pulled: every twin is present locally.
@@ -111,11 +111,12 @@ describe('--sibling picks the debug twin of the target image', () => {
   })
 
   it('an image without a known twin fails cleanly with a hint, creating nothing', async () => {
-    const target = startTarget()
+    // Not the distroless fixture: above it also has tags with twins, and mindbg looks at every tag of the image.
+    const target = startTarget([], DASH, ['sleep', '60'])
     const before = allContainerIds()
     const r = await mindbg(['attach', '--sibling', target, '--', 'true'])
     expect(r.code).toBe(117)
-    expect(r.stderr).toBe(`mindbg: no known debug twin for ${DISTROLESS}\nHint: Pass a debug image with --image, or add a sibling mapping to the config file.\n`)
+    expect(r.stderr).toBe(`mindbg: no known debug twin for ${DASH}\nHint: Pass a debug image with --image, or add a sibling mapping to the config file.\n`)
     expect(allContainerIds()).toEqual(before)
   })
 

@@ -58,7 +58,7 @@ class SlowCreateProxy {
 
   async start(): Promise<void> {
     rmSync(this.path, {force: true})
-    const engine = '/var/run/docker.sock'
+    const engine = (process.env.DOCKER_HOST || 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '')
     // An HTTP proxy, not a byte pipe: clients keep connections alive, so every request must be seen on its own.
     this.server = http.createServer((req, res) => {
       const forward = (): void => {

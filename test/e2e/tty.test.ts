@@ -11,7 +11,7 @@ import path from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {COLS, delay, describeExit, type Exit, mindbgChildren, PtySession, ROWS, signal} from '../support/pty.js'
-import {BIN, docker, dockerOk, MARKER, removeTargets, requireEngine, ROOT, sidecarsOf, startTarget, testEnv, waitFor} from './helpers.js'
+import {BIN, changesIn, docker, dockerOk, MARKER, removeTargets, requireEngine, ROOT, sidecarsOf, startTarget, testEnv, waitFor} from './helpers.js'
 
 /** busybox ash's prompt for root (followed on the wire by a cursor-position query, ESC[6n). */
 const PROMPT = /\/ # /
@@ -112,7 +112,7 @@ describe('mindbg attach under a pseudo-terminal', () => {
       const exit = await s.waitExit()
       expect(exit).toEqual({exitCode: 4, signal: undefined})
       await expectNoSidecar(target, 3000)
-      expect(docker('diff', target)).toBe('')
+      expect(changesIn(target)).toBe('')
     } finally {
       await s.close()
     }
@@ -355,7 +355,7 @@ describe('mindbg attach under a pseudo-terminal', () => {
       expect(await s.waitExit()).toEqual({exitCode: 0, signal: undefined})
       await expectNoSidecar(target, 3000)
       // No shell history (or anything else) written into the target.
-      expect(docker('diff', target)).toBe('')
+      expect(changesIn(target)).toBe('')
     } finally {
       await s.close()
     }

@@ -161,6 +161,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
     const engine = this.engine
+    const kind = await engine.cli()
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
@@ -172,13 +173,13 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       watchdog.created()
     } catch (error) {
       watchdog.release()
-      throw createError(error, plan.name, plan.image)
+      throw createError(error, plan.name, plan.image, kind)
     }
     // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
     // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
     const initCopied = plan.init
       ? engine.putArchive(container.id, plan.init, '/').catch((error: unknown) => {
-          throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, 'Report this with the engine\'s version (docker version).', {cause: error})
+          throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, `Report this with the engine's version (${kind} version).`, {cause: error})
         })
       : Promise.resolve()
     initCopied.catch(() => {})
@@ -187,7 +188,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
         ? `mindbg: ${container.id.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
           (plan.streams.tty ? `; detach with ${plan.streams.detachKeysSpec}` : '')
         : undefined
-    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, await engine.kind(), notice, initCopied)
+    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, kind, notice, initCopied)
   }
 
   async find(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
@@ -280,7 +281,15 @@ class DockerDebugger implements Debugger {
   ) {}
 
   async attach(_signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink> {
-    const socket = await guard(this.engine.attach(this.id, {stdin: this.streams.stdin, detachKeys: this.streams.detachKeysSpec}))
+    // Podman creates the container's process (runc create) when a client attaches to it, so mindbg-init must be in
+    // place by then; and what fails there (a command that cannot run) fails the attach, not the start.
+    if (this.engineKind === 'podman') await this.ready
+    let socket: Duplex
+    try {
+      socket = await this.engine.attach(this.id, {stdin: this.streams.stdin, detachKeys: this.streams.detachKeysSpec})
+    } catch (error) {
+      throw startError(error)
+    }
     return new DockerLink(this, this.engine, this.id, socket, this.streams, this.engineKind, reporter)
   }
 
@@ -307,7 +316,7 @@ class DockerDebugger implements Debugger {
   leave(): string {
     this.left = true
     this.watchdog.release()
-    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach --session ${this.name}\nEnd it:    docker rm -f ${this.name}`
+    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach --session ${this.name}\nEnd it:    ${this.engineKind} rm -f ${this.name}`
   }
 
   async targetGone(): Promise<boolean> {
@@ -342,7 +351,7 @@ class DockerLink implements DebuggerLink {
     private readonly id: string,
     private readonly socket: Duplex,
     streams: StreamMode,
-    engineKind: EngineKind,
+    private readonly engineKind: EngineKind,
     reporter: Reporter,
   ) {
     this.watch(reporter)
@@ -393,6 +402,9 @@ class DockerLink implements DebuggerLink {
         throw dockerError(error)
       },
     )
+    // A link closed before anyone waited on its end (a stop while the attach was under way) aborts the wait: that is
+    // our own cancel, not a failure that may end the process as an unhandled rejection.
+    this.exited.catch(() => {})
   }
 
   /** Tells the user when the target is paused or unpaused mid-session, and notes a kill of the sidecar from outside. */
@@ -405,7 +417,7 @@ class DockerLink implements DebuggerLink {
           this.markKilledOutside()
         }
       } else if (target && event.action === 'pause') {
-        reporter.notice(`mindbg: ${target.name} was paused (docker pause): its processes are frozen, this session's are not; docker unpause ${target.name} resumes it`)
+        reporter.notice(`mindbg: ${target.name} was paused (${this.engineKind} pause): its processes are frozen, this session's are not; ${this.engineKind} unpause ${target.name} resumes it`)
       } else if (target && event.action === 'unpause') {
         reporter.notice(`mindbg: ${target.name} was unpaused and runs again`)
       }
@@ -450,12 +462,13 @@ class DockerLink implements DebuggerLink {
     }
     if (this.outsideKill) {
       const name = this.sidecar.name
-      throw new MindbgError('debuggerKilled', `the sidecar ${name} was killed from outside mindbg (docker kill or docker rm -f) during the session`, 'Whoever ran it can say why; docker events --filter container=' + name + ' shows it while it happens.')
+      const tool = this.engineKind
+      throw new MindbgError('debuggerKilled', `the sidecar ${name} was killed from outside mindbg (${tool} kill or ${tool} rm -f) during the session`, `Whoever ran it can say why; ${tool} events --filter container=${name} shows it while it happens.`)
     }
     // A dying target takes the sidecar's processes with it (shared PID namespace): they end by a signal.
     const target = this.sidecar.target
     if (target && exitCode >= 128 && (await this.sidecar.targetGone())) {
-      throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: docker logs ${target.name}`)
+      throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: ${this.engineKind} logs ${target.name}`)
     }
   }
 }
@@ -527,9 +540,12 @@ function sessionNotFound(session: string, why: string): MindbgError {
   return new MindbgError('sessionNotFound', `session ${session}: ${why}`, 'List live sidecars with: mindbg ls')
 }
 
-function createError(error: unknown, name: string, image: string): MindbgError {
+function createError(error: unknown, name: string, image: string, tool: EngineKind): MindbgError {
   const status = httpStatus(error)
-  if (status === 409) return usageError(`the name ${name} is already in use`, 'Pick another --name, or remove the old container (mindbg prune).')
+  // Docker answers 409; Podman 500 with "the container name ... is already in use by ...".
+  if (status === 409 || /name .* is already in use/i.test(engineMessage(error))) {
+    return usageError(`the name ${name} is already in use`, `Pick another --name, or remove the old container (${tool} rm -f ${name}, or mindbg prune for a sidecar).`)
+  }
   if (status === 404) return new MindbgError('imageUnavailable', `image ${image} disappeared before the sidecar was created`, 'Run the command again.')
   // Socket-level failures (engine gone, permission) keep their own translation.
   if (typeof (error as {code?: unknown}).code === 'string') return dockerError(error)

@@ -25,10 +25,6 @@ import {identityLabel, LABEL} from './spec.js'
  */
 const JUST_RESTARTED_MS = 1000
 
-function gone(error: unknown): boolean {
-  return /no such container/i.test(engineMessage(error))
-}
-
 function crashLooping(info: Dockerode.ContainerInspectInfo): boolean {
   const started = Date.parse(info.State.StartedAt)
   return info.State.Running && info.RestartCount > 0 && Number.isFinite(started) && Date.now() - started < JUST_RESTARTED_MS
@@ -67,6 +63,14 @@ export interface ContainerEvent {
   action: string
   id: string
   attributes: Record<string, string>
+}
+
+/**
+ * The container no longer exists: a 404, or Podman's 500 "... does not exist in database: no such container" for one
+ * removed (AutoRemove) while the request was under way.
+ */
+export function isGone(error: unknown): boolean {
+  return status(error) === 404 || /no such container/i.test(engineMessage(error))
 }
 
 /** How long a sidecar's processes have to end after SIGTERM before the engine kills them. */
@@ -173,24 +177,31 @@ export class DockerEngine {
     return this.kindPromise
   }
 
+  /** The engine's own command-line tool, for the hints: `podman ...` on Podman, `docker ...` otherwise. */
+  cli(): Promise<EngineKind> {
+    return this.kind().catch((): EngineKind => 'docker')
+  }
+
   /** Finds the target by name, ID or unique ID prefix, in whatever state it is. */
   async inspectTarget(ref: string): Promise<DockerTarget> {
     let info: Dockerode.ContainerInspectInfo
+    const cli = this.cli()
     try {
       info = await this.api.getContainer(ref).inspect()
     } catch (error) {
-      if (status(error) === 404 || /multiple/i.test(engineMessage(error))) throw await this.explainMissing(ref)
+      if (status(error) === 404 || /multiple/i.test(engineMessage(error))) throw await this.explainMissing(ref, await cli)
       throw error
     }
+    const tool = await cli
     const name = info.Name.replace(/^\//, '')
     const s = info.State
     const [state, stateDetail, stateHint]: [TargetState, string, string] = s.Paused
-      ? ['paused', 'paused', `Unpause it first: docker unpause ${name}`]
+      ? ['paused', 'paused', `Unpause it first: ${tool} unpause ${name}`]
       : s.Restarting || crashLooping(info)
-        ? ['restarting', `restarting, ${info.RestartCount} restarts`, `Wait until it runs, or look at why it restarts: docker logs ${name}`]
+        ? ['restarting', `restarting, ${info.RestartCount} restarts`, `Wait until it runs, or look at why it restarts: ${tool} logs ${name}`]
         : s.Running
           ? ['running', 'running', '']
-          : ['stopped', `${s.Status}, exit code ${s.ExitCode}`, `mindbg debugs running containers; start it with: docker start ${name}`]
+          : ['stopped', `${s.Status}, exit code ${s.ExitCode}`, `mindbg debugs running containers; start it with: ${tool} start ${name}`]
     const stateMessage = state === 'stopped' ? `${name} is not running (${stateDetail})` : `${name} is ${state}`
     const labels = info.Config.Labels ?? {}
     const target: DockerTarget = {
@@ -225,14 +236,14 @@ export class DockerEngine {
     return targets.filter((t): t is DockerTarget => t !== undefined && t.state === 'running').sort((a, b) => a.name.localeCompare(b.name))
   }
 
-  private async explainMissing(ref: string): Promise<MindbgError> {
+  private async explainMissing(ref: string, tool: EngineKind): Promise<MindbgError> {
     const all = await this.api.listContainers({all: true})
     const matches = all.filter((c) => c.Id.startsWith(ref))
     if (matches.length > 1) {
       const names = matches.slice(0, 4).map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12))
       return new MindbgError('targetAmbiguous', `"${ref}" matches ${matches.length} containers (${names.join(', ')})`, 'Use a longer ID prefix or the container name.')
     }
-    return new MindbgError('targetNotFound', `no container named or with ID "${ref}"`, 'List running containers with: docker ps (or mindbg ls for sidecars).')
+    return new MindbgError('targetNotFound', `no container named or with ID "${ref}"`, `List running containers with: ${tool} ps (or mindbg ls for sidecars).`)
   }
 
   /**
@@ -244,10 +255,11 @@ export class DockerEngine {
     if (policy !== 'always') {
       if (present ?? (await this.imageExists(image))) return
       if (policy === 'never') {
+        const tool = await this.cli()
         throw new MindbgError(
           'imageUnavailable',
           `image ${image} is not present${known.askedFor ? ` for ${known.askedFor}` : ''} and --pull never forbids pulling it`,
-          `Load it with "docker load -i FILE" (saved elsewhere with "docker save ${image}"), or use --pull missing.`,
+          `Load it with "${tool} load -i FILE" (saved elsewhere with "${tool} save ${image}"), or use --pull missing.`,
         )
       }
     }
@@ -281,24 +293,27 @@ export class DockerEngine {
       const code = (error as {code?: unknown}).code
       if (code === 'ECONNREFUSED' || code === 'ENOENT' || code === 'EACCES') throw error
       const message = engineMessage(error)
+      const tool = await this.cli()
       const hint = /unauthorized|authentication required|denied|credentials/i.test(message)
-        ? `Log in to the registry (docker login${parseImageReference(image).registry ? ` ${parseImageReference(image).registry}` : ''}) or configure a credential helper.`
-        : 'Check the image name and the registry, or load it locally (docker load) and use --pull never.'
+        ? `Log in to the registry (${tool} login${parseImageReference(image).registry ? ` ${parseImageReference(image).registry}` : ''}) or configure a credential helper.`
+        : `Check the image name and the registry, or load it locally (${tool} load) and use --pull never.`
       throw new MindbgError('imageUnavailable', `cannot pull ${image}: ${message}`, hint, {cause: error})
     }
     reporter.end(`Pulled ${image}`, true)
   }
 
   /**
-   * The target's image as tagged references, for deriving its debug twin: the reference it was created from when
-   * that has a tag, else (created from a digest or an ID) every tag the engine knows for that image (RepoTags).
+   * The target's image as tagged references, for deriving its debug twin: the reference it was created from first
+   * when that has a tag, then every tag the engine knows for the image it runs (RepoTags of its Image ID, which both
+   * engines set: created from an ID, Docker keeps the ID as Config.Image but Podman the image's first name, which
+   * need not be the one with a twin).
    */
   async taggedImagesOf(target: DockerTarget): Promise<string[]> {
     const ref = parseImageReference(target.image)
     const byIdOrDigest = Boolean(ref.digest) || /^(sha256:)?[0-9a-f]{12,64}$/.test(target.image)
-    if (!byIdOrDigest) return [target.image]
     const info = await this.api.getImage(target.imageId).inspect()
-    const tagged = (info.RepoTags ?? []).filter((t) => t && !t.startsWith('<none>'))
+    const repoTags = (info.RepoTags ?? []).filter((t) => t && !t.startsWith('<none>') && t !== target.image)
+    const tagged = byIdOrDigest ? repoTags : [target.image, ...repoTags]
     if (tagged.length === 0) {
       throw new MindbgError('imageUnavailable', `${target.name} runs ${target.image}, which has no tag to derive a debug twin from`, 'Pass the debug image with --image.')
     }
@@ -379,17 +394,17 @@ export class DockerEngine {
     try {
       await container.stop({t: graceSeconds})
     } catch (error) {
-      // 304: not running (created, or exited and not yet removed); 409: being removed; 404: gone (Podman may say
-      // 500 "no such container" for one its AutoRemove took a moment ago).
+      // 304: not running (created, or exited and not yet removed); 409: being removed; gone: 404, or Podman's 500
+      // "no such container" for one its AutoRemove took a moment ago.
       const code = status(error)
-      if (code === 404 || gone(error)) return
+      if (isGone(error)) return
       if (code !== 304 && code !== 409) throw error
     }
     try {
       await container.remove({force: true})
     } catch (error) {
       const code = status(error)
-      if (code === 404 || gone(error)) return
+      if (isGone(error)) return
       if (code === 409 && /already in progress/i.test(engineMessage(error))) return
       throw error
     }

@@ -183,12 +183,13 @@ async function holdRestarts(engine: DockerEngine, target: DockerTarget, reporter
     const now = await guard(container.inspect())
     if (!now.State.Running && !now.State.Restarting) break
     if (Date.now() > deadline) {
-      throw new MindbgError('targetNotDebuggable', `${target.name} still runs ${HOLD_WAIT_MS / 1000} s after its restarts were stopped`, `Its restart policy is now "no"; stop it with: docker stop ${target.name}`)
+      throw new MindbgError('targetNotDebuggable', `${target.name} still runs ${HOLD_WAIT_MS / 1000} s after its restarts were stopped`, `Its restart policy is now "no"; stop it with: ${await engine.cli()} stop ${target.name}`)
     }
     await new Promise((r) => setTimeout(r, 200))
   }
   const was = policy?.Name ? `${policy.Name}${policy.Name === 'on-failure' && policy.MaximumRetryCount ? `:${policy.MaximumRetryCount}` : ''}` : 'no'
-  reporter.notice(`mindbg: ${target.name}'s restarts are held (restart policy was ${was}, now no); resume them with: docker update --restart ${was} ${target.name} && docker start ${target.name}`)
+  const tool = await engine.cli()
+  reporter.notice(`mindbg: ${target.name}'s restarts are held (restart policy was ${was}, now no); resume them with: ${tool} update --restart ${was} ${target.name} && ${tool} start ${target.name}`)
 }
 
 /** How the target's last run ended, and its last log lines: what an SRE looks at first. */
@@ -211,7 +212,7 @@ async function lastRun(engine: DockerEngine, info: Dockerode.ContainerInspectInf
     if (info.Config.Tty) text.push(logs)
     else new StdDemuxer((_stream, payload) => text.push(payload)).push(logs)
     const last = Buffer.concat(text).toString('utf8').trimEnd().split('\n').slice(-LAST_LOG_LINES)
-    lines.push(`mindbg: its last log lines (docker logs ${name}):`, ...last.map((l) => `  ${printable(l)}`))
+    lines.push(`mindbg: its last log lines (${await engine.cli()} logs ${name}):`, ...last.map((l) => `  ${printable(l)}`))
   }
   return lines
 }
