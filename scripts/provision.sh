@@ -123,7 +123,10 @@ _mindbg_provision_steps() {
         local lock="$root/package-lock.json" stamp="$root/node_modules/.mindbg-provision-stamp"
         [[ -f $lock ]] || die "package-lock.json is missing: run 'npm install' and commit the lockfile"
         local want_stamp="node v$have_node"
-        if [[ ! -d $root/node_modules || ! -f $stamp || $lock -nt $stamp || $(<"$stamp") != "$want_stamp" ]]; then
+        if [[ -L $root/node_modules ]]; then
+            # A worktree that links another checkout's node_modules: npm ci would empty that one through the link.
+            :
+        elif [[ ! -d $root/node_modules || ! -f $stamp || $lock -nt $stamp || $(<"$stamp") != "$want_stamp" ]]; then
             log "running npm ci (node v$have_node)"
             (cd "$root" && quietly "npm ci" npm ci --no-audit --no-fund) ||
                 die "npm ci failed (see above)"
