@@ -20,9 +20,9 @@ export const deps = {
   /** js-yaml's load, as bundled with KubeConfig (which parses kubeconfigs with it): for kubeconfig files. */
   kubeconfigYaml: lazy(() => kubeClient().then((m) => m.loadYaml)),
   ws: lazy(() => import('ws').then((m) => m.WebSocket)),
-  // A CommonJS bundle: an import sees its exports as the default (module.exports). Imported, not required, so that
-  // the single executable's bundler sees it too (build/sea.mjs).
-  yaml: lazy(() => import('#yaml').then((m: {default: typeof import('yaml')}) => m.default)),
+  // A CommonJS bundle, imported (not required) so that the single executable's bundler sees it too (build/sea.mjs).
+  // Node gives its exports as the default (module.exports); vitest, which honours __esModule, as named exports.
+  yaml: lazy(() => import('#yaml').then((m: typeof import('yaml') & {default?: typeof import('yaml')}) => (m.default?.parseDocument ? m.default : m))),
   // ~100 ms: only when something slow (a pull) is shown on a terminal.
   ora: lazy(() => import('ora').then((m) => m.default)),
 }
