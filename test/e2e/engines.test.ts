@@ -18,11 +18,16 @@ describe('the same on every engine', () => {
   })
 
   it('hints name the engine\'s own CLI', async () => {
-    const stopped = startTarget()
-    docker('stop', '-t', '0', stopped)
-    const r = await mindbg(['attach', stopped, '--', 'true'])
-    expect(r.code).toBe(114)
-    expect(r.stderr).toContain(`start it with: ${ENGINE_CLI} start ${stopped}`)
+    // A stopped target is debugged on a snapshot now; a paused one is still refused, with how to unpause it.
+    const paused = startTarget()
+    docker('pause', paused)
+    try {
+      const r = await mindbg(['attach', paused, '--', 'true'])
+      expect(r.code).toBe(114)
+      expect(r.stderr).toContain(`Unpause it first: ${ENGINE_CLI} unpause ${paused}`)
+    } finally {
+      docker('unpause', paused)
+    }
     const missing = await mindbg(['attach', '--image', 'mindbg-test/absent:1', '--pull', 'never', web(), '--', 'true'])
     expect(missing.code).toBe(117)
     expect(missing.stderr).toContain(`Load it with "${ENGINE_CLI} load -i FILE"`)

@@ -180,8 +180,13 @@ describe('kubectl mindbg', () => {
 })
 
 // The plugin entries are the bin of the package too, and mindbg's own bin is unchanged.
-it('package.json bin has mindbg, kubectl-mindbg and docker-mindbg', async () => {
+it('package.json bin has mindbg, kubectl-mindbg, docker-mindbg and kubectl\'s completion hook', async () => {
   const pkg = JSON.parse(execFileSync('cat', [join(ROOT, 'package.json')], {encoding: 'utf8'})) as {bin: Record<string, string>}
-  expect(pkg.bin).toEqual({'mindbg': './bin/run.js', 'kubectl-mindbg': './bin/kubectl-mindbg.js', 'docker-mindbg': './bin/docker-mindbg.js'})
+  expect(pkg.bin).toEqual({
+    'mindbg': './bin/run.js',
+    'kubectl-mindbg': './bin/kubectl-mindbg.js',
+    'docker-mindbg': './bin/docker-mindbg.js',
+    'kubectl_complete-mindbg': './bin/kubectl_complete-mindbg',
+  })
   expect((await run(BIN, ['--version'])).stdout).toMatch(/^mindbg\//)
 })
