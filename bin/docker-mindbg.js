@@ -7,9 +7,8 @@ import {readFileSync} from 'node:fs'
 enableCompileCache?.()
 const argv = process.argv.slice(2)
 if (argv.length === 1 && argv[0] === 'docker-cli-plugin-metadata') {
-  const {version, homepage} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
-  const metadata = {SchemaVersion: '0.1.0', Vendor: 'mindbg', Version: version, ShortDescription: 'Debug a distroless or scratch container from a sidecar', ...(homepage ? {URL: homepage} : {})}
-  process.stdout.write(`${JSON.stringify(metadata)}\n`)
+  const {dockerPluginMetadata} = await import('../dist/src/cli/plugins.js')
+  process.stdout.write(dockerPluginMetadata(JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))))
 } else {
   const {main} = await import('../dist/src/cli/main.js')
   await main(argv, import.meta.url, 'docker')

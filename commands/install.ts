@@ -1,10 +1,8 @@
-import {join} from 'node:path'
-
 import {Args} from '#oclif'
 
 import {MindbgCommand} from '../src/cli/base-command.js'
 import {INSTALL_FLAGS, type InstallFlags} from '../src/cli/flag-table.js'
-import {linkDockerPlugin} from '../src/cli/install.js'
+import {dockerPluginProgram, linkDockerPlugin} from '../src/cli/install.js'
 import {oclifFlags} from '../src/cli/oclif-flags.js'
 
 export default class Install extends MindbgCommand {
@@ -18,7 +16,7 @@ export default class Install extends MindbgCommand {
 
   async run(): Promise<void> {
     const flags = (await this.parse(Install)).flags as InstallFlags
-    const {link, plugin, change} = linkDockerPlugin({plugin: join(this.config.root, 'bin', 'docker-mindbg.js'), env: process.env, force: Boolean(flags.force), uninstall: Boolean(flags.uninstall)})
+    const {link, plugin, change} = linkDockerPlugin({plugin: dockerPluginProgram(this.config.root), env: process.env, force: Boolean(flags.force), uninstall: Boolean(flags.uninstall)})
     this.log(change === 'removed' || change === 'not installed' ? `${change}: ${link}` : `${change}: ${link} -> ${plugin}`)
   }
 }

@@ -2,6 +2,7 @@ import {lstatSync, mkdirSync, readlinkSync, realpathSync, renameSync, rmSync, sy
 import {dirname, join, resolve} from 'node:path'
 
 import {dockerConfigDir} from '../backends/docker/context.js'
+import {insideSingleExecutable} from '../backends/sea.js'
 import {usageError} from '../domain/errors.js'
 
 /** What `mindbg install docker-plugin` did, for the one line it prints. */
@@ -13,6 +14,9 @@ export interface PluginLinkChange {
 
 /** Where the docker CLI looks for plugins of this user: $DOCKER_CONFIG/cli-plugins (default ~/.docker/cli-plugins). */
 export const dockerPluginLink = (env: NodeJS.ProcessEnv): string => join(dockerConfigDir(env), 'cli-plugins', 'docker-mindbg')
+
+/** What the link points at: bin/docker-mindbg.js of the package, or the single executable itself (it is every entry). */
+export const dockerPluginProgram = (packageRoot: string): string => (insideSingleExecutable ? process.execPath : join(packageRoot, 'bin', 'docker-mindbg.js'))
 
 /**
  * Links (or, with `uninstall`, unlinks) bin/docker-mindbg.js as the docker CLI plugin. Running it again changes

@@ -12,6 +12,24 @@ export interface Invocation {
   env: Record<string, string | undefined>
 }
 
+/**
+ * The entry a program name stands for: the single executable, linked or copied as kubectl-mindbg or docker-mindbg,
+ * is that plugin (kubectl and docker find plugins by their file's name).
+ */
+export function entryOfName(programName: string): Entry | 'kubectl-complete' {
+  const name = basename(programName)
+  if (name.startsWith('kubectl_complete-')) return 'kubectl-complete'
+  if (name.startsWith('kubectl-')) return 'kubectl'
+  if (name.startsWith('docker-')) return 'docker'
+  return 'mindbg'
+}
+
+/** What a Docker CLI plugin answers to `docker-cli-plugin-metadata` (the docker CLI asks every plugin it finds). */
+export function dockerPluginMetadata(pjson: {version: string; homepage?: string}): string {
+  const metadata = {SchemaVersion: '0.1.0', Vendor: 'mindbg', Version: pjson.version, ShortDescription: 'Debug a distroless or scratch container from a sidecar', ...(pjson.homepage ? {URL: pjson.homepage} : {})}
+  return `${JSON.stringify(metadata)}\n`
+}
+
 export function invocation(entry: Entry, argv: string[], env: NodeJS.ProcessEnv): Invocation {
   if (entry === 'kubectl') return kubectlPlugin(argv)
   if (entry === 'docker') return dockerPlugin(argv, env)

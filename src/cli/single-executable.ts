@@ -4,6 +4,7 @@ import type {Command, Interfaces} from '#oclif'
 
 import {REAPER_ROLE_ENV} from '../backends/sea.js'
 import type {Embedded as CompletionData} from './completion/main.js'
+import {dockerPluginMetadata, entryOfName} from './plugins.js'
 
 /** What build/sea.mjs tells the executable about itself: package.json, and the commands bundled with it. */
 export interface Embedded {
@@ -30,9 +31,15 @@ export async function runSingleExecutable({pjson, commands, manifest}: Embedded)
     process.stdout.write(`${pjson.name}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`)
     return
   }
-  if (argv[0] === '__complete') {
+  // Linked or copied as a plugin, it is that plugin (process.argv[1] is the name it was started by).
+  const entry = entryOfName(process.argv[1] ?? '')
+  if (entry === 'kubectl-complete' || argv[0] === '__complete') {
     const {completeMain} = await import('./completion/main.js')
-    await completeMain(argv.slice(1), 'mindbg', {pjson, manifest})
+    await completeMain(entry === 'kubectl-complete' ? argv : argv.slice(1), entry === 'kubectl-complete' ? 'kubectl' : 'mindbg', {pjson, manifest})
+    return
+  }
+  if (entry === 'docker' && argv.length === 1 && argv[0] === 'docker-cli-plugin-metadata') {
+    process.stdout.write(dockerPluginMetadata(pjson))
     return
   }
   const [{Plugin}, {main}, classes] = await Promise.all([import('#oclif'), import('./main.js'), commands()])
@@ -42,5 +49,5 @@ export async function runSingleExecutable({pjson, commands, manifest}: Embedded)
   // Explicit discovery imports its target into commandCache once and reads it from there: set, nothing is imported.
   ;(plugin as unknown as {commandCache: Record<string, Command.Class>}).commandCache = classes
   await plugin.load()
-  await main(argv, {root, pjson, plugins: new Map([[plugin.name, plugin]])})
+  await main(argv, {root, pjson, plugins: new Map([[plugin.name, plugin]])}, entry)
 }

@@ -5,7 +5,7 @@
  */
 import {spawnSync} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {existsSync, mkdtempSync, readdirSync, readFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readdirSync, readFileSync, symlinkSync} from 'node:fs'
 import {arch, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -96,6 +96,22 @@ describe('the single executable', () => {
     const names = spawnSync(NATIVE, ['__complete', 'attach', web().slice(0, -1)], {env: testEnv(), encoding: 'utf8'})
     expect(names.stdout.split('\n').map((line) => line.split('\t')[0])).toContain(web())
     expect(names.stderr).toBe('')
+  })
+
+  it('linked as docker-mindbg (by its own install command) and kubectl_complete-mindbg, it is those plugins', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mindbg-sea-plugins-'))
+    const config = join(dir, 'docker-config')
+    const installed = spawnSync(NATIVE, ['install', 'docker-plugin'], {env: testEnv({DOCKER_CONFIG: config}), encoding: 'utf8'})
+    expect(installed.stdout).toBe(`installed: ${join(config, 'cli-plugins', 'docker-mindbg')} -> ${NATIVE}\n`)
+    const metadata = spawnSync(join(config, 'cli-plugins', 'docker-mindbg'), ['docker-cli-plugin-metadata'], {encoding: 'utf8'})
+    expect(JSON.parse(metadata.stdout)).toMatchObject({SchemaVersion: '0.1.0', Vendor: 'mindbg', Version: VERSION})
+    // Through the real docker CLI, which finds the plugin by its name and passes its own name first.
+    const viaDocker = spawnSync('docker', ['mindbg', 'attach', web(), '--', 'sh', '-c', 'cat "$MINDBG_TARGET_ROOT/app/config.txt"; exit 6'], {env: testEnv({DOCKER_CONFIG: config}), encoding: 'utf8'})
+    expect(viaDocker.stdout, viaDocker.stderr).toBe(`${MARKER}\n`)
+    expect(viaDocker.status).toBe(6)
+    symlinkSync(NATIVE, join(dir, 'kubectl_complete-mindbg'))
+    const complete = spawnSync(join(dir, 'kubectl_complete-mindbg'), ['attach', '--pro'], {encoding: 'utf8'})
+    expect(complete.stdout).toBe('--profile\tSecurity profile, as in kubectl debug.\n:4\n')
   })
 
   it('a usage error: exit 2, the message and its hint, nothing on stdout', async () => {
