@@ -204,6 +204,9 @@ _mindbg_provision_steps() {
                 if [[ $n =~ ^[0-9]+$ ]] && ((n > 2)); then eval "exec $n>&-" 2>/dev/null || true; fi
             done
             exec </dev/null >>"$daemon_log" 2>&1
+            # From /: a daemon outlives the checkout that started it, and Podman's conmon fails ("Failed to get
+            # working directory") once that directory is gone.
+            cd /
             exec $sudo nohup setsid -f "$@"
         )
         for ((i = 0; i < 60; i++)); do
