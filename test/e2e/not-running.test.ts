@@ -45,7 +45,7 @@ afterAll(() => {
 describe('an exited container', () => {
   it('is debugged on a snapshot: its crash report, its volume read-only, its exit code and logs told, nothing left', async () => {
     const r = await mindbg(['attach', exited, '--', 'sh', '-c', 'cat "$MINDBG_TARGET_ROOT/tmp/crash.txt" "$MINDBG_TARGET_ROOT/data/state"; touch "$MINDBG_TARGET_ROOT/data/x" 2>/dev/null || echo read-only; exit 5'])
-    expect(r.stdout).toBe(`${CRASH_REPORT}\nkept\nread-only\n`)
+    expect(r.stdout, r.stderr).toBe(`${CRASH_REPORT}\nkept\nread-only\n`)
     expect(r.code).toBe(5)
     expect(r.stderr).toContain(`${exited} exited with code 3 at `)
     expect(r.stderr).toContain('web: listening on 127.0.0.1:8080')
@@ -66,7 +66,7 @@ describe('an exited container', () => {
 
   it('--chroot gives the snapshot as /, with the target\'s user and environment in the stand-in', async () => {
     const r = await mindbg(['attach', '-q', '--chroot', exited, '--', 'sh', '-c', 'cat /tmp/crash.txt; ls /app; ps -o user,args | grep -c "^nonroot .*mindbg-init --hold"'])
-    expect(r.stdout).toBe(`${CRASH_REPORT}\nconfig.txt\nweb\n1\n`)
+    expect(r.stdout, r.stderr).toBe(`${CRASH_REPORT}\nconfig.txt\nweb\n1\n`)
     expect(r.code).toBe(0)
     expect(leftovers(exited)).toEqual([])
   })
@@ -105,7 +105,7 @@ describe('other targets that do not run', () => {
     const created = createdName()
     docker('create', '--name', created, '--network', 'none', DISTROLESS)
     const r = await mindbg(['attach', created, '--', 'ls', '/proc/1/root/app'])
-    expect(r.stdout).toBe('config.txt\nweb\n')
+    expect(r.stdout, r.stderr).toBe('config.txt\nweb\n')
     expect(r.code).toBe(0)
     expect(r.stderr).toContain(`${created} was created and never started`)
     expect(leftovers(created)).toEqual([])
@@ -119,7 +119,7 @@ describe('other targets that do not run', () => {
     await waitFor(`${looping} to be in its back-off`, () => docker('inspect', '-f', '{{.State.Restarting}} {{.RestartCount}}', looping).match(/^true ([4-9]|\d\d)/), 30_000)
     const before = Number(docker('inspect', '-f', '{{.RestartCount}}', looping))
     const r = await mindbg(['attach', looping, '--', 'ls', '/proc/1/root/app'])
-    expect(r.stdout).toBe('config.txt\nweb\n')
+    expect(r.stdout, r.stderr).toBe('config.txt\nweb\n')
     expect(r.code).toBe(0)
     expect(r.stderr).toContain(`${looping} is restarting: this session is on a snapshot`)
     expect(r.stderr).toContain('usage: web [PORT]')
@@ -132,7 +132,7 @@ describe('other targets that do not run', () => {
     docker('run', '-d', '--name', looping, '--network', 'none', '--restart', 'always', DISTROLESS, 'not-a-port')
     await waitFor(`${looping} to restart`, () => docker('inspect', '-f', '{{.RestartCount}}', looping).match(/^[2-9]|\d\d/), 30_000)
     const r = await mindbg(['attach', '--stop-restarts', looping, '--', 'ls', '/proc/1/root/app'])
-    expect(r.stdout).toBe('config.txt\nweb\n')
+    expect(r.stdout, r.stderr).toBe('config.txt\nweb\n')
     expect(r.code).toBe(0)
     expect(r.stderr).toContain(`${looping}'s restarts are held (restart policy was always, now no); resume them with: docker update --restart always ${looping} && docker start ${looping}`)
     expect(r.stderr).toContain(`${looping} was restarting (now held): this session is on a snapshot`)
@@ -142,7 +142,7 @@ describe('other targets that do not run', () => {
 
   it('image://REF: the image\'s filesystem, its user, no container of the user\'s, and the image kept', async () => {
     const r = await mindbg(['attach', `image://${DISTROLESS}`, '--', 'sh', '-c', 'cat "$MINDBG_TARGET_ROOT/app/config.txt"; ps -o user,args | grep -c "^nonroot .*--hold"; exit 4'])
-    expect(r.stdout).toBe('distroless-marker-7f3a\n1\n')
+    expect(r.stdout, r.stderr).toBe('distroless-marker-7f3a\n1\n')
     expect(r.code).toBe(4)
     expect(r.stderr).toContain(`${DISTROLESS} is an image`)
     expect(docker('ps', '-a', '--filter', 'label=org.mindbg.stand-in=true', '-q')).toBe('')

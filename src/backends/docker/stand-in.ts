@@ -168,6 +168,7 @@ export async function startStandIn(engine: DockerEngine, target: DockerTarget, r
 
 /** How long --stop-restarts waits for a run of the loop that is under way to end by itself. */
 const HOLD_WAIT_MS = 30_000
+const HOLD_SETTLE_MS = 300
 
 /**
  * --stop-restarts: the restart policy becomes "no", so the loop ends with the current run (never killed by mindbg);
@@ -179,9 +180,14 @@ async function holdRestarts(engine: DockerEngine, target: DockerTarget, reporter
   const policy = before.HostConfig.RestartPolicy
   await guard(container.update({RestartPolicy: {Name: 'no'}}))
   const deadline = Date.now() + HOLD_WAIT_MS
+  // Stopped twice in a row, HOLD_SETTLE_MS apart: between a run's end and the restart it had already scheduled, the
+  // engine shows it exited for a moment.
+  let stoppedSince: number | undefined
   for (;;) {
     const now = await guard(container.inspect())
-    if (!now.State.Running && !now.State.Restarting) break
+    if (now.State.Running || now.State.Restarting) stoppedSince = undefined
+    else if (stoppedSince === undefined) stoppedSince = Date.now()
+    else if (Date.now() - stoppedSince >= HOLD_SETTLE_MS) break
     if (Date.now() > deadline) {
       throw new MindbgError('targetNotDebuggable', `${target.name} still runs ${HOLD_WAIT_MS / 1000} s after its restarts were stopped`, `Its restart policy is now "no"; stop it with: ${await engine.cli()} stop ${target.name}`)
     }
