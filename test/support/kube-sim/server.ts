@@ -39,6 +39,11 @@ export interface KubeSimOptions {
   runningReportDelayMs?: number
   /** Delay from ErrImagePull to ImagePullBackOff, doubling per retry (default 1000 ms). */
   pullBackoffMs?: number
+  /**
+   * First crash-loop back-off of a restarted container (default 1000 ms; a kubelet's is 10 s), doubling per restart up
+   * to 30x (a kubelet's 5 min). The first restart after an exit is immediate, as on a kubelet.
+   */
+  restartBackoffMs?: number
   /** Name of the simulator's one node (default 'kube-sim'): pods are bound to it, `kubectl debug node/NAME` targets it. */
   nodeName?: string
   /** Image of the per-pod pause container (must be local and have `sleep`). */
@@ -127,6 +132,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     pauseImage: options.pauseImage ?? 'mindbg-fixture/busybox:local',
     runningReportDelayMs: options.runningReportDelayMs ?? 300,
     pullBackoffMs: options.pullBackoffMs ?? 1000,
+    restartBackoffMs: options.restartBackoffMs ?? 1000,
   })
   await backend.start()
   const ctx: SimContext = {
