@@ -17,6 +17,11 @@
  * so kubectl takes its "stream the logs" path instead of racing an attach against the exit. Attach and exec, like
  * the kubelet's, look at the runtime, not at the reported status: they work as soon as the container runs.
  *
+ * Restarts: once a container's exit is reported, restartPolicy decides (reactToExits): a new Docker container per
+ * restart, with the kubelet's crash-loop back-off (restartWithBackoff); the previous instance is kept for
+ * logs --previous. Init containers are started one by one as the previous one's exit 0 is reported.
+ * activeDeadlineSeconds kills the pod (Failed, DeadlineExceeded).
+ *
  * Images come from the local engine only. IfNotPresent/Never use the local image; Always uses it too when present
  * (no registry is reachable; the local copy stands in for the registry's). A missing image is pulled for real only
  * from a loopback registry (127.0.0.1:PORT/..., localhost:PORT/...; see test/support/registry.ts); any other

@@ -59,6 +59,8 @@ export interface KubeSim {
   url: string
   port: number
   instanceId: string
+  /** The simulator's one node (`kubectl debug node/NAME`): options.nodeName, default 'kube-sim'. */
+  nodeName: string
   /** PEM of the self-signed server certificate (also the kubeconfig's certificate-authority-data). */
   caPem: string
   /** Bearer token of a user by name ('admin' by default). */
@@ -178,6 +180,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     url,
     port,
     instanceId,
+    nodeName,
     caPem: tls.cert,
     token: tokenOf,
     kubeconfig,
