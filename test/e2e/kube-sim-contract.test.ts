@@ -533,8 +533,12 @@ spec:
     expect(failed.status.containerStatuses[0].state.terminated).toMatchObject({exitCode: 137, reason: 'Error'})
     expect(failed.status.initContainerStatuses[0].state.terminated).toMatchObject({exitCode: 0, reason: 'Completed'})
 
+    // The pause, the running fifth instance and the fourth kept for logs --previous (older ones are removed).
+    expect(sim.dockerIdsOf('default', 'crash')).toHaveLength(3)
+    expect(docker('ps', '-a', '-q', '--filter', `label=io.kubernetes.pod.uid=${crash.metadata.uid}`).split('\n')).toHaveLength(3)
+    const ids = ['crash', 'held', 'once'].flatMap((p) => sim.dockerIdsOf('default', p))
     expect((await kubectl(['delete', 'pod', 'crash', 'held', 'once', '--wait=true'])).code).toBe(0)
-    for (const p of ['crash', 'held', 'once']) expect(sim.dockerIdsOf('default', p)).toEqual([])
+    for (const id of ids) expect(docker('ps', '-a', '-q', '--no-trunc', '--filter', `id=${id}`)).toBe('')
   })
 
   it('delete pod removes every Docker container of the pod', async () => {

@@ -193,11 +193,11 @@ export class DockerBackend {
     }
   }
 
-  /** Every Docker id of a pod (pause included): used by tests through the KubeSim handle. */
+  /** Every Docker id of a pod (pause and kept previous instances included): used by tests through the KubeSim handle. */
   dockerIdsOf(namespace: string, podName: string): string[] {
     const rt = this.pods.get(`${namespace}/${podName}`)
     if (!rt) return []
-    return [rt.pauseId, ...[...rt.containers.values()].map((c) => c.dockerId)].filter((x): x is string => !!x)
+    return [rt.pauseId, ...[...rt.containers.values()].flatMap((c) => [c.dockerId, c.previousDockerId])].filter((x): x is string => !!x)
   }
 
   private enqueue(rt: PodRuntime, work: () => Promise<void>): Promise<void> {
