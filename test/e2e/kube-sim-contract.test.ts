@@ -633,7 +633,7 @@ describe('the API over HTTP', () => {
     })
     expect(done.status.containerStatuses.map((c: any) => [c.name, c.state.terminated.exitCode, c.state.terminated.reason, c.ready]))
       .toEqual([['c', 0, 'Completed', false], ['bad', 2, 'Error', false]])
-    expect(done.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({status: 'False', reason: 'PodCompleted'})
+    expect(done.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({status: 'False', reason: 'PodFailed'})
     expect((await api('GET', `${podsPath}/lg/log?container=bad`)).body).toBe('oops\n')
     expect((await api('GET', `${podsPath}/lg/log`)).body.message).toBe('a container name must be specified for pod lg, choose one of: [c bad]')
     // printPod walks the statuses backwards, so the first container's reason wins (a real server's quirk).

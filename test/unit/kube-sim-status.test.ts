@@ -48,6 +48,11 @@ describe('getPhase', () => {
     const s = computeStatus({metadata: {name: 'p'}, spec: {containers: [{name: 'c', image: 'busybox'}]}},
       {sandboxReady: false, containers: new Map([['c', running]]), failed: {reason: 'DeadlineExceeded', message: 'too long'}}, new Date())
     expect(s).toMatchObject({phase: 'Failed', reason: 'DeadlineExceeded', message: 'too long'})
+    // The kubelet's generate.go: a Failed pod's Ready and ContainersReady say PodFailed (a Succeeded one's PodCompleted).
+    for (const type of ['Ready', 'ContainersReady']) {
+      expect(s.conditions.find((c: {type: string}) => c.type === type)).toEqual({type, status: 'False', lastProbeTime: null,
+        lastTransitionTime: expect.any(String), reason: 'PodFailed'})
+    }
   })
 
   it('restartCount and lastState.terminated come from the view', () => {

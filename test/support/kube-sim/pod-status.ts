@@ -135,7 +135,8 @@ export function computeStatus(pod: Obj, view: PodView, now: Date): Obj {
     return !(v?.state === 'terminated' && v.exitCode === 0)
   }).map((c) => c.name)
   const unready = (spec.containers ?? []).filter((c: Obj) => view.containers.get(c.name)?.state !== 'running').map((c: Obj) => c.name)
-  const readyReason = done ? 'PodCompleted' : 'ContainersNotReady'
+  // generateContainersReadyConditionForTerminalPhase: PodFailed or PodCompleted, no message.
+  const readyReason = phase === 'Failed' ? 'PodFailed' : phase === 'Succeeded' ? 'PodCompleted' : 'ContainersNotReady'
   const readyMessage = done ? undefined : `containers with unready status: [${unready.join(' ')}]`
 
   const status: Obj = {phase}
