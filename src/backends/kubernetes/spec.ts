@@ -317,7 +317,8 @@ export const RELAY_WRAPPER = [
 ].join('\n')
 
 /** One chunk of input for RELAY_WRAPPER: its length on a line, then the bytes. */
-export const relayChunk = (data: Buffer): Buffer => Buffer.concat([Buffer.from(`${data.length}\n`), data])
+export const relayChunkHeader = (length: number): string => `${length}\n`
+export const relayChunk = (data: Buffer): Buffer => Buffer.concat([Buffer.from(relayChunkHeader(data.length)), data])
 export const RELAY_END = '0\n'
 
 /** Which wrapper a debugger runs under: it decides how the session's end reaches its process. */
