@@ -86,6 +86,11 @@ export function planAttach(input: AttachInput): AttachPlan {
 export function kubeFlagsInto(target: TargetRef, flags: Pick<AttachFlags, 'namespace' | 'target-container' | 'target'>): TargetRef {
   const targetFlag = targetContainer(flags)
   if (target.runtime !== 'kubernetes') return target
+  if ('node' in target) {
+    if (targetFlag !== undefined) throw usageError(`-c/--target names a container of a pod; node/${target.node} is a node`, 'Drop -c, or name a pod: pod/NAME/CONTAINER.')
+    // -n: where the debugger pod is made (the namespace's Pod Security must allow host namespaces).
+    return flags.namespace === undefined ? target : {...target, namespace: flags.namespace}
+  }
   if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
     throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
   }
