@@ -58,6 +58,8 @@ export class KubeApi {
     readonly namespace: string,
     readonly context: string,
     readonly requestTimeoutMs: number,
+    /** What it was connected with: a reaper started for this session connects the same way (./owned-pod.ts). */
+    readonly connectOptions: KubeConnectOptions,
   ) {}
 
   static async connect(options: KubeConnectOptions): Promise<KubeApi> {
@@ -87,7 +89,7 @@ export class KubeApi {
     }
     const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace
     const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout)
+    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout, options)
   }
 
   /** The credentials and TLS options of the context, worked out once in a while, not per request. */

@@ -9,11 +9,12 @@ import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../
 import {invokingUser} from '../../domain/session.js'
 import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
 import {siblingImage} from '../../images/sibling.js'
-import type {Backend, BackendOptions, Debugger, DebuggerPlan, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
+import type {Backend, BackendOptions, Debugger, DebuggerPlan, DebuggerSummary, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
 import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {KubeDebugger} from './debugger.js'
 import {describeTarget, type KubeTarget} from './target.js'
-import {type KubeDebugger as KubeDebuggerSummary, listDebuggers} from './list.js'
+import {listDebuggers} from './list.js'
+import {listOwnedPods, pruneOwnedPods} from './owned-pod.js'
 import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
@@ -176,12 +177,16 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     return new KubeDebugger(this.api, target, found.name, found.image ?? '', mode, notice, undefined)
   }
 
-  list(scope: ListScope): Promise<KubeDebuggerSummary[]> {
-    return listDebuggers(this.api, Boolean(scope.allNamespaces))
+  /** The ephemeral debuggers, then the pods mindbg made (copies, node debuggers). */
+  async list(scope: ListScope): Promise<DebuggerSummary[]> {
+    const all = Boolean(scope.allNamespaces)
+    const [debuggers, pods] = await Promise.all([listDebuggers(this.api, all), listOwnedPods(this.api, all)])
+    return [...debuggers, ...pods]
   }
 
-  async prune(): Promise<PrunedDebugger[]> {
-    throw usageError('ephemeral containers cannot be removed from a pod', "mindbg's debuggers in pods end with their sessions; see them with: mindbg ls -n NAMESPACE")
+  /** Ephemeral containers cannot be removed from a pod (they end with their sessions); the pods mindbg made can. */
+  prune({all}: {all: boolean}): Promise<PrunedDebugger[]> {
+    return pruneOwnedPods(this.api, all)
   }
 
   close(): void {
