@@ -11,6 +11,7 @@ import type {Debugger, DebuggerLink} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {isNodeTarget, type NodeTarget} from './node-spec.js'
+import {podProgress} from './owned-pod.js'
 import type {KubeTarget} from './target.js'
 import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
 import {ControlFilters, type ControlMessage, exitTrailer, initRequest} from './control-message.js'
@@ -336,9 +337,11 @@ async function waitForStart(
     if (signal.aborted) return {done: false}
     const status = statusIn(p, dbg.place)
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
-    // A pod of its own can fail as a whole before its container exists: the kubelet refused it (OutOfcpu, NodeAffinity).
-    if (dbg.place.ownPod && p.status?.phase === 'Failed') {
-      throw new MindbgError('sidecarFailed', `the node refused the debugger pod ${pod}: ${p.status.reason ?? 'Failed'}${p.status.message ? `: ${p.status.message}` : ''}`, `Look at the pod: kubectl describe pod ${pod} -n ${namespace}`)
+    // A pod of its own can fail as a whole before its container exists (the kubelet refused it: OutOfcpu,
+    // NodeAffinity; deleted meanwhile): owned-pod.ts reads that, and waiting reasons, as for any pod mindbg makes.
+    if (dbg.place.ownPod) {
+      const progress = podProgress(p, dbg.place.container)
+      if (progress.kind === 'failed') throw progress.error
     }
     const waiting = status?.state?.waiting
     onWaiting(waiting?.reason ?? '')
