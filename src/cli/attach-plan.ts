@@ -5,7 +5,7 @@ import {CONTROL, printable} from '../domain/printable.js'
 import {DEFAULT_PROFILE, isRootUser, type Profile, PROFILES} from '../domain/profiles.js'
 import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
 import {imageReferenceProblem} from '../images/reference.js'
-import {defaultRuntime, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
+import {defaultRuntime, isNodeRef, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
 import type {MindbgConfig} from './config.js'
@@ -34,6 +34,8 @@ export type AttachPlan = AttachRequest & {dryRun: boolean}
 const CREATION_FLAGS = creationFlags(ATTACH_FLAGS)
 const ONLY_FOR: Record<Runtime, string[]> = {docker: flagsOnlyFor(ATTACH_FLAGS, 'docker'), kubernetes: flagsOnlyFor(ATTACH_FLAGS, 'kubernetes')}
 const OTHER: Record<Runtime, Runtime> = {docker: 'kubernetes', kubernetes: 'docker'}
+/** Docker's flags that a node debugger takes too (its /host is a filesystem to chroot into). */
+const NODES_TOO = new Set(['chroot'])
 
 // Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
 const CAPABILITIES = new Set(
@@ -51,11 +53,12 @@ export function planAttach(input: AttachInput): AttachPlan {
   const streams = streamMode(input)
   const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg, defaultRuntime(input.env)), flags)
   const runtime = target?.runtime ?? 'docker'
-  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]))
+  const node = target !== undefined && isNodeRef(target)
+  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]) && !(node && NODES_TOO.has(f)))
   if (misplaced) {
     throw runtime === 'docker'
       ? usageError(`--${misplaced} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
-      : usageError(`--${misplaced} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
+      : usageError(`--${misplaced} is not available for Kubernetes targets${NODES_TOO.has(misplaced) ? ' other than nodes' : ''}`, 'Drop it, or target a Docker container.')
   }
   const backend: BackendOptions = kubeConnection(flags)
 
