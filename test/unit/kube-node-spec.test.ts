@@ -5,6 +5,7 @@ import {sidecarRequest} from './fixtures.js'
 
 import {CHROOT_SCRIPT} from '../../src/backends/chroot.js'
 import {buildNodeDebugPod, describeNode, HOST_ROOT, NODE_LABEL, nodeDebuggerName} from '../../src/backends/kubernetes/node-spec.js'
+import {planNode} from '../../src/backends/kubernetes/node.js'
 import {ONE_SHOT_WRAPPER, RELAY_WRAPPER, TTY_WRAPPER, verbatim} from '../../src/backends/kubernetes/spec.js'
 import {MindbgError} from '../../src/domain/errors.js'
 import type {DebuggerRequest, StreamMode} from '../../src/domain/request.js'
@@ -157,5 +158,32 @@ describe('describeNode', () => {
     const target = describeNode(node(ready), 'ops')
     expect(target).toMatchObject({runtime: 'kubernetes', kind: 'node', name: 'node worker-1', ref: 'node/worker-1', id: 'u-1', node: 'worker-1', namespace: 'ops', image: 'Debian GNU/Linux 12', state, stateMessage: message})
     if (state !== 'running') expect(target.stateHint).toBe('Look at why: kubectl describe node worker-1')
+  })
+})
+
+describe('planNode: what --dry-run shows', () => {
+  const target = describeNode({metadata: {name: 'worker-1', uid: 'u-1'}, status: {conditions: [{type: 'Ready', status: 'True'}]}}, 'ops')
+  const plan = (request: Partial<DebuggerRequest>, podSecurity?: 'baseline' | 'restricted') =>
+    planNode(target, sidecarRequest(request), oneShot, {version: '0.1.0', configPath: undefined}, {custom: undefined, podSecurity, session: 's1'})
+
+  it('the pod, what it joins, and no note where nothing is refused', () => {
+    const {report, name, spec} = plan({command: ['ps']})
+    expect(report).toMatchObject({runtime: 'kubernetes', profile: 'general', pull: 'IfNotPresent', user: '(the image default)', name, notes: [], command: ['ps']})
+    expect(report.joins).toEqual(['the PID, network and IPC namespaces of node worker-1', 'its filesystem at /host'])
+    expect(report.spec).toBe(spec.pod)
+    expect(name).toMatch(/^mindbg-node-worker-1-[a-z0-9]{5}$/)
+  })
+
+  it.each([
+    ['baseline', 'general', 'host namespaces, hostPath volumes'],
+    ['restricted', 'sysadmin', 'host namespaces, hostPath volumes, privileged'],
+    ['baseline', 'netadmin', 'host namespaces'],
+  ] as const)('namespace enforcing %s, --profile %s: a note that it will be refused (%s)', (level, profile, what) => {
+    expect(plan({profile}, level).report.notes.at(-1)).toBe(`namespace ops enforces Pod Security "${level}", which refuses this pod (${what})`)
+  })
+
+  it('a profile the namespace admits: no such note', () => {
+    expect(plan({profile: 'baseline'}, 'baseline').report.notes.join('\n')).not.toMatch(/refuses/)
+    expect(plan({profile: 'restricted'}, 'restricted').report.notes.join('\n')).not.toMatch(/refuses/)
   })
 })
