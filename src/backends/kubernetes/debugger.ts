@@ -311,6 +311,10 @@ class KubeLink implements DebuggerLink {
           "Use an image with a POSIX shell: the default busybox, the target's debug twin (--sibling), or any image with sh.",
         )
       }
+      // The runtime could not start it at all (a privileged debugger on a host whose bounding set lacks capabilities).
+      if (terminated?.reason === 'StartError' || terminated?.reason === 'ContainerCannotRun') {
+        throw new MindbgError('sidecarFailed', `the debugger ${name} could not start: ${firstLine(terminated.message ?? terminated.reason)}`, '"unable to apply caps": the host cannot grant what was asked; drop --privileged (or --profile sysadmin) and add what you need with --cap-add.')
+      }
       if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(place.container)}`).catch(() => Buffer.alloc(0)))
       return terminated?.exitCode ?? 1
     } finally {
