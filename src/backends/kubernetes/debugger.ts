@@ -39,7 +39,8 @@ export interface DebuggerPlace {
   namespace: string
   pod: string
   container: string
-  ownPod?: {end(): Promise<void>; leave(): string}
+  /** end: deletes the pod; keep: a detach keeps it (awaited before the session lets go); leave: what to say then. */
+  ownPod?: {end(): Promise<void>; keep(): Promise<void>; leave(): string}
 }
 
 /** The place of an ephemeral debugger: the container `name` in the target's pod. */
@@ -259,6 +260,7 @@ class KubeLink implements DebuggerLink {
   async close(reason: 'stop' | 'detach' = 'stop'): Promise<void> {
     if (this.closedByUs || this.ws === 'ended') return
     this.closedByUs = true
+    if (reason === 'detach') await this.dbg.place.ownPod?.keep()
     const ws = this.ws
     if (this.dbg.streams.tty && reason === 'stop') {
       for (const key of ['\x03', '\x04']) {

@@ -117,10 +117,9 @@ export async function createNode(api: KubeApi, plan: NodePlan, reporter: Reporte
       container: NODE_CONTAINER,
       ownPod: {
         end: () => owned.delete(),
-        leave: () => {
-          void owned.keep()
-          return `mindbg: detached from ${plan.name} on node ${nodeName}; it keeps running and is not deleted.\nRe-attach: mindbg attach node/${nodeName} -n ${namespace} --session ${plan.name}\nEnd it: kubectl delete pod ${plan.name} -n ${namespace}`
-        },
+        keep: async () => void (await owned.keep()),
+        leave: () =>
+          `mindbg: detached from ${plan.name} on node ${nodeName}; it keeps running and is not deleted.\nRe-attach: mindbg attach node/${nodeName} -n ${namespace} --session ${plan.name}\nEnd it: kubectl delete pod ${plan.name} -n ${namespace}`,
       },
     },
     plan.name,
@@ -174,6 +173,7 @@ export async function findNodeDebugger(api: KubeApi, target: NodeTarget, name: s
       container: NODE_CONTAINER,
       ownPod: {
         end: () => deleteOwnedPod(api, namespace, pod, uid).catch(() => {}),
+        keep: async () => {},
         leave: () => `mindbg: detached from ${pod} on node ${nodeName}; it keeps running.\nRe-attach: mindbg attach node/${nodeName} -n ${namespace} --session ${pod}\nEnd it: kubectl delete pod ${pod} -n ${namespace}`,
       },
     },
