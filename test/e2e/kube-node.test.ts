@@ -93,7 +93,7 @@ describe('mindbg attach node/NAME', () => {
     const ls = await mindbg(['ls', '--kubeconfig', kubeconfig, '--json'])
     expect(ls.code).toBe(0)
     const listed = (JSON.parse(ls.stdout) as Array<Record<string, any>>).find((d) => d.name === pod!.metadata.name)
-    expect(listed).toMatchObject({runtime: 'kubernetes', role: 'node', reason: 'INC-77'})
+    expect(listed).toMatchObject({runtime: 'kubernetes', role: 'node', target: `node/${NODE}`, reason: 'INC-77'})
 
     const killedAt = Date.now()
     child.kill('SIGKILL')
