@@ -27,6 +27,21 @@ interface FreshDebugger {
   session: string
   startTimeoutMs: number
   sharedPidNamespace: boolean
+  /** A pod copy's target ends with the session (./copy.ts, DEAD_MAN): its end says nothing about the session's. */
+  targetEndsWithSession?: boolean
+  /**
+   * The go-ahead line, without its newline: empty, or (in a pod copy, where the target's container ID is known only
+   * once it runs) the target's container ID, which the wrapper uses to find the target's processes.
+   */
+  goAhead?: string
+}
+
+/**
+ * A debugger's status: an ephemeral container's, or (a debugger in a pod mindbg made: a copy, a node debugger) a
+ * regular container's. Names are unique across both lists.
+ */
+export function debuggerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
+  return [...(pod.status?.ephemeralContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => s.name === name)
 }
 
 /** An ephemeral container of a pod: added by this session (`fresh`), or found again. */
@@ -214,7 +229,7 @@ class KubeLink implements DebuggerLink {
 
   async start(): Promise<void> {
     // Every new debugger waits for this line before it runs anything: no output is lost before the attach.
-    if (this.fresh) this.send(stdinFrame(Buffer.from(GO_AHEAD)))
+    if (this.fresh) this.send(stdinFrame(Buffer.from(`${this.fresh.goAhead ?? ''}${GO_AHEAD}`)))
   }
 
   resize(size: {rows: number; columns: number}): void {
@@ -245,6 +260,7 @@ class KubeLink implements DebuggerLink {
   async checkTarget(): Promise<void> {
     // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
     // that shares one namespace among its containers it outlives the target, so ask.
+    if (this.fresh?.targetEndsWithSession) return
     if (this.trailer?.value !== undefined && !this.fresh?.sharedPidNamespace) return
     const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(this.dbg.target.namespace, this.dbg.target.podName)))
     const {namespace, podName, container} = this.dbg.target
@@ -263,7 +279,7 @@ class KubeLink implements DebuggerLink {
         namespace,
         pod,
         (p) => {
-          const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+          const status = debuggerStatus(p, name)
           return status?.state?.terminated ? {done: true, value: p} : {done: false}
         },
         {
@@ -273,7 +289,7 @@ class KubeLink implements DebuggerLink {
         },
       )
       this.finalPod = finalPod
-      const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
+      const terminated = debuggerStatus(finalPod, name)?.state?.terminated
       if (terminated?.reason === 'StartError' && /executable file not found|no such file/i.test(terminated.message ?? '')) {
         throw new MindbgError(
           'commandNotFound',
@@ -282,7 +298,7 @@ class KubeLink implements DebuggerLink {
         )
       }
       if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
-      return finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated?.exitCode ?? 1
+      return debuggerStatus(finalPod, name)?.state?.terminated?.exitCode ?? 1
     } finally {
       output.end()
     }
@@ -305,7 +321,7 @@ async function waitForStart(
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
     // Cancelled (the session attached): no more notices.
     if (signal.aborted) return {done: false}
-    const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+    const status = debuggerStatus(p, name)
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
     const waiting = status?.state?.waiting
     onWaiting(waiting?.reason ?? '')
