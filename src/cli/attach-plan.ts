@@ -3,7 +3,7 @@ import {parseDuration} from '../domain/duration.js'
 import {MindbgError, usageError} from '../domain/errors.js'
 import {CONTROL, printable} from '../domain/printable.js'
 import {DEFAULT_PROFILE, isRootUser, type Profile, PROFILES} from '../domain/profiles.js'
-import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
+import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type CopyRequest, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
 import {imageReferenceProblem} from '../images/reference.js'
 import {defaultRuntime, isNodeRef, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
@@ -82,7 +82,54 @@ export function planAttach(input: AttachInput): AttachPlan {
   if (flags.reuse && input.command.length > 0) {
     throw usageError('--reuse re-attaches to a running debugger shell and takes no command', 'Drop the command, or drop --reuse.')
   }
-  return {kind: 'new', target, request: debuggerRequest(input), streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+  const request = debuggerRequest(input)
+  const copy = copyRequest(flags)
+  if (copy) {
+    if (flags.reuse) throw usageError('--reuse and --copy-to: a copy is new by definition', 'Drop one of them.')
+    request.copy = copy
+  }
+  return {kind: 'new', target, request, streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+}
+
+const COPY_ONLY = ['set-image', 'hold', 'keep', 'keep-labels', 'keep-annotations', 'keep-liveness', 'keep-readiness', 'keep-startup', 'keep-init-containers', 'same-node', 'replace'] as const
+/** A pod name (DNS-1123 subdomain), as the API server checks it. */
+const POD_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/** --copy-to and its companions, checked as kubectl checks them; undefined without --copy-to. */
+export function copyRequest(flags: AttachFlags): CopyRequest | undefined {
+  const name = flags['copy-to']
+  if (name === undefined) {
+    const stray = COPY_ONLY.find((f) => given(flags[f]))
+    if (stray) throw usageError(`--${stray} may only be used with --copy-to`, 'Debug a copy of the pod: --copy-to NAME.')
+    return undefined
+  }
+  if (!POD_NAME.test(name) || name.length > 253) throw usageError(`bad --copy-to "${printable(name)}": not a valid pod name`, 'Lower-case letters, digits, "-" and ".", e.g. --copy-to web-debug.')
+  const setImages = (flags['set-image'] ?? []).flatMap((v) => v.split(',')).map((pair) => {
+    const eq = pair.indexOf('=')
+    const container = pair.slice(0, eq).trim()
+    const image = pair.slice(eq + 1).trim()
+    if (eq <= 0 || !image) throw usageError(`bad --set-image "${printable(pair)}"`, 'Use --set-image CONTAINER=IMAGE, or "*=IMAGE" for every container.')
+    const problem = imageReferenceProblem(image)
+    if (problem) throw usageError(`bad image reference "${printable(image)}" for container ${container}: ${problem}`, 'Use [REGISTRY/]NAME[:TAG][@sha256:DIGEST].')
+    return {container, image}
+  })
+  return {
+    name,
+    setImages,
+    keep: {
+      labels: Boolean(flags['keep-labels']),
+      annotations: Boolean(flags['keep-annotations']),
+      liveness: Boolean(flags['keep-liveness']),
+      readiness: Boolean(flags['keep-readiness']),
+      startup: Boolean(flags['keep-startup']),
+      initContainers: flags['keep-init-containers'] ?? true,
+    },
+    sameNode: Boolean(flags['same-node']),
+    replace: Boolean(flags.replace),
+    // The original is gone with --replace: the copy is not deleted after the session.
+    keepCopy: Boolean(flags.keep) || Boolean(flags.replace),
+    hold: Boolean(flags.hold),
+  }
 }
 
 /** -n and -c complete a pod reference; they may not contradict what the reference itself says. */

@@ -8,15 +8,18 @@ import type {Reporter} from '../../domain/reporter.js'
 import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
 import {invokingUser} from '../../domain/session.js'
 import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
+import {readImageCommand} from '../../images/image-config.js'
 import {siblingImage} from '../../images/sibling.js'
 import type {Backend, BackendOptions, Debugger, DebuggerPlan, DebuggerSummary, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
 import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
-import {ephemeralPlace, KubeDebugger} from './debugger.js'
+import {placeInPod, KubeDebugger} from './debugger.js'
 import {createNode, findNodeDebugger, isNodePlan, type NodePlan, planNode, resolveNode} from './node.js'
 import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
 import {listDebuggers} from './list.js'
-import {listOwnedPods, pruneOwnedPods} from './owned-pod.js'
+import {asCopied, buildPodCopy, entrypointOf, needsImageConfig} from './copy.js'
+import {type CopyPlanned, createCopy} from './copy-debugger.js'
+import {listOwnedPods, OWNED, ownedPodManifest, pruneOwnedPods} from './owned-pod.js'
 import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
@@ -28,6 +31,8 @@ interface KubePlan extends DebuggerPlan<KubeTarget> {
   readonly build: (podSecurity: PodSecurityLevel | undefined) => EphemeralSpec
   readonly podSecurity: PodSecurityLevel | undefined
   readonly session: string
+  /** --copy-to: the copy to create, with the debugger as one of its containers. */
+  readonly copy?: CopyPlanned
 }
 
 /**
@@ -101,9 +106,25 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = ephemeralName(pod)
     const session = sessionId()
-    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod, target: container, request, streams, identity, name, podSecurity: level, custom, session})
+    const copy = request.copy
+    // A copy's debugger is made as an ephemeral one would be in a pod that shares its PID namespace.
+    const seen = copy ? asCopied(pod) : pod
+    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod: seen, target: container, request, streams, identity, name, podSecurity: level, custom, session})
     const spec = build(podSecurity)
     const sc = spec.container.securityContext
+    let copyPlan: CopyPlanned | undefined
+    if (copy) {
+      const original = pod.spec?.containers.find((c) => c.name === container)
+      const entrypoint = copy.hold && original ? entrypointOf(original, needsImageConfig(original) ? await readImageCommand(original.image ?? '', nodePlatform(pod)) : undefined) : undefined
+      const buildCopy = (level: PodSecurityLevel | undefined): {manifest: V1Pod; notes: string[]} => {
+        const dbg = level === podSecurity ? spec : build(level)
+        const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, ...(entrypoint ? {entrypoint} : {})})
+        const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName}, deadlineSeconds: copy.keepCopy ? null : undefined})
+        return {manifest, notes: [...dbg.notes, ...made.notes]}
+      }
+      const first = buildCopy(podSecurity)
+      copyPlan = {build: buildCopy, manifest: first.manifest, notes: first.notes, debugger: name, hold: copy.hold, keep: copy.keepCopy, replace: copy.replace}
+    }
     return {
       target,
       name,
@@ -115,6 +136,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
       build,
       podSecurity,
       session,
+      ...(copyPlan ? {copy: copyPlan} : {}),
       report: {
         runtime: 'kubernetes',
         target: {name: target.name, id: target.id, image: target.image, label: target.name, namespace, pod: target.podName, container},
@@ -123,17 +145,23 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
         pull: spec.container.imagePullPolicy ?? '',
         profile: request.profile,
         user: sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)',
-        joins: [`the pod's network and IPC`, `the PID namespace of ${container}`],
+        joins: copyPlan
+          ? [`a copy of the pod, ${namespace}/${copy!.name}, as one of its containers`, `its one PID namespace (shareProcessNamespace), with ${container}`]
+          : [`the pod's network and IPC`, `the PID namespace of ${container}`],
         name,
-        notes: spec.notes,
+        notes: copyPlan ? copyPlan.notes : spec.notes,
         command: request.command,
-        spec: spec.container,
+        // --copy-to: the whole copy, as it would be created.
+        spec: copyPlan ? copyPlan.manifest : spec.container,
       },
     }
   }
 
   async create(plan: KubePlan | NodePlan, reporter: Reporter): Promise<Debugger> {
     if (isNodePlan(plan)) return createNode(this.api, plan, reporter)
+    if (plan.copy) {
+      return createCopy(this.api, plan.target, plan.copy, {image: plan.image, streams: plan.streams, session: plan.session, startTimeoutMs: plan.request.startTimeoutMs}, reporter, refusedAt)
+    }
     const {namespace, podName} = plan.target
     let spec = plan.spec
     try {
@@ -152,7 +180,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     // In a shared PID namespace the wrapper finds the target's PID and says it (LOCATE_TARGET in spec.ts).
     const where = plan.target.pod.spec?.shareProcessNamespace === true ? 'in the shared PID namespace' : 'its filesystem is at /proc/1/root'
     const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; ${where}` : undefined
-    return new KubeDebugger(this.api, plan.target, ephemeralPlace(plan.target, plan.name), plan.name, plan.image, plan.streams, notice, {
+    return new KubeDebugger(this.api, plan.target, placeInPod(plan.target, plan.name), plan.name, plan.image, plan.streams, notice, {
       session: plan.session,
       startTimeoutMs: plan.request.startTimeoutMs,
       sharedPidNamespace: plan.target.pod.spec?.shareProcessNamespace === true,
@@ -180,7 +208,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     }
     const mode: StreamMode = {...streams, stdin: true, tty: Boolean(found.tty)}
     const notice = `mindbg: re-attaching to ${found.name} in pod ${target.namespace}/${target.podName}${mode.tty ? '; press Enter for a prompt' : ''}`
-    return new KubeDebugger(this.api, target, ephemeralPlace(target, found.name), found.name, found.image ?? '', mode, notice, undefined)
+    return new KubeDebugger(this.api, target, placeInPod(target, found.name), found.name, found.image ?? '', mode, notice, undefined)
   }
 
   /** The ephemeral debuggers, then the pods mindbg made (copies, node debuggers). */
@@ -271,6 +299,14 @@ function patchError(error: unknown, namespace: string, pod: string): unknown {
     return new MindbgError('sidecarFailed', `the API server rejected the debugger: ${causes.join('; ') || message}`, 'Check --custom and the flags (rerun with --debug for the full answer).', {cause: error})
   }
   return kubeError(error, {namespace, verb: 'patch', resource: 'pods/ephemeralcontainers'})
+}
+
+/**
+ * The platform of the pod's node, for an image index: the kubelet reports the node's, which a reader of pods cannot
+ * see without nodes access; a pod's image that ran there is of that platform, and mindbg's own CPU is the best guess.
+ */
+function nodePlatform(_pod: V1Pod): {os: string; architecture: string} {
+  return {os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch}
 }
 
 /** 12 random hex digits: tells this session's exit trailer from anything a command prints. */

@@ -29,6 +29,21 @@ interface FreshDebugger {
   session: string
   startTimeoutMs: number
   sharedPidNamespace: boolean
+  /** A pod copy's target ends with the session (./copy.ts, DEAD_MAN): its end says nothing about the session's. */
+  targetEndsWithSession?: boolean
+  /**
+   * The go-ahead line, without its newline: empty, or (in a pod copy, where the target's container ID is known only
+   * once it runs) the target's container ID, which the wrapper uses to find the target's processes.
+   */
+  goAhead?: string
+}
+
+/**
+ * A debugger's status: an ephemeral container's, or (a debugger in a pod mindbg made: a copy, a node debugger) a
+ * regular container's. Names are unique across both lists.
+ */
+export function debuggerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
+  return [...(pod.status?.ephemeralContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => s.name === name)
 }
 
 /**
@@ -43,12 +58,11 @@ export interface DebuggerPlace {
   ownPod?: {end(): Promise<void>; keep(): Promise<void>; leave(): string}
 }
 
-/** The place of an ephemeral debugger: the container `name` in the target's pod. */
-export const ephemeralPlace = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
+/** The container `name` of the target's pod: an ephemeral debugger, or the debugger of a pod copy (./copy-debugger.ts). */
+export const placeInPod = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
 
-/** The status of the debugger's container in its pod, wherever the pod lists it. */
-const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined =>
-  (place.ownPod ? p.status?.containerStatuses : p.status?.ephemeralContainerStatuses)?.find((s) => s.name === place.container)
+/** The status of the debugger's container in its pod. */
+const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined => debuggerStatus(p, place.container)
 
 /** A debugger in a pod: added by this session (`fresh`), or found again. */
 export class KubeDebugger implements Debugger {
@@ -244,7 +258,7 @@ class KubeLink implements DebuggerLink {
 
   async start(): Promise<void> {
     // Every new debugger waits for this line before it runs anything: no output is lost before the attach.
-    if (this.fresh) this.send(stdinFrame(Buffer.from(GO_AHEAD)))
+    if (this.fresh) this.send(stdinFrame(Buffer.from(`${this.fresh.goAhead ?? ''}${GO_AHEAD}`)))
   }
 
   resize(size: {rows: number; columns: number}): void {
@@ -276,6 +290,7 @@ class KubeLink implements DebuggerLink {
   async checkTarget(): Promise<void> {
     // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
     // that shares one namespace among its containers it outlives the target, so ask.
+    if (this.fresh?.targetEndsWithSession) return
     if (this.trailer?.value !== undefined && !this.fresh?.sharedPidNamespace) return
     // A node debugger has no target container to lose.
     const target = this.dbg.target

@@ -63,7 +63,7 @@ export interface OwnedPodInput {
   /** Annotations of mindbg's own to add (OWNED.copyOf). */
   annotations?: Record<string, string>
   /** activeDeadlineSeconds; undefined: OWNED_POD_DEADLINE_SECONDS (a smaller one in the pod is kept); null: none. */
-  deadlineSeconds?: number | null
+  deadlineSeconds?: number | null | undefined
 }
 
 /** Pure: the pod with mindbg's labels and annotations and its deadline, ready to be created. */
@@ -155,16 +155,21 @@ export class OwnedPod {
       said.add(text)
       options.reporter.notice(`mindbg: pod ${this.name}: ${text}`)
     }
-    const judge = (pod: V1Pod): PodVerdict<{pod: V1Pod; status: V1ContainerStatus}> => {
+    let failedLog: string | undefined
+    // A failure is a verdict too (the watch's callback must not throw): thrown once the watch has ended.
+    const judge = (pod: V1Pod): PodVerdict<{pod: V1Pod; status: V1ContainerStatus} | MindbgError> => {
       if (options.signal.aborted) return {done: false}
       const verdict = podProgress(pod, container)
       if (verdict.kind === 'ready') return {done: true, value: {pod, status: verdict.status}}
-      if (verdict.kind === 'failed') throw verdict.error
-      if (verdict.kind === 'waiting' && verdict.text) tell(verdict.text, verdict.reason)
+      if (verdict.kind === 'failed') {
+        failedLog = verdict.logOf
+        return {done: true, value: verdict.error}
+      }
+      if (verdict.text) tell(verdict.text, verdict.reason)
       return {done: false}
     }
     try {
-      return await watchPod(this.api, this.namespace, this.name, judge, {
+      const outcome = await watchPod(this.api, this.namespace, this.name, judge, {
         timeoutMs: options.timeoutMs,
         signal: options.signal,
         onError: (error) => (error instanceof MindbgError ? error : kubeError(error, {namespace: this.namespace, verb: 'watch', resource: 'pods'})),
@@ -177,6 +182,12 @@ export class OwnedPod {
               : `Look at the pod: kubectl describe pod ${this.name} -n ${this.namespace}; wait longer with --timeout.`,
           ),
       })
+      if (!(outcome instanceof MindbgError)) return outcome
+      // The pod is deleted right after: what the failed container said is shown now, or never.
+      if (failedLog === undefined) throw outcome
+      const log = await this.api.requestBuffer('GET', `${podPath(this.namespace, this.name, 'log')}?container=${encodeURIComponent(failedLog)}&tailLines=3`).catch(() => Buffer.alloc(0))
+      const said = log.toString('utf8').trim().split('\n').filter(Boolean).join(' / ')
+      throw said ? new MindbgError('sidecarFailed', `${outcome.message}: ${said}`, outcome.hint) : outcome
     } catch (error) {
       if (error instanceof WatchCancelled) throw new MindbgError('sidecarFailed', `stopped while waiting for pod ${this.name} to start`)
       throw error
@@ -206,7 +217,7 @@ export class OwnedPod {
 }
 
 /** What a pod's state says about waiting for one of its containers (pure). */
-export type PodProgress = {kind: 'ready'; status: V1ContainerStatus} | {kind: 'waiting'; text: string; reason: string} | {kind: 'failed'; error: MindbgError}
+export type PodProgress = {kind: 'ready'; status: V1ContainerStatus} | {kind: 'waiting'; text: string; reason: string} | {kind: 'failed'; error: MindbgError; logOf?: string}
 
 export function podProgress(pod: V1Pod, container: string): PodProgress {
   const name = pod.metadata?.name ?? ''
@@ -215,6 +226,15 @@ export function podProgress(pod: V1Pod, container: string): PodProgress {
   const status = pod.status?.containerStatuses?.find((s) => s.name === container)
   if (status?.state?.running || status?.state?.terminated) return {kind: 'ready', status}
   if (pod.metadata?.deletionTimestamp) return {kind: 'failed', error: new MindbgError('sidecarFailed', `pod ${ns}/${name} is being deleted`, describe)}
+  for (const init of pod.status?.initContainerStatuses ?? []) {
+    const t = init.state?.terminated
+    if (t && t.exitCode !== 0) {
+      const error = new MindbgError('sidecarFailed', `init container ${init.name} of pod ${ns}/${name} failed (exit code ${t.exitCode}${t.reason ? `, ${t.reason}` : ''})`, `See why: kubectl logs ${name} -c ${init.name} -n ${ns}`)
+      return {kind: 'failed', error, logOf: init.name}
+    }
+    const w = waitingOf(init, `init container ${init.name}`)
+    if (w) return w
+  }
   const phase = pod.status?.phase
   if (phase === 'Succeeded' || phase === 'Failed') {
     const why = pod.status?.reason ? `${pod.status.reason}${pod.status.message ? `: ${pod.status.message}` : ''}` : `phase ${phase}`
@@ -223,14 +243,6 @@ export function podProgress(pod: V1Pod, container: string): PodProgress {
   const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled')
   if (scheduled?.status === 'False') {
     return {kind: 'waiting', text: `cannot be scheduled${scheduled.message ? `: ${scheduled.message}` : ''}`, reason: scheduled.reason ?? 'Unschedulable'}
-  }
-  for (const init of pod.status?.initContainerStatuses ?? []) {
-    const t = init.state?.terminated
-    if (t && t.exitCode !== 0) {
-      return {kind: 'failed', error: new MindbgError('sidecarFailed', `init container ${init.name} of pod ${ns}/${name} failed (exit code ${t.exitCode}${t.reason ? `, ${t.reason}` : ''})`, `See why: kubectl logs ${name} -c ${init.name} -n ${ns}`)}
-    }
-    const w = waitingOf(init, `init container ${init.name}`)
-    if (w) return w
   }
   const w = status ? waitingOf(status, `container ${container}`) : undefined
   return w ?? {kind: 'waiting', text: '', reason: ''}

@@ -22,20 +22,29 @@ export const FALLBACK_NON_ROOT_UID = 65532
  */
 const GATE = [
   'gate() {',
-  '  IFS= read -r -t 30 _ 2>/dev/null; s=$?',
+  '  IFS= read -r -t 30 go 2>/dev/null; s=$?',
   '  if [ "$s" = 2 ]; then',
   // GNU timeout runs its command in a process group of its own, which a terminal stops when it reads (SIGTTIN):
   // --foreground keeps it in the terminal's (busybox's timeout has no such option and needs none).
   '    if command -v timeout >/dev/null 2>&1; then',
   '      if timeout --foreground 1 sh -c : 2>/dev/null; then fg=--foreground; else fg=; fi',
-  "      timeout $fg 30 sh -c 'IFS= read -r _'",
-  '    else IFS= read -r _; fi',
+  `      go=$(timeout $fg 30 sh -c 'IFS= read -r l; s=$?; printf %s "$l"; exit $s')`,
+  '    else IFS= read -r go; fi',
   '    s=$?',
   '  fi',
+  // The go-ahead line may carry the target's container ID (a pod copy: unknown when the debugger was specified).
+  '  [ -n "$MINDBG_TARGET_ID" ] || [ -z "$go" ] || export MINDBG_TARGET_ID="$go"',
+  '  unset go',
   '  return "$s"',
   '}',
 ].join('\n')
 export const GO_AHEAD = '\n'
+
+/**
+ * Commands of mindbg's own that a debugger offers besides its image's (a held copy's mindbg-release): their
+ * directory goes first on PATH.
+ */
+const EXTRA_PATH = '[ -z "$MINDBG_PATH" ] || PATH="$MINDBG_PATH:$PATH"'
 
 /**
  * In a pod that shares one PID namespace (shareProcessNamespace), PID 1 is the pause container, not the target: the
@@ -139,6 +148,7 @@ export const TTY_WRAPPER = [
   'fetch_init "$quiet"',
   '[ "$quiet" = no ] || stty "$saved" 2>/dev/null',
   'unset saved quiet a f l d s',
+  EXTRA_PATH,
   LOCATE_TARGET,
   'if [ -n "$init" ]; then use_init; exec "$init" "$@"; fi',
   'exec "$@"',
@@ -207,6 +217,7 @@ const PRELUDE = [
   'gate <&3 || exit 0',
   'fetch_init yes <&3',
   'unset a f l d s',
+  EXTRA_PATH,
   LOCATE_TARGET,
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
