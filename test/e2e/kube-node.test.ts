@@ -62,6 +62,11 @@ describe('mindbg attach node/NAME', () => {
     const chrooted = await attachNoInput(['-q', '--chroot', `node/${NODE}`, '--', 'cat', '/etc/hostname'])
     expect(chrooted).toMatchObject({code: 0, stderr: ''})
     expect(chrooted.stdout).toBe(readFileSync('/etc/hostname', 'utf8'))
+
+    // cp takes a node too: the path is the node's (under /host in the debugger).
+    const copied = await mindbg(['cp', '--kubeconfig', kubeconfig, `node/${NODE}:/etc/hostname`, join(dir, 'hostname')])
+    expect(copied).toMatchObject({code: 0, stdout: ''})
+    expect(readFileSync(join(dir, 'hostname'), 'utf8')).toBe(readFileSync('/etc/hostname', 'utf8'))
     await noNodePods()
   }, 60_000)
 
