@@ -5,7 +5,7 @@ import {CONTROL, printable} from '../domain/printable.js'
 import {DEFAULT_PROFILE, isRootUser, type Profile, PROFILES} from '../domain/profiles.js'
 import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type CopyRequest, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
 import {imageReferenceProblem} from '../images/reference.js'
-import {defaultRuntime, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
+import {defaultRuntime, isNodeRef, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
 import type {MindbgConfig} from './config.js'
@@ -34,6 +34,8 @@ export type AttachPlan = AttachRequest & {dryRun: boolean}
 const CREATION_FLAGS = creationFlags(ATTACH_FLAGS)
 const ONLY_FOR: Record<Runtime, string[]> = {docker: flagsOnlyFor(ATTACH_FLAGS, 'docker'), kubernetes: flagsOnlyFor(ATTACH_FLAGS, 'kubernetes')}
 const OTHER: Record<Runtime, Runtime> = {docker: 'kubernetes', kubernetes: 'docker'}
+/** Docker's flags that a node debugger takes too (its /host is a filesystem to chroot into). */
+const NODES_TOO = new Set(['chroot'])
 
 // Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
 const CAPABILITIES = new Set(
@@ -51,11 +53,12 @@ export function planAttach(input: AttachInput): AttachPlan {
   const streams = streamMode(input)
   const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg, defaultRuntime(input.env)), flags)
   const runtime = target?.runtime ?? 'docker'
-  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]))
+  const node = target !== undefined && isNodeRef(target)
+  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]) && !(node && NODES_TOO.has(f)))
   if (misplaced) {
     throw runtime === 'docker'
       ? usageError(`--${misplaced} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
-      : usageError(`--${misplaced} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
+      : usageError(`--${misplaced} is not available for Kubernetes targets${NODES_TOO.has(misplaced) ? ' other than nodes' : ''}`, 'Drop it, or target a Docker container.')
   }
   const backend: BackendOptions = kubeConnection(flags)
 
@@ -83,6 +86,7 @@ export function planAttach(input: AttachInput): AttachPlan {
   const copy = copyRequest(flags)
   if (copy) {
     if (flags.reuse) throw usageError('--reuse and --copy-to: a copy is new by definition', 'Drop one of them.')
+    if (isNodeRef(target)) throw usageError(`--copy-to copies a pod; node/${target.node} is a node`, 'Name a pod: pod/NAME --copy-to NAME.')
     request.copy = copy
   }
   return {kind: 'new', target, request, streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
@@ -133,6 +137,11 @@ export function copyRequest(flags: AttachFlags): CopyRequest | undefined {
 export function kubeFlagsInto(target: TargetRef, flags: Pick<AttachFlags, 'namespace' | 'target-container' | 'target'>): TargetRef {
   const targetFlag = targetContainer(flags)
   if (target.runtime !== 'kubernetes') return target
+  if ('node' in target) {
+    if (targetFlag !== undefined) throw usageError(`-c/--target names a container of a pod; node/${target.node} is a node`, 'Drop -c, or name a pod: pod/NAME/CONTAINER.')
+    // -n: where the debugger pod is made (the namespace's Pod Security must allow host namespaces).
+    return flags.namespace === undefined ? target : {...target, namespace: flags.namespace}
+  }
   if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
     throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
   }

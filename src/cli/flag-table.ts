@@ -63,7 +63,8 @@ export function kubeConnection(flags: FlagValues<typeof KUBE_FLAGS>): BackendOpt
 /** How the new debugger is made: `attach` and every later command that starts debuggers. */
 export const DEBUGGER_FLAGS = table({
   'cap-add': {kind: 'string', multiple: true, description: 'Add a Linux capability to the debugger (repeatable).', helpGroup: 'SECURITY', creation: true},
-  chroot: {kind: 'boolean', description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target.", creation: true, runtime: 'docker'},
+  // Also for node/NAME (src/cli/attach-plan.ts NODES_TOO): the node's filesystem as /.
+  chroot: {kind: 'boolean', description: "Run with the target's filesystem (a node's, for node/NAME) as / (debug tools stay on PATH); writes nothing into the target.", creation: true, runtime: 'docker'},
   env: {kind: 'string', char: 'e', multiple: true, description: 'Set KEY=VALUE in the debugger, or KEY to copy it from here (repeatable).', creation: true},
   'env-file': {kind: 'string', multiple: true, description: "Read variables from a file of KEY=VALUE lines, as docker's --env-file (repeatable; -e wins).", creation: true},
   image: {kind: 'string', description: 'Debug image (default: MINDBG_IMAGE, else the config file, else a pinned static busybox).', helpGroup: 'IMAGE', creation: true},

@@ -5,7 +5,7 @@
  * rules). Where kubectl and the simulator disagree, the simulator is wrong.
  */
 import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
 import {request} from 'node:https'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -15,7 +15,8 @@ import WebSocket from 'ws'
 
 import {type KubeSim, startKubeSim} from '../support/kube-sim/server.ts'
 import {ALL_PROTOCOLS} from '../support/kube-sim/streams.ts'
-import {BUSYBOX, DISTROLESS, docker, eventually, requireEngine, ROOT} from './helpers.js'
+import {PtySession} from '../support/pty.js'
+import {BUSYBOX, DISTROLESS, docker, dockerOk, eventually, requireEngine, ROOT} from './helpers.js'
 
 const KUBECTL = join(ROOT, '.tools/bin/kubectl')
 const dir = mkdtempSync(join(tmpdir(), 'kube-sim-contract-'))
@@ -369,6 +370,86 @@ spec:
     expect(docker('volume', 'ls', '-q', '--filter', `label=io.kubernetes.pod.uid=${uid}`).split('\n').filter(Boolean)).toHaveLength(2)
     expect((await kubectl(['delete', 'pod', 'vols', '--wait=true'])).code).toBe(0)
     expect(docker('volume', 'ls', '-q', '--filter', `label=io.kubernetes.pod.uid=${uid}`)).toBe('')
+  })
+
+  it('get nodes shows the simulator\'s node; debug node/ -it runs in the host\'s namespaces with its / at /host; PodSecurity refuses it', async () => {
+    expect((await kubectl(['get', 'nodes'])).stdout).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\nkube-sim\s+Ready\s+control-plane\s+\d+[smh]\S*\s+v1\.34\.0-kube-sim\n$/)
+    expect((await kubectl(['get', 'node', 'kube-sim', '-o', 'wide'])).stdout).toMatch(/^kube-sim\s+Ready\s+control-plane\s+\S+\s+v1\.34\.0-kube-sim\s+127\.0\.0\.1\s+<none>\s+.+\s+docker:\/\/\S+$/m)
+    const node = JSON.parse((await kubectl(['get', 'node', 'kube-sim', '-o', 'json'])).stdout)
+    expect(node.metadata.labels).toMatchObject({'kubernetes.io/hostname': 'kube-sim', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': expect.stringMatching(/^(amd64|arm64)$/)})
+    expect(node.status.addresses).toEqual([{type: 'InternalIP', address: '127.0.0.1'}, {type: 'Hostname', address: 'kube-sim'}])
+    expect(node.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({status: 'True', reason: 'KubeletReady'})
+    expect(node.status.nodeInfo).toMatchObject({operatingSystem: 'linux', kubeletVersion: 'v1.34.0-kube-sim', containerRuntimeVersion: expect.stringMatching(/^docker:\/\//)})
+    expect(Number(node.status.allocatable.cpu)).toBeGreaterThan(0)
+    expect((await api('GET', '/api/v1/nodes?fieldSelector=metadata.name%3Dnope')).body.items).toEqual([])
+    expect((await api('GET', '/api/v1/nodes/nope')).body).toMatchObject({code: 404, reason: 'NotFound', message: 'nodes "nope" not found'})
+
+    writeFileSync(join(dir, 'node-marker'), 'on-the-node\n')
+    const session = new PtySession(KUBECTL, ['--kubeconfig', admin, 'debug', 'node/kube-sim', '-it', `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--profile=general', '--', 'sh'])
+    let podName: string
+    try {
+      podName = (await session.expect(/Creating debugging pod (node-debugger-kube-sim-\w{5}) with container debugger on node kube-sim\./, 20_000))[1]!
+      await session.expect(/try pressing enter\./, 20_000)
+      // $((...)) keeps the terminal's echo of the command line from matching what is expected of its output.
+      session.send(`cat /host${dir}/node-marker; for n in pid net ipc; do ls -l /proc/self/ns/$n; done; echo done-$((6*7))\r`)
+      const out = (await session.expect(/on-the-node\r?\n([^]*)done-42/))[1]!
+      // The test runs in the host's namespaces: the debugger's are the same ones.
+      for (const n of ['pid', 'net', 'ipc']) expect(out).toContain(readlinkSync(`/proc/self/ns/${n}`))
+      session.send('exit\r')
+      expect((await session.waitExit(10_000)).exitCode).toBe(0)
+    } finally {
+      await session.close()
+    }
+    const pod = JSON.parse((await kubectl(['get', 'pod', podName, '-o', 'json'])).stdout)
+    expect(pod.spec).toMatchObject({nodeName: 'kube-sim', hostPID: true, hostNetwork: true, hostIPC: true, restartPolicy: 'Never',
+      volumes: [{name: 'host-root', hostPath: {path: '/'}}]})
+    expect(pod.metadata.labels).toEqual({'app.kubernetes.io/managed-by': 'kubectl-debug'})
+    // kubectl leaves the node debugger pod behind.
+    expect((await kubectl(['delete', 'pod', podName])).code).toBe(0)
+
+    const sysadmin = await kubectl(['debug', 'node/kube-sim', '-i', `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--profile=sysadmin', '--', 'grep', 'CapEff', '/proc/self/status'])
+    const sysadminPod = sysadmin.stdout.match(/Creating debugging pod (\S+) /)![1]!
+    const privileged = JSON.parse((await kubectl(['get', 'pod', sysadminPod, '-o', 'json'])).stdout)
+    expect(privileged.spec.containers[0].securityContext).toEqual({privileged: true})
+    expect(privileged.spec).toMatchObject({hostPID: true, hostNetwork: true, hostIPC: true})
+    // A privileged container gets every capability of the engine, which cannot start one where it lacks some itself
+    // (this VM's root lacks CAP_MAC_OVERRIDE): the kubelet then reports runc's StartError, as the simulator does.
+    if (dockerOk('run', '--rm', '--privileged', BUSYBOX, 'true')) expect(sysadmin.stdout).toMatch(/^CapEff:\s+0000001?f{9,10}$/m)
+    else expect(privileged.status.containerStatuses[0].state.terminated).toMatchObject({reason: 'StartError', message: expect.stringContaining('unable to apply caps')})
+    expect((await kubectl(['delete', 'pod', sysadminPod])).code).toBe(0)
+
+    const refused = await kubectl(['-n', 'locked', 'debug', 'node/kube-sim', `--image=${BUSYBOX}`, '--profile=general', '--', 'true'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^Error from server \(Forbidden\): pods "node-debugger-kube-sim-\w{5}" is forbidden: violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true, hostPID=true, hostIPC=true\), hostPath volumes \(volume "host-root"\), /)
+  })
+
+  it('debug --copy-to --replace --set-image: the copy shares one PID namespace, runs the new image, the original is gone', async () => {
+    // busybox's sh on an open stdin waits; the distroless image set on the copy runs its web server instead.
+    const file = manifest('orig.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: {name: orig, labels: {app: orig}}
+spec:
+  containers: [{name: orig, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, stdin: true}]
+`)
+    expect((await kubectl(['apply', '-f', file])).code).toBe(0)
+    expect((await kubectl(['wait', '--for=condition=Ready', 'pod/orig', '--timeout=30s'])).code).toBe(0)
+    // --attach, not -i: a container without stdinOnce is detached once the attacher's stdin ends (containerd and
+    // Docker alike), and the input of this kubectl ends at once.
+    const r = await kubectl(['debug', 'orig', '--attach', '--copy-to=orig-copy', '--replace', `--set-image=orig=${DISTROLESS}`, '--profile=general',
+      `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--container=dbg', '--', 'sh', '-c', 'sleep 1; ps'])
+    expect(r.code, r.stderr).toBe(0)
+    // shareProcessNamespace: the pause process is PID 1, the copied container runs the image set by --set-image.
+    expect(r.stdout).toMatch(/^\s*1 65535\s+sleep inf$/m)
+    expect(r.stdout).toMatch(/^\s*\d+ nonroot\s+\/app\/web 8080$/m)
+    expect((await kubectl(['get', 'pod', 'orig'])).stderr).toBe('Error from server (NotFound): pods "orig" not found\n')
+    const copy = JSON.parse((await kubectl(['get', 'pod', 'orig-copy', '-o', 'json'])).stdout)
+    expect(copy.metadata.labels).toBeUndefined() // the general profile drops them (--keep-labels keeps them)
+    expect(copy.spec).toMatchObject({shareProcessNamespace: true, nodeName: 'kube-sim'})
+    expect(copy.spec.containers.map((c: any) => [c.name, c.image])).toEqual([['orig', DISTROLESS], ['dbg', BUSYBOX]])
+    expect(copy.spec.containers[1].securityContext).toEqual({capabilities: {add: ['SYS_PTRACE']}})
+    expect((await kubectl(['delete', 'pod', 'orig-copy', '--wait=true'])).code).toBe(0)
+    expect(sim.dockerIdsOf('default', 'orig-copy')).toEqual([])
   })
 
   it('delete pod removes every Docker container of the pod', async () => {

@@ -12,7 +12,9 @@ import {readImageCommand} from '../../images/image-config.js'
 import {siblingImage} from '../../images/sibling.js'
 import type {Backend, BackendOptions, Debugger, DebuggerPlan, DebuggerSummary, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
 import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
-import {KubeDebugger} from './debugger.js'
+import {ephemeralPlace, KubeDebugger} from './debugger.js'
+import {createNode, findNodeDebugger, isNodePlan, type NodePlan, planNode, resolveNode} from './node.js'
+import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
 import {listDebuggers} from './list.js'
 import {asCopied, buildPodCopy, entrypointOf, needsImageConfig} from './copy.js'
@@ -38,7 +40,7 @@ interface KubePlan extends DebuggerPlan<KubeTarget> {
  * the container's PID namespace. Ephemeral containers cannot be deleted, so every debugger runs under a wrapper
  * that makes its processes end with the session's stream (./spec.ts).
  */
-export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
+export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubePlan | NodePlan> {
   readonly runtime = 'kubernetes'
   /** Per namespace: the Pod Security level it enforces, asked once, in parallel with the pod lookup. */
   private readonly levelOf = new Map<string, Promise<PodSecurityLevel | undefined>>()
@@ -49,10 +51,11 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     return new KubernetesBackend(await KubeApi.connect(options))
   }
 
-  async resolve(ref: TargetRef): Promise<KubeTarget[]> {
+  async resolve(ref: TargetRef): Promise<Array<KubeTarget | NodeTarget>> {
     if (ref.runtime !== 'kubernetes') throw new Error(`the Kubernetes backend was given a ${ref.runtime} reference`)
     const namespace = ref.namespace ?? this.api.namespace
     void this.enforcedLevel(namespace)
+    if ('node' in ref) return resolveNode(this.api, ref.node, namespace)
     let pod: V1Pod
     try {
       pod = await this.api.request<V1Pod>('GET', podPath(namespace, ref.pod))
@@ -89,9 +92,10 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     return targets.sort((a, b) => a.ref.localeCompare(b.ref))
   }
 
-  async plan(target: KubeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan> {
+  async plan(target: KubeTarget | NodeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan | NodePlan> {
+    const [custom, podSecurity] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcedLevel(target.namespace)])
+    if (isNodeTarget(target)) return planNode(target, requested, streams, context, {custom, podSecurity, session: sessionId()})
     const {pod, container, namespace} = target
-    const [custom, podSecurity] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcedLevel(namespace)])
     let request = requested
     let imageReason = describeImageSource(request.imageSource, context.configPath)
     if (request.imageSource === 'sibling') {
@@ -153,7 +157,8 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     }
   }
 
-  async create(plan: KubePlan, reporter: Reporter): Promise<Debugger> {
+  async create(plan: KubePlan | NodePlan, reporter: Reporter): Promise<Debugger> {
+    if (isNodePlan(plan)) return createNode(this.api, plan, reporter)
     if (plan.copy) {
       return createCopy(this.api, plan.target, plan.copy, {image: plan.image, streams: plan.streams, session: plan.session, startTimeoutMs: plan.request.startTimeoutMs}, reporter, refusedAt)
     }
@@ -175,16 +180,17 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     // In a shared PID namespace the wrapper finds the target's PID and says it (LOCATE_TARGET in spec.ts).
     const where = plan.target.pod.spec?.shareProcessNamespace === true ? 'in the shared PID namespace' : 'its filesystem is at /proc/1/root'
     const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; ${where}` : undefined
-    return new KubeDebugger(this.api, plan.target, plan.name, plan.image, plan.streams, notice, {
+    return new KubeDebugger(this.api, plan.target, ephemeralPlace(plan.target, plan.name), plan.name, plan.image, plan.streams, notice, {
       session: plan.session,
       startTimeoutMs: plan.request.startTimeoutMs,
       sharedPidNamespace: plan.target.pod.spec?.shareProcessNamespace === true,
     })
   }
 
-  async find(query: {name?: string | undefined; target?: KubeTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
+  async find(query: {name?: string | undefined; target?: KubeTarget | NodeTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
     const target = query.target
     if (!target) throw usageError('re-attaching to a debugger in a pod needs the pod', 'Use: mindbg attach pod/NAME --session DEBUGGER (or --reuse).')
+    if (isNodeTarget(target)) return findNodeDebugger(this.api, target, query.name, streams)
     const pod = target.pod
     const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
     const mine = (pod.spec?.ephemeralContainers ?? []).filter(isMindbgDebugger)
@@ -202,7 +208,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     }
     const mode: StreamMode = {...streams, stdin: true, tty: Boolean(found.tty)}
     const notice = `mindbg: re-attaching to ${found.name} in pod ${target.namespace}/${target.podName}${mode.tty ? '; press Enter for a prompt' : ''}`
-    return new KubeDebugger(this.api, target, found.name, found.image ?? '', mode, notice, undefined)
+    return new KubeDebugger(this.api, target, ephemeralPlace(target, found.name), found.name, found.image ?? '', mode, notice, undefined)
   }
 
   /** The ephemeral debuggers, then the pods mindbg made (copies, node debuggers). */

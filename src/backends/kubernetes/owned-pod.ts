@@ -314,7 +314,7 @@ export async function listOwnedPods(api: KubeApi, allNamespaces: boolean): Promi
       role: pod.metadata?.labels?.[OWNED.role] ?? '',
       kept: a[OWNED.kept] === 'true',
       phase,
-      target: a[OWNED.copyOf] ?? pod.spec?.nodeName ?? '',
+      target: a[OWNED.copyOf] ?? (pod.metadata?.labels?.[OWNED.role] === 'node' && pod.spec?.nodeName ? `node/${pod.spec.nodeName}` : (pod.spec?.nodeName ?? '')),
       image: pod.spec?.containers.map((c) => c.image).join(',') ?? '',
       state: `pod ${phase}${a[OWNED.kept] === 'true' ? ', kept' : ''}`,
       targetState: 'running',

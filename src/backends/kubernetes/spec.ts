@@ -348,7 +348,9 @@ export function targetIdentity(pod: V1Pod, container: string): {uid: number | un
 type SecurityApplier = () => V1SecurityContext | undefined
 
 /** kubectl debug's profiles for ephemeral containers, exactly (kubectl pkg/cmd/debug/profiles.go). */
-const profiles: Record<Profile, SecurityApplier> = {
+export const profiles: Record<Profile, SecurityApplier> = {
+  // kubectl 1.23's behaviour, kubectl's default until it is removed: no security settings of its own.
+  legacy: () => undefined,
   general: () => ({capabilities: {add: ['SYS_PTRACE']}}),
   baseline: () => undefined,
   restricted: () => ({
@@ -382,7 +384,7 @@ export interface EphemeralSpec {
   notes: string[]
 }
 
-const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
+export const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
 
 /** The runtime's ID of the target container ("containerd://ID" without the scheme), once it has run. */
 function targetContainerId(pod: V1Pod, target: string): string | undefined {
@@ -425,7 +427,7 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
 
   const targetId = pod.spec?.shareProcessNamespace ? targetContainerId(pod, target) : undefined
   const env: V1EnvVar[] = [
-    ...identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)})),
+    ...identityVars(identity),
     {name: `${ENV_PREFIX}TARGET`, value: target},
     ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
     ...(pod.spec?.shareProcessNamespace
@@ -434,12 +436,11 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
           ...(request.command.length === 0 ? [{name: `${ENV_PREFIX}TARGET_NOTICE`, value: '1'}] : []),
         ]
       : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
-    ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')})),
+    ...userEnv(request.env),
   ]
 
   const oneShot = request.command.length > 0
-  // The wrapper, too, as written: the kubelet would turn its $$ into $.
-  const command = ['sh', '-c', verbatim(wrapperFor(streams)), 'mindbg', ...(oneShot ? request.command.map(verbatim) : ['sh'])]
+  const command = wrapperCommand(streams, oneShot ? request.command : ['sh'])
   let container: V1EphemeralContainer = {
     name,
     image: request.image,
@@ -471,6 +472,16 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   }
   return {container, notes}
 }
+
+/** Who started the debugger, and why, as its environment (see identityEnv), escaped for the kubelet. */
+export const identityVars = (identity: SessionIdentity): V1EnvVar[] => identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)}))
+
+/** -e and --env-file's KEY=VALUE entries, as written (the kubelet would expand $(VAR)). */
+export const userEnv = (entries: string[]): V1EnvVar[] =>
+  entries.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')}))
+
+/** A debugger's command: the wrapper for its streams, then the words it runs, all escaped for the kubelet (the wrapper's $$ too). */
+export const wrapperCommand = (streams: {tty: boolean; stdin: boolean}, words: string[]): string[] => ['sh', '-c', verbatim(wrapperFor(streams)), 'mindbg', ...words.map(verbatim)]
 
 /** Where a volume that the target mounts with a subPath is mounted whole (ephemeral containers cannot use subPath). */
 export const WHOLE_VOLUMES_DIR = '/mindbg-volumes'
@@ -552,7 +563,7 @@ export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | u
   return result
 }
 
-function parseNumericUser(user: string): [number, number | undefined] {
+export function parseNumericUser(user: string): [number, number | undefined] {
   const m = /^(\d+)(?::(\d+))?$/.exec(user)
   if (!m) throw usageError(`--user "${user}": Kubernetes needs a numeric UID[:GID]`, 'Use --user 1000 or --user 1000:1000.')
   return [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])]

@@ -5,6 +5,8 @@
  *   pause  busybox `sleep inf`, --network none, --ipc shareable, hostname = pod name: owns the pod's namespaces
  *   app    --network/--ipc container:<pause>, --pid container:<pause> when shareProcessNamespace
  *   ephemeral  same, --pid container:<target> with targetContainerName
+ *   hostNetwork/hostPID/hostIPC: --network/--pid/--ipc host for the pause and every container (the node is the
+ *   Docker host)
  * Every container carries the label org.mindbg.kube-sim=<instance id> (close() and the reaper find them by it)
  * plus the io.kubernetes.* labels dockershim used.
  *
@@ -70,6 +72,8 @@ export interface BackendOptions {
   docker: Docker
   store: Store
   instanceId: string
+  /** The node this kubelet runs: pods bound to another node are left alone (Pending, as without their kubelet). */
+  nodeName: string
   pauseImage: string
   runningReportDelayMs: number
   /** First ErrImagePull -> ImagePullBackOff delay; doubles per retry up to 10x. */
@@ -85,6 +89,10 @@ const errText = (err: unknown): string => {
   const e = err as {json?: {message?: string}; message?: string}
   return e.json?.message ?? e.message ?? String(err)
 }
+
+/** Which of the node's namespaces the pod shares (spec.hostPID/hostNetwork/hostIPC). */
+const hostNamespaces = (pod: Obj): {pid: boolean; network: boolean; ipc: boolean} =>
+  ({pid: pod.spec?.hostPID === true, network: pod.spec?.hostNetwork === true, ipc: pod.spec?.hostIPC === true})
 
 export class DockerBackend {
   private readonly o: BackendOptions
@@ -167,6 +175,10 @@ export class DockerBackend {
 
   /** A pod was created: start its sandbox, init containers (one after the other) and containers. */
   addPod(pod: Obj): void {
+    if (pod.spec.nodeName !== this.o.nodeName) {
+      this.o.log(`pod ${pod.metadata.namespace}/${pod.metadata.name}: bound to node "${pod.spec.nodeName}", which has no kubelet here: stays Pending`)
+      return
+    }
     const rt: PodRuntime = {
       key: `${pod.metadata.namespace}/${pod.metadata.name}`, namespace: pod.metadata.namespace, name: pod.metadata.name,
       uid: pod.metadata.uid, startTime: timestamp(new Date()), containers: new Map(), chain: Promise.resolve(),
@@ -309,17 +321,19 @@ export class DockerBackend {
 
   private async createSandbox(rt: PodRuntime, pod: Obj): Promise<void> {
     await this.createVolumes(rt, pod)
+    const host = hostNamespaces(pod)
     const c = await this.o.docker.createContainer({
       name: this.containerName(rt, 'POD'),
       Image: this.o.pauseImage,
       Entrypoint: ['sleep'],
       Cmd: ['inf'],
       User: '65535:65535',
-      Hostname: String(pod.spec.hostname ?? rt.name).slice(0, 63),
+      // A hostNetwork pod has the node's hostname (Docker refuses a hostname with --network host anyway).
+      ...(host.network ? {} : {Hostname: String(pod.spec.hostname ?? rt.name).slice(0, 63)}),
       Labels: this.labelsFor(pod, 'POD'),
       HostConfig: {
-        NetworkMode: 'none', IpcMode: 'shareable', CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'],
-        ReadonlyRootfs: true, RestartPolicy: {Name: 'no'},
+        NetworkMode: host.network ? 'host' : 'none', IpcMode: host.ipc ? 'host' : 'shareable', ...(host.pid ? {PidMode: 'host'} : {}),
+        CapDrop: ['ALL'], SecurityOpt: ['no-new-privileges:true'], ReadonlyRootfs: true, RestartPolicy: {Name: 'no'},
       },
     })
     await c.start()
@@ -412,15 +426,19 @@ export class DockerBackend {
       await this.refresh(rt)
       return false
     }
+    // The simulator's node is the Docker host: host namespaces are the engine's own (--pid/--network/--ipc host).
+    const host = hostNamespaces(pod)
     let pidMode: string | undefined
-    if (kind === 'ephemeral' && spec.targetContainerName) {
+    if (host.pid) pidMode = 'host'
+    else if (kind === 'ephemeral' && spec.targetContainerName) {
       const target = rt.containers.get(spec.targetContainerName)?.dockerId
       if (target) pidMode = `container:${target}`
     } else if (pod.spec.shareProcessNamespace === true) pidMode = `container:${rt.pauseId}`
     const options = dockerCreateOptions({
       pod, container: spec, podIP: '127.0.0.1', imageRef: String(spec.image), imageConfigUser: image.Config?.User,
       name: this.containerName(rt, spec.name), labels: this.labelsFor(pod, spec.name),
-      networkMode: `container:${rt.pauseId}`, ipcMode: `container:${rt.pauseId}`, ...(pidMode ? {pidMode} : {}),
+      networkMode: host.network ? 'host' : `container:${rt.pauseId}`, ipcMode: host.ipc ? 'host' : `container:${rt.pauseId}`,
+      ...(pidMode ? {pidMode} : {}),
       mounts: this.mountsFor(rt, pod, spec),
     })
     let container: Docker.Container

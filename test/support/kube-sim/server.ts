@@ -16,6 +16,7 @@ import type {SimContext} from './context.ts'
 import {DockerBackend, LABEL, OWNER_LABEL} from './docker-backend.ts'
 import {kubeconfigText, writeKubeconfigFile} from './kubeconfig.ts'
 import {newNamespace} from './namespaces-api.ts'
+import {type EngineInfo, newNode} from './nodes-api.ts'
 import {Router} from './router.ts'
 import {Store} from './store.ts'
 import {ALL_PROTOCOLS, StreamServer} from './streams.ts'
@@ -38,6 +39,8 @@ export interface KubeSimOptions {
   runningReportDelayMs?: number
   /** Delay from ErrImagePull to ImagePullBackOff, doubling per retry (default 1000 ms). */
   pullBackoffMs?: number
+  /** Name of the simulator's one node (default 'kube-sim'): pods are bound to it, `kubectl debug node/NAME` targets it. */
+  nodeName?: string
   /** Image of the per-pod pause container (must be local and have `sleep`). */
   pauseImage?: string
   /** Port on 127.0.0.1 (default: a free one). */
@@ -107,6 +110,8 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const docker = options.docker ?? new Docker()
   await reapOrphans(docker, log)
   const store = new Store(options.historyLimit ?? 1000)
+  const nodeName = options.nodeName ?? 'kube-sim'
+  store.create('nodes', newNode(nodeName, (await docker.info()) as EngineInfo))
   store.create('namespaces', newNamespace('default'))
   for (const ns of options.namespaces ?? []) {
     const spec = typeof ns === 'string' ? {name: ns} : ns
@@ -118,7 +123,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     }
   }
   const backend = new DockerBackend({
-    docker, store, instanceId, log,
+    docker, store, instanceId, log, nodeName,
     pauseImage: options.pauseImage ?? 'mindbg-fixture/busybox:local',
     runningReportDelayMs: options.runningReportDelayMs ?? 300,
     pullBackoffMs: options.pullBackoffMs ?? 1000,
@@ -128,7 +133,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     store, backend, docker, log,
     watches: new WatchHub(store, options.bookmarkIntervalMs ?? 1000),
     streams: new StreamServer(docker),
-    nodeName: 'kube-sim',
+    nodeName,
     ephemeralContainers: options.ephemeralContainers ?? true,
     protocols: options.protocols ?? ALL_PROTOCOLS,
   }

@@ -216,6 +216,9 @@ export function validatePodCreate(pod: Obj): FieldError[] {
   if (Array.isArray(spec.ephemeralContainers) && spec.ephemeralContainers.length > 0) {
     errs.push(forbiddenField('spec.ephemeralContainers', 'cannot be set on create'))
   }
+  if (spec.shareProcessNamespace === true && spec.hostPID === true) {
+    errs.push(invalidField('spec.securityContext.shareProcessNamespace', true, 'ShareProcessNamespace and HostPID cannot both be enabled'))
+  }
   return errs
 }
 
