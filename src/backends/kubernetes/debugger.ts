@@ -39,8 +39,8 @@ interface FreshDebugger {
 }
 
 /**
- * Where a debugger runs: an ephemeral container of the target's pod, or the only container of a pod of its own (a
- * node debugger), which `end` deletes and `leave` describes.
+ * Where a debugger runs: an ephemeral container of the target's pod, or a container of a pod of mindbg's own (a
+ * node debugger, a pod copy), which `end` deletes and `leave` describes.
  */
 export interface DebuggerPlace {
   namespace: string
