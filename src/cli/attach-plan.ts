@@ -86,6 +86,7 @@ export function planAttach(input: AttachInput): AttachPlan {
   const copy = copyRequest(flags)
   if (copy) {
     if (flags.reuse) throw usageError('--reuse and --copy-to: a copy is new by definition', 'Drop one of them.')
+    if (isNodeRef(target)) throw usageError(`--copy-to copies a pod; node/${target.node} is a node`, 'Name a pod: pod/NAME --copy-to NAME.')
     request.copy = copy
   }
   return {kind: 'new', target, request, streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}

@@ -80,7 +80,7 @@ export async function readImageCommand(image: string, platform: {os: string; arc
     return {entrypoint: config.config?.Entrypoint ?? [], cmd: config.config?.Cmd ?? []}
   } catch (error) {
     if (error instanceof MindbgError) throw error
-    throw failed(`${(error as {code?: string}).code ?? (error as Error).message}`)
+    throw failed(`${(error as {code?: string}).code ?? (error as Error).message} from ${host}`)
   }
 }
 

@@ -5,6 +5,7 @@ import {sidecarRequest} from './fixtures.js'
 
 import {asCopied, buildPodCopy, entrypointOf, HOLD_DIR, HOLD_INIT, HOLD_VOLUME, needsImageConfig} from '../../src/backends/kubernetes/copy.js'
 import {buildEphemeralContainer} from '../../src/backends/kubernetes/spec.js'
+import {describeTarget} from '../../src/backends/kubernetes/target.js'
 import {copyRequest as copyFlags} from '../../src/cli/attach-plan.js'
 import type {CopyRequest, StreamMode} from '../../src/domain/request.js'
 
@@ -149,5 +150,26 @@ describe('copyRequest: the flags, checked as kubectl checks them', () => {
     if (expected instanceof RegExp) expect(run).toThrow(expected)
     else if (expected === undefined) expect(run()).toBeUndefined()
     else expect(run()).toMatchObject(expected)
+  })
+})
+
+describe('describeTarget: a container that is not running points at --copy-to --hold', () => {
+  const podWith = (state: object, restartCount: number): V1Pod => ({
+    metadata: {name: 'api', namespace: 'shop', uid: 'u'},
+    spec: {containers: [{name: 'app', image: 'app:1'}]},
+    status: {phase: 'Running', containerStatuses: [{name: 'app', state, restartCount, ready: false, image: 'app:1', imageID: ''}]},
+  })
+  it.each<[string, object, number, string, RegExp]>([
+    ['CrashLoopBackOff', {waiting: {reason: 'CrashLoopBackOff'}}, 4, 'restarting', /CrashLoopBackOff, 4 restarts/],
+    ['between two runs of a loop', {terminated: {exitCode: 3}}, 1, 'restarting', /terminated, exit code 3, 1 restart$/],
+    ['exited once', {terminated: {exitCode: 3}}, 0, 'stopped', /terminated, exit code 3$/],
+  ])('%s', (_what, state, restarts, expected, detail) => {
+    const t = describeTarget(podWith(state, restarts), 'shop', 'api', 'app')
+    expect(t.state).toBe(expected)
+    expect(t.stateDetail).toMatch(detail)
+    expect(t.stateHint).toMatch(/cannot join a container that is not running: .*mindbg attach pod\/api -n shop -c app --copy-to api-debug --hold/)
+  })
+  it('a running container, restarted before, is debugged in place', () => {
+    expect(describeTarget(podWith({running: {}}, 2), 'shop', 'api', 'app').state).toBe('running')
   })
 })

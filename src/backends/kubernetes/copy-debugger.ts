@@ -6,7 +6,7 @@ import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
 import {type KubeApi, podPath} from './api.js'
 import {RELEASE_COMMAND} from './copy.js'
-import {placeInPod, KubeDebugger} from './debugger.js'
+import {KubeDebugger} from './debugger.js'
 import {OwnedPod} from './owned-pod.js'
 import {describeTarget, type KubeTarget} from './target.js'
 
@@ -97,7 +97,9 @@ class CopyDebugger implements Debugger {
     // Containers start in order and the debugger is the last: the target's container ID is known by now (if it has
     // started at all), and the go-ahead tells the wrapper, which then finds the target's processes by it.
     const id = pod.status?.containerStatuses?.find((s) => s.name === this.target.container)?.containerID?.replace(/^[a-z0-9-]+:\/\//, '') ?? ''
-    const inner = new KubeDebugger(this.api, this.target, placeInPod(this.target, this.name), this.name, this.image, this.streams, this.notice, {
+    // The copy is the debugger's own pod: a detach keeps it (marked before mindbg lets go), the end deletes it.
+    const place = {namespace: this.owned.namespace, pod: this.owned.name, container: this.name, ownPod: {end: () => this.end(), keep: () => this.keepOnDetach(), leave: () => this.leave()}}
+    const inner = new KubeDebugger(this.api, this.target, place, this.name, this.image, this.streams, this.notice, {
       session: this.session.session,
       startTimeoutMs: this.session.startTimeoutMs,
       // The target of a copy may end at the end (the debugger ends the pod's processes): not a target that "stopped".
@@ -114,8 +116,15 @@ class CopyDebugger implements Debugger {
     this.reporter.notice(`mindbg: --keep: the copy ${this.owned.namespace}/${this.owned.name} is kept; delete it with: ${how}`)
   }
 
+  private kept: Promise<string> | undefined
+
+  private async keepOnDetach(): Promise<void> {
+    this.kept ??= this.owned.keep()
+    await this.kept
+  }
+
   leave(): string {
-    void this.owned.keep()
+    void this.keepOnDetach()
     const {namespace, name} = this.owned
     return `mindbg: detached from ${this.name}; it keeps running in the copy ${namespace}/${name}.\nRe-attach: kubectl attach -it ${name} -n ${namespace} -c ${this.name}\nDelete the copy: kubectl delete pod ${name} -n ${namespace}`
   }

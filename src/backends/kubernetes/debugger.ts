@@ -39,16 +39,8 @@ interface FreshDebugger {
 }
 
 /**
- * A debugger's status: an ephemeral container's, or (a debugger in a pod mindbg made: a copy, a node debugger) a
- * regular container's. Names are unique across both lists.
- */
-export function debuggerStatus(pod: V1Pod, name: string): V1ContainerStatus | undefined {
-  return [...(pod.status?.ephemeralContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])].find((s) => s.name === name)
-}
-
-/**
- * Where a debugger runs: an ephemeral container of the target's pod, or the only container of a pod of its own (a
- * node debugger), which `end` deletes and `leave` describes.
+ * Where a debugger runs: an ephemeral container of the target's pod, or a container of a pod of mindbg's own (a
+ * node debugger, a pod copy), which `end` deletes and `leave` describes.
  */
 export interface DebuggerPlace {
   namespace: string
