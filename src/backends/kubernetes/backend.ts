@@ -12,7 +12,7 @@ import {readImageCommand} from '../../images/image-config.js'
 import {siblingImage} from '../../images/sibling.js'
 import type {Backend, BackendOptions, Debugger, DebuggerPlan, DebuggerSummary, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
 import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
-import {placeInPod, KubeDebugger} from './debugger.js'
+import {ephemeralPlace, KubeDebugger} from './debugger.js'
 import {createNode, findNodeDebugger, isNodePlan, type NodePlan, planNode, resolveNode} from './node.js'
 import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
@@ -180,7 +180,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     // In a shared PID namespace the wrapper finds the target's PID and says it (LOCATE_TARGET in spec.ts).
     const where = plan.target.pod.spec?.shareProcessNamespace === true ? 'in the shared PID namespace' : 'its filesystem is at /proc/1/root'
     const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; ${where}` : undefined
-    return new KubeDebugger(this.api, plan.target, placeInPod(plan.target, plan.name), plan.name, plan.image, plan.streams, notice, {
+    return new KubeDebugger(this.api, plan.target, ephemeralPlace(plan.target, plan.name), plan.name, plan.image, plan.streams, notice, {
       session: plan.session,
       startTimeoutMs: plan.request.startTimeoutMs,
       sharedPidNamespace: plan.target.pod.spec?.shareProcessNamespace === true,
@@ -208,7 +208,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     }
     const mode: StreamMode = {...streams, stdin: true, tty: Boolean(found.tty)}
     const notice = `mindbg: re-attaching to ${found.name} in pod ${target.namespace}/${target.podName}${mode.tty ? '; press Enter for a prompt' : ''}`
-    return new KubeDebugger(this.api, target, placeInPod(target, found.name), found.name, found.image ?? '', mode, notice, undefined)
+    return new KubeDebugger(this.api, target, ephemeralPlace(target, found.name), found.name, found.image ?? '', mode, notice, undefined)
   }
 
   /** The ephemeral debuggers, then the pods mindbg made (copies, node debuggers). */

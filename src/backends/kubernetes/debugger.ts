@@ -50,11 +50,12 @@ export interface DebuggerPlace {
   ownPod?: {end(): Promise<void>; keep(): Promise<void>; leave(): string}
 }
 
-/** The container `name` of the target's pod: an ephemeral debugger, or the debugger of a pod copy (./copy-debugger.ts). */
-export const placeInPod = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
+/** The place of an ephemeral debugger: the container `name` in the target's pod. */
+export const ephemeralPlace = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
 
-/** The status of the debugger's container in its pod. */
-const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined => debuggerStatus(p, place.container)
+/** The status of the debugger's container in its pod: a regular container's in a pod of its own, else an ephemeral one's. */
+const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined =>
+  (place.ownPod ? p.status?.containerStatuses : p.status?.ephemeralContainerStatuses)?.find((s) => s.name === place.container)
 
 /** A debugger in a pod: added by this session (`fresh`), or found again. */
 export class KubeDebugger implements Debugger {
