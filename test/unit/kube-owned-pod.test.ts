@@ -59,3 +59,41 @@ it("the reaper's arguments: the same kubeconfig and context, then the pod of thi
   expect(reaperArgs({kubeconfig: '/k', context: undefined}, 'ctx', 'shop', 'web-copy', 's1')).toEqual(['--kubeconfig', '/k', '--context', 'ctx', 'shop', 'web-copy', 's1'])
   expect(reaperArgs({context: 'other'}, 'ctx', 'shop', 'web-copy', 's1')).toEqual(['--context', 'other', 'shop', 'web-copy', 's1'])
 })
+
+describe('deleteOwnedPod on the wire', () => {
+  it("sends DeleteOptions the server reads (uid precondition, 1 s grace) and takes the server's answer", async () => {
+    const {createServer} = await import('node:http')
+    const {mkdtempSync, writeFileSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {KubeApi} = await import('../../src/backends/kubernetes/api.js')
+    const {deleteOwnedPod} = await import('../../src/backends/kubernetes/owned-pod.js')
+    const seen: Array<{method: string; url: string; body: string}> = []
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = []
+      req.on('data', (c: Buffer) => chunks.push(c))
+      req.on('end', () => {
+        seen.push({method: req.method ?? '', url: req.url ?? '', body: Buffer.concat(chunks).toString()})
+        res.setHeader('Content-Type', 'application/json')
+        res.end('{"kind":"Pod","metadata":{"name":"web-copy"}}')
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    const port = (server.address() as {port: number}).port
+    const kubeconfig = join(mkdtempSync(join(tmpdir(), 'mindbg-owned-')), 'config')
+    writeFileSync(kubeconfig, `apiVersion: v1\nkind: Config\ncurrent-context: t\nclusters: [{name: t, cluster: {server: "http://127.0.0.1:${port}"}}]\nusers: [{name: t, user: {token: x}}]\ncontexts: [{name: t, context: {cluster: t, user: t}}]\n`)
+    const api = await KubeApi.connect({kubeconfig})
+    try {
+      await deleteOwnedPod(api, 'shop', 'web-copy', 'uid-1')
+      await deleteOwnedPod(api, 'shop', 'web-copy', 'uid-1')
+    } finally {
+      api.close()
+      server.close()
+    }
+    expect(seen).toHaveLength(2)
+    for (const r of seen) {
+      expect(r).toMatchObject({method: 'DELETE', url: '/api/v1/namespaces/shop/pods/web-copy'})
+      expect(JSON.parse(r.body)).toMatchObject({gracePeriodSeconds: 1, preconditions: {uid: 'uid-1'}})
+    }
+  })
+})

@@ -181,7 +181,9 @@ export class KubeApi {
   /** One request, the answer's bytes as they came (pods/log is text, possibly binary). */
   async requestBuffer(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<Buffer> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
-    const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json'}
+    // Content-Length always: Node frames a DELETE's body neither with it nor chunked, and the server would read the
+    // body as the next request on the connection (DeleteOptions: preconditions, the grace period).
+    const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json', 'Content-Length': String(Buffer.byteLength(body))}
     const opts = await this.requestOptions(method, headers)
     const url = new URL(this.server + path)
     const lib = url.protocol === 'https:' ? httpsModule : httpModule

@@ -113,7 +113,8 @@ class CopyDebugger implements Debugger {
   async end(): Promise<void> {
     if (!this.copy.keep) return this.owned.delete()
     const how = await this.owned.keep()
-    this.reporter.notice(`mindbg: --keep: the copy ${this.owned.namespace}/${this.owned.name} is kept; delete it with: ${how}`)
+    // With --replace the copy is all that is left of the pod.
+    this.reporter.notice(`mindbg: ${this.copy.replace ? '--replace' : '--keep'}: the copy ${this.owned.namespace}/${this.owned.name} is kept; delete it with: ${how}`)
   }
 
   private kept: Promise<string> | undefined
