@@ -493,18 +493,19 @@ spec:
 `)
     expect((await kubectl(['apply', '-f', file])).code).toBe(0)
     // The back-offs are short here (restartBackoffMs 500: 0, 0.5, 1, 2 s): table and object are read together.
-    const [row, crash] = await eventually('crash to back off after two restarts', async () => {
+    const [row, crash] = await eventually('crash to back off', async () => {
       const [table, json] = await Promise.all([kubectl(['get', 'pod', 'crash', '--no-headers']), kubectl(['get', 'pod', 'crash', '-o', 'json'])])
       const p = JSON.parse(json.stdout)
-      return /^crash\s+0\/1\s+CrashLoopBackOff\s+[2-9] \(\d+s ago\)\s/.test(table.stdout) &&
+      return /^crash\s+0\/1\s+CrashLoopBackOff\s+[1-3] \(\d+s ago\)\s/.test(table.stdout) &&
         p.status.containerStatuses[0].state.waiting?.reason === 'CrashLoopBackOff' && [table.stdout, p] as const
     }, 15_000)
     const restarts = Number(row.split(/\s+/)[3])
     expect(crash.status.phase).toBe('Running') // restartPolicy Always: it is being restarted
     const status = crash.status.containerStatuses[0]
-    expect(status.restartCount).toBeGreaterThanOrEqual(2)
+    // The first exit restarts at once; then each back-off doubles from restartBackoffMs.
+    expect(status.restartCount).toBe(restarts)
     expect(status.state.waiting).toMatchObject({reason: 'CrashLoopBackOff',
-      message: expect.stringMatching(new RegExp(`^back-off \\d+s restarting failed container=crash pod=crash_default\\(${crash.metadata.uid}\\)$`))})
+      message: expect.stringMatching(new RegExp(`^back-off ${['500ms', '1s', '2s'][status.restartCount - 1]} restarting failed container=crash pod=crash_default\\(${crash.metadata.uid}\\)$`))})
     expect(status.lastState.terminated).toMatchObject({exitCode: 2, reason: 'Error', startedAt: expect.any(String), finishedAt: expect.any(String)})
     const up = await eventually('the fifth instance to run', async () => {
       const line = (await kubectl(['get', 'pod', 'crash', '--no-headers'])).stdout
@@ -532,8 +533,12 @@ spec:
     expect(failed.status.containerStatuses[0].state.terminated).toMatchObject({exitCode: 137, reason: 'Error'})
     expect(failed.status.initContainerStatuses[0].state.terminated).toMatchObject({exitCode: 0, reason: 'Completed'})
 
+    // The pause, the running fifth instance and the fourth kept for logs --previous (older ones are removed).
+    expect(sim.dockerIdsOf('default', 'crash')).toHaveLength(3)
+    expect(docker('ps', '-a', '-q', '--filter', `label=io.kubernetes.pod.uid=${crash.metadata.uid}`).split('\n')).toHaveLength(3)
+    const ids = ['crash', 'held', 'once'].flatMap((p) => sim.dockerIdsOf('default', p))
     expect((await kubectl(['delete', 'pod', 'crash', 'held', 'once', '--wait=true'])).code).toBe(0)
-    for (const p of ['crash', 'held', 'once']) expect(sim.dockerIdsOf('default', p)).toEqual([])
+    for (const id of ids) expect(docker('ps', '-a', '-q', '--no-trunc', '--filter', `id=${id}`)).toBe('')
   })
 
   it('delete pod removes every Docker container of the pod', async () => {

@@ -193,11 +193,11 @@ export class DockerBackend {
     }
   }
 
-  /** Every Docker id of a pod (pause included): used by tests through the KubeSim handle. */
+  /** Every Docker id of a pod (pause and kept previous instances included): used by tests through the KubeSim handle. */
   dockerIdsOf(namespace: string, podName: string): string[] {
     const rt = this.pods.get(`${namespace}/${podName}`)
     if (!rt) return []
-    return [rt.pauseId, ...[...rt.containers.values()].map((c) => c.dockerId)].filter((x): x is string => !!x)
+    return [rt.pauseId, ...[...rt.containers.values()].flatMap((c) => [c.dockerId, c.previousDockerId])].filter((x): x is string => !!x)
   }
 
   private enqueue(rt: PodRuntime, work: () => Promise<void>): Promise<void> {
@@ -728,11 +728,14 @@ export class DockerBackend {
     if (!pod || pod.metadata.uid !== rt.uid) return
     const now = Date.now()
     const view: PodView = {sandboxReady: rt.pauseId !== undefined && !rt.deadlineExceeded, startTime: rt.startTime, podIP: '127.0.0.1',
-      containers: new Map(),
-      ...(rt.deadlineExceeded ? {failed: {reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline'}} : {})}
+      containers: new Map()}
     // First what the kubelet does about exits it has seen (a back-off shows in this very status), then the views.
     this.reactToExits(rt, pod, now)
     for (const rec of rt.containers.values()) view.containers.set(rec.name, this.viewOf(rt, rec, now))
+    // A kubelet reports the terminal phase only once no container runs any more.
+    if (rt.deadlineExceeded && [...view.containers.values()].every((v) => v.state !== 'running')) {
+      view.failed = {reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline'}
+    }
     const status = computeStatus(pod, view, new Date(now))
     if (JSON.stringify(status) === JSON.stringify(pod.status)) return
     pod.status = status

@@ -73,7 +73,7 @@ export interface KubeSim {
   compactHistory(options?: {expireWatches?: boolean}): void
   /** How many watches are being served now. */
   readonly openWatches: number
-  /** Docker ids (pause included) of a pod. */
+  /** Docker ids of a pod: the pause, each container's current instance and the previous one it keeps after a restart. */
   dockerIdsOf(namespace: string, pod: string): string[]
   /** Changes the exec/attach WebSocket subprotocols accepted from now on (e.g. ['v4.channel.k8s.io']). */
   setStreamProtocols(protocols: string[]): void
