@@ -5,7 +5,7 @@
  * rules). Where kubectl and the simulator disagree, the simulator is wrong.
  */
 import {execFileSync, spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync} from 'node:fs'
 import {request} from 'node:https'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -15,7 +15,8 @@ import WebSocket from 'ws'
 
 import {type KubeSim, startKubeSim} from '../support/kube-sim/server.ts'
 import {ALL_PROTOCOLS} from '../support/kube-sim/streams.ts'
-import {BUSYBOX, DISTROLESS, docker, eventually, requireEngine, ROOT} from './helpers.js'
+import {PtySession} from '../support/pty.js'
+import {BUSYBOX, DISTROLESS, docker, dockerOk, eventually, requireEngine, ROOT} from './helpers.js'
 
 const KUBECTL = join(ROOT, '.tools/bin/kubectl')
 const dir = mkdtempSync(join(tmpdir(), 'kube-sim-contract-'))
@@ -180,6 +181,7 @@ beforeAll(async () => {
     namespaces: [{name: 'locked', labels: {'pod-security.kubernetes.io/enforce': 'restricted'}}],
     rbac: {users: {'viewer-token': {name: 'viewer', allow: [{verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log']}]}}},
     bookmarkIntervalMs: 200,
+    restartBackoffMs: 500,
     log: (m) => simLog.push(m),
   })
   sims.push(sim)
@@ -369,6 +371,174 @@ spec:
     expect(docker('volume', 'ls', '-q', '--filter', `label=io.kubernetes.pod.uid=${uid}`).split('\n').filter(Boolean)).toHaveLength(2)
     expect((await kubectl(['delete', 'pod', 'vols', '--wait=true'])).code).toBe(0)
     expect(docker('volume', 'ls', '-q', '--filter', `label=io.kubernetes.pod.uid=${uid}`)).toBe('')
+  })
+
+  it('get nodes shows the simulator\'s node; debug node/ -it runs in the host\'s namespaces with its / at /host; PodSecurity refuses it', async () => {
+    expect((await kubectl(['get', 'nodes'])).stdout).toMatch(/^NAME\s+STATUS\s+ROLES\s+AGE\s+VERSION\nkube-sim\s+Ready\s+control-plane\s+\d+[smh]\S*\s+v1\.34\.0-kube-sim\n$/)
+    expect((await kubectl(['get', 'node', 'kube-sim', '-o', 'wide'])).stdout).toMatch(/^kube-sim\s+Ready\s+control-plane\s+\S+\s+v1\.34\.0-kube-sim\s+127\.0\.0\.1\s+<none>\s+.+\s+docker:\/\/\S+$/m)
+    const node = JSON.parse((await kubectl(['get', 'node', 'kube-sim', '-o', 'json'])).stdout)
+    expect(node.metadata.labels).toMatchObject({'kubernetes.io/hostname': 'kube-sim', 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': expect.stringMatching(/^(amd64|arm64)$/)})
+    expect(node.status.addresses).toEqual([{type: 'InternalIP', address: '127.0.0.1'}, {type: 'Hostname', address: 'kube-sim'}])
+    expect(node.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({status: 'True', reason: 'KubeletReady'})
+    expect(node.status.nodeInfo).toMatchObject({operatingSystem: 'linux', kubeletVersion: 'v1.34.0-kube-sim', containerRuntimeVersion: expect.stringMatching(/^docker:\/\//)})
+    expect(Number(node.status.allocatable.cpu)).toBeGreaterThan(0)
+    expect((await api('GET', '/api/v1/nodes?fieldSelector=metadata.name%3Dnope')).body.items).toEqual([])
+    expect((await api('GET', '/api/v1/nodes/nope')).body).toMatchObject({code: 404, reason: 'NotFound', message: 'nodes "nope" not found'})
+
+    writeFileSync(join(dir, 'node-marker'), 'on-the-node\n')
+    const session = new PtySession(KUBECTL, ['--kubeconfig', admin, 'debug', 'node/kube-sim', '-it', `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--profile=general', '--', 'sh'])
+    let podName: string
+    try {
+      podName = (await session.expect(/Creating debugging pod (node-debugger-kube-sim-\w{5}) with container debugger on node kube-sim\./, 20_000))[1]!
+      await session.expect(/try pressing enter\./, 20_000)
+      // $((...)) keeps the terminal's echo of the command line from matching what is expected of its output.
+      session.send(`cat /host${dir}/node-marker; for n in pid net ipc; do ls -l /proc/self/ns/$n; done; echo done-$((6*7))\r`)
+      const out = (await session.expect(/on-the-node\r?\n([^]*)done-42/))[1]!
+      // The test runs in the host's namespaces: the debugger's are the same ones.
+      for (const n of ['pid', 'net', 'ipc']) expect(out).toContain(readlinkSync(`/proc/self/ns/${n}`))
+      session.send('exit\r')
+      expect((await session.waitExit(10_000)).exitCode).toBe(0)
+    } finally {
+      await session.close()
+    }
+    const pod = JSON.parse((await kubectl(['get', 'pod', podName, '-o', 'json'])).stdout)
+    expect(pod.spec).toMatchObject({nodeName: 'kube-sim', hostPID: true, hostNetwork: true, hostIPC: true, restartPolicy: 'Never',
+      volumes: [{name: 'host-root', hostPath: {path: '/'}}]})
+    expect(pod.metadata.labels).toEqual({'app.kubernetes.io/managed-by': 'kubectl-debug'})
+    // kubectl leaves the node debugger pod behind.
+    expect((await kubectl(['delete', 'pod', podName])).code).toBe(0)
+
+    const sysadmin = await kubectl(['debug', 'node/kube-sim', '-i', `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--profile=sysadmin', '--', 'grep', 'CapEff', '/proc/self/status'])
+    const sysadminPod = sysadmin.stdout.match(/Creating debugging pod (\S+) /)![1]!
+    const privileged = JSON.parse((await kubectl(['get', 'pod', sysadminPod, '-o', 'json'])).stdout)
+    expect(privileged.spec.containers[0].securityContext).toEqual({privileged: true})
+    expect(privileged.spec).toMatchObject({hostPID: true, hostNetwork: true, hostIPC: true})
+    // A privileged container gets every capability of the engine, which cannot start one where it lacks some itself
+    // (this VM's root lacks CAP_MAC_OVERRIDE): the kubelet then reports runc's StartError, as the simulator does.
+    if (dockerOk('run', '--rm', '--privileged', BUSYBOX, 'true')) expect(sysadmin.stdout).toMatch(/^CapEff:\s+0000001?f{9,10}$/m)
+    else expect(privileged.status.containerStatuses[0].state.terminated).toMatchObject({reason: 'StartError', message: expect.stringContaining('unable to apply caps')})
+    expect((await kubectl(['delete', 'pod', sysadminPod])).code).toBe(0)
+
+    const refused = await kubectl(['-n', 'locked', 'debug', 'node/kube-sim', `--image=${BUSYBOX}`, '--profile=general', '--', 'true'])
+    expect(refused.code).toBe(1)
+    expect(refused.stderr).toMatch(/^Error from server \(Forbidden\): pods "node-debugger-kube-sim-\w{5}" is forbidden: violates PodSecurity "restricted:latest": host namespaces \(hostNetwork=true, hostPID=true, hostIPC=true\), hostPath volumes \(volume "host-root"\), /)
+  })
+
+  it('debug --copy-to --replace --set-image: the copy shares one PID namespace, runs the new image, the original is gone', async () => {
+    // busybox's sh on an open stdin waits; the distroless image set on the copy runs its web server instead.
+    const file = manifest('orig.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: {name: orig, labels: {app: orig}}
+spec:
+  containers: [{name: orig, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, stdin: true}]
+`)
+    expect((await kubectl(['apply', '-f', file])).code).toBe(0)
+    expect((await kubectl(['wait', '--for=condition=Ready', 'pod/orig', '--timeout=30s'])).code).toBe(0)
+    // --attach, not -i: a container without stdinOnce is detached once the attacher's stdin ends (containerd and
+    // Docker alike), and the input of this kubectl ends at once.
+    const r = await kubectl(['debug', 'orig', '--attach', '--copy-to=orig-copy', '--replace', `--set-image=orig=${DISTROLESS}`, '--profile=general',
+      `--image=${BUSYBOX}`, '--image-pull-policy=IfNotPresent', '--container=dbg', '--', 'sh', '-c', 'sleep 1; ps'])
+    expect(r.code, r.stderr).toBe(0)
+    // shareProcessNamespace: the pause process is PID 1, the copied container runs the image set by --set-image.
+    expect(r.stdout).toMatch(/^\s*1 65535\s+sleep inf$/m)
+    expect(r.stdout).toMatch(/^\s*\d+ nonroot\s+\/app\/web 8080$/m)
+    expect((await kubectl(['get', 'pod', 'orig'])).stderr).toBe('Error from server (NotFound): pods "orig" not found\n')
+    const copy = JSON.parse((await kubectl(['get', 'pod', 'orig-copy', '-o', 'json'])).stdout)
+    expect(copy.metadata.labels).toBeUndefined() // the general profile drops them (--keep-labels keeps them)
+    expect(copy.spec).toMatchObject({shareProcessNamespace: true, nodeName: 'kube-sim'})
+    expect(copy.spec.containers.map((c: any) => [c.name, c.image])).toEqual([['orig', DISTROLESS], ['dbg', BUSYBOX]])
+    expect(copy.spec.containers[1].securityContext).toEqual({capabilities: {add: ['SYS_PTRACE']}})
+    expect((await kubectl(['delete', 'pod', 'orig-copy', '--wait=true'])).code).toBe(0)
+    expect(sim.dockerIdsOf('default', 'orig-copy')).toEqual([])
+  })
+
+  it('restarts as a kubelet: RESTARTS grows under CrashLoopBackOff, logs --previous, init containers, activeDeadlineSeconds', async () => {
+    const file = manifest('restarts.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  volumes: [{name: state, emptyDir: {}}]
+  containers:
+  - name: crash
+    image: ${BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    # Each instance prints its number (the emptyDir outlives the instances, as on a kubelet); the fifth stays up.
+    command: [sh, -c, 'echo run >> /state/runs; n=$(wc -l < /state/runs); echo "run $n"; [ $n -lt 5 ] || sleep 600; exit 2']
+    volumeMounts: [{name: state, mountPath: /state}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: held}
+spec:
+  restartPolicy: OnFailure
+  activeDeadlineSeconds: 600
+  volumes: [{name: tools, emptyDir: {}}]
+  initContainers:
+  - {name: copy, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, command: [cp, /bin/busybox, /tools/busybox], volumeMounts: [{name: tools, mountPath: /tools}]}
+  containers:
+  - name: app
+    image: ${DISTROLESS}
+    imagePullPolicy: IfNotPresent
+    command: [/tools/busybox, sh, -c, 'echo started from the init container copy; exec /tools/busybox sleep 600']
+    volumeMounts: [{name: tools, mountPath: /tools}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  restartPolicy: OnFailure
+  containers: [{name: once, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, command: [sh, -c, 'exit 0']}]
+`)
+    expect((await kubectl(['apply', '-f', file])).code).toBe(0)
+    // The back-offs are short here (restartBackoffMs 500: 0, 0.5, 1, 2 s): table and object are read together.
+    const [row, crash] = await eventually('crash to back off', async () => {
+      const [table, json] = await Promise.all([kubectl(['get', 'pod', 'crash', '--no-headers']), kubectl(['get', 'pod', 'crash', '-o', 'json'])])
+      const p = JSON.parse(json.stdout)
+      return /^crash\s+0\/1\s+CrashLoopBackOff\s+[1-3] \(\d+s ago\)\s/.test(table.stdout) &&
+        p.status.containerStatuses[0].state.waiting?.reason === 'CrashLoopBackOff' && [table.stdout, p] as const
+    }, 15_000)
+    const restarts = Number(row.split(/\s+/)[3])
+    expect(crash.status.phase).toBe('Running') // restartPolicy Always: it is being restarted
+    const status = crash.status.containerStatuses[0]
+    // The first exit restarts at once; then each back-off doubles from restartBackoffMs.
+    expect(status.restartCount).toBe(restarts)
+    expect(status.state.waiting).toMatchObject({reason: 'CrashLoopBackOff',
+      message: expect.stringMatching(new RegExp(`^back-off ${['500ms', '1s', '2s'][status.restartCount - 1]} restarting failed container=crash pod=crash_default\\(${crash.metadata.uid}\\)$`))})
+    expect(status.lastState.terminated).toMatchObject({exitCode: 2, reason: 'Error', startedAt: expect.any(String), finishedAt: expect.any(String)})
+    const up = await eventually('the fifth instance to run', async () => {
+      const line = (await kubectl(['get', 'pod', 'crash', '--no-headers'])).stdout
+      return /^crash\s+1\/1\s+Running\s+4 \(\d+s ago\)\s/.test(line) && line
+    }, 15_000)
+    expect(Number(up.split(/\s+/)[3])).toBeGreaterThan(restarts)
+    expect((await kubectl(['logs', 'crash'])).stdout).toBe('run 5\n')
+    expect((await kubectl(['logs', 'crash', '--previous'])).stdout).toBe('run 4\n')
+
+    await eventually('held and once to settle', async () => {
+      const pods = JSON.parse((await kubectl(['get', 'pods', 'held', 'once', '-o', 'json'])).stdout).items
+      return pods[0].status.phase === 'Running' && pods[1].status.phase === 'Succeeded'
+    })
+    expect((await kubectl(['logs', 'held'])).stdout).toBe('started from the init container copy\n')
+    expect((await kubectl(['get', 'pod', 'once', '--no-headers'])).stdout).toMatch(/^once\s+0\/1\s+Completed\s+0\s/) // OnFailure, exit 0: done
+    // activeDeadlineSeconds may only go down; once it has passed, the kubelet kills the pod: Failed, DeadlineExceeded.
+    const raised = await kubectl(['patch', 'pod', 'held', '-p', '{"spec":{"activeDeadlineSeconds":601}}'])
+    expect(raised.stderr).toBe('The Pod "held" is invalid: spec.activeDeadlineSeconds: Invalid value: 601: must be less than or equal to previous value\n')
+    expect((await kubectl(['patch', 'pod', 'held', '-p', '{"spec":{"activeDeadlineSeconds":1}}'])).stdout).toBe('pod/held patched\n')
+    const failed = await eventually('held to exceed its deadline', async () => {
+      const p = JSON.parse((await kubectl(['get', 'pod', 'held', '-o', 'json'])).stdout)
+      return p.status.phase === 'Failed' && p
+    })
+    expect(failed.status).toMatchObject({reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline'})
+    expect(failed.status.containerStatuses[0].state.terminated).toMatchObject({exitCode: 137, reason: 'Error'})
+    expect(failed.status.initContainerStatuses[0].state.terminated).toMatchObject({exitCode: 0, reason: 'Completed'})
+
+    // The pause, the running fifth instance and the fourth kept for logs --previous (older ones are removed).
+    expect(sim.dockerIdsOf('default', 'crash')).toHaveLength(3)
+    expect(docker('ps', '-a', '-q', '--filter', `label=io.kubernetes.pod.uid=${crash.metadata.uid}`).split('\n')).toHaveLength(3)
+    const ids = ['crash', 'held', 'once'].flatMap((p) => sim.dockerIdsOf('default', p))
+    expect((await kubectl(['delete', 'pod', 'crash', 'held', 'once', '--wait=true'])).code).toBe(0)
+    for (const id of ids) expect(docker('ps', '-a', '-q', '--no-trunc', '--filter', `id=${id}`)).toBe('')
   })
 
   it('delete pod removes every Docker container of the pod', async () => {
@@ -588,6 +758,24 @@ describe('the API over HTTP', () => {
     expect(many.body.details.causes.map((c: {reason: string}) => c.reason)).toEqual(['FieldValueInvalid', 'FieldValueRequired', 'FieldValueNotFound',
       'FieldValueForbidden', 'FieldValueForbidden', 'FieldValueForbidden', 'FieldValueForbidden'])
     expect(names((await api('GET', ecPath('p'))).body)).toHaveLength(n)
+  })
+
+  it('a pod bound to a node without a kubelet stays Pending; DELETE checks preconditions and is final at once for it', async () => {
+    const pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: 'elsewhere'}, spec: {nodeName: 'node-2', containers: [{name: 'c', image: BUSYBOX}]}}
+    const created = await api('POST', podsPath, pod)
+    expect(created.status).toBe(201)
+    await new Promise((r) => setTimeout(r, 500))
+    const got = (await api('GET', `${podsPath}/elsewhere`)).body
+    expect(got.spec.nodeName).toBe('node-2')
+    expect(got.status).toEqual({phase: 'Pending', qosClass: 'BestEffort'})
+    expect(sim.dockerIdsOf('default', 'elsewhere')).toEqual([])
+    const wrongUid = await api('DELETE', `${podsPath}/elsewhere`, {kind: 'DeleteOptions', apiVersion: 'v1', preconditions: {uid: 'nope'}})
+    expect([wrongUid.status, wrongUid.body.message]).toEqual([409,
+      `Operation cannot be fulfilled on pods "elsewhere": Precondition failed: UID in precondition: nope, UID in object meta: ${created.body.metadata.uid}`])
+    const deleted = await api('DELETE', `${podsPath}/elsewhere`, {kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0,
+      propagationPolicy: 'Background', preconditions: {uid: created.body.metadata.uid}})
+    expect(deleted.status).toBe(200)
+    await eventually('elsewhere to be gone', async () => (await api('GET', `${podsPath}/elsewhere`)).status === 404)
   })
 
   it('a missing image gives ErrImagePull, then ImagePullBackOff, with the kubelet\'s messages', async () => {

@@ -10,6 +10,8 @@ import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
+import {isNodeTarget, type NodeTarget} from './node-spec.js'
+import {podProgress} from './owned-pod.js'
 import type {KubeTarget} from './target.js'
 import {CHANNEL, closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
 import {ControlFilters, type ControlMessage, exitTrailer, initRequest, outputEnd} from './control-message.js'
@@ -30,16 +32,43 @@ interface FreshDebugger {
   session: string
   startTimeoutMs: number
   sharedPidNamespace: boolean
+  /** A pod copy's target ends with the session (./copy.ts, DEAD_MAN): its end says nothing about the session's. */
+  targetEndsWithSession?: boolean
+  /**
+   * The go-ahead line, without its newline: empty, or (in a pod copy, where the target's container ID is known only
+   * once it runs) the target's container ID, which the wrapper uses to find the target's processes.
+   */
+  goAhead?: string
 }
 
-/** An ephemeral container of a pod: added by this session (`fresh`), or found again. */
+/**
+ * Where a debugger runs: an ephemeral container of the target's pod, or a container of a pod of mindbg's own (a
+ * node debugger, a pod copy), which `end` deletes and `leave` describes.
+ */
+export interface DebuggerPlace {
+  namespace: string
+  pod: string
+  container: string
+  /** end: deletes the pod; keep: a detach keeps it (awaited before the session lets go); leave: what to say then. */
+  ownPod?: {end(): Promise<void>; keep(): Promise<void>; leave(): string}
+}
+
+/** The place of an ephemeral debugger: the container `name` in the target's pod. */
+export const ephemeralPlace = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
+
+/** The status of the debugger's container in its pod: a regular container's in a pod of its own, else an ephemeral one's. */
+const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined =>
+  (place.ownPod ? p.status?.containerStatuses : p.status?.ephemeralContainerStatuses)?.find((s) => s.name === place.container)
+
+/** A debugger in a pod: added by this session (`fresh`), or found again. */
 export class KubeDebugger implements Debugger {
   readonly runtime = 'kubernetes'
   readonly fresh: boolean
 
   constructor(
     private readonly api: KubeApi,
-    readonly target: KubeTarget,
+    readonly target: KubeTarget | NodeTarget,
+    readonly place: DebuggerPlace,
     readonly name: string,
     readonly image: string,
     readonly streams: StreamMode,
@@ -59,21 +88,27 @@ export class KubeDebugger implements Debugger {
     } catch (error) {
       // Ended between the lookup and the attach: its log holds the output.
       if (error instanceof KubeStatusError && error.code === 400) return new KubeLink(this.api, this, 'ended', undefined)
-      throw kubeError(error, {namespace: this.target.namespace, verb: 'create', resource: 'pods/attach'})
+      throw kubeError(error, {namespace: this.place.namespace, verb: 'create', resource: 'pods/attach'})
     }
   }
 
-  /** Its processes end with the session's stream (see the wrappers in ./spec.ts); the container stays in the pod. */
-  async end(): Promise<void> {}
+  /**
+   * Its processes end with the session's stream (see the wrappers in ./spec.ts); an ephemeral container stays in the
+   * pod, a pod of its own is deleted.
+   */
+  async end(): Promise<void> {
+    await this.place.ownPod?.end()
+  }
 
   leave(): string {
-    const {namespace, podName} = this.target
-    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach pod/${podName} -n ${namespace} --session ${this.name}`
+    if (this.place.ownPod) return this.place.ownPod.leave()
+    const {namespace, pod} = this.place
+    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach pod/${pod} -n ${namespace} --session ${this.name}`
   }
 }
 
 const attachPath = (d: KubeDebugger): string =>
-  `${podPath(d.target.namespace, d.target.podName, 'attach')}?container=${encodeURIComponent(d.name)}&stdin=true&stdout=true&stderr=${!d.streams.tty}&tty=${d.streams.tty}`
+  `${podPath(d.place.namespace, d.place.pod, 'attach')}?container=${encodeURIComponent(d.place.container)}&stdin=true&stdout=true&stderr=${!d.streams.tty}&tty=${d.streams.tty}`
 
 /**
  * The attach stream of a debugger, or ('ended') its log when it ended before anyone attached. The exit code comes
@@ -194,7 +229,9 @@ class KubeLink implements DebuggerLink {
         throw new MindbgError(
           'engineUnreachable',
           `the connection to the API server was lost during the session (no answer to a ping within ${PING_EVERY_MS / 1000} s); the debugger ${dbg.name} may still run`,
-          `Get back in once the cluster answers: mindbg attach pod/${dbg.target.podName} -n ${dbg.target.namespace} --reuse`,
+          dbg.place.ownPod
+            ? `It ends once the cluster answers and sees the stream closed; meanwhile: kubectl get pod ${dbg.place.pod} -n ${dbg.place.namespace}`
+            : `Get back in once the cluster answers: mindbg attach pod/${dbg.place.pod} -n ${dbg.place.namespace} --reuse`,
         )
       }
       if (this.closedByUs) {
@@ -232,7 +269,7 @@ class KubeLink implements DebuggerLink {
 
   async start(): Promise<void> {
     // Every new debugger waits for this line before it runs anything: no output is lost before the attach.
-    if (this.fresh) this.send(stdinFrame(Buffer.from(GO_AHEAD)))
+    if (this.fresh) this.send(stdinFrame(Buffer.from(`${this.fresh.goAhead ?? ''}${GO_AHEAD}`)))
   }
 
   resize(size: {rows: number; columns: number}): void {
@@ -248,6 +285,7 @@ class KubeLink implements DebuggerLink {
   async close(reason: 'stop' | 'detach' = 'stop'): Promise<void> {
     if (this.closedByUs || this.finished || this.ws === 'ended') return
     this.closedByUs = true
+    if (reason === 'detach') await this.dbg.place.ownPod?.keep()
     if (this.dbg.streams.tty && reason === 'stop') {
       for (const key of ['\x03', '\x04']) {
         this.send(stdinFrame(Buffer.from(key)))
@@ -271,9 +309,13 @@ class KubeLink implements DebuggerLink {
   async checkTarget(): Promise<void> {
     // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
     // that shares one namespace among its containers it outlives the target, so ask.
+    if (this.fresh?.targetEndsWithSession) return
     if (this.trailer?.value !== undefined && !this.fresh?.sharedPidNamespace) return
-    const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(this.dbg.target.namespace, this.dbg.target.podName)))
-    const {namespace, podName, container} = this.dbg.target
+    // A node debugger has no target container to lose.
+    const target = this.dbg.target
+    if (isNodeTarget(target)) return
+    const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(target.namespace, target.podName)))
+    const {namespace, podName, container} = target
     if (!pod.status?.containerStatuses?.find((s) => s.name === container)?.state?.running) {
       throw new MindbgError('targetStopped', `target ${container} of pod ${namespace}/${podName} stopped during the session`, `See why: kubectl logs ${podName} -c ${container} -n ${namespace} --previous`)
     }
@@ -281,17 +323,15 @@ class KubeLink implements DebuggerLink {
 
   /** The debugger's exit code from the pod status, and its log when the stream missed the output. */
   private async fromStatus(output: DebuggerOutput, printLog: boolean): Promise<number> {
-    const {namespace, podName: pod} = this.dbg.target
+    const {namespace, pod} = this.dbg.place
+    const place = this.dbg.place
     const name = this.dbg.name
     try {
       const finalPod = await watchPod(
         this.api,
         namespace,
         pod,
-        (p) => {
-          const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
-          return status?.state?.terminated ? {done: true, value: p} : {done: false}
-        },
+        (p) => (statusIn(p, place)?.state?.terminated ? {done: true, value: p} : {done: false}),
         {
           timeoutMs: 15_000,
           onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
@@ -299,7 +339,7 @@ class KubeLink implements DebuggerLink {
         },
       )
       this.finalPod = finalPod
-      const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
+      const terminated = statusIn(finalPod, place)?.state?.terminated
       if (terminated?.reason === 'StartError' && /executable file not found|no such file/i.test(terminated.message ?? '')) {
         throw new MindbgError(
           'commandNotFound',
@@ -307,8 +347,12 @@ class KubeLink implements DebuggerLink {
           "Use an image with a POSIX shell: the default busybox, the target's debug twin (--sibling), or any image with sh.",
         )
       }
-      if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
-      return finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated?.exitCode ?? 1
+      // The runtime could not start it at all (a privileged debugger on a host whose bounding set lacks capabilities).
+      if (terminated?.reason === 'StartError' || terminated?.reason === 'ContainerCannotRun') {
+        throw new MindbgError('sidecarFailed', `the debugger ${name} could not start: ${firstLine(terminated.message ?? terminated.reason)}`, '"unable to apply caps": the host cannot grant what was asked; drop --privileged (or --profile sysadmin) and add what you need with --cap-add.')
+      }
+      if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(place.container)}`).catch(() => Buffer.alloc(0)))
+      return terminated?.exitCode ?? 1
     } finally {
       output.end()
     }
@@ -324,15 +368,21 @@ async function waitForStart(
   signal: AbortSignal,
   onWaiting: (reason: string) => void,
 ): Promise<V1ContainerStatus> {
-  const {namespace, podName: pod} = dbg.target
+  const {namespace, pod} = dbg.place
   const name = dbg.name
   let lastWaiting = ''
   let lastReason = ''
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
     // Cancelled (the session attached): no more notices.
     if (signal.aborted) return {done: false}
-    const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+    const status = statusIn(p, dbg.place)
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
+    // A pod of its own can fail as a whole before its container exists (the kubelet refused it: OutOfcpu,
+    // NodeAffinity; deleted meanwhile): owned-pod.ts reads that, and waiting reasons, as for any pod mindbg makes.
+    if (dbg.place.ownPod) {
+      const progress = podProgress(p, dbg.place.container)
+      if (progress.kind === 'failed') throw progress.error
+    }
     const waiting = status?.state?.waiting
     onWaiting(waiting?.reason ?? '')
     const text = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : ''
@@ -408,7 +458,7 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
         return await api.websocket(path, reported ? PROTOCOLS : PROTOCOLS.filter((p) => p !== STREAM_CLOSE_PROTOCOL))
       } catch (error) {
         const notYet = error instanceof KubeStatusError && error.code !== 401 && error.code !== 403
-        if (!notYet) throw kubeError(error, {namespace: dbg.target.namespace, verb: 'create', resource: 'pods/attach'})
+        if (!notYet) throw kubeError(error, {namespace: dbg.place.namespace, verb: 'create', resource: 'pods/attach'})
         // Reported running and still refused (a kubelet says 500, a proxy may say 400): it ended in between. The
         // pod status will say so, or that it did not.
         if (reported) return 'ended'

@@ -22,20 +22,29 @@ export const FALLBACK_NON_ROOT_UID = 65532
  */
 const GATE = [
   'gate() {',
-  '  IFS= read -r -t 30 _ 2>/dev/null; s=$?',
+  '  IFS= read -r -t 30 go 2>/dev/null; s=$?',
   '  if [ "$s" = 2 ]; then',
   // GNU timeout runs its command in a process group of its own, which a terminal stops when it reads (SIGTTIN):
   // --foreground keeps it in the terminal's (busybox's timeout has no such option and needs none).
   '    if command -v timeout >/dev/null 2>&1; then',
   '      if timeout --foreground 1 sh -c : 2>/dev/null; then fg=--foreground; else fg=; fi',
-  "      timeout $fg 30 sh -c 'IFS= read -r _'",
-  '    else IFS= read -r _; fi',
+  `      go=$(timeout $fg 30 sh -c 'IFS= read -r l; s=$?; printf %s "$l"; exit $s')`,
+  '    else IFS= read -r go; fi',
   '    s=$?',
   '  fi',
+  // The go-ahead line may carry the target's container ID (a pod copy: unknown when the debugger was specified).
+  '  [ -n "$MINDBG_TARGET_ID" ] || [ -z "$go" ] || export MINDBG_TARGET_ID="$go"',
+  '  unset go',
   '  return "$s"',
   '}',
 ].join('\n')
 export const GO_AHEAD = '\n'
+
+/**
+ * Commands of mindbg's own that a debugger offers besides its image's (a held copy's mindbg-release): their
+ * directory goes first on PATH.
+ */
+const EXTRA_PATH = '[ -z "$MINDBG_PATH" ] || PATH="$MINDBG_PATH:$PATH"'
 
 /**
  * In a pod that shares one PID namespace (shareProcessNamespace), PID 1 is the pause container, not the target: the
@@ -158,6 +167,7 @@ export const TTY_WRAPPER = [
   'fetch_init',
   '[ "$quiet" = no ] || stty "$saved" 2>/dev/null',
   'unset saved quiet a f l d s raw',
+  EXTRA_PATH,
   LOCATE_TARGET,
   'if [ -n "$init" ]; then use_init; exec "$init" "$@"; fi',
   'exec "$@"',
@@ -233,6 +243,7 @@ const PRELUDE = [
   'gate <&3 || { drop_init; exit 0; }',
   'fetch_init <&3',
   'unset a f l d s raw',
+  EXTRA_PATH,
   LOCATE_TARGET,
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
   'group=$(command -v setsid || true)',
@@ -364,7 +375,9 @@ export function targetIdentity(pod: V1Pod, container: string): {uid: number | un
 type SecurityApplier = () => V1SecurityContext | undefined
 
 /** kubectl debug's profiles for ephemeral containers, exactly (kubectl pkg/cmd/debug/profiles.go). */
-const profiles: Record<Profile, SecurityApplier> = {
+export const profiles: Record<Profile, SecurityApplier> = {
+  // kubectl 1.23's behaviour, kubectl's default until it is removed: no security settings of its own.
+  legacy: () => undefined,
   general: () => ({capabilities: {add: ['SYS_PTRACE']}}),
   baseline: () => undefined,
   restricted: () => ({
@@ -398,7 +411,7 @@ export interface EphemeralSpec {
   notes: string[]
 }
 
-const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
+export const PULL: Record<PullPolicy, string> = {always: 'Always', missing: 'IfNotPresent', never: 'Never'}
 
 /** The runtime's ID of the target container ("containerd://ID" without the scheme), once it has run. */
 function targetContainerId(pod: V1Pod, target: string): string | undefined {
@@ -441,7 +454,7 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
 
   const targetId = pod.spec?.shareProcessNamespace ? targetContainerId(pod, target) : undefined
   const env: V1EnvVar[] = [
-    ...identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)})),
+    ...identityVars(identity),
     {name: `${ENV_PREFIX}TARGET`, value: target},
     ...(input.session !== undefined ? [{name: SESSION_ENV, value: input.session}] : []),
     ...(pod.spec?.shareProcessNamespace
@@ -450,12 +463,11 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
           ...(request.command.length === 0 ? [{name: `${ENV_PREFIX}TARGET_NOTICE`, value: '1'}] : []),
         ]
       : [{name: `${ENV_PREFIX}TARGET_ROOT`, value: '/proc/1/root'}]),
-    ...request.env.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')})),
+    ...userEnv(request.env),
   ]
 
   const oneShot = request.command.length > 0
-  // The wrapper, too, as written: the kubelet would turn its $$ into $.
-  const command = ['sh', '-c', verbatim(wrapperFor(streams)), 'mindbg', ...(oneShot ? request.command.map(verbatim) : ['sh'])]
+  const command = wrapperCommand(streams, oneShot ? request.command : ['sh'])
   let container: V1EphemeralContainer = {
     name,
     image: request.image,
@@ -487,6 +499,16 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
   }
   return {container, notes}
 }
+
+/** Who started the debugger, and why, as its environment (see identityEnv), escaped for the kubelet. */
+export const identityVars = (identity: SessionIdentity): V1EnvVar[] => identityEntries(identity, identityKey).map(([name, value]) => ({name, value: verbatim(value)}))
+
+/** -e and --env-file's KEY=VALUE entries, as written (the kubelet would expand $(VAR)). */
+export const userEnv = (entries: string[]): V1EnvVar[] =>
+  entries.map((e) => ({name: e.slice(0, e.indexOf('=') < 0 ? undefined : e.indexOf('=')), value: verbatim(e.includes('=') ? e.slice(e.indexOf('=') + 1) : '')}))
+
+/** A debugger's command: the wrapper for its streams, then the words it runs, all escaped for the kubelet (the wrapper's $$ too). */
+export const wrapperCommand = (streams: {tty: boolean; stdin: boolean}, words: string[]): string[] => ['sh', '-c', verbatim(wrapperFor(streams)), 'mindbg', ...words.map(verbatim)]
 
 /** Where a volume that the target mounts with a subPath is mounted whole (ephemeral containers cannot use subPath). */
 export const WHOLE_VOLUMES_DIR = '/mindbg-volumes'
@@ -568,7 +590,7 @@ export function restrictedCompliant(sc: V1SecurityContext, targetUid: number | u
   return result
 }
 
-function parseNumericUser(user: string): [number, number | undefined] {
+export function parseNumericUser(user: string): [number, number | undefined] {
   const m = /^(\d+)(?::(\d+))?$/.exec(user)
   if (!m) throw usageError(`--user "${user}": Kubernetes needs a numeric UID[:GID]`, 'Use --user 1000 or --user 1000:1000.')
   return [Number(m[1]), m[2] === undefined ? undefined : Number(m[2])]

@@ -39,7 +39,7 @@ export async function handleAccessReview(pathname: string, req: IncomingMessage,
   if (!attrs && !nonResource) throw badRequest('SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified')
   let allowed = true
   if (attrs) {
-    if ((attrs.group ?? '') !== '' || !['pods', 'namespaces', '*'].includes(attrs.resource ?? '')) allowed = user.allow.some((r) => r.resources.includes('*') && r.verbs.includes('*'))
+    if ((attrs.group ?? '') !== '' || !['pods', 'namespaces', 'nodes', '*'].includes(attrs.resource ?? '')) allowed = user.allow.some((r) => r.resources.includes('*') && r.verbs.includes('*'))
     else {
       try {
         authorize(user, {verb: attrs.verb ?? '', resource: attrs.resource,

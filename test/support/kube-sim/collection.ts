@@ -1,15 +1,14 @@
 /**
- * The generic read verbs shared by pods and namespaces: get (object, Table, PartialObjectMetadata), list (with
+ * The generic read verbs shared by pods, namespaces and nodes: get (object, Table, PartialObjectMetadata), list (with
  * label/field selectors and resourceVersion semantics) and watch.
  */
 import {type Call, type SimContext, withKind, withoutKind} from './context.ts'
 import {sendJSON} from './http-util.ts'
 import {parseFieldSelector, parseLabelSelector} from './selectors.ts'
 import {expired} from './status.ts'
-import type {Obj, Resource} from './store.ts'
+import {KIND, type Obj} from './store.ts'
 import {representationOf, toPartialMetadata, toPartialMetadataList, toTable} from './table.ts'
 
-export const KIND: Record<Resource, string> = {pods: 'Pod', namespaces: 'Namespace'}
 
 export function respondObject(call: Call, code: number, o: Obj, headers: Record<string, string> = {}): void {
   const rep = representationOf(call.req)

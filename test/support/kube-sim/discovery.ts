@@ -35,6 +35,9 @@ export function apiResourceList(ephemeralContainers: boolean): object {
   const resources: object[] = [
     {name: 'namespaces', singularName: 'namespace', namespaced: false, kind: 'Namespace',
       verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['ns'], storageVersionHash: 'Q3oi5N2YM8M='},
+    // Read-only here: the simulator's one node is its own (see nodes-api.ts).
+    {name: 'nodes', singularName: 'node', namespaced: false, kind: 'Node', verbs: ['get', 'list', 'watch'], shortNames: ['no'],
+      storageVersionHash: 'XwShjMxG9Fs='},
     {name: 'pods', singularName: 'pod', namespaced: true, kind: 'Pod',
       verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'], shortNames: ['po'],
       categories: ['all'], storageVersionHash: 'xPOwRZ+Yhw8='},
@@ -45,7 +48,7 @@ export function apiResourceList(ephemeralContainers: boolean): object {
     {name: 'pods/status', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get']},
   ]
   if (ephemeralContainers) {
-    resources.splice(3, 0, {name: 'pods/ephemeralcontainers', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get', 'patch', 'update']})
+    resources.splice(resources.findIndex((r) => (r as {name: string}).name === 'pods/exec'), 0, {name: 'pods/ephemeralcontainers', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get', 'patch', 'update']})
   }
   return {kind: 'APIResourceList', groupVersion: 'v1', resources}
 }

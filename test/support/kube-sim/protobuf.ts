@@ -119,7 +119,8 @@ const SCHEMAS: Record<string, Schema> = {
       5: ['resource', 'string'], 6: ['subresource', 'string'], 7: ['name', 'string']}],
     2: ['nonResourceAttributes', {1: ['path', 'string'], 2: ['verb', 'string']}],
   }]},
-  DeleteOptions: {1: ['gracePeriodSeconds', 'optint'], 3: ['orphanDependents', 'optbool'], 4: ['propagationPolicy', 'string']},
+  DeleteOptions: {1: ['gracePeriodSeconds', 'optint'], 2: ['preconditions', {1: ['uid', 'string'], 2: ['resourceVersion', 'string']}],
+    3: ['orphanDependents', 'optbool'], 4: ['propagationPolicy', 'string'], 5: ['dryRun', 'strings']},
   // What `kubectl debug --copy-to` POSTs. Probes, lifecycle, affinity and other deep structures are not decoded.
   Pod: {1: ['metadata', OBJECT_META], 2: ['spec', POD_SPEC]},
 }

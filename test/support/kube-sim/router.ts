@@ -11,6 +11,7 @@ import {apiGroupList, handleAccessReview} from './access-review.ts'
 import {apiResourceList, apiVersions, VERSION} from './discovery.ts'
 import {rejectUpgrade, sendError, sendJSON, toApiError} from './http-util.ts'
 import {handleNamespaces} from './namespaces-api.ts'
+import {handleNodes} from './nodes-api.ts'
 import {openapiV3CoreV1, openapiV3Root} from './openapi.ts'
 import {getPod, handlePods} from './pods-api.ts'
 import {badRequest, methodNotAllowed, pathNotFound} from './status.ts'
@@ -42,8 +43,8 @@ export function parseResourcePath(pathname: string): ResourcePath | undefined {
     rest = rest.slice(2)
   }
   const [resource, name, subresource, ...extra] = rest
-  if (extra.length > 0 || (resource !== 'pods' && resource !== 'namespaces')) return undefined
-  if (resource === 'namespaces' && namespace !== undefined) return undefined
+  if (extra.length > 0 || (resource !== 'pods' && resource !== 'namespaces' && resource !== 'nodes')) return undefined
+  if (resource !== 'pods' && namespace !== undefined) return undefined
   const out: ResourcePath = {resource, watchPath}
   if (namespace !== undefined) out.namespace = namespace
   if (name !== undefined) out.name = name
@@ -109,7 +110,8 @@ export class Router {
         // Pods live in namespaces: /api/v1/pods is list/watch across all namespaces only.
         if (p.namespace === undefined && verb !== 'list' && verb !== 'watch') throw pathNotFound()
         await handlePods(this.ctx, call)
-      } else await handleNamespaces(this.ctx, call)
+      } else if (p.resource === 'nodes') await handleNodes(this.ctx, call)
+      else await handleNamespaces(this.ctx, call)
     } catch (err) {
       const e = toApiError(err)
       if (e.status.code >= 500) this.ctx.log(`error: ${err instanceof Error ? err.stack : String(err)}`)

@@ -3,7 +3,7 @@
  * Label: `a=b`, `a==b`, `a!=b`, `a in (x,y)`, `a notin (x)`, `a`, `!a`, comma-separated (AND).
  * Field: only the fields the real server indexes for the resource (pods: metadata.name, metadata.namespace,
  * spec.nodeName, spec.restartPolicy, spec.schedulerName, spec.serviceAccountName, status.phase, status.podIP,
- * status.nominatedNodeName; namespaces: metadata.name, status.phase), `=`, `==`, `!=`.
+ * status.nominatedNodeName; namespaces: metadata.name, status.phase; nodes: metadata.name, spec.unschedulable), `=`, `==`, `!=`.
  */
 import {badRequest} from './status.ts'
 import type {Obj, Resource} from './store.ts'
@@ -79,6 +79,10 @@ const FIELDS: Record<Resource, Record<string, (o: Obj) => string>> = {
   namespaces: {
     'metadata.name': (o) => o.metadata?.name ?? '',
     'status.phase': (o) => o.status?.phase ?? '',
+  },
+  nodes: {
+    'metadata.name': (o) => o.metadata?.name ?? '',
+    'spec.unschedulable': (o) => String(o.spec?.unschedulable === true),
   },
 }
 

@@ -16,6 +16,7 @@ import type {SimContext} from './context.ts'
 import {DockerBackend, LABEL, OWNER_LABEL} from './docker-backend.ts'
 import {kubeconfigText, writeKubeconfigFile} from './kubeconfig.ts'
 import {newNamespace} from './namespaces-api.ts'
+import {type EngineInfo, newNode} from './nodes-api.ts'
 import {Router} from './router.ts'
 import {Store} from './store.ts'
 import {ALL_PROTOCOLS, StreamServer} from './streams.ts'
@@ -38,6 +39,13 @@ export interface KubeSimOptions {
   runningReportDelayMs?: number
   /** Delay from ErrImagePull to ImagePullBackOff, doubling per retry (default 1000 ms). */
   pullBackoffMs?: number
+  /**
+   * First crash-loop back-off of a restarted container (default 1000 ms; a kubelet's is 10 s), doubling per restart up
+   * to 30x (a kubelet's 5 min). The first restart after an exit is immediate, as on a kubelet.
+   */
+  restartBackoffMs?: number
+  /** Name of the simulator's one node (default 'kube-sim'): pods are bound to it, `kubectl debug node/NAME` targets it. */
+  nodeName?: string
   /** Image of the per-pod pause container (must be local and have `sleep`). */
   pauseImage?: string
   /** Port on 127.0.0.1 (default: a free one). */
@@ -51,6 +59,8 @@ export interface KubeSim {
   url: string
   port: number
   instanceId: string
+  /** The simulator's one node (`kubectl debug node/NAME`): options.nodeName, default 'kube-sim'. */
+  nodeName: string
   /** PEM of the self-signed server certificate (also the kubeconfig's certificate-authority-data). */
   caPem: string
   /** Bearer token of a user by name ('admin' by default). */
@@ -63,7 +73,7 @@ export interface KubeSim {
   compactHistory(options?: {expireWatches?: boolean}): void
   /** How many watches are being served now. */
   readonly openWatches: number
-  /** Docker ids (pause included) of a pod. */
+  /** Docker ids of a pod: the pause, each container's current instance and the previous one it keeps after a restart. */
   dockerIdsOf(namespace: string, pod: string): string[]
   /** Changes the exec/attach WebSocket subprotocols accepted from now on (e.g. ['v4.channel.k8s.io']). */
   setStreamProtocols(protocols: string[]): void
@@ -107,6 +117,8 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
   const docker = options.docker ?? new Docker()
   await reapOrphans(docker, log)
   const store = new Store(options.historyLimit ?? 1000)
+  const nodeName = options.nodeName ?? 'kube-sim'
+  store.create('nodes', newNode(nodeName, (await docker.info()) as EngineInfo))
   store.create('namespaces', newNamespace('default'))
   for (const ns of options.namespaces ?? []) {
     const spec = typeof ns === 'string' ? {name: ns} : ns
@@ -118,17 +130,18 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     }
   }
   const backend = new DockerBackend({
-    docker, store, instanceId, log,
+    docker, store, instanceId, log, nodeName,
     pauseImage: options.pauseImage ?? 'mindbg-fixture/busybox:local',
     runningReportDelayMs: options.runningReportDelayMs ?? 300,
     pullBackoffMs: options.pullBackoffMs ?? 1000,
+    restartBackoffMs: options.restartBackoffMs ?? 1000,
   })
   await backend.start()
   const ctx: SimContext = {
     store, backend, docker, log,
     watches: new WatchHub(store, options.bookmarkIntervalMs ?? 1000),
     streams: new StreamServer(docker),
-    nodeName: 'kube-sim',
+    nodeName,
     ephemeralContainers: options.ephemeralContainers ?? true,
     protocols: options.protocols ?? ALL_PROTOCOLS,
   }
@@ -167,6 +180,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     url,
     port,
     instanceId,
+    nodeName,
     caPem: tls.cert,
     token: tokenOf,
     kubeconfig,

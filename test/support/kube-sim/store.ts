@@ -11,7 +11,10 @@
  */
 
 export type Obj = Record<string, any>
-export type Resource = 'pods' | 'namespaces'
+export type Resource = 'pods' | 'namespaces' | 'nodes'
+
+/** The kind of each resource's objects (watch events and single-object answers carry it). */
+export const KIND: Record<Resource, string> = {pods: 'Pod', namespaces: 'Namespace', nodes: 'Node'}
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED'
 
 export interface StoreEvent {
@@ -34,7 +37,7 @@ export class Store {
   /** Events older than this are forgotten: watching from an rv < oldestRv is 410. */
   oldestRv = 1000
   readonly historyLimit: number
-  private readonly objects = new Map<Resource, Map<string, Obj>>([['pods', new Map()], ['namespaces', new Map()]])
+  private readonly objects = new Map<Resource, Map<string, Obj>>([['pods', new Map()], ['namespaces', new Map()], ['nodes', new Map()]])
   private history: StoreEvent[] = []
   private readonly listeners = new Set<Listener>()
 

@@ -1,7 +1,7 @@
 /**
  * Server-side printing. `kubectl get` asks for `Accept: application/json;as=Table;v=v1;g=meta.k8s.io,...` and prints
  * whatever columns the server returns: without this a plain PodList prints only NAME and AGE. The columns and the
- * STATUS/READY logic follow pkg/printers/internalversion/printers.go (printPod, printNamespace); the server always
+ * STATUS/READY logic follow pkg/printers/internalversion/printers.go (printPod, printNamespace, printNode); the server always
  * generates the wide cells, kubectl hides priority-1 columns unless `-o wide`.
  * Also answers `as=PartialObjectMetadata[List]` (metadata-only clients).
  */
@@ -72,6 +72,42 @@ const COLUMNS: Record<Resource, object[]> = {
     {name: 'Status', type: 'string', format: '', description: 'The status of the namespace', priority: 0},
     {name: 'Age', type: 'string', format: '', description: AGE_DESC, priority: 0},
   ],
+  nodes: [
+    {name: 'Name', type: 'string', format: 'name', description: NAME_DESC, priority: 0},
+    {name: 'Status', type: 'string', format: '', description: 'The status of the node', priority: 0},
+    {name: 'Roles', type: 'string', format: '', description: 'The roles of the node', priority: 0},
+    {name: 'Age', type: 'string', format: '', description: AGE_DESC, priority: 0},
+    {name: 'Version', type: 'string', format: '', description: 'Kubelet Version reported by the node.', priority: 0},
+    {name: 'Internal-IP', type: 'string', format: '', description: 'List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node\'s address in its own status or consumers of the downward API (status.hostIP).', priority: 1},
+    {name: 'External-IP', type: 'string', format: '', description: 'List of addresses reachable to the node. Queried from cloud provider, if available. More info: https://kubernetes.io/docs/reference/node/node-status/#addresses Note: This field is declared as mergeable, but the merge key is not sufficiently unique, which can cause data corruption when it is merged. Callers should instead use a full-replacement patch. See https://pr.k8s.io/79391 for an example. Consumers should assume that addresses can change during the lifetime of a Node. However, there are some exceptions where this may not be possible, such as Pods that inherit a Node\'s address in its own status or consumers of the downward API (status.hostIP).', priority: 1},
+    {name: 'OS-Image', type: 'string', format: '', description: 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).', priority: 1},
+    {name: 'Kernel-Version', type: 'string', format: '', description: "Kernel Version reported by the node from 'uname -r' (e.g. 3.16.0-0.bpo.4-amd64).", priority: 1},
+    {name: 'Container-Runtime', type: 'string', format: '', description: 'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).', priority: 1},
+  ],
+}
+
+/** printNode: STATUS from the Ready condition (plus SchedulingDisabled), ROLES from node-role labels, the wide cells. */
+function nodeCells(node: Obj): unknown[] {
+  const ready = (node.status?.conditions ?? []).find((c: Obj) => c.type === 'Ready')
+  const status = [ready?.status === 'True' ? 'Ready' : ready ? 'NotReady' : 'Unknown']
+  if (node.spec?.unschedulable) status.push('SchedulingDisabled')
+  const labels: Record<string, string> = node.metadata?.labels ?? {}
+  const roles = new Set<string>()
+  for (const [k, v] of Object.entries(labels)) {
+    if (k.startsWith('node-role.kubernetes.io/')) roles.add(k.slice('node-role.kubernetes.io/'.length))
+    else if (k === 'kubernetes.io/role' && v) roles.add(v)
+  }
+  const address = (type: string): string => (node.status?.addresses ?? []).find((a: Obj) => a.type === type)?.address ?? '<none>'
+  const info: Obj = node.status?.nodeInfo ?? {}
+  return [node.metadata.name, status.join(','), roles.size > 0 ? [...roles].sort().join(',') : '<none>', age(node),
+    info.kubeletVersion ?? '', address('InternalIP'), address('ExternalIP'), info.osImage || '<unknown>',
+    info.kernelVersion || '<unknown>', info.containerRuntimeVersion || '<unknown>']
+}
+
+/** When the container's previous instance ended (0: never restarted). */
+const finishedAt = (c: Obj): number => {
+  const t = Date.parse(c.lastState?.terminated?.finishedAt ?? '')
+  return Number.isNaN(t) ? 0 : t
 }
 
 /** printPod: READY, STATUS (the reason logic), RESTARTS, AGE, then the wide cells. */
@@ -80,6 +116,7 @@ function podCells(pod: Obj): {cells: unknown[]; conditions?: object[]} {
   const phase: string = status.phase ?? ''
   let reason: string = status.reason || phase
   let restarts = 0
+  let lastRestart = 0
   let ready = 0
   const total = (pod.spec?.containers ?? []).length
   let initializing = false
@@ -87,6 +124,7 @@ function podCells(pod: Obj): {cells: unknown[]; conditions?: object[]} {
   for (let i = 0; i < inits.length; i++) {
     const c = inits[i]!
     restarts += c.restartCount ?? 0
+    lastRestart = Math.max(lastRestart, finishedAt(c))
     const t = c.state?.terminated
     const w = c.state?.waiting
     if (t && t.exitCode === 0) continue
@@ -99,11 +137,13 @@ function podCells(pod: Obj): {cells: unknown[]; conditions?: object[]} {
   const initialized = (status.conditions ?? []).some((c: Obj) => c.type === 'Initialized' && c.status === 'True')
   if (!initializing || initialized) {
     restarts = 0
+    lastRestart = 0
     let hasRunning = false
     const statuses: Obj[] = status.containerStatuses ?? []
     for (let i = statuses.length - 1; i >= 0; i--) {
       const c = statuses[i]!
       restarts += c.restartCount ?? 0
+      lastRestart = Math.max(lastRestart, finishedAt(c))
       const w = c.state?.waiting
       const t = c.state?.terminated
       if (w?.reason) reason = w.reason
@@ -120,7 +160,9 @@ function podCells(pod: Obj): {cells: unknown[]; conditions?: object[]} {
   }
   if (pod.metadata?.deletionTimestamp && phase !== 'Succeeded' && phase !== 'Failed') reason = 'Terminating'
   const podIP = status.podIPs?.[0]?.ip || '<none>'
-  const cells = [pod.metadata.name, `${ready}/${total}`, reason, String(restarts), age(pod), podIP,
+  // "3 (12s ago)": the restarts and how long since the last one ended, as printPod shows them.
+  const restartCell = restarts !== 0 && lastRestart > 0 ? `${restarts} (${humanDuration(Date.now() - lastRestart)} ago)` : String(restarts)
+  const cells = [pod.metadata.name, `${ready}/${total}`, reason, restartCell, age(pod), podIP,
     pod.spec?.nodeName || '<none>', status.nominatedNodeName || '<none>', '<none>']
   let conditions: object[] | undefined
   if (phase === 'Succeeded') conditions = [{type: 'Completed', status: 'True', reason: 'Succeeded', message: 'The pod has completed successfully.'}]
@@ -138,7 +180,8 @@ export function toTable(resource: Resource, objects: Obj[], resourceVersion: str
   const rows = objects.map((o) => {
     const {cells, conditions} = resource === 'pods'
       ? podCells(o)
-      : {cells: [o.metadata.name, o.status?.phase ?? '', age(o)], conditions: undefined}
+      : resource === 'nodes' ? {cells: nodeCells(o), conditions: undefined}
+        : {cells: [o.metadata.name, o.status?.phase ?? '', age(o)], conditions: undefined}
     const row: Obj = {cells}
     if (conditions) row.conditions = conditions
     const obj = rowObject(o, includeObject)

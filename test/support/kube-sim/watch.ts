@@ -15,11 +15,10 @@
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type {Matcher} from './selectors.ts'
 import {ApiError, badRequest, expired, makeStatus} from './status.ts'
-import type {Obj, Resource, Store, StoreEvent} from './store.ts'
+import {KIND, type Obj, type Resource, type Store, type StoreEvent} from './store.ts'
 import {type Representation, toPartialMetadata, toTable} from './table.ts'
 import {boolParam} from './http-util.ts'
 
-const KIND: Record<Resource, string> = {pods: 'Pod', namespaces: 'Namespace'}
 
 export interface WatchRequest {
   resource: Resource
