@@ -31,5 +31,6 @@ await build({
   plugins: [shareErrors],
 })
 await build({...common, entryPoints: ['src/backends/docker/reaper.ts'], outfile: 'dist/reaper.js'})
+await build({...common, entryPoints: ['src/backends/kubernetes/kube-reaper.ts'], outfile: 'dist/kube-reaper.js'})
 await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)

@@ -7,7 +7,7 @@ import {getAsset, isSea} from 'node:sea'
  */
 export const insideSingleExecutable = isSea()
 
-/** Set (to "1") in the environment of the executable started as the reaper (src/cli/single-executable.ts). */
+/** Set in the environment of the executable started as a reaper: "1" Docker's, "kubernetes" for owned pods (src/cli/single-executable.ts). */
 export const REAPER_ROLE_ENV = 'MINDBG_SEA_REAPER'
 
 /** One of the files build/sea.mjs embedded, by name; undefined outside the executable or when it has none. */

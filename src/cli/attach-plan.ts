@@ -3,9 +3,9 @@ import {parseDuration} from '../domain/duration.js'
 import {MindbgError, usageError} from '../domain/errors.js'
 import {CONTROL, printable} from '../domain/printable.js'
 import {DEFAULT_PROFILE, isRootUser, type Profile, PROFILES} from '../domain/profiles.js'
-import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
+import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeImageSource, type CopyRequest, type ImageSource, PULL_POLICIES, type PullPolicy, type StreamMode} from '../domain/request.js'
 import {imageReferenceProblem} from '../images/reference.js'
-import {defaultRuntime, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
+import {defaultRuntime, isNodeRef, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
 import type {MindbgConfig} from './config.js'
@@ -34,6 +34,8 @@ export type AttachPlan = AttachRequest & {dryRun: boolean}
 const CREATION_FLAGS = creationFlags(ATTACH_FLAGS)
 const ONLY_FOR: Record<Runtime, string[]> = {docker: flagsOnlyFor(ATTACH_FLAGS, 'docker'), kubernetes: flagsOnlyFor(ATTACH_FLAGS, 'kubernetes')}
 const OTHER: Record<Runtime, Runtime> = {docker: 'kubernetes', kubernetes: 'docker'}
+/** Docker's flags that a node debugger takes too (its /host is a filesystem to chroot into). */
+const NODES_TOO = new Set(['chroot'])
 
 // Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
 const CAPABILITIES = new Set(
@@ -51,11 +53,12 @@ export function planAttach(input: AttachInput): AttachPlan {
   const streams = streamMode(input)
   const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg, defaultRuntime(input.env)), flags)
   const runtime = target?.runtime ?? 'docker'
-  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]))
+  const node = target !== undefined && isNodeRef(target)
+  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]) && !(node && NODES_TOO.has(f)))
   if (misplaced) {
     throw runtime === 'docker'
       ? usageError(`--${misplaced} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
-      : usageError(`--${misplaced} is not available for Kubernetes targets`, 'Drop it, or target a Docker container.')
+      : usageError(`--${misplaced} is not available for Kubernetes targets${NODES_TOO.has(misplaced) ? ' other than nodes' : ''}`, 'Drop it, or target a Docker container.')
   }
   const backend: BackendOptions = kubeConnection(flags)
 
@@ -79,13 +82,66 @@ export function planAttach(input: AttachInput): AttachPlan {
   if (flags.reuse && input.command.length > 0) {
     throw usageError('--reuse re-attaches to a running debugger shell and takes no command', 'Drop the command, or drop --reuse.')
   }
-  return {kind: 'new', target, request: debuggerRequest(input), streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+  const request = debuggerRequest(input)
+  const copy = copyRequest(flags)
+  if (copy) {
+    if (flags.reuse) throw usageError('--reuse and --copy-to: a copy is new by definition', 'Drop one of them.')
+    if (isNodeRef(target)) throw usageError(`--copy-to copies a pod; node/${target.node} is a node`, 'Name a pod: pod/NAME --copy-to NAME.')
+    request.copy = copy
+  }
+  return {kind: 'new', target, request, streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+}
+
+const COPY_ONLY = ['set-image', 'hold', 'keep', 'keep-labels', 'keep-annotations', 'keep-liveness', 'keep-readiness', 'keep-startup', 'keep-init-containers', 'same-node', 'replace'] as const
+/** A pod name (DNS-1123 subdomain), as the API server checks it. */
+const POD_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/
+
+/** --copy-to and its companions, checked as kubectl checks them; undefined without --copy-to. */
+export function copyRequest(flags: AttachFlags): CopyRequest | undefined {
+  const name = flags['copy-to']
+  if (name === undefined) {
+    const stray = COPY_ONLY.find((f) => given(flags[f]))
+    if (stray) throw usageError(`--${stray} may only be used with --copy-to`, 'Debug a copy of the pod: --copy-to NAME.')
+    return undefined
+  }
+  if (!POD_NAME.test(name) || name.length > 253) throw usageError(`bad --copy-to "${printable(name)}": not a valid pod name`, 'Lower-case letters, digits, "-" and ".", e.g. --copy-to web-debug.')
+  const setImages = (flags['set-image'] ?? []).flatMap((v) => v.split(',')).map((pair) => {
+    const eq = pair.indexOf('=')
+    const container = pair.slice(0, eq).trim()
+    const image = pair.slice(eq + 1).trim()
+    if (eq <= 0 || !image) throw usageError(`bad --set-image "${printable(pair)}"`, 'Use --set-image CONTAINER=IMAGE, or "*=IMAGE" for every container.')
+    const problem = imageReferenceProblem(image)
+    if (problem) throw usageError(`bad image reference "${printable(image)}" for container ${container}: ${problem}`, 'Use [REGISTRY/]NAME[:TAG][@sha256:DIGEST].')
+    return {container, image}
+  })
+  return {
+    name,
+    setImages,
+    keep: {
+      labels: Boolean(flags['keep-labels']),
+      annotations: Boolean(flags['keep-annotations']),
+      liveness: Boolean(flags['keep-liveness']),
+      readiness: Boolean(flags['keep-readiness']),
+      startup: Boolean(flags['keep-startup']),
+      initContainers: flags['keep-init-containers'] ?? true,
+    },
+    sameNode: Boolean(flags['same-node']),
+    replace: Boolean(flags.replace),
+    // The original is gone with --replace: the copy is not deleted after the session.
+    keepCopy: Boolean(flags.keep) || Boolean(flags.replace),
+    hold: Boolean(flags.hold),
+  }
 }
 
 /** -n and -c complete a pod reference; they may not contradict what the reference itself says. */
 export function kubeFlagsInto(target: TargetRef, flags: Pick<AttachFlags, 'namespace' | 'target-container' | 'target'>): TargetRef {
   const targetFlag = targetContainer(flags)
   if (target.runtime !== 'kubernetes') return target
+  if ('node' in target) {
+    if (targetFlag !== undefined) throw usageError(`-c/--target names a container of a pod; node/${target.node} is a node`, 'Drop -c, or name a pod: pod/NAME/CONTAINER.')
+    // -n: where the debugger pod is made (the namespace's Pod Security must allow host namespaces).
+    return flags.namespace === undefined ? target : {...target, namespace: flags.namespace}
+  }
   if (target.namespace !== undefined && flags.namespace !== undefined && flags.namespace !== target.namespace) {
     throw usageError(`the target names namespace ${target.namespace} but --namespace says ${flags.namespace}`)
   }

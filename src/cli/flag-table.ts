@@ -63,7 +63,8 @@ export function kubeConnection(flags: FlagValues<typeof KUBE_FLAGS>): BackendOpt
 /** How the new debugger is made: `attach` and every later command that starts debuggers. */
 export const DEBUGGER_FLAGS = table({
   'cap-add': {kind: 'string', multiple: true, description: 'Add a Linux capability to the debugger (repeatable).', helpGroup: 'SECURITY', creation: true},
-  chroot: {kind: 'boolean', description: "Run with the target's filesystem as / (debug tools stay on PATH); writes nothing into the target.", creation: true, runtime: 'docker'},
+  // Also for node/NAME (src/cli/attach-plan.ts NODES_TOO): the node's filesystem as /.
+  chroot: {kind: 'boolean', description: "Run with the target's filesystem (a node's, for node/NAME) as / (debug tools stay on PATH); writes nothing into the target.", creation: true, runtime: 'docker'},
   env: {kind: 'string', char: 'e', multiple: true, description: 'Set KEY=VALUE in the debugger, or KEY to copy it from here (repeatable).', creation: true},
   'env-file': {kind: 'string', multiple: true, description: "Read variables from a file of KEY=VALUE lines, as docker's --env-file (repeatable; -e wins).", creation: true},
   image: {kind: 'string', description: 'Debug image (default: MINDBG_IMAGE, else the config file, else a pinned static busybox).', helpGroup: 'IMAGE', creation: true},
@@ -109,8 +110,25 @@ export function targetContainer(flags: {'target-container'?: string | undefined;
   return c ?? target
 }
 
+/** kubectl debug --copy-to and its companions (same names, same defaults as kubectl 1.34); attach only. */
+export const COPY_FLAGS = table({
+  'copy-to': {kind: 'string', description: 'Kubernetes: debug a copy of the pod, made under this name, with the debugger as one of its containers (kubectl debug --copy-to); deleted after the session.', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'set-image': {kind: 'string', multiple: true, description: 'With --copy-to: CONTAINER=IMAGE in the copy, "*=IMAGE" for every container (repeatable, or comma-separated as kubectl).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  hold: {kind: 'boolean', description: "With --copy-to: the target container's entrypoint waits until you start it from the debugger with mindbg-release (a crash-looping or distroless target).", helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  keep: {kind: 'boolean', description: 'With --copy-to: keep the copy after the session (mindbg says how to delete it).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'keep-labels': {kind: 'boolean', description: "With --copy-to: keep the pod's labels (kubectl's default: dropped, so that no Service or controller picks the copy up).", helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'keep-annotations': {kind: 'boolean', description: "With --copy-to: keep the pod's annotations (default: dropped).", helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'keep-liveness': {kind: 'boolean', description: 'With --copy-to: keep the liveness probes (default: removed).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'keep-readiness': {kind: 'boolean', description: 'With --copy-to: keep the readiness probes (default: removed).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'keep-startup': {kind: 'boolean', description: 'With --copy-to: keep the startup probes (default: removed).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'keep-init-containers': {kind: 'boolean', allowNo: true, description: 'With --copy-to: run the init containers in the copy (default: on; --no-keep-init-containers to skip them).', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  'same-node': {kind: 'boolean', description: "With --copy-to: schedule the copy on the original's node.", helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+  replace: {kind: 'boolean', description: 'With --copy-to: delete the original pod once the copy exists.', helpGroup: 'KUBERNETES', creation: true, runtime: 'kubernetes'},
+})
+
 export const ATTACH_FLAGS = table({
   ...DEBUGGER_FLAGS,
+  ...COPY_FLAGS,
   ...KUBE_FLAGS,
   'detach-keys': {kind: 'string', description: 'Key sequence that detaches and leaves the debugger running.', default: DEFAULT_DETACH_KEYS},
   'dry-run': {kind: 'boolean', description: 'Show the debugger that would be created (image and why, user, namespaces) and stop.', creation: true},

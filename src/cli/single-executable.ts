@@ -20,9 +20,15 @@ export interface Embedded {
  * command discovery, whose map is set instead of imported), and computes the command manifest from the classes.
  */
 export async function runSingleExecutable({pjson, commands, manifest}: Embedded): Promise<void> {
-  if (process.env[REAPER_ROLE_ENV] === '1') {
+  const reaper = process.env[REAPER_ROLE_ENV]
+  if (reaper === '1') {
     // Started by the Docker watchdog (src/backends/docker/watchdog.ts) as `node dist/reaper.js` would be.
     await import('../backends/docker/reaper.js')
+    return
+  }
+  if (reaper === 'kubernetes') {
+    // Started by the watchdog of a pod mindbg made (src/backends/kubernetes/owned-pod.ts), as `node dist/kube-reaper.js`.
+    await import('../backends/kubernetes/kube-reaper.js')
     return
   }
   const argv = process.argv.slice(2)

@@ -44,6 +44,25 @@ export interface DebuggerRequest {
   custom: string | undefined
   /** How long to wait for the debugger to start (a pull included) where the runtime makes us wait. */
   startTimeoutMs: number
+  /** Kubernetes: debug a copy of the pod instead (--copy-to), with the debugger as one of its containers. */
+  copy?: CopyRequest | undefined
+}
+
+/** `--copy-to NAME` and its companions, with kubectl debug's meanings and defaults. */
+export interface CopyRequest {
+  name: string
+  /** --set-image CONTAINER=IMAGE (repeatable); container "*" is every container without one of its own. */
+  setImages: Array<{container: string; image: string}>
+  /** What the copy keeps of the original (kubectl 1.34's --keep-*: everything false but initContainers). */
+  keep: {labels: boolean; annotations: boolean; liveness: boolean; readiness: boolean; startup: boolean; initContainers: boolean}
+  /** Scheduled on the original's node. */
+  sameNode: boolean
+  /** The original is deleted once the copy exists. */
+  replace: boolean
+  /** The copy stays after the session (mindbg says how to delete it). */
+  keepCopy: boolean
+  /** The target container's entrypoint is held until the user starts it from the debugger (mindbg-release). */
+  hold: boolean
 }
 
 export const DEFAULT_START_TIMEOUT_MS = 120_000

@@ -8,6 +8,8 @@ export type Runtime = (typeof RUNTIMES)[number]
 export type TargetRef =
   | {runtime: 'docker'; ref: string; /** image://REF: the image's filesystem, no container of the user's */ image?: true}
   | {runtime: 'kubernetes'; pod: string; namespace?: string; container?: string}
+  /** node/NAME: a debugger pod on that node, in its host namespaces; `namespace` is where that pod is made. */
+  | {runtime: 'kubernetes'; node: string; namespace?: string}
 
 /**
  * Many targets by their labels (a runbook's `-l`): Docker containers' labels, or pods' labels in a namespace (or all).
@@ -92,6 +94,14 @@ export function parseTarget(input: string, bareNames: Runtime = 'docker'): Targe
       return kubernetesRef(input, pod, namespace, container)
     }
   }
+  // Before the bare names: `kubectl mindbg attach node/x` is a node too (kubectl's own spelling, as kubectl debug node/x).
+  if (raw.startsWith('node/') || raw.startsWith('nodes/')) {
+    const [, node, ...rest] = raw.split('/')
+    if (!node || rest.length > 0 || !DNS_SUBDOMAIN.test(node)) {
+      throw usageError(`bad node target "${input}"`, 'Use node/NAME, with the name as kubectl get nodes prints it.')
+    }
+    return {runtime: 'kubernetes', node}
+  }
   if (raw.startsWith('pod/') || raw.startsWith('pods/')) {
     const [, pod, container, ...rest] = raw.split('/')
     if (!pod || rest.length > 0) throw usageError(`bad Kubernetes target "${input}"`, 'Use pod/NAME or pod/NAME/CONTAINER.')
@@ -117,11 +127,14 @@ function imageRef(ref: string, input: string): TargetRef {
   return {runtime: 'docker', ref, image: true}
 }
 
+/** A reference to a node (node/NAME) rather than to a pod. */
+export const isNodeRef = (ref: TargetRef): ref is Extract<TargetRef, {node: string}> => ref.runtime === 'kubernetes' && 'node' in ref
+
 function kubernetesRef(input: string, pod: string, namespace: string | undefined, container: string | undefined): TargetRef {
   if (!DNS_SUBDOMAIN.test(pod) || (namespace !== undefined && !DNS_LABEL.test(namespace)) || (container !== undefined && !DNS_LABEL.test(container))) {
     throw usageError(`bad Kubernetes target "${input}"`, 'Pod, namespace and container names are lowercase DNS names.')
   }
-  const ref: TargetRef = {runtime: 'kubernetes', pod}
+  const ref: Extract<TargetRef, {pod: string}> = {runtime: 'kubernetes', pod}
   if (namespace !== undefined) ref.namespace = namespace
   if (container) ref.container = container
   return ref

@@ -42,6 +42,12 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
       if (found) return await runSession(async () => found, io, options)
       context.reporter.notice('mindbg: no running mindbg debugger to reuse next to this target; adding one')
     }
+    if (what.request.copy) {
+      // A copy is made whatever state the original is in (a crash loop is the reason for one).
+      refuseDebugger(target)
+      const plan = await backend.plan(target, what.request, what.streams, context)
+      return await runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
+    }
     return await withStandIn(backend, target, what.request, context, async (joined) => {
       const plan = await backend.plan(joined, what.request, what.streams, context)
       return runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
@@ -58,7 +64,8 @@ export async function planReport(what: Extract<AttachRequest, {kind: 'new'}>, co
     backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
     // Nothing is created for a dry run, a stand-in neither: what would be planned next to the target is shown.
-    if (!takesStandIn(backend, target)) requireRunning(target)
+    if (what.request.copy) refuseDebugger(target)
+    else if (!takesStandIn(backend, target)) requireRunning(target)
     return (await backend.plan(target, what.request, what.streams, context)).report
   } finally {
     backend.close()
@@ -95,6 +102,11 @@ export async function standInIfNeeded(backend: Backend, target: Target, request:
 /** A paused target is there, frozen: refused with how to unpause it, not snapshotted behind the user's back. */
 function takesStandIn(backend: Backend, target: Target): boolean {
   return (target.state === 'stopped' || target.state === 'restarting') && !target.isDebugger && backend.standIn !== undefined
+}
+
+/** A debugger is never a target, in whatever state it is. */
+function refuseDebugger(target: Target): void {
+  if (target.isDebugger) requireRunning({...target, state: 'running'})
 }
 
 /** A reference that must name exactly one target. */

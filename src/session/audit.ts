@@ -91,6 +91,7 @@ export function readAudit(path: string, sinceMs = 0): {records: AuditRecord[]; s
 /** How a reference reads in the log: as the user would type it. */
 export function describeRef(ref: TargetRef): string {
   if (ref.runtime === 'docker') return ref.ref
+  if ('node' in ref) return `node/${ref.node}`
   return `pod/${ref.namespace ? `${ref.namespace}/` : ''}${ref.pod}${ref.container ? `/${ref.container}` : ''}`
 }
 

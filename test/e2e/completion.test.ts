@@ -175,6 +175,7 @@ describe('bash', () => {
       ['mindbg attach k8s://staging/', ['//staging/api-0']],
       ['mindbg attach k8s://', ['//default/', '//staging/']],
       ['mindbg attach pod/web -c ', ['app']],
+      ['mindbg attach node/', ['node/kube-sim']],
     ])
   })
 

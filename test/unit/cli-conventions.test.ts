@@ -101,6 +101,12 @@ describe('-c/--target-container and --target (kubectl debug) are one setting', (
     expect(() => targetContainer({target: 'a', 'target-container': 'b'})).toThrow(/--target-container b and --target a name different containers/)
     expect(() => kubeFlagsInto({runtime: 'kubernetes', pod: 'web', container: 'a'}, {target: 'b'})).toThrow(/the target names container a but -c\/--target says b/)
   })
+
+  it('node/NAME: -n is where its debugger pod goes; -c names nothing there', () => {
+    expect(kubeFlagsInto({runtime: 'kubernetes', node: 'w1'}, {namespace: 'ops'})).toEqual({runtime: 'kubernetes', node: 'w1', namespace: 'ops'})
+    expect(kubeFlagsInto({runtime: 'kubernetes', node: 'w1'}, {})).toEqual({runtime: 'kubernetes', node: 'w1'})
+    expect(() => kubeFlagsInto({runtime: 'kubernetes', node: 'w1'}, {'target-container': 'app'})).toThrow(/node\/w1 is a node/)
+  })
 })
 
 describe('mindbg install docker-plugin: a link in $DOCKER_CONFIG/cli-plugins', () => {

@@ -33,6 +33,7 @@ function sources(): CompletionSources & {asked: KubeScope[]} {
     containers: async () => [{value: 'web-1'}, {value: 'db'}],
     pods: async (scope) => (asked.push(scope), pods[scope.namespace ?? 'default'] ?? []),
     podContainers: async (scope, pod) => (asked.push(scope), pod === 'web' ? [{value: 'app'}, {value: 'proxy'}] : []),
+    nodes: async (scope) => (asked.push(scope), [{value: 'worker-1', description: 'Ready'}, {value: 'worker-2', description: 'NotReady'}]),
     namespaces: async () => [{value: 'default'}, {value: 'staging'}],
     contexts: async () => [{value: 'prod'}, {value: 'dev'}],
     runbooks: () => [{value: 'triage', description: 'the usual checks'}],
@@ -85,7 +86,7 @@ describe('completion: commands and flags from the definitions', () => {
 
 describe('completion: targets', () => {
   it('offers running containers and where to go on for a pod', async () => {
-    expect(await at('attach ')).toEqual({values: ['db', 'k8s://', 'pod/', 'web-1'], directive: Directive.noFiles | Directive.noSpace})
+    expect(await at('attach ')).toEqual({values: ['db', 'k8s://', 'node/', 'pod/', 'web-1'], directive: Directive.noFiles | Directive.noSpace})
     expect(await at('attach w')).toEqual({values: ['web-1'], directive: Directive.noFiles})
     expect((await at('attach docker://')).values).toEqual(['docker://db', 'docker://web-1'])
     expect((await at('run triage --list d')).values).toEqual(['db'])
@@ -104,6 +105,16 @@ describe('completion: targets', () => {
     expect((await at('attach pod/web --target-container ', 'mindbg', given)).values).toEqual(['app', 'proxy'])
     expect((await at('attach -n ', 'mindbg', given)).values).toEqual(['default', 'staging'])
     expect((await at('attach --context=d', 'mindbg', given)).values).toEqual(['--context=dev'])
+  })
+
+  it('offers nodes after node/ (and nodes/), with the scope typed before', async () => {
+    const given = sources()
+    expect(await at('attach node/', 'mindbg', given)).toEqual({values: ['node/worker-1', 'node/worker-2'], directive: Directive.noFiles})
+    expect((await at('attach --context prod nodes/worker-2', 'kubectl', given)).values).toEqual(['nodes/worker-2'])
+    expect(given.asked.at(-1)).toEqual({context: 'prod'})
+    expect((await at('attach node/worker-1/', 'mindbg', given)).values).toEqual([])
+    expect((await at('cp node/w', 'mindbg', given)).values).toEqual(['node/worker-1:', 'node/worker-2:'])
+    expect((await at('attach n', 'kubectl', given)).values).toEqual(['node/'])
   })
 
   it('as a kubectl plugin, a bare name is a pod', async () => {

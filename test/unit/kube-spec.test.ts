@@ -34,6 +34,7 @@ describe('profiles, as kubectl debug applies them to ephemeral containers', () =
   it.each([
     ['general', {capabilities: {add: ['SYS_PTRACE']}}],
     ['baseline', undefined],
+    ['legacy', undefined],
     ['restricted', {runAsNonRoot: true, capabilities: {drop: ['ALL']}, allowPrivilegeEscalation: false, seccompProfile: {type: 'RuntimeDefault'}}],
     ['netadmin', {capabilities: {add: ['NET_ADMIN', 'NET_RAW']}}],
     ['sysadmin', {privileged: true}],

@@ -17,11 +17,17 @@ describe('parseTarget', () => {
     ['kubernetes://prod/api/app', {runtime: 'kubernetes', namespace: 'prod', pod: 'api', container: 'app'}],
     ['image://gcr.io/distroless/static:nonroot', {runtime: 'docker', ref: 'gcr.io/distroless/static:nonroot', image: true}],
     ['image://busybox', {runtime: 'docker', ref: 'busybox', image: true}],
+    ['node/worker-1', {runtime: 'kubernetes', node: 'worker-1'}],
+    ['nodes/ip-10-0-1-23.eu-west-1.compute.internal', {runtime: 'kubernetes', node: 'ip-10-0-1-23.eu-west-1.compute.internal'}],
   ])('%s', (input, expected) => {
     expect(parseTarget(input)).toEqual(expected)
   })
 
-  it.each(['', '  ', 'docker://', 'image://', 'image://Bad Ref', 'we b', 'web/x', '-web', 'pod/', 'pod/a/b/c', 'k8s://prod', 'k8s://Prod/api', 'pod/API'])(
+  it('node/NAME is a node for kubectl mindbg too (bare names are pods there)', () => {
+    expect(parseTarget('node/worker-1', 'kubernetes')).toEqual({runtime: 'kubernetes', node: 'worker-1'})
+  })
+
+  it.each(['', '  ', 'docker://', 'image://', 'image://Bad Ref', 'we b', 'web/x', '-web', 'pod/', 'pod/a/b/c', 'k8s://prod', 'k8s://Prod/api', 'pod/API', 'node/', 'node/a/b', 'node/Worker'])(
     'rejects %j as a usage error',
     (input) => {
       let error: unknown

@@ -58,6 +58,8 @@ export class KubeApi {
     readonly namespace: string,
     readonly context: string,
     readonly requestTimeoutMs: number,
+    /** What it was connected with: a reaper started for this session connects the same way (./owned-pod.ts). */
+    readonly connectOptions: KubeConnectOptions,
   ) {}
 
   static async connect(options: KubeConnectOptions): Promise<KubeApi> {
@@ -87,7 +89,7 @@ export class KubeApi {
     }
     const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace
     const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout)
+    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout, options)
   }
 
   /** The credentials and TLS options of the context, worked out once in a while, not per request. */
@@ -179,7 +181,9 @@ export class KubeApi {
   /** One request, the answer's bytes as they came (pods/log is text, possibly binary). */
   async requestBuffer(method: string, path: string, options: {body?: unknown; contentType?: string} = {}): Promise<Buffer> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
-    const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json'}
+    // Content-Length always: Node frames a DELETE's body neither with it nor chunked, and the server would read the
+    // body as the next request on the connection (DeleteOptions: preconditions, the grace period).
+    const headers: Record<string, string> = body === undefined ? {} : {'Content-Type': options.contentType ?? 'application/json', 'Content-Length': String(Buffer.byteLength(body))}
     const opts = await this.requestOptions(method, headers)
     const url = new URL(this.server + path)
     const lib = url.protocol === 'https:' ? httpsModule : httpModule

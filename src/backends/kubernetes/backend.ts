@@ -8,12 +8,18 @@ import type {Reporter} from '../../domain/reporter.js'
 import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
 import {invokingUser} from '../../domain/session.js'
 import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
+import {readImageCommand} from '../../images/image-config.js'
 import {siblingImage} from '../../images/sibling.js'
-import type {Backend, BackendOptions, Debugger, DebuggerPlan, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
+import type {Backend, BackendOptions, Debugger, DebuggerPlan, DebuggerSummary, ListScope, PlanContext, PrunedDebugger} from '../backend.js'
 import {KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
-import {KubeDebugger} from './debugger.js'
+import {ephemeralPlace, KubeDebugger} from './debugger.js'
+import {createNode, findNodeDebugger, isNodePlan, type NodePlan, planNode, resolveNode} from './node.js'
+import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
-import {type KubeDebugger as KubeDebuggerSummary, listDebuggers} from './list.js'
+import {listDebuggers} from './list.js'
+import {asCopied, buildPodCopy, entrypointOf, needsImageConfig} from './copy.js'
+import {type CopyPlanned, createCopy} from './copy-debugger.js'
+import {listOwnedPods, OWNED, ownedPodManifest, pruneOwnedPods} from './owned-pod.js'
 import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
@@ -25,6 +31,8 @@ interface KubePlan extends DebuggerPlan<KubeTarget> {
   readonly build: (podSecurity: PodSecurityLevel | undefined) => EphemeralSpec
   readonly podSecurity: PodSecurityLevel | undefined
   readonly session: string
+  /** --copy-to: the copy to create, with the debugger as one of its containers. */
+  readonly copy?: CopyPlanned
 }
 
 /**
@@ -32,7 +40,7 @@ interface KubePlan extends DebuggerPlan<KubeTarget> {
  * the container's PID namespace. Ephemeral containers cannot be deleted, so every debugger runs under a wrapper
  * that makes its processes end with the session's stream (./spec.ts).
  */
-export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
+export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubePlan | NodePlan> {
   readonly runtime = 'kubernetes'
   /** Per namespace: the Pod Security level it enforces, asked once, in parallel with the pod lookup. */
   private readonly levelOf = new Map<string, Promise<PodSecurityLevel | undefined>>()
@@ -43,10 +51,11 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     return new KubernetesBackend(await KubeApi.connect(options))
   }
 
-  async resolve(ref: TargetRef): Promise<KubeTarget[]> {
+  async resolve(ref: TargetRef): Promise<Array<KubeTarget | NodeTarget>> {
     if (ref.runtime !== 'kubernetes') throw new Error(`the Kubernetes backend was given a ${ref.runtime} reference`)
     const namespace = ref.namespace ?? this.api.namespace
     void this.enforcedLevel(namespace)
+    if ('node' in ref) return resolveNode(this.api, ref.node, namespace)
     let pod: V1Pod
     try {
       pod = await this.api.request<V1Pod>('GET', podPath(namespace, ref.pod))
@@ -83,9 +92,10 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     return targets.sort((a, b) => a.ref.localeCompare(b.ref))
   }
 
-  async plan(target: KubeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan> {
+  async plan(target: KubeTarget | NodeTarget, requested: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<KubePlan | NodePlan> {
+    const [custom, podSecurity] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcedLevel(target.namespace)])
+    if (isNodeTarget(target)) return planNode(target, requested, streams, context, {custom, podSecurity, session: sessionId()})
     const {pod, container, namespace} = target
-    const [custom, podSecurity] = await Promise.all([requested.custom === undefined ? undefined : readCustom(requested.custom), this.enforcedLevel(namespace)])
     let request = requested
     let imageReason = describeImageSource(request.imageSource, context.configPath)
     if (request.imageSource === 'sibling') {
@@ -96,9 +106,25 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     const identity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = ephemeralName(pod)
     const session = sessionId()
-    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod, target: container, request, streams, identity, name, podSecurity: level, custom, session})
+    const copy = request.copy
+    // A copy's debugger is made as an ephemeral one would be in a pod that shares its PID namespace.
+    const seen = copy ? asCopied(pod) : pod
+    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod: seen, target: container, request, streams, identity, name, podSecurity: level, custom, session})
     const spec = build(podSecurity)
     const sc = spec.container.securityContext
+    let copyPlan: CopyPlanned | undefined
+    if (copy) {
+      const original = pod.spec?.containers.find((c) => c.name === container)
+      const entrypoint = copy.hold && original ? entrypointOf(original, needsImageConfig(original) ? await readImageCommand(original.image ?? '', nodePlatform(pod)) : undefined) : undefined
+      const buildCopy = (level: PodSecurityLevel | undefined): {manifest: V1Pod; notes: string[]} => {
+        const dbg = level === podSecurity ? spec : build(level)
+        const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, ...(entrypoint ? {entrypoint} : {})})
+        const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName}, deadlineSeconds: copy.keepCopy ? null : undefined})
+        return {manifest, notes: [...dbg.notes, ...made.notes]}
+      }
+      const first = buildCopy(podSecurity)
+      copyPlan = {build: buildCopy, manifest: first.manifest, notes: first.notes, debugger: name, hold: copy.hold, keep: copy.keepCopy, replace: copy.replace}
+    }
     return {
       target,
       name,
@@ -110,6 +136,7 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
       build,
       podSecurity,
       session,
+      ...(copyPlan ? {copy: copyPlan} : {}),
       report: {
         runtime: 'kubernetes',
         target: {name: target.name, id: target.id, image: target.image, label: target.name, namespace, pod: target.podName, container},
@@ -118,16 +145,23 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
         pull: spec.container.imagePullPolicy ?? '',
         profile: request.profile,
         user: sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)',
-        joins: [`the pod's network and IPC`, `the PID namespace of ${container}`],
+        joins: copyPlan
+          ? [`a copy of the pod, ${namespace}/${copy!.name}, as one of its containers`, `its one PID namespace (shareProcessNamespace), with ${container}`]
+          : [`the pod's network and IPC`, `the PID namespace of ${container}`],
         name,
-        notes: spec.notes,
+        notes: copyPlan ? copyPlan.notes : spec.notes,
         command: request.command,
-        spec: spec.container,
+        // --copy-to: the whole copy, as it would be created.
+        spec: copyPlan ? copyPlan.manifest : spec.container,
       },
     }
   }
 
-  async create(plan: KubePlan, reporter: Reporter): Promise<Debugger> {
+  async create(plan: KubePlan | NodePlan, reporter: Reporter): Promise<Debugger> {
+    if (isNodePlan(plan)) return createNode(this.api, plan, reporter)
+    if (plan.copy) {
+      return createCopy(this.api, plan.target, plan.copy, {image: plan.image, streams: plan.streams, session: plan.session, startTimeoutMs: plan.request.startTimeoutMs}, reporter, refusedAt)
+    }
     const {namespace, podName} = plan.target
     let spec = plan.spec
     try {
@@ -146,16 +180,17 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     // In a shared PID namespace the wrapper finds the target's PID and says it (LOCATE_TARGET in spec.ts).
     const where = plan.target.pod.spec?.shareProcessNamespace === true ? 'in the shared PID namespace' : 'its filesystem is at /proc/1/root'
     const notice = plan.command.length === 0 ? `mindbg: ${plan.name} is next to ${plan.target.container} in pod ${namespace}/${podName}; ${where}` : undefined
-    return new KubeDebugger(this.api, plan.target, plan.name, plan.image, plan.streams, notice, {
+    return new KubeDebugger(this.api, plan.target, ephemeralPlace(plan.target, plan.name), plan.name, plan.image, plan.streams, notice, {
       session: plan.session,
       startTimeoutMs: plan.request.startTimeoutMs,
       sharedPidNamespace: plan.target.pod.spec?.shareProcessNamespace === true,
     })
   }
 
-  async find(query: {name?: string | undefined; target?: KubeTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
+  async find(query: {name?: string | undefined; target?: KubeTarget | NodeTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
     const target = query.target
     if (!target) throw usageError('re-attaching to a debugger in a pod needs the pod', 'Use: mindbg attach pod/NAME --session DEBUGGER (or --reuse).')
+    if (isNodeTarget(target)) return findNodeDebugger(this.api, target, query.name, streams)
     const pod = target.pod
     const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
     const mine = (pod.spec?.ephemeralContainers ?? []).filter(isMindbgDebugger)
@@ -173,15 +208,19 @@ export class KubernetesBackend implements Backend<KubeTarget, KubePlan> {
     }
     const mode: StreamMode = {...streams, stdin: true, tty: Boolean(found.tty)}
     const notice = `mindbg: re-attaching to ${found.name} in pod ${target.namespace}/${target.podName}${mode.tty ? '; press Enter for a prompt' : ''}`
-    return new KubeDebugger(this.api, target, found.name, found.image ?? '', mode, notice, undefined)
+    return new KubeDebugger(this.api, target, ephemeralPlace(target, found.name), found.name, found.image ?? '', mode, notice, undefined)
   }
 
-  list(scope: ListScope): Promise<KubeDebuggerSummary[]> {
-    return listDebuggers(this.api, Boolean(scope.allNamespaces))
+  /** The ephemeral debuggers, then the pods mindbg made (copies, node debuggers). */
+  async list(scope: ListScope): Promise<DebuggerSummary[]> {
+    const all = Boolean(scope.allNamespaces)
+    const [debuggers, pods] = await Promise.all([listDebuggers(this.api, all), listOwnedPods(this.api, all)])
+    return [...debuggers, ...pods]
   }
 
-  async prune(): Promise<PrunedDebugger[]> {
-    throw usageError('ephemeral containers cannot be removed from a pod', "mindbg's debuggers in pods end with their sessions; see them with: mindbg ls -n NAMESPACE")
+  /** Ephemeral containers cannot be removed from a pod (they end with their sessions); the pods mindbg made can. */
+  prune({all}: {all: boolean}): Promise<PrunedDebugger[]> {
+    return pruneOwnedPods(this.api, all)
   }
 
   close(): void {
@@ -260,6 +299,14 @@ function patchError(error: unknown, namespace: string, pod: string): unknown {
     return new MindbgError('sidecarFailed', `the API server rejected the debugger: ${causes.join('; ') || message}`, 'Check --custom and the flags (rerun with --debug for the full answer).', {cause: error})
   }
   return kubeError(error, {namespace, verb: 'patch', resource: 'pods/ephemeralcontainers'})
+}
+
+/**
+ * The platform of the pod's node, for an image index: the kubelet reports the node's, which a reader of pods cannot
+ * see without nodes access; a pod's image that ran there is of that platform, and mindbg's own CPU is the best guess.
+ */
+function nodePlatform(_pod: V1Pod): {os: string; architecture: string} {
+  return {os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch}
 }
 
 /** 12 random hex digits: tells this session's exit trailer from anything a command prints. */

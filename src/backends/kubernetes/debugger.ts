@@ -10,15 +10,20 @@ import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
+import {isNodeTarget, type NodeTarget} from './node-spec.js'
+import {podProgress} from './owned-pod.js'
 import type {KubeTarget} from './target.js'
-import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
-import {ControlFilters, type ControlMessage, exitTrailer, initRequest} from './control-message.js'
-import {exitTrailerPrefix, GO_AHEAD, initAnswer, initRequestEnd, initRequestPrefix, RELAY_END, relayChunk} from './spec.js'
+import {CHANNEL, closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
+import {ControlFilters, type ControlMessage, exitTrailer, initRequest, outputEnd} from './control-message.js'
+import {exitTrailerPrefix, GO_AHEAD, initAnswer, initRequestEnd, initRequestPrefix, outputEndMarker, RAW_INIT, RELAY_END, relayChunkHeader} from './spec.js'
 import {type PodVerdict, WatchCancelled, watchPod} from './watch.js'
 
 /** Waiting reasons of a container whose image cannot be had; with the config ones, of one that cannot start now. */
 const IMAGE_UNAVAILABLE = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
 const CANNOT_START = new Set([...IMAGE_UNAVAILABLE, 'CreateContainerConfigError', 'CreateContainerError'])
+/** Attach attempts before the debugger is reported running: every FIRST_RETRY_MS for EAGER_FOR_MS, then backing off. */
+const FIRST_RETRY_MS = 25
+const EAGER_FOR_MS = 2000
 /** How often an open session checks that the API server still answers (WebSocket ping). */
 const PING_EVERY_MS = 10_000
 
@@ -27,16 +32,43 @@ interface FreshDebugger {
   session: string
   startTimeoutMs: number
   sharedPidNamespace: boolean
+  /** A pod copy's target ends with the session (./copy.ts, DEAD_MAN): its end says nothing about the session's. */
+  targetEndsWithSession?: boolean
+  /**
+   * The go-ahead line, without its newline: empty, or (in a pod copy, where the target's container ID is known only
+   * once it runs) the target's container ID, which the wrapper uses to find the target's processes.
+   */
+  goAhead?: string
 }
 
-/** An ephemeral container of a pod: added by this session (`fresh`), or found again. */
+/**
+ * Where a debugger runs: an ephemeral container of the target's pod, or a container of a pod of mindbg's own (a
+ * node debugger, a pod copy), which `end` deletes and `leave` describes.
+ */
+export interface DebuggerPlace {
+  namespace: string
+  pod: string
+  container: string
+  /** end: deletes the pod; keep: a detach keeps it (awaited before the session lets go); leave: what to say then. */
+  ownPod?: {end(): Promise<void>; keep(): Promise<void>; leave(): string}
+}
+
+/** The place of an ephemeral debugger: the container `name` in the target's pod. */
+export const ephemeralPlace = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
+
+/** The status of the debugger's container in its pod: a regular container's in a pod of its own, else an ephemeral one's. */
+const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined =>
+  (place.ownPod ? p.status?.containerStatuses : p.status?.ephemeralContainerStatuses)?.find((s) => s.name === place.container)
+
+/** A debugger in a pod: added by this session (`fresh`), or found again. */
 export class KubeDebugger implements Debugger {
   readonly runtime = 'kubernetes'
   readonly fresh: boolean
 
   constructor(
     private readonly api: KubeApi,
-    readonly target: KubeTarget,
+    readonly target: KubeTarget | NodeTarget,
+    readonly place: DebuggerPlace,
     readonly name: string,
     readonly image: string,
     readonly streams: StreamMode,
@@ -56,21 +88,27 @@ export class KubeDebugger implements Debugger {
     } catch (error) {
       // Ended between the lookup and the attach: its log holds the output.
       if (error instanceof KubeStatusError && error.code === 400) return new KubeLink(this.api, this, 'ended', undefined)
-      throw kubeError(error, {namespace: this.target.namespace, verb: 'create', resource: 'pods/attach'})
+      throw kubeError(error, {namespace: this.place.namespace, verb: 'create', resource: 'pods/attach'})
     }
   }
 
-  /** Its processes end with the session's stream (see the wrappers in ./spec.ts); the container stays in the pod. */
-  async end(): Promise<void> {}
+  /**
+   * Its processes end with the session's stream (see the wrappers in ./spec.ts); an ephemeral container stays in the
+   * pod, a pod of its own is deleted.
+   */
+  async end(): Promise<void> {
+    await this.place.ownPod?.end()
+  }
 
   leave(): string {
-    const {namespace, podName} = this.target
-    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach pod/${podName} -n ${namespace} --session ${this.name}`
+    if (this.place.ownPod) return this.place.ownPod.leave()
+    const {namespace, pod} = this.place
+    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach pod/${pod} -n ${namespace} --session ${this.name}`
   }
 }
 
 const attachPath = (d: KubeDebugger): string =>
-  `${podPath(d.target.namespace, d.target.podName, 'attach')}?container=${encodeURIComponent(d.name)}&stdin=true&stdout=true&stderr=${!d.streams.tty}&tty=${d.streams.tty}`
+  `${podPath(d.place.namespace, d.place.pod, 'attach')}?container=${encodeURIComponent(d.place.container)}&stdin=true&stdout=true&stderr=${!d.streams.tty}&tty=${d.streams.tty}`
 
 /**
  * The attach stream of a debugger, or ('ended') its log when it ended before anyone attached. The exit code comes
@@ -110,6 +148,11 @@ class KubeLink implements DebuggerLink {
     // A new debugger without a terminal runs a wrapper that ends its stderr with the exit code.
     const trailer = fresh && !dbg.streams.tty ? exitTrailer(exitTrailerPrefix(fresh.session)) : undefined
     this.trailer = trailer
+    // ... and its stdout with a marker: with both, all of the output came and the session is over, without waiting
+    // for the stream to close (the runtime tearing the container down).
+    const outputEnded = fresh && !dbg.streams.tty ? outputEnd(outputEndMarker(fresh.session)) : undefined
+    let complete: () => void = () => {}
+    const completed = new Promise<void>((resolve) => (complete = resolve))
     // A new debugger's wrapper asks for mindbg-init first thing after the go-ahead (on a terminal, in its output):
     // the user's input waits until it has its answer, which goes down the same stdin.
     const initAsk = fresh ? initRequest(initRequestPrefix(fresh.session, dbg.streams.tty), initRequestEnd(dbg.streams.tty)) : undefined
@@ -119,10 +162,11 @@ class KubeLink implements DebuggerLink {
     const answerInit = (): void => {
       if (initHandled || initAsk?.value === undefined) return
       initHandled = true
-      const requested = initAsk.value
+      const raw = initAsk.value.endsWith(RAW_INIT)
+      const requested = raw ? initAsk.value.slice(0, -RAW_INIT.length) : initAsk.value
       const arch = initArch(requested)
       const binary = arch && initBinary(arch)
-      if (requested !== '-') send(stdinFrame(initAnswer(binary)))
+      if (requested !== '-') send(stdinFrame(initAnswer(binary, raw)))
       if (!binary) {
         const why = requested === '-' ? 'no writable /tmp, /var/tmp, /run or /dev/shm, or no uname, chmod or stty in the image' : `this build of mindbg has none for ${requested}`
         reporter?.notice(`mindbg: mindbg-init cannot run in the debugger (${why}): what the session leaves running stays as zombies in the target`)
@@ -130,7 +174,7 @@ class KubeLink implements DebuggerLink {
       initAnswered()
     }
     const filters = {
-      stdout: new ControlFilters(initAsk && dbg.streams.tty ? [initAsk] : []),
+      stdout: new ControlFilters([...(initAsk && dbg.streams.tty ? [initAsk] : []), ...(outputEnded ? [outputEnded] : [])]),
       stderr: new ControlFilters([...(initAsk && !dbg.streams.tty ? [initAsk] : []), ...(trailer ? [trailer] : [])]),
     }
     const releaseHeld: Partial<Record<'stdout' | 'stderr', NodeJS.Timeout>> = {}
@@ -142,6 +186,7 @@ class KubeLink implements DebuggerLink {
       answerInit()
       // A prompt such as "confirm" ends like the start of a trailer: show it if nothing follows soon.
       if (filter.holding) releaseHeld[kind] = setTimeout(() => output.push(kind, filter.release()), 50)
+      if (trailer?.value !== undefined && outputEnded?.value !== undefined) complete()
     }
     ws.on('message', (data: Buffer) => {
       const message = decode(data)
@@ -152,6 +197,12 @@ class KubeLink implements DebuggerLink {
       ws.once('close', () => resolve())
       ws.once('error', () => resolve())
       if (ws.readyState === ws.CLOSED) resolve()
+      // The wrapper is exiting: closing the stream now is what its end would do a moment later.
+      void completed.then(() => {
+        this.finished = true
+        resolve()
+        this.closeStream()
+      })
     }).then(() => {
       initAnswered()
       for (const kind of ['stdout', 'stderr'] as const) {
@@ -178,7 +229,9 @@ class KubeLink implements DebuggerLink {
         throw new MindbgError(
           'engineUnreachable',
           `the connection to the API server was lost during the session (no answer to a ping within ${PING_EVERY_MS / 1000} s); the debugger ${dbg.name} may still run`,
-          `Get back in once the cluster answers: mindbg attach pod/${dbg.target.podName} -n ${dbg.target.namespace} --reuse`,
+          dbg.place.ownPod
+            ? `It ends once the cluster answers and sees the stream closed; meanwhile: kubectl get pod ${dbg.place.pod} -n ${dbg.place.namespace}`
+            : `Get back in once the cluster answers: mindbg attach pod/${dbg.place.pod} -n ${dbg.place.namespace} --reuse`,
         )
       }
       if (this.closedByUs) {
@@ -199,7 +252,9 @@ class KubeLink implements DebuggerLink {
       const relay = fresh !== undefined && !dbg.streams.tty
       const v5 = ws.protocol === STREAM_CLOSE_PROTOCOL
       this.input = new Writable({
-        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => send(stdinFrame(relay ? relayChunk(chunk) : chunk), done)),
+        // As for Docker's (INPUT_BUFFER there): stdin keeps being read while a frame is on its way.
+        highWaterMark: 1024 * 1024,
+        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => send(relay ? relayFrame(chunk) : stdinFrame(chunk), done)),
         final: (done) =>
           void initDone.then(() => {
             if (relay) send(stdinFrame(Buffer.from(RELAY_END)), done)
@@ -214,7 +269,7 @@ class KubeLink implements DebuggerLink {
 
   async start(): Promise<void> {
     // Every new debugger waits for this line before it runs anything: no output is lost before the attach.
-    if (this.fresh) this.send(stdinFrame(Buffer.from(GO_AHEAD)))
+    if (this.fresh) this.send(stdinFrame(Buffer.from(`${this.fresh.goAhead ?? ''}${GO_AHEAD}`)))
   }
 
   resize(size: {rows: number; columns: number}): void {
@@ -228,15 +283,24 @@ class KubeLink implements DebuggerLink {
    * moment to arrive and act before the stream closes. A detach sends neither.
    */
   async close(reason: 'stop' | 'detach' = 'stop'): Promise<void> {
-    if (this.closedByUs || this.ws === 'ended') return
+    if (this.closedByUs || this.finished || this.ws === 'ended') return
     this.closedByUs = true
-    const ws = this.ws
+    if (reason === 'detach') await this.dbg.place.ownPod?.keep()
     if (this.dbg.streams.tty && reason === 'stop') {
       for (const key of ['\x03', '\x04']) {
         this.send(stdinFrame(Buffer.from(key)))
         await new Promise((r) => setTimeout(r, 200))
       }
     }
+    this.closeStream()
+  }
+
+  /** Whether the stream ended the session by its markers (see outputEndMarker), not by closing. */
+  private finished = false
+
+  private closeStream(): void {
+    if (this.ws === 'ended') return
+    const ws = this.ws
     ws.close()
     // A dead network would hold the closing handshake for 30 s.
     setTimeout(() => ws.terminate(), 1000).unref()
@@ -245,9 +309,13 @@ class KubeLink implements DebuggerLink {
   async checkTarget(): Promise<void> {
     // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
     // that shares one namespace among its containers it outlives the target, so ask.
+    if (this.fresh?.targetEndsWithSession) return
     if (this.trailer?.value !== undefined && !this.fresh?.sharedPidNamespace) return
-    const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(this.dbg.target.namespace, this.dbg.target.podName)))
-    const {namespace, podName, container} = this.dbg.target
+    // A node debugger has no target container to lose.
+    const target = this.dbg.target
+    if (isNodeTarget(target)) return
+    const pod = this.finalPod ?? (await this.api.request<V1Pod>('GET', podPath(target.namespace, target.podName)))
+    const {namespace, podName, container} = target
     if (!pod.status?.containerStatuses?.find((s) => s.name === container)?.state?.running) {
       throw new MindbgError('targetStopped', `target ${container} of pod ${namespace}/${podName} stopped during the session`, `See why: kubectl logs ${podName} -c ${container} -n ${namespace} --previous`)
     }
@@ -255,17 +323,15 @@ class KubeLink implements DebuggerLink {
 
   /** The debugger's exit code from the pod status, and its log when the stream missed the output. */
   private async fromStatus(output: DebuggerOutput, printLog: boolean): Promise<number> {
-    const {namespace, podName: pod} = this.dbg.target
+    const {namespace, pod} = this.dbg.place
+    const place = this.dbg.place
     const name = this.dbg.name
     try {
       const finalPod = await watchPod(
         this.api,
         namespace,
         pod,
-        (p) => {
-          const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
-          return status?.state?.terminated ? {done: true, value: p} : {done: false}
-        },
+        (p) => (statusIn(p, place)?.state?.terminated ? {done: true, value: p} : {done: false}),
         {
           timeoutMs: 15_000,
           onError: (error) => kubeError(error, {namespace, verb: 'watch', resource: 'pods'}),
@@ -273,7 +339,7 @@ class KubeLink implements DebuggerLink {
         },
       )
       this.finalPod = finalPod
-      const terminated = finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated
+      const terminated = statusIn(finalPod, place)?.state?.terminated
       if (terminated?.reason === 'StartError' && /executable file not found|no such file/i.test(terminated.message ?? '')) {
         throw new MindbgError(
           'commandNotFound',
@@ -281,8 +347,12 @@ class KubeLink implements DebuggerLink {
           "Use an image with a POSIX shell: the default busybox, the target's debug twin (--sibling), or any image with sh.",
         )
       }
-      if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(name)}`).catch(() => Buffer.alloc(0)))
-      return finalPod.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state?.terminated?.exitCode ?? 1
+      // The runtime could not start it at all (a privileged debugger on a host whose bounding set lacks capabilities).
+      if (terminated?.reason === 'StartError' || terminated?.reason === 'ContainerCannotRun') {
+        throw new MindbgError('sidecarFailed', `the debugger ${name} could not start: ${firstLine(terminated.message ?? terminated.reason)}`, '"unable to apply caps": the host cannot grant what was asked; drop --privileged (or --profile sysadmin) and add what you need with --cap-add.')
+      }
+      if (printLog) output.push('stdout', await this.api.requestBuffer('GET', `${podPath(namespace, pod, 'log')}?container=${encodeURIComponent(place.container)}`).catch(() => Buffer.alloc(0)))
+      return terminated?.exitCode ?? 1
     } finally {
       output.end()
     }
@@ -298,15 +368,21 @@ async function waitForStart(
   signal: AbortSignal,
   onWaiting: (reason: string) => void,
 ): Promise<V1ContainerStatus> {
-  const {namespace, podName: pod} = dbg.target
+  const {namespace, pod} = dbg.place
   const name = dbg.name
   let lastWaiting = ''
   let lastReason = ''
   const judge = (p: V1Pod): PodVerdict<V1ContainerStatus> => {
     // Cancelled (the session attached): no more notices.
     if (signal.aborted) return {done: false}
-    const status = p.status?.ephemeralContainerStatuses?.find((s) => s.name === name)
+    const status = statusIn(p, dbg.place)
     if (status?.state?.running || status?.state?.terminated) return {done: true, value: status}
+    // A pod of its own can fail as a whole before its container exists (the kubelet refused it: OutOfcpu,
+    // NodeAffinity; deleted meanwhile): owned-pod.ts reads that, and waiting reasons, as for any pod mindbg makes.
+    if (dbg.place.ownPod) {
+      const progress = podProgress(p, dbg.place.container)
+      if (progress.kind === 'failed') throw progress.error
+    }
     const waiting = status?.state?.waiting
     onWaiting(waiting?.reason ?? '')
     const text = waiting?.reason ? `${waiting.reason}${waiting.message ? `: ${waiting.message}` : ''}` : ''
@@ -335,8 +411,9 @@ async function waitForStart(
 
 /**
  * Attaches to a new debugger as soon as it runs. The kubelet reports a started container only at its next relist
- * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, backing
- * off from 50 ms to 1 s (a pull can take a while) and pausing while the kubelet reports that the image cannot be
+ * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, every
+ * 25 ms for 2 s (a container usually starts within that: each ms waited is a ms of every session), then backing
+ * off to 1 s (a pull can take a while), and pausing while the kubelet reports that the image cannot be
  * had, while the watch reports waiting reasons, decides that the debugger ended before anyone attached ('ended':
  * its log holds the output), or gives up at the start timeout (or when the session is stopped meanwhile).
  */
@@ -347,7 +424,8 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
   let reported: V1ContainerStatus | undefined
   let failed: unknown
   let wake = (): void => {}
-  let delay = 50
+  let delay = FIRST_RETRY_MS
+  let eager = Date.now() + EAGER_FOR_MS
   // While the kubelet says the image cannot be had (or the container not created), no attach can work: wait for news.
   let hopeless = false
   const onWaiting = (reason: string): void => {
@@ -355,7 +433,8 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
     hopeless = CANNOT_START.has(reason)
     if (was && !hopeless) {
       // The image came after all: the container may start any moment now.
-      delay = 50
+      delay = FIRST_RETRY_MS
+      eager = Date.now() + EAGER_FOR_MS
       wake()
     }
   }
@@ -379,7 +458,7 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
         return await api.websocket(path, reported ? PROTOCOLS : PROTOCOLS.filter((p) => p !== STREAM_CLOSE_PROTOCOL))
       } catch (error) {
         const notYet = error instanceof KubeStatusError && error.code !== 401 && error.code !== 403
-        if (!notYet) throw kubeError(error, {namespace: dbg.target.namespace, verb: 'create', resource: 'pods/attach'})
+        if (!notYet) throw kubeError(error, {namespace: dbg.place.namespace, verb: 'create', resource: 'pods/attach'})
         // Reported running and still refused (a kubelet says 500, a proxy may say 400): it ended in between. The
         // pod status will say so, or that it did not.
         if (reported) return 'ended'
@@ -394,7 +473,7 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
           resolve()
         }
       })
-      if (!waitForNews) delay = Math.min(delay * 1.5, 1000)
+      if (!waitForNews && Date.now() > eager) delay = Math.min(delay * 1.5, 1000)
     }
   } finally {
     // Not awaited: the session must take over the stream's events at once. The watch ends on its own.
@@ -402,3 +481,6 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
     stop.removeEventListener('abort', cancelOnStop)
   }
 }
+
+/** One chunk of input for RELAY_WRAPPER (relayChunk in ./spec.ts) in a stdin frame, copied once instead of twice. */
+const relayFrame = (data: Buffer): Buffer => Buffer.concat([Buffer.from([CHANNEL.stdin]), Buffer.from(relayChunkHeader(data.length)), data])

@@ -38,8 +38,15 @@ export function describeTarget(pod: V1Pod, namespace: string, podName: string, c
   const subject = `container ${container} of pod ${podName}`
   if (status?.state?.running) return state('running', subject, 'running', '')
   const logs = `Look at its logs: kubectl logs ${podName} -c ${container} -n ${namespace}`
-  if (status?.state?.terminated) return state('stopped', subject, `terminated, exit code ${status.state.terminated.exitCode}`, logs)
+  // An ephemeral container joins a running container's namespaces: one that crashes has none to join between its runs.
+  const copy = `An ephemeral container cannot join a container that is not running: debug a copy whose entrypoint waits for you, mindbg attach pod/${podName} -n ${namespace} -c ${container} --copy-to ${podName}-debug --hold (${logs.replace('Look at its logs: ', 'logs: ')} --previous)`
+  const restarts = status?.restartCount ?? 0
   const waiting = status?.state?.waiting?.reason
-  return state(waiting === 'CrashLoopBackOff' ? 'restarting' : 'pending', subject, waiting ?? 'not started', logs)
+  if (waiting === 'CrashLoopBackOff') return state('restarting', subject, `CrashLoopBackOff, ${restarts} restart${restarts === 1 ? '' : 's'}`, copy)
+  if (status?.state?.terminated) {
+    const detail = `terminated, exit code ${status.state.terminated.exitCode}${restarts > 0 ? `, ${restarts} restart${restarts === 1 ? '' : 's'}` : ''}`
+    return state(restarts > 0 ? 'restarting' : 'stopped', subject, detail, copy)
+  }
+  return state('pending', subject, waiting ?? 'not started', restarts > 0 ? copy : logs)
 }
 

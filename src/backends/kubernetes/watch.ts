@@ -81,7 +81,13 @@ export async function watchPod<T>(
                 failure = podGone(namespace, name)
                 return stop()
               }
-              result = judge(event.object)
+              // A judge may decide that waiting is pointless by throwing: that is the answer, not a crash of the stream.
+              try {
+                result = judge(event.object)
+              } catch (error) {
+                failure = error as Error
+                return stop()
+              }
               if (result.done) stop()
             },
             thisWatch.signal,

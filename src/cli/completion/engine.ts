@@ -63,6 +63,8 @@ export interface CompletionSources {
   containers(): Promise<Candidate[]>
   pods(scope: KubeScope): Promise<Candidate[]>
   podContainers(scope: KubeScope, pod: string): Promise<Candidate[]>
+  /** The cluster's nodes (node/NAME: a debugger in the node's host namespaces). */
+  nodes(scope: KubeScope): Promise<Candidate[]>
   namespaces(scope: KubeScope): Promise<Candidate[]>
   contexts(scope: KubeScope): Promise<Candidate[]>
   runbooks(): Candidate[]
@@ -91,6 +93,7 @@ const REST_IS_TARGETS = new Set(['run'])
 const DYNAMIC_FLAG_VALUES = new Set(['namespace', 'context', 'target-container'])
 const KUBE_SCHEMES = ['k8s://', 'kubernetes://']
 const POD_PREFIXES = ['pod/', 'pods/']
+const NODE_PREFIXES = ['node/', 'nodes/']
 
 export async function complete(input: CompletionInput): Promise<Completion> {
   const words = input.words.length > 0 ? input.words : ['']
@@ -302,6 +305,8 @@ async function targets(current: string, suffix: string, {scope, input}: Context)
     if (container === undefined) return {candidates: named(`${scheme}${namespace}/`, await sources.pods(inNamespace)), directive: Directive.noFiles}
     return {candidates: named(`${scheme}${namespace}/${pod}/`, await sources.podContainers(inNamespace, pod)), directive: Directive.noFiles}
   }
+  const node = NODE_PREFIXES.find((p) => current.startsWith(p))
+  if (node) return {candidates: current.slice(node.length).includes('/') ? [] : named(node, await sources.nodes(scope)), directive: Directive.noFiles}
   const kind = POD_PREFIXES.find((p) => current.startsWith(p)) ?? (mode === 'kubectl' ? '' : undefined)
   if (kind !== undefined) {
     const [pod = '', container] = current.slice(kind.length).split('/')
@@ -315,7 +320,10 @@ async function targets(current: string, suffix: string, {scope, input}: Context)
 
 /** Where to go on for a pod: offered next to the bare names. */
 function kubeHints(mode: CompletionMode): Candidate[] {
-  const hints = [{value: 'k8s://', description: 'a pod in a namespace: k8s://NAMESPACE/POD[/CONTAINER]'}]
+  const hints = [
+    {value: 'k8s://', description: 'a pod in a namespace: k8s://NAMESPACE/POD[/CONTAINER]'},
+    {value: 'node/', description: "a node: node/NAME (its host's processes, network and filesystem)"},
+  ]
   return mode === 'kubectl' ? hints : [{value: 'pod/', description: 'a pod in the current namespace: pod/NAME[/CONTAINER]'}, ...hints]
 }
 

@@ -36,6 +36,13 @@ interface PodList {
   items?: Array<{metadata?: {name?: string}; status?: {phase?: string}; spec?: {containers?: Array<{name?: string; image?: string}>}}>
 }
 
+interface NodeList {
+  items?: Array<{metadata?: {name?: string}; status?: {conditions?: Array<{type?: string; status?: string}>}}>
+}
+
+const nodeReadiness = (node: NonNullable<NodeList['items']>[number]): string =>
+  node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' ? 'Ready' : 'NotReady'
+
 /** The live sources: the Docker engine's running containers, the cluster's pods and namespaces, the kubeconfig. */
 export function liveSources(env: NodeJS.ProcessEnv, onError: (error: unknown) => void, budgetMs = SOURCE_BUDGET_MS): CompletionSources {
   const bounded = (work: (signal: AbortSignal) => Promise<Candidate[]>): Promise<Candidate[]> => withinBudget(work, budgetMs, onError)
@@ -68,6 +75,11 @@ export function liveSources(env: NodeJS.ProcessEnv, onError: (error: unknown) =>
       bounded(async () => {
         const found = await kubeGet<NonNullable<PodList['items']>[number]>(scope, (namespace, podPath) => podPath(namespace, pod))
         return (found.spec?.containers ?? []).flatMap((c) => (c.name ? [{value: c.name, description: c.image ?? ''}] : []))
+      }),
+    nodes: (scope) =>
+      bounded(async () => {
+        const list = await kubeGet<NodeList>(scope, () => '/api/v1/nodes')
+        return (list.items ?? []).flatMap((n) => (n.metadata?.name ? [{value: n.metadata.name, description: nodeReadiness(n)}] : []))
       }),
     namespaces: (scope) =>
       bounded(async () => {

@@ -1,0 +1,136 @@
+import type {V1Pod} from '@kubernetes/client-node'
+
+import {MindbgError} from '../../domain/errors.js'
+import type {Reporter} from '../../domain/reporter.js'
+import type {StreamMode} from '../../domain/request.js'
+import type {Debugger, DebuggerLink} from '../backend.js'
+import {type KubeApi, podPath} from './api.js'
+import {RELEASE_COMMAND} from './copy.js'
+import {KubeDebugger} from './debugger.js'
+import {OwnedPod} from './owned-pod.js'
+import {describeTarget, type KubeTarget} from './target.js'
+
+export interface CopyPlanned {
+  /** The copy as it will be created (mindbg's labels included), for a Pod Security level. */
+  build: (level: 'privileged' | 'baseline' | 'restricted' | undefined) => {manifest: V1Pod; notes: string[]}
+  manifest: V1Pod
+  notes: string[]
+  debugger: string
+  hold: boolean
+  keep: boolean
+  replace: boolean
+}
+
+/**
+ * Creates the copy (after Pod Security refused it at a level mindbg could not see, once more at that level), deletes
+ * the original with --replace, and returns its debugger. Whatever fails after the copy exists deletes it again.
+ */
+export async function createCopy(
+  api: KubeApi,
+  original: KubeTarget,
+  copy: CopyPlanned,
+  session: {image: string; streams: StreamMode; session: string; startTimeoutMs: number},
+  reporter: Reporter,
+  refusedAt: (message: string) => 'privileged' | 'baseline' | 'restricted' | undefined,
+): Promise<Debugger> {
+  let {manifest, notes} = copy
+  let owned: OwnedPod
+  try {
+    owned = await OwnedPod.create(api, manifest)
+  } catch (error) {
+    // The namespace's label may be invisible to us (no "get namespaces"), but the refusal names the level.
+    const level = error instanceof MindbgError && /Pod Security refused/.test(error.message) ? refusedAt(error.message) : undefined
+    if (!level) throw error
+    ;({manifest, notes} = copy.build(level))
+    owned = await OwnedPod.create(api, manifest)
+  }
+  try {
+    for (const note of notes) reporter.notice(`mindbg: ${note}`)
+    if (copy.replace) {
+      // As kubectl: the original goes as soon as the copy exists, at once (grace period 0).
+      await api.request('DELETE', podPath(original.namespace, original.podName), {body: {kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0}})
+      reporter.notice(`mindbg: --replace: pod ${original.namespace}/${original.podName} deleted`)
+    }
+  } catch (error) {
+    await owned.delete()
+    throw error
+  }
+  const target = original.container
+  const where = `${owned.namespace}/${owned.name}`
+  const notice = [
+    `mindbg: ${copy.debugger} is in ${owned.namespace}/${owned.name}, a copy of pod ${original.namespace}/${original.podName}, next to ${target} (one PID namespace)`,
+    ...(copy.hold ? [`mindbg: ${target} is held: run ${RELEASE_COMMAND} in the debugger to start its entrypoint (its output and exit code follow; run it again to restart it)`] : []),
+  ]
+  // A one-shot command's output is the user's data: only --hold is worth a word then.
+  const shown = session.streams.tty ? notice : notice.slice(1)
+  return new CopyDebugger(api, owned, copy, original, session, reporter, shown.length > 0 ? shown.join('\n') : undefined)
+}
+
+/** The debugger in a copy: the pod's own container, attached as an ephemeral one is; the copy ends with it. */
+class CopyDebugger implements Debugger {
+  readonly runtime = 'kubernetes'
+  readonly fresh = true
+  readonly name: string
+  readonly image: string
+  readonly streams: StreamMode
+  target: KubeTarget
+
+  constructor(
+    private readonly api: KubeApi,
+    private readonly owned: OwnedPod,
+    private readonly copy: CopyPlanned,
+    original: KubeTarget,
+    private readonly session: {image: string; streams: StreamMode; session: string; startTimeoutMs: number},
+    private readonly reporter: Reporter,
+    readonly notice: string | undefined,
+  ) {
+    this.name = copy.debugger
+    this.image = session.image
+    this.streams = session.streams
+    this.target = copyTarget(owned.created, owned.namespace, owned.name, original.container)
+  }
+
+  async attach(signal: AbortSignal, reporter: Reporter): Promise<DebuggerLink> {
+    // The copy's own failures first, in words (unschedulable, an image, the hold init container).
+    const {pod} = await this.owned.waitRunning(this.name, {timeoutMs: this.session.startTimeoutMs, signal, reporter})
+    this.target = copyTarget(pod, this.owned.namespace, this.owned.name, this.target.container)
+    // Containers start in order and the debugger is the last: the target's container ID is known by now (if it has
+    // started at all), and the go-ahead tells the wrapper, which then finds the target's processes by it.
+    const id = pod.status?.containerStatuses?.find((s) => s.name === this.target.container)?.containerID?.replace(/^[a-z0-9-]+:\/\//, '') ?? ''
+    // The copy is the debugger's own pod: a detach keeps it (marked before mindbg lets go), the end deletes it.
+    const place = {namespace: this.owned.namespace, pod: this.owned.name, container: this.name, ownPod: {end: () => this.end(), keep: () => this.keepOnDetach(), leave: () => this.leave()}}
+    const inner = new KubeDebugger(this.api, this.target, place, this.name, this.image, this.streams, this.notice, {
+      session: this.session.session,
+      startTimeoutMs: this.session.startTimeoutMs,
+      // The target of a copy may end at the end (the debugger ends the pod's processes): not a target that "stopped".
+      sharedPidNamespace: false,
+      targetEndsWithSession: true,
+      goAhead: id,
+    })
+    return inner.attach(signal, reporter)
+  }
+
+  async end(): Promise<void> {
+    if (!this.copy.keep) return this.owned.delete()
+    const how = await this.owned.keep()
+    // With --replace the copy is all that is left of the pod.
+    this.reporter.notice(`mindbg: ${this.copy.replace ? '--replace' : '--keep'}: the copy ${this.owned.namespace}/${this.owned.name} is kept; delete it with: ${how}`)
+  }
+
+  private kept: Promise<string> | undefined
+
+  private async keepOnDetach(): Promise<void> {
+    this.kept ??= this.owned.keep()
+    await this.kept
+  }
+
+  leave(): string {
+    void this.keepOnDetach()
+    const {namespace, name} = this.owned
+    return `mindbg: detached from ${this.name}; it keeps running in the copy ${namespace}/${name}.\nRe-attach: kubectl attach -it ${name} -n ${namespace} -c ${this.name}\nDelete the copy: kubectl delete pod ${name} -n ${namespace}`
+  }
+}
+
+function copyTarget(pod: V1Pod, namespace: string, name: string, container: string): KubeTarget {
+  return {runtime: 'kubernetes', namespace, podName: name, container, pod, ...describeTarget(pod, namespace, name, container)}
+}
