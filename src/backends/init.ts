@@ -1,4 +1,6 @@
-import {readFileSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {readFileSync, statSync} from 'node:fs'
+import {fileURLToPath} from 'node:url'
 
 import {embeddedFile, insideSingleExecutable} from './sea.js'
 
@@ -21,6 +23,8 @@ export function initArch(platformOrMachine: string | undefined): InitArch | unde
 }
 
 const binaries = new Map<InitArch, Buffer | undefined>()
+/** Where each binary was read from (a directory URL), outside the single executable. */
+const foundIn = new Map<InitArch, URL>()
 
 /**
  * The binary for `arch`, or undefined when this build has none. Looked for next to the bundle (dist/init/) and next
@@ -32,6 +36,7 @@ export function initBinary(arch: InitArch): Buffer | undefined {
   for (const dir of insideSingleExecutable ? [] : ['./init/', '../../init/']) {
     try {
       binary = readFileSync(new URL(`${dir}mindbg-init-${arch}`, import.meta.url))
+      foundIn.set(arch, new URL(dir, import.meta.url))
       break
     } catch {
       // not there: the next place, or none
@@ -39,4 +44,24 @@ export function initBinary(arch: InitArch): Buffer | undefined {
   }
   binaries.set(arch, binary)
   return binary
+}
+
+/**
+ * The binary for `arch` as a file of this machine whose name holds its content's hash (build/init.mjs writes
+ * dist/init/by-hash/), for a local engine to bind-mount into a sidecar instead of copying it in (the copy makes
+ * Docker mount the container and re-execute itself to untar: ~70-150 ms of every session). Content-addressed, so
+ * that an engine which sees another filesystem under the same path (a socket passed into a container) finds no
+ * file there, or one with these very bytes, never another build's init. Undefined in the single executable (its
+ * init is an asset, not a file) and when the file is missing.
+ */
+export function initHostPath(arch: InitArch): string | undefined {
+  const binary = initBinary(arch)
+  const dir = foundIn.get(arch)
+  if (!binary || !dir) return undefined
+  const path = fileURLToPath(new URL(`by-hash/mindbg-init-${arch}-${createHash('sha256').update(binary).digest('hex').slice(0, 16)}`, dir))
+  try {
+    return statSync(path).size === binary.length ? path : undefined
+  } catch {
+    return undefined
+  }
 }

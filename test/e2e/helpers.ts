@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {afterAll, beforeAll} from 'vitest'
+import {afterAll, beforeAll, expect} from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = `${ROOT}bin/run.js`
@@ -163,6 +163,29 @@ export function sidecarsOf(target: string): string[] {
   const id = docker('inspect', '--format', '{{.Id}}', target)
   const out = docker('ps', '-a', '-q', '--filter', `label=org.mindbg.target=${id}`)
   return out ? out.split('\n') : []
+}
+
+/** Running sidecars of `target` (what `docker ps` lists), by name. */
+export function runningSidecarsOf(target: string): string[] {
+  const id = docker('inspect', '--format', '{{.Id}}', target)
+  const out = docker('ps', '-q', '--filter', `label=org.mindbg.target=${id}`)
+  return out ? out.split('\n') : []
+}
+
+/**
+ * How long the engine may take to remove a sidecar whose command has ended, after mindbg has exited (AutoRemove:
+ * mindbg exits on the exit code, README "What a script can rely on"). Typically 60-160 ms on Docker and 130-500 ms
+ * on Podman on the 2-core CI VM under load.
+ */
+export const REMOVAL_MS = 2000
+
+/**
+ * What a script can rely on once mindbg has exited: no sidecar of `target` runs any more (`docker ps`), at once; none
+ * is left in any state (`docker ps -a`) moments later.
+ */
+export async function expectSidecarsGone(target: string): Promise<void> {
+  expect(runningSidecarsOf(target)).toEqual([])
+  await waitFor(`no sidecar of ${target} left`, () => sidecarsOf(target).length === 0, REMOVAL_MS, 20)
 }
 
 /**

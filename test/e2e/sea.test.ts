@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
 import {PtySession} from '../support/pty.js'
-import {collect, MARKER, mindbg, ROOT, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor, waitForSidecar} from './helpers.js'
+import {collect, expectSidecarsGone, MARKER, mindbg, ROOT, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor, waitForSidecar} from './helpers.js'
 
 const executable = (cpu: string): string => join(ROOT, `dist/sea/mindbg-linux-${cpu}`)
 const NATIVE = executable(arch())
@@ -56,7 +56,7 @@ describe('the single executable', () => {
     expect(r.stdout).toMatch(/\/\.mindbg-init sh -c/)
     expect(r.stdout).toContain(MARKER)
     expect(r.code).toBe(7)
-    expect(sidecarsOf(web())).toEqual([])
+    await expectSidecarsGone(web())
   })
 
   it('opens an interactive shell on a terminal: typed commands run, its exit code is passed on', async () => {
@@ -70,7 +70,7 @@ describe('the single executable', () => {
     } finally {
       await s.close()
     }
-    expect(sidecarsOf(web())).toEqual([])
+    await expectSidecarsGone(web())
   })
 
   it('pipes stdin through a command and back unchanged', async () => {

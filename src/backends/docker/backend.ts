@@ -1,3 +1,4 @@
+import {existsSync, readFileSync} from 'node:fs'
 import type {Duplex} from 'node:stream'
 import {type Readable, Writable} from 'node:stream'
 
@@ -15,7 +16,7 @@ import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
 import {DockerEngine, type SidecarSummary} from './engine.js'
 import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
-import {initArch} from '../init.js'
+import {type InitArch, initArch, initHostPath} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
 import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
 import {pruneStandIns, startStandIn} from './stand-in.js'
@@ -28,6 +29,8 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
   readonly present: boolean
   /** mindbg-init, as a tar archive to put into the sidecar before it starts; undefined: none for its CPU. */
   readonly init: Buffer | undefined
+  /** The spec bind-mounts mindbg-init from this machine (nothing to copy unless the engine cannot see it). */
+  readonly initMounted: boolean
 }
 
 /**
@@ -107,9 +110,10 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
     const init = initArch(imagePlatform ?? platform)
     const initTar = init && initArchive(init)
+    const initSource = init && initTar ? initMountSource(engine, kind, target, init) : undefined
     const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = request.name ?? sidecarName(target.name)
-    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name, initTar !== undefined)
+    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name, initTar !== undefined, initSource)
     if (request.platform) spec.platform = request.platform
     const host = spec.HostConfig ?? {}
     const joins = (
@@ -133,6 +137,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       platform,
       present,
       init: initTar,
+      initMounted: initSource !== undefined,
       report: {
         runtime: 'docker',
         target: {name: target.name, id: target.id, image: target.image, user: target.user || 'root', label: `${target.name} (${target.id.slice(0, 12)})`},
@@ -167,9 +172,17 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
     const watchdog = startWatchdog({container: plan.name})
     let container: Dockerode.Container
+    let copyInit = !plan.initMounted
     try {
       watchdog.creating()
-      container = await engine.api.createContainer(plan.spec)
+      try {
+        container = await engine.api.createContainer(plan.spec)
+      } catch (error) {
+        if (!plan.initMounted || !/bind source path does not exist/i.test(engineMessage(error))) throw error
+        // The engine does not see this machine's files (its socket was passed into a container): copied in instead.
+        container = await engine.api.createContainer(withoutInitMount(plan.spec))
+        copyInit = true
+      }
       watchdog.created()
     } catch (error) {
       watchdog.release()
@@ -177,7 +190,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     }
     // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
     // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
-    const initCopied = plan.init
+    const initCopied = plan.init && copyInit
       ? engine.putArchive(container.id, plan.init, '/').catch((error: unknown) => {
           throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, `Report this with the engine's version (${kind} version).`, {cause: error})
         })
@@ -259,7 +272,7 @@ export function orphanReason(s: Pick<SidecarSummary, 'state' | 'targetState'>): 
 /** A sidecar container: created by this session, or found again by name. */
 class DockerDebugger implements Debugger {
   readonly runtime = 'docker'
-  /** The engine removed it (AutoRemove after its exit), or we did. */
+  /** It has exited (the engine's AutoRemove removes it), or we removed it. */
   private removed = false
   /** mindbg is ending it: a kill seen from now on is ours. */
   ending = false
@@ -293,8 +306,11 @@ class DockerDebugger implements Debugger {
     return new DockerLink(this, this.engine, this.id, socket, this.streams, this.engineKind, reporter)
   }
 
-  /** The engine has removed it: nothing is left to do but let the watchdog go. */
-  markRemoved(): void {
+  /**
+   * It has exited, and the engine removes it (AutoRemove: dockerd itself, Podman's conmon): nothing is left to do but
+   * let the watchdog go.
+   */
+  markExited(): void {
     this.removed = true
   }
 
@@ -380,22 +396,28 @@ class DockerLink implements DebuggerLink {
           },
         })
       : undefined
-    // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
-    // for a container not started yet, so there: wait for the exit, then remove it ourselves.
-    const wait = engine.waitContainer(id, engineKind === 'podman' ? 'next-exit' : 'removed', this.waitAbort.signal)
+    // The exit code as soon as the command has ended; the removal (AutoRemove, the engine's own) is left to finish on
+    // its own, as a script can rely on: by the time mindbg exits, the sidecar runs no more (README, "What a script
+    // can rely on"). "next-exit" is armed before the start, so a command that ends at once cannot be missed.
+    const wait = engine.waitContainer(id, 'next-exit', this.waitAbort.signal)
     // Bounded: an engine that answers a wait only at the end (a Podman that does not flush its headers) must not
     // keep the start waiting for an end that cannot come before it.
     this.waitRegistered = Promise.race([wait.registered.catch(() => {}), new Promise<void>((r) => setTimeout(r, WAIT_REGISTER_MS).unref())])
-    this.exited = (
+    // Podman's compatible wait polls the container every ~250 ms; the end of the attach stream comes with the exit,
+    // and one inspect then has the code (undefined: still running, e.g. its output closed; the wait tells).
+    const endedEarly =
       engineKind === 'podman'
-        ? wait.result.then(async (code) => {
-            await engine.remove(id)
-            return code
-          })
-        : wait.result
-    ).then(
+        ? new Promise<void>((resolve) => socket.once('close', resolve)).then(() =>
+            engine.exitCode(id).then(
+              (code) => code ?? new Promise<number>(() => {}),
+              () => new Promise<number>(() => {}),
+            ),
+          )
+        : new Promise<number>(() => {})
+    this.exited = Promise.race([wait.result, endedEarly]).then(
       (code) => {
-        sidecar.markRemoved()
+        this.waitAbort.abort()
+        sidecar.markExited()
         return code
       },
       (error: unknown) => {
@@ -475,6 +497,31 @@ class DockerLink implements DebuggerLink {
 
 /** How long start waits for the engine to take the wait for the sidecar's end (Docker: a few ms). */
 const WAIT_REGISTER_MS = 2000
+
+/**
+ * mindbg-init as a file to bind-mount, when the engine can be expected to see this machine's files: a local socket,
+ * no SELinux in the way (a file not labelled for containers cannot be executed in one). Podman creates a missing
+ * bind source as an empty directory on its host instead of refusing it, so it gets the file only when its own file
+ * for the target is seen here too; Docker refuses a missing source at create, and create() then copies the init.
+ */
+function initMountSource(engine: DockerEngine, kind: EngineKind, target: DockerTarget, arch: InitArch): string | undefined {
+  if (!engine.local || selinuxEnforcing()) return undefined
+  if (kind === 'podman' && !(target.enginePath && existsSync(target.enginePath))) return undefined
+  return initHostPath(arch)
+}
+
+function selinuxEnforcing(): boolean {
+  try {
+    return readFileSync('/sys/fs/selinux/enforce', 'utf8').trim() === '1'
+  } catch {
+    return false
+  }
+}
+
+function withoutInitMount(spec: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions {
+  const {Mounts: _mounts, ...hostConfig} = spec.HostConfig ?? {}
+  return {...spec, HostConfig: hostConfig}
+}
 
 /** linux/arm64 matches linux/arm64/v8 and the other way round: a variant left out is any variant. */
 function samePlatform(have: string | undefined, want: string): boolean {

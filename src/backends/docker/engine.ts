@@ -80,7 +80,16 @@ export const STOP_GRACE_SECONDS = 2
 export class DockerEngine {
   private kindPromise: Promise<EngineKind> | undefined
 
-  private constructor(readonly api: Dockerode) {}
+  /**
+   * Reached over a unix socket on this Linux machine: the engine most likely sees this filesystem (mindbg-init can
+   * be bind-mounted). Not certain: a socket passed into a container leads to the host's engine.
+   */
+  readonly local: boolean
+
+  private constructor(readonly api: Dockerode) {
+    const host = process.env.DOCKER_HOST
+    this.local = process.platform === 'linux' && (!host || host.startsWith('unix://'))
+  }
 
   static async connect(): Promise<DockerEngine> {
     // A docker context becomes DOCKER_HOST (and its TLS settings) for this process and the reaper it starts: where
@@ -177,6 +186,12 @@ export class DockerEngine {
     return this.kindPromise
   }
 
+  /** A container's exit code once it has exited; undefined while it runs (or has not started). */
+  async exitCode(id: string): Promise<number | undefined> {
+    const state = (await this.api.getContainer(id).inspect()).State
+    return state.Status === 'exited' || state.Status === 'stopped' ? state.ExitCode : undefined
+  }
+
   /** The engine's own command-line tool, for the hints: `podman ...` on Podman, `docker ...` otherwise. */
   cli(): Promise<EngineKind> {
     return this.kind().catch((): EngineKind => 'docker')
@@ -221,6 +236,7 @@ export class DockerEngine {
       ipcMode: info.HostConfig.IpcMode ?? '',
       pid: s.Pid,
       labels,
+      enginePath: info.HostnamePath ?? '',
     }
     if (labels[LABEL.sidecar] === 'true') {
       target.isDebugger = {message: `${name} is itself a mindbg sidecar`, hint: `Debug its target instead: mindbg attach ${labels[LABEL.targetName] ?? '<target>'}`}
