@@ -1,15 +1,41 @@
 #!/usr/bin/env -S node --
 // "--": node must not read the user's flags as its own (`mindbg attach --env-file F` is not node --env-file).
-// Start-up matters (an SRE types this at 3 a.m.): cache compiled code across runs, and answer --version without
-// loading oclif at all (~80 ms). The output is the same string oclif prints.
+// Start-up matters (an SRE types this at 3 a.m.): cache compiled code across runs, and answer --version and the root
+// --help without loading oclif at all (~80 ms, ~70 ms). The output is the same as oclif's: the same user agent string;
+// the help oclif rendered at build time (build/help.mjs), printed only where oclif would render it the same way.
 import {enableCompileCache} from 'node:module'
 import {readFileSync} from 'node:fs'
 
 enableCompileCache?.()
 const argv = process.argv.slice(2)
-if (argv.length === 1 && argv[0] === '--version') {
+const userAgent = () => {
   const {name, version} = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'))
-  process.stdout.write(`${name}/${version} ${process.platform}-${process.arch} node-${process.version}\n`)
+  return `${name}/${version} ${process.platform}-${process.arch} node-${process.version}`
+}
+// oclif's help looks different on a terminal (its width, bold headings), with FORCE_COLOR or OCLIF_COLUMNS (and the
+// two runtimes its colour detection knows); anywhere else it is the text rendered at build time.
+const renderedHelp = () => {
+  const env = process.env
+  if (process.stdout.isTTY || env.MINDBG_HELP_CACHE === '0' || 'FORCE_COLOR' in env || env.OCLIF_COLUMNS || env.NEXT_RUNTIME || env.pm_id) return undefined
+  try {
+    return readFileSync(new URL('../dist/help/root.txt', import.meta.url), 'utf8')
+  } catch {
+    return undefined // a build without it: oclif renders it
+  }
+}
+// As main.js does for oclif's output: `mindbg --help | head -0` ends quietly with 141, as SIGPIPE ends other tools.
+const quietOnClosedStdout = () =>
+  process.stdout.on('error', (error) => {
+    if (error.code === 'EPIPE') process.exit(141)
+    throw error
+  })
+const help = argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h') ? renderedHelp() : undefined
+if (argv.length === 1 && argv[0] === '--version') {
+  quietOnClosedStdout()
+  process.stdout.write(`${userAgent()}\n`)
+} else if (help !== undefined) {
+  quietOnClosedStdout()
+  process.stdout.write(help.replace('\u0000user-agent\u0000', userAgent()))
 } else if (argv[0] === '__complete') {
   // The shell's TAB: answered without oclif (src/cli/completion/main.ts).
   const {completeMain} = await import('../dist/complete.js')

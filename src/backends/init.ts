@@ -1,5 +1,4 @@
-import {createHash} from 'node:crypto'
-import {readFileSync, statSync} from 'node:fs'
+import {readdirSync, readFileSync} from 'node:fs'
 import {fileURLToPath} from 'node:url'
 
 import {embeddedFile, insideSingleExecutable} from './sea.js'
@@ -58,9 +57,12 @@ export function initHostPath(arch: InitArch): string | undefined {
   const binary = initBinary(arch)
   const dir = foundIn.get(arch)
   if (!binary || !dir) return undefined
-  const path = fileURLToPath(new URL(`by-hash/mindbg-init-${arch}-${createHash('sha256').update(binary).digest('hex').slice(0, 16)}`, dir))
+  // By name and then by content, rather than hashing here: node:crypto alone takes ~5-30 ms to load.
   try {
-    return statSync(path).size === binary.length ? path : undefined
+    const byHash = new URL('by-hash/', dir)
+    const name = readdirSync(byHash).find((f) => f.startsWith(`mindbg-init-${arch}-`))
+    const path = name && fileURLToPath(new URL(name, byHash))
+    return path && readFileSync(path).equals(binary) ? path : undefined
   } catch {
     return undefined
   }

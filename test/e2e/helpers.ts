@@ -198,6 +198,14 @@ export function allContainerIds(): string[] {
   return out ? out.split('\n').sort() : []
 }
 
+/**
+ * The containers of allContainerIds() that were not there `before`. Not a comparison of the two lists: a sidecar of
+ * an earlier session may still be finishing its removal when `before` is taken (mindbg does not wait for it).
+ */
+export function createdSince(before: string[]): string[] {
+  return allContainerIds().filter((id) => !before.includes(id))
+}
+
 export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000, stepMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs
   for (;;) {

@@ -171,16 +171,16 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
     const watchdog = startWatchdog({container: plan.name})
-    let container: Dockerode.Container
+    let container: string
     let copyInit = !plan.initMounted
     try {
       watchdog.creating()
       try {
-        container = await engine.api.createContainer(plan.spec)
+        container = await engine.createContainer(plan.spec)
       } catch (error) {
         if (!plan.initMounted || !/bind source path does not exist/i.test(engineMessage(error))) throw error
         // The engine does not see this machine's files (its socket was passed into a container): copied in instead.
-        container = await engine.api.createContainer(withoutInitMount(plan.spec))
+        container = await engine.createContainer(withoutInitMount(plan.spec))
         copyInit = true
       }
       watchdog.created()
@@ -191,17 +191,17 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
     // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
     const initCopied = plan.init && copyInit
-      ? engine.putArchive(container.id, plan.init, '/').catch((error: unknown) => {
+      ? engine.putArchive(container, plan.init, '/').catch((error: unknown) => {
           throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, `Report this with the engine's version (${kind} version).`, {cause: error})
         })
       : Promise.resolve()
     initCopied.catch(() => {})
     const notice =
       plan.command.length === 0
-        ? `mindbg: ${container.id.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
+        ? `mindbg: ${container.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
           (plan.streams.tty ? `; detach with ${plan.streams.detachKeysSpec}` : '')
         : undefined
-    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, kind, notice, initCopied)
+    return new DockerDebugger(engine, container, plan.name, plan.image, plan.target, true, plan.streams, watchdog, kind, notice, initCopied)
   }
 
   async find(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
@@ -215,14 +215,14 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     else {
       // The newest live sidecar next to the target that a terminal can get back into (a detached shell).
       const live = (await engine.listSidecars()).filter((s) => s.targetId === query.target?.id && s.state === 'running')
-      const candidates = await Promise.all(live.map(async (s) => ({s, info: await engine.api.getContainer(s.id).inspect()})))
+      const candidates = await Promise.all(live.map(async (s) => ({s, info: await engine.inspectContainer(s.id)})))
       const shell = candidates.filter(({info}) => info.Config.Tty && info.Config.OpenStdin).sort((a, b) => b.s.started.localeCompare(a.s.started))[0]
       if (!shell) return undefined
       id = shell.s.id
     }
     let info: Dockerode.ContainerInspectInfo
     try {
-      info = await engine.api.getContainer(id).inspect()
+      info = await engine.inspectContainer(id)
     } catch (error) {
       if (httpStatus(error) === 404) throw sessionNotFound(id, 'no such sidecar')
       throw error
@@ -338,7 +338,7 @@ class DockerDebugger implements Debugger {
   async targetGone(): Promise<boolean> {
     if (!this.target) return false
     try {
-      const info = await this.engine.api.getContainer(this.target.id).inspect()
+      const info = await this.engine.inspectContainer(this.target.id)
       return !info.State.Running
     } catch {
       return true
@@ -449,17 +449,14 @@ class DockerLink implements DebuggerLink {
   async start(): Promise<void> {
     await Promise.all([this.waitRegistered, this.sidecar.ready])
     try {
-      await this.engine.api.getContainer(this.id).start()
+      await this.engine.start(this.id)
     } catch (error) {
       throw startError(error)
     }
   }
 
   resize(size: {rows: number; columns: number}): void {
-    this.engine.api
-      .getContainer(this.id)
-      .resize({h: size.rows, w: size.columns})
-      .catch(() => {})
+    this.engine.resize(this.id, size).catch(() => {})
   }
 
   close(): void {
