@@ -41,6 +41,10 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
 export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   readonly runtime = 'docker'
 
+  /** Started while prefetch's requests are with the engine; create() takes it (see startWatchdog). */
+  private spareWatchdog: Watchdog | undefined
+  private closed = false
+
   /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
   private readonly platforms = new Map<string, Promise<string | undefined>>()
 
@@ -49,6 +53,17 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   prefetch(request: DebuggerRequest): void {
     void this.engine.kind().catch(() => {})
     if (request.imageSource !== 'sibling' && request.pull !== 'always') this.imagePlatform(request.image).catch(() => {})
+    // After this tick, once the target's inspect has gone out too.
+    setImmediate(() => {
+      if (!this.closed) this.spareWatchdog ??= startWatchdog()
+    })
+  }
+
+  private watchdogFor(name: string): Watchdog {
+    const watchdog = this.spareWatchdog ?? startWatchdog()
+    this.spareWatchdog = undefined
+    watchdog.watch({container: name})
+    return watchdog
   }
 
   private imagePlatform(image: string): Promise<string | undefined> {
@@ -170,7 +185,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
-    const watchdog = startWatchdog({container: plan.name})
+    const watchdog = this.watchdogFor(plan.name)
     let container: string
     let copyInit = !plan.initMounted
     try {
@@ -234,7 +249,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const name = info.Name.replace(/^\//, '')
     const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
     const notice = `mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`
-    const watchdog = startWatchdog({container: name})
+    const watchdog = this.watchdogFor(name)
     watchdog.created()
     return new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, await engine.kind(), notice)
   }
@@ -258,7 +273,11 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     return removed
   }
 
-  close(): void {}
+  close(): void {
+    this.closed = true
+    this.spareWatchdog?.release()
+    this.spareWatchdog = undefined
+  }
 }
 
 /** Why a sidecar is an orphan, or undefined if it may still belong to a live session. */

@@ -12,16 +12,23 @@ import {insideSingleExecutable, REAPER_ROLE_ENV} from '../sea.js'
  * `sh` costs ~1 ms, so every session can afford one; Node is started only when there is something to reap.
  */
 const WATCH_SCRIPT = [
-  'state=idle',
+  'state=idle kind= what=',
   'while IFS= read -r line; do',
-  '  [ "$line" = release ] && exit 0',
-  '  state=$line',
+  '  case $line in',
+  '    release) exit 0 ;;',
+  '    "container "*) kind= what=${line#container } ;;',
+  '    "image "*) kind=--image what=${line#image } ;;',
+  '    *) state=$line ;;',
+  '  esac',
   'done',
   '[ "$state" = idle ] && exit 0',
-  'exec "$0" "$@" "$state"',
+  '[ -n "$what" ] || exit 0',
+  'exec "$0" "$@" $kind "$what" "$state"',
 ].join('\n')
 
 export interface Watchdog {
+  /** What it removes, told once before creating() (a spare watchdog is started before the name is known). */
+  watch(what: Reapable): void
   /** A create request for the sidecar is about to be sent. */
   creating(): void
   /** The sidecar exists. */
@@ -39,11 +46,14 @@ function reaperCommand(): {argv: string[]; env: NodeJS.ProcessEnv} {
 /** What a watchdog removes: a sidecar or stand-in container, or a snapshot image (both by name, only if mindbg's). */
 export type Reapable = {container: string} | {image: string}
 
-export function startWatchdog(what: Reapable): Watchdog {
+/**
+ * A watchdog for `what`; without it, a spare one, told what it watches later (watch()): spawning it costs ~5-25 ms of
+ * the main thread, which a session spends while its first requests are with the engine rather than before its create.
+ */
+export function startWatchdog(what?: Reapable): Watchdog {
   const reaper = reaperCommand()
   // Detached: its own session and process group, so neither Ctrl-C nor a closing terminal reaches it.
-  const args = 'image' in what ? ['--image', what.image] : [what.container]
-  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, ...reaper.argv, ...args], {detached: true, env: reaper.env, stdio: ['pipe', 'ignore', 'ignore']})
+  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, ...reaper.argv], {detached: true, env: reaper.env, stdio: ['pipe', 'ignore', 'ignore']})
   child.on('error', () => {}) // no shell to spawn: AutoRemove still covers the normal paths
   child.unref()
   const pipe = child.stdin
@@ -53,7 +63,11 @@ export function startWatchdog(what: Reapable): Watchdog {
   const say = (line: string): void => {
     if (!released) pipe?.write(`${line}\n`)
   }
+  // Names are mindbg's own or checked (src/cli/attach-plan.ts): [a-zA-Z0-9_.-], nothing that could end the line.
+  const watch = (target: Reapable): void => say('image' in target ? `image ${target.image}` : `container ${target.container}`)
+  if (what) watch(what)
   return {
+    watch,
     creating: () => say('creating'),
     created: () => say('created'),
     release() {
