@@ -135,6 +135,7 @@ describe('the single executable', () => {
   })
 
   it('a one-shot attach evaluates dockerode (the check above can fail) but not the Kubernetes client', () => {
+    // The executable copies mindbg-init into the sidecar (it has no file of it to bind-mount): dockerode's putArchive.
     const {modules, status} = evaluatedModules(['attach', web(), '--', 'true'])
     expect(status).toBe(0)
     expect(modules.filter((m) => /dockerode\.cjs/.test(m))).not.toEqual([])
