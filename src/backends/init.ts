@@ -1,4 +1,6 @@
-import {readdirSync, readFileSync} from 'node:fs'
+import {chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
 import {embeddedFile, insideSingleExecutable} from './sea.js'
@@ -55,9 +57,11 @@ export function initBinary(arch: InitArch): Buffer | undefined {
  */
 export function initHostPath(arch: InitArch): string | undefined {
   const binary = initBinary(arch)
+  if (!binary) return undefined
+  if (insideSingleExecutable) return writtenOut(arch, binary)
   const dir = foundIn.get(arch)
-  if (!binary || !dir) return undefined
-  // By name and then by content, rather than hashing here: node:crypto alone takes ~5-30 ms to load.
+  if (!dir) return undefined
+  // By name and then by content, rather than hashed here: node:crypto alone takes ~5-30 ms to load.
   try {
     const byHash = new URL('by-hash/', dir)
     const name = readdirSync(byHash).find((f) => f.startsWith(`mindbg-init-${arch}-`))
@@ -65,5 +69,31 @@ export function initHostPath(arch: InitArch): string | undefined {
     return path && readFileSync(path).equals(binary) ? path : undefined
   } catch {
     return undefined
+  }
+}
+
+/**
+ * The single executable's init as a file: written once into the user's cache directory under the content-addressed
+ * name build/sea.mjs recorded, checked against the embedded bytes at every use (rewritten if they differ).
+ */
+function writtenOut(arch: InitArch, binary: Buffer): string | undefined {
+  try {
+    const name = (JSON.parse(embeddedFile('init-names.json')?.toString('utf8') ?? '{}') as Partial<Record<InitArch, string>>)[arch]
+    if (!name) return undefined
+    const dir = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'mindbg', 'init')
+    const path = join(dir, name)
+    try {
+      if (readFileSync(path).equals(binary)) return path
+    } catch {
+      // not written yet
+    }
+    mkdirSync(dir, {recursive: true})
+    const partial = `${path}.${process.pid}`
+    writeFileSync(partial, binary, {mode: 0o755})
+    chmodSync(partial, 0o755)
+    renameSync(partial, path)
+    return path
+  } catch {
+    return undefined // no cache directory to write to: the init is copied in
   }
 }
