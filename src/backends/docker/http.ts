@@ -67,7 +67,9 @@ export class SocketHttp implements EngineHttp {
 
   stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
-    const headers: Record<string, string | number> = body === undefined ? {} : {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
+    // No body: Content-Length 0 (node:http would otherwise send a POST chunked, with an empty last chunk).
+    const headers: Record<string, string | number> =
+      body === undefined ? (method === 'GET' ? {} : {'Content-Length': 0}) : {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
     return new Promise((resolve, reject) => {
       const req = this.lib.request({socketPath: this.socketPath, method, path: path + queryString(options.query), headers, ...(options.signal ? {signal: options.signal} : {})}, (res) => {
         const status = res.statusCode ?? 0
