@@ -3,13 +3,13 @@
 import {readFileSync} from 'node:fs'
 
 const ms = (s) => (s * 1000).toFixed(1)
-const lines = ['| command | median ms | mean ± σ ms | min–max ms | ratio to baseline (medians) |', '|---|---|---|---|---|']
+const lines = ['| command | median ms | mean ± σ ms | min–max ms | CPU ms (user + sys, mean) | ratio to baseline (medians) |', '|---|---|---|---|---|---|']
 for (const file of process.argv.slice(2)) {
   const {results} = JSON.parse(readFileSync(file, 'utf8'))
   const base = results[0].median
   for (const r of results) {
     const ratio = r === results[0] ? 'baseline' : `${(r.median / base).toFixed(2)}x`
-    lines.push(`| \`${r.command}\` | ${ms(r.median)} | ${ms(r.mean)} ± ${ms(r.stddev)} | ${ms(r.min)}–${ms(r.max)} | ${ratio} |`)
+    lines.push(`| \`${r.command}\` | ${ms(r.median)} | ${ms(r.mean)} ± ${ms(r.stddev)} | ${ms(r.min)}–${ms(r.max)} | ${ms(r.user + r.system)} | ${ratio} |`)
   }
 }
 console.log(lines.join('\n'))

@@ -4,7 +4,8 @@
 // Each binary is then run once (natively, or under qemu-<cpu>-static when it is there) to check that it execs a
 // command and passes its exit code on: a binary that cannot even do that is not shipped.
 import {execFileSync, spawnSync} from 'node:child_process'
-import {mkdirSync} from 'node:fs'
+import {createHash} from 'node:crypto'
+import {copyFileSync, mkdirSync, readFileSync} from 'node:fs'
 import {arch} from 'node:os'
 
 const SOURCE = 'src/backends/init.c'
@@ -38,4 +39,17 @@ for (const t of targets) {
   const [command, ...args] = [...runner, out, '/bin/sh', '-c', 'exit 7']
   const {status} = spawnSync(command, args, {stdio: 'inherit'})
   if (status !== 7) throw new Error(`build/init.mjs: ${out} ran "exit 7" and exited ${status}`)
+}
+// The same binaries under names that hold their content's hash, for a local engine to bind-mount into sidecars
+// (src/backends/init.ts, initHostPath): a path that exists under that name anywhere has these very bytes.
+mkdirSync('dist/init/by-hash', {recursive: true})
+for (const t of targets) {
+  const out = `dist/init/mindbg-init-${t.arch}`
+  let bytes
+  try {
+    bytes = readFileSync(out)
+  } catch {
+    continue
+  }
+  copyFileSync(out, `dist/init/by-hash/mindbg-init-${t.arch}-${createHash('sha256').update(bytes).digest('hex').slice(0, 16)}`)
 }

@@ -134,7 +134,11 @@ await build({
   define: {'import.meta.url': '__mindbg_import_meta_url'},
 })
 
-const assets = Object.fromEntries(INITS.map((f) => [f, resolve('dist/init', f)]))
+// With the names of their content-addressed copies (dist/init/by-hash/), under which the executable writes them out
+// for a local engine to bind-mount (src/backends/init.ts, initHostPath).
+const byHash = Object.fromEntries(readdirSync('dist/init/by-hash').map((f) => [/^mindbg-init-(\w+)-/.exec(f)?.[1], f]))
+writeFileSync('dist/init/names.json', JSON.stringify(byHash))
+const assets = {...Object.fromEntries(INITS.map((f) => [f, resolve('dist/init', f)])), 'init-names.json': resolve('dist/init/names.json')}
 // postject is a devDependency.
 const postject = createRequire(import.meta.url).resolve('postject/dist/cli.js')
 

@@ -174,10 +174,27 @@ await build({
   external: ['typescript', 'ts-node', 'tsx'],
   plugins: [lazyRequires(/@oclif[\\/]core[\\/]lib[\\/].*\.js$/)],
 })
-// Node cannot see the named exports of a minified CommonJS file: an ESM facade names them explicitly.
+// oclif's dynamic imports (of command modules) go through a function that the facade below provides: a script
+// compiled by node:vm cannot import() without an experimental flag. Required as it is (the single executable's
+// bundle), the file imports as before.
+const oclifFile = `${OUT}/oclif-core.cjs`
+const oclifSource = readFileSync(oclifFile, 'utf8')
+const dynamicImports = oclifSource.split('await import(').length - 1
+if (dynamicImports === 0 || dynamicImports !== oclifSource.split('import(').length - 1 - (oclifSource.split('"import()"').length - 1)) {
+  throw new Error(`build/vendor.mjs: oclif-core.cjs has ${dynamicImports} "await import(" of its dynamic imports, not all of them`)
+}
+writeFileSync(oclifFile, `var __mindbgImport = globalThis.__mindbgImport ?? ((specifier) => import(specifier));\n${oclifSource.replaceAll('await import(', 'await __mindbgImport(')}`)
+// Node cannot see the named exports of a minified CommonJS file: an ESM facade names them explicitly. It also compiles
+// the file itself, with a V8 code cache made at the end of the run that first wrote it (in Node's compile cache
+// directory): Node's own cache of a CommonJS file holds only what V8 compiled before running it, about 20 KB of
+// oclif's 250 KB of compiled functions; the rest was compiled again at every start (~15-20 ms of CPU).
 mkdirSync(OUT, {recursive: true})
 const names = Object.keys(requireHere(resolvePath(OUT, 'oclif-core.cjs'))).filter((n) => n !== 'default' && n !== '__esModule')
-writeFileSync(`${OUT}/oclif-core.mjs`, `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
+writeFileSync(`${OUT}/oclif-core.mjs`, `${readFileSync('build/code-cache-loader.mjs', 'utf8')}
+const core = loadWithCodeCache(new URL('./oclif-core.cjs', import.meta.url))
+export const {${names.join(', ')}} = core
+export default core
+`)
 
 // mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests; its YAML parser; ws.
 await build({

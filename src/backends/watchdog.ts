@@ -15,14 +15,23 @@ import {insideSingleExecutable, REAPER_ROLE_ENV} from './sea.js'
 const WATCH_SCRIPT = [
   'state=idle',
   'while IFS= read -r line; do',
-  '  [ "$line" = release ] && exit 0',
-  '  state=$line',
+  '  case $line in',
+  '    release) exit 0 ;;',
+  // One more argument for the reaper (watch()), appended to the positional parameters: POSIX sh has no arrays.
+  '    "arg "*) set -- "$@" "${line#arg }" ;;',
+  '    *) state=$line ;;',
+  '  esac',
   'done',
   '[ "$state" = idle ] && exit 0',
   'exec "$0" "$@" "$state"',
 ].join('\n')
 
 export interface Watchdog {
+  /**
+   * More arguments for the reaper, told before creating(): a spare watchdog is started before the name of what it
+   * watches is known. Each must be one line (names are mindbg's own or checked: nothing that could end the line).
+   */
+  watch(args: string[]): void
   /** A create request is about to be sent. */
   creating(): void
   /** It exists; `detail` (one line, no spaces needed) reaches the reaper as `created:DETAIL`. */
@@ -45,8 +54,12 @@ function reaperCommand(entry: ReaperEntry): {argv: string[]; env: NodeJS.Process
   return {argv: [process.execPath, fileURLToPath(entry.script)], env: process.env}
 }
 
-/** Starts a watchdog whose reaper, if it ever runs, gets `args` and then the last state. */
-export function startWatchdog(entry: ReaperEntry, args: string[]): Watchdog {
+/**
+ * Starts a watchdog whose reaper, if it ever runs, gets `args`, those told by watch(), and then the last state.
+ * Spawning it costs ~5-25 ms of the main thread, which a session can spend while its first requests are with the
+ * runtime rather than before its create: hence watch().
+ */
+export function startWatchdog(entry: ReaperEntry, args: string[] = []): Watchdog {
   const reaper = reaperCommand(entry)
   // Detached: its own session and process group, so neither Ctrl-C nor a closing terminal reaches it.
   const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, ...reaper.argv, ...args], {detached: true, env: reaper.env, stdio: ['pipe', 'ignore', 'ignore']})
@@ -60,6 +73,9 @@ export function startWatchdog(entry: ReaperEntry, args: string[]): Watchdog {
     if (!released) pipe?.write(`${line}\n`)
   }
   return {
+    watch: (more) => {
+      for (const arg of more) say(`arg ${arg}`)
+    },
     creating: () => say('creating'),
     created: (detail) => say(detail === undefined ? 'created' : `created:${detail}`),
     release() {

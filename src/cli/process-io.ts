@@ -43,5 +43,8 @@ export function stopOnSignals(controller: AbortController): () => void {
   for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, onSignal)
   return () => {
     for (const signal of Object.keys(SIGNAL_EXIT)) process.removeListener(signal, onSignal)
+    // Stopped by a signal, mindbg is on its way out with that signal's code: the same signal again must not kill it
+    // there by default (a closed terminal's hang-up comes from the kernel, and again from whoever closed it).
+    if (controller.signal.aborted) for (const signal of Object.keys(SIGNAL_EXIT)) process.on(signal, () => {})
   }
 }

@@ -2,7 +2,7 @@ import {createHash} from 'node:crypto'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {allContainerIds, BUSYBOX, changesIn, collect, docker, dockerOk, ENGINE, MARKER, mindbg, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, waitForSidecar} from './helpers.js'
+import {allContainerIds, createdSince, BUSYBOX, changesIn, collect, docker, dockerOk, ENGINE, expectSidecarsGone, MARKER, mindbg, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, waitForSidecar} from './helpers.js'
 
 let web: string
 let readOnly: string
@@ -183,7 +183,7 @@ describe('profiles and security flags', () => {
     expect(r.code).toBe(119)
     expect(r.stderr).toMatch(/^mindbg: the sidecar did not start: .*operation not permitted/)
     expect(r.stderr).toMatch(/^Hint: /m)
-    expect(allContainerIds()).toEqual(before)
+    expect(createdSince(before)).toEqual([])
   })
 
   it('--cap-add, --user', async () => {
@@ -211,14 +211,14 @@ describe('environment, working directory, name, labels', () => {
     expect(labels['org.mindbg.user']).toMatch(/^\S+@\S+$/)
     expect((await done).code).toBe(0)
     // And gone afterwards.
-    expect(docker('ps', '-a', '-q', '--filter', `name=^${name}$`)).toBe('')
+    await expectSidecarsGone(web)
   })
 })
 
 describe('zero residue', () => {
-  it('leaves no sidecar and no change in the target after any of the sessions above', () => {
+  it('leaves no sidecar and no change in the target after any of the sessions above', async () => {
     for (const target of [web, readOnly, shareable]) {
-      expect(sidecarsOf(target)).toEqual([])
+      await expectSidecarsGone(target)
       expect(changesIn(target)).toBe('')
     }
   })

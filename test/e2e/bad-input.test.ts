@@ -7,7 +7,7 @@ import type {AddressInfo} from 'node:net'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {allContainerIds, mindbg, sharedTarget} from './helpers.js'
+import {allContainerIds, createdSince, mindbg, sharedTarget} from './helpers.js'
 
 const web = sharedTarget()
 const WEB = '@WEB' // replaced by the shared target's name
@@ -102,6 +102,6 @@ describe('bad input: its own exit code, a message and a hint, never 125', () => 
     expect(r.stderr.split('\n')[0]).toMatch(c.message)
     expect(r.stderr).toMatch(/^Hint: .+$/m)
     expect(r.stderr).not.toMatch(/at .*\.js:\d+/) // no stack trace
-    expect(allContainerIds()).toEqual(before)
+    expect(createdSince(before)).toEqual([])
   })
 })

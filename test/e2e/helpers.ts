@@ -11,7 +11,7 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {fileURLToPath} from 'node:url'
 
-import {afterAll, beforeAll} from 'vitest'
+import {afterAll, beforeAll, expect} from 'vitest'
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 export const BIN = `${ROOT}bin/run.js`
@@ -165,6 +165,29 @@ export function sidecarsOf(target: string): string[] {
   return out ? out.split('\n') : []
 }
 
+/** Running sidecars of `target` (what `docker ps` lists), by name. */
+export function runningSidecarsOf(target: string): string[] {
+  const id = docker('inspect', '--format', '{{.Id}}', target)
+  const out = docker('ps', '-q', '--filter', `label=org.mindbg.target=${id}`)
+  return out ? out.split('\n') : []
+}
+
+/**
+ * How long the engine may take to remove a sidecar whose command has ended, after mindbg has exited (AutoRemove:
+ * mindbg exits on the exit code, README "What a script can rely on"). Typically 60-160 ms on Docker and 130-500 ms
+ * on Podman on the 2-core CI VM under load.
+ */
+export const REMOVAL_MS = 2000
+
+/**
+ * What a script can rely on once mindbg has exited: no sidecar of `target` runs any more (`docker ps`), at once; none
+ * is left in any state (`docker ps -a`) moments later.
+ */
+export async function expectSidecarsGone(target: string): Promise<void> {
+  expect(runningSidecarsOf(target)).toEqual([])
+  await waitFor(`no sidecar of ${target} left`, () => sidecarsOf(target).length === 0, REMOVAL_MS, 20)
+}
+
 /**
  * Every container this test process is responsible for, in any state: its targets and, since a sidecar's default
  * name embeds its target's name, their sidecars. Scoped by PID so that other processes using the same engine at
@@ -173,6 +196,14 @@ export function sidecarsOf(target: string): string[] {
 export function allContainerIds(): string[] {
   const out = docker('ps', '-a', '-q', '--no-trunc', '--filter', `name=mindbg-e2e-${process.pid}-`)
   return out ? out.split('\n').sort() : []
+}
+
+/**
+ * The containers of allContainerIds() that were not there `before`. Not a comparison of the two lists: a sidecar of
+ * an earlier session may still be finishing its removal when `before` is taken (mindbg does not wait for it).
+ */
+export function createdSince(before: string[]): string[] {
+  return allContainerIds().filter((id) => !before.includes(id))
 }
 
 export async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000, stepMs = 100): Promise<T> {

@@ -6,7 +6,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startRegistry, uniqueImage} from '../support/registry.js'
-import {allContainerIds, BUSYBOX, createdName, DASH, DISTROLESS, docker, dockerOk, MARKER, mindbg, removeTargets, requireEngine, startTarget} from './helpers.js'
+import {allContainerIds, createdSince, BUSYBOX, createdName, DASH, DISTROLESS, docker, dockerOk, MARKER, mindbg, removeTargets, requireEngine, startTarget} from './helpers.js'
 
 // Local images tagged exactly like the real ones: the runtime image is the distroless-like fixture, its debug
 // twin carries busybox. Nothing is pulled: every twin is present locally.
@@ -117,7 +117,7 @@ describe('--sibling picks the debug twin of the target image', () => {
     const r = await mindbg(['attach', '--sibling', target, '--', 'true'])
     expect(r.code).toBe(117)
     expect(r.stderr).toBe(`mindbg: no known debug twin for ${DASH}\nHint: Pass a debug image with --image, or add a sibling mapping to the config file.\n`)
-    expect(allContainerIds()).toEqual(before)
+    expect(createdSince(before)).toEqual([])
   })
 
   it('--sibling with --image is a usage error', async () => {
@@ -178,7 +178,7 @@ describe('--dry-run', () => {
     expect(r.stdout).toMatch(/^because: +the MINDBG_IMAGE environment variable$/m)
     expect(r.stdout).toMatch(/^user: +65532:65532$/m)
     expect(r.stdout).toMatch(/^joins: +pid, network, ipc$/m)
-    expect(allContainerIds()).toEqual(before)
+    expect(createdSince(before)).toEqual([])
   })
 
   it('a missing image is reported with the platform a pull would use (the target\'s)', async () => {

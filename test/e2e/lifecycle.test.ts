@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {BUSYBOX, collect, createdName, docker, dockerOk, ENGINE, ENGINE_CLI, mindbg, sharedTarget, sidecarsOf, startMindbg, startTarget, waitFor, waitForSidecar} from './helpers.js'
+import {BUSYBOX, collect, createdName, docker, dockerOk, ENGINE, ENGINE_CLI, mindbg, expectSidecarsGone, sharedTarget, sidecarsOf, startMindbg, startTarget, waitFor, waitForSidecar} from './helpers.js'
 
 const web = sharedTarget()
 
@@ -45,7 +45,7 @@ describe('the sidecar is removed on every path', () => {
     expect(r.code).toBe(118)
     expect(r.stderr).toMatch(new RegExp(`^mindbg: target ${target} stopped during the session; the sidecar was removed`, 'm'))
     expect(seconds).toBeLessThan(2)
-    expect(sidecarsOf(target)).toEqual([])
+    await expectSidecarsGone(target)
   })
 
   it('the sidecar removed from outside (docker rm -f): exit 137 saying so', async () => {

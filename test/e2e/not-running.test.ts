@@ -8,13 +8,18 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {collect, createdName, DISTROLESS, docker, dockerOk, mindbg, removeTargets, requireEngine, startMindbg, waitFor} from './helpers.js'
+import {collect, createdName, DISTROLESS, docker, dockerOk, mindbg, REMOVAL_MS, removeTargets, requireEngine, startMindbg, waitFor} from './helpers.js'
 
 /** What mindbg made for a target's session (sidecar, stand-in, snapshot image): its names all start so. */
 function leftovers(target: string): string[] {
   const containers = docker('ps', '-a', '--filter', `name=mindbg-${target}-`, '--format', '{{.Names}}')
   const images = docker('images', '--filter', `reference=mindbg-snapshot:mindbg-${target}-*`, '--format', '{{.Repository}}:{{.Tag}}')
   return [...containers.split('\n'), ...images.split('\n')].filter(Boolean)
+}
+
+/** None left moments after mindbg exits (a sidecar's own removal may still be finishing: README, "What a script can rely on"). */
+async function expectNoLeftovers(target: string): Promise<void> {
+  await waitFor(`nothing left of ${target}'s session`, () => leftovers(target).length === 0, REMOVAL_MS, 20)
 }
 
 /** `docker diff`, in a stable order (the engine lists changes in no fixed order). */
@@ -50,7 +55,7 @@ describe('an exited container', () => {
     expect(r.stderr).toContain(`${exited} exited with code 3 at `)
     expect(r.stderr).toContain('web: listening on 127.0.0.1:8080')
     expect(r.stderr).toMatch(/snapshot of its filesystem .*the container itself is untouched/)
-    expect(leftovers(exited)).toEqual([])
+    await expectNoLeftovers(exited)
     expect(diffOf(exited)).toBe(diffBefore)
     expect(docker('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', exited)).toBe('exited 3')
   })
@@ -61,14 +66,14 @@ describe('an exited container', () => {
     expect(r.stderr).toBe('')
     expect(docker('run', '--rm', '-v', `${volume}:/data`, '--entrypoint', '/bin/cat', 'mindbg-fixture/busybox:local', '/data/state')).toBe('changed')
     docker('run', '--rm', '-v', `${volume}:/data`, '--entrypoint', '/bin/sh', 'mindbg-fixture/busybox:local', '-c', 'echo kept > /data/state')
-    expect(leftovers(exited)).toEqual([])
+    await expectNoLeftovers(exited)
   })
 
   it('--chroot gives the snapshot as /, with the target\'s user and environment in the stand-in', async () => {
     const r = await mindbg(['attach', '-q', '--chroot', exited, '--', 'sh', '-c', 'cat /tmp/crash.txt; ls /app; ps -o user,args | grep -c "^nonroot .*mindbg-init --hold"'])
     expect(r.stdout, r.stderr).toBe(`${CRASH_REPORT}\nconfig.txt\nweb\n1\n`)
     expect(r.code).toBe(0)
-    expect(leftovers(exited)).toEqual([])
+    await expectNoLeftovers(exited)
   })
 
   it('cp and run take it too: the crash report copied out, a runbook\'s steps run on the snapshot', async () => {
@@ -85,7 +90,7 @@ describe('an exited container', () => {
     } finally {
       rmSync(dir, {recursive: true, force: true})
     }
-    expect(leftovers(exited)).toEqual([])
+    await expectNoLeftovers(exited)
     expect(diffOf(exited)).toBe(diffBefore)
   })
 
@@ -108,7 +113,7 @@ describe('other targets that do not run', () => {
     expect(r.stdout, r.stderr).toBe('config.txt\nweb\n')
     expect(r.code).toBe(0)
     expect(r.stderr).toContain(`${created} was created and never started`)
-    expect(leftovers(created)).toEqual([])
+    await expectNoLeftovers(created)
     expect(docker('inspect', '-f', '{{.State.Status}}', created)).toBe('created')
   })
 
@@ -123,7 +128,7 @@ describe('other targets that do not run', () => {
     expect(r.code).toBe(0)
     expect(r.stderr).toContain(`${looping} is restarting: this session is on a snapshot`)
     expect(r.stderr).toContain('usage: web [PORT]')
-    expect(leftovers(looping)).toEqual([])
+    await expectNoLeftovers(looping)
     await waitFor('the restart loop to go on', () => Number(docker('inspect', '-f', '{{.RestartCount}}', looping)) > before, 20_000)
   })
 
@@ -137,7 +142,7 @@ describe('other targets that do not run', () => {
     expect(r.stderr).toContain(`${looping}'s restarts are held (restart policy was always, now no); resume them with: docker update --restart always ${looping} && docker start ${looping}`)
     expect(r.stderr).toContain(`${looping} was restarting (now held): this session is on a snapshot`)
     expect(docker('inspect', '-f', '{{.HostConfig.RestartPolicy.Name}} {{.State.Status}}', looping)).toBe('no exited')
-    expect(leftovers(looping)).toEqual([])
+    await expectNoLeftovers(looping)
   })
 
   it('image://REF: the image\'s filesystem, its user, no container of the user\'s, and the image kept', async () => {

@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {AUDIT_LOG, collect, docker, dockerOk, mindbg, removeTargets, requireEngine, startMindbg, startTarget, BUSYBOX, MARKER} from './helpers.js'
+import {allContainerIds, AUDIT_LOG, collect, createdSince, docker, dockerOk, mindbg, REMOVAL_MS, removeTargets, requireEngine, startMindbg, startTarget, waitFor, BUSYBOX, MARKER} from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-run-'))
 const label = `mindbg-e2e-run=${process.pid}`
@@ -24,6 +24,11 @@ const runbook = (name: string, text: string): string => {
 }
 
 /** Every mindbg sidecar next to any of `names`, in any state. */
+/** None left moments after mindbg exits (the engine's AutoRemove finishing what mindbg's exit left under way). */
+async function expectNoSidecarsNextTo(names: string[]): Promise<void> {
+  await waitFor(`no sidecar next to ${names.join(', ')}`, () => sidecarsNextTo(names).length === 0, REMOVAL_MS, 20)
+}
+
 function sidecarsNextTo(names: string[]): string[] {
   const ids = names.filter((n) => dockerOk('inspect', n)).map((n) => docker('inspect', '--format', '{{.Id}}', n))
   return ids.flatMap((id) => docker('ps', '-a', '-q', '--filter', `label=org.mindbg.target=${id}`).split('\n').filter(Boolean))
@@ -108,7 +113,7 @@ describe('mindbg run over six targets selected by label', () => {
     expect(report).toMatch(/^# Runbook e2e: 6 targets\n/)
     expect(report).toContain(`| ${victim} | docker | FAILED |`)
     expect(report).toContain('FAILED (3)')
-    expect(sidecarsNextTo(targets)).toEqual([])
+    await expectNoSidecarsNextTo(targets)
     for (const t of targets.filter((n) => n !== victim)) expect(docker('diff', t)).toBe('')
     // No staging directory left next to the bundle.
     expect(readdirSync(dir).filter((f) => f.includes('.partial-'))).toEqual([])
@@ -186,18 +191,18 @@ describe('mindbg run over six targets selected by label', () => {
       expect(t.steps.map((s: any) => s.status)).toEqual(['ok', 'not-run', 'not-run'])
     }
     expect(readFileSync(join(bundle, 'report.md'), 'utf8')).toContain('INCOMPLETE')
-    expect(sidecarsNextTo(targets)).toEqual([])
+    await expectNoSidecarsNextTo(targets)
   }, 120_000)
 
   it('--dry-run lists targets and steps and creates nothing', async () => {
-    // mindbg's containers only: the simulator's pods of a test running alongside come and go.
-    const ours = (): string => docker('ps', '-a', '-q', '--filter', 'label=org.mindbg.sidecar')
-    const before = ours()
+    // This process's containers only (the simulator's pods of a test running alongside come and go), and only what is
+    // new (a sidecar of the test before may still be finishing its removal).
+    const before = allContainerIds()
     const r = await mindbg(['run', 'triage', '-l', label, '--dry-run'])
     expect(r.code, r.stderr).toBe(0)
     for (const t of targets) expect(r.stdout).toContain(t)
     expect(r.stdout).toContain('open-files')
-    expect(ours()).toBe(before)
+    expect(createdSince(before)).toEqual([])
   })
 
   it('a selector that matches nothing is exit 112 and says what was searched', async () => {
@@ -270,7 +275,7 @@ describe('mindbg run with odd debug images', () => {
     const t = manifestOf(join(dir, 'noshell')).targets[0]
     expect(t.status).toBe('failed')
     expect(t.reason).toMatch(/sh.*not found/)
-    expect(sidecarsNextTo([targets[5]!])).toEqual([])
+    await expectNoSidecarsNextTo([targets[5]!])
   }, 60_000)
 
   it('a read-only target root: collect still reads it, nothing is written', async () => {
@@ -297,7 +302,7 @@ describe('mindbg cp', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(statSync(dest).size).toBe(200_000_000)
     expect(sha256(readFileSync(dest))).toBe(bigSum)
-    expect(sidecarsNextTo([big])).toEqual([])
+    await expectNoSidecarsNextTo([big])
   }, 200_000)
 
   it('a directory tree: modes, mtimes and symlinks kept; into an existing directory', async () => {

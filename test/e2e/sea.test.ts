@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {afterAll, beforeAll, describe, expect, it, vi} from 'vitest'
 
 import {PtySession} from '../support/pty.js'
-import {collect, MARKER, mindbg, ROOT, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor, waitForSidecar} from './helpers.js'
+import {collect, expectSidecarsGone, MARKER, mindbg, ROOT, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor, waitForSidecar} from './helpers.js'
 
 const executable = (cpu: string): string => join(ROOT, `dist/sea/mindbg-linux-${cpu}`)
 const NATIVE = executable(arch())
@@ -32,9 +32,9 @@ afterAll(() => {
  * The bundled modules the executable evaluated while running `args`: V8's coverage (NODE_V8_COVERAGE) names each
  * module's body after its path in the bundle (esbuild), with how often it ran.
  */
-function evaluatedModules(args: string[]): {modules: string[]; status: number | null; stdout: string} {
+function evaluatedModules(args: string[], env: Record<string, string> = {}): {modules: string[]; status: number | null; stdout: string} {
   const dir = mkdtempSync(join(tmpdir(), 'mindbg-sea-coverage-'))
-  const r = spawnSync(NATIVE, args, {env: testEnv({NODE_V8_COVERAGE: dir}), encoding: 'utf8'})
+  const r = spawnSync(NATIVE, args, {env: testEnv({NODE_V8_COVERAGE: dir, ...env}), encoding: 'utf8'})
   type Coverage = {result: Array<{url: string; functions: Array<{functionName: string; ranges: Array<{count: number}>}>}>}
   const scripts = readdirSync(dir).flatMap((f) => (JSON.parse(readFileSync(join(dir, f), 'utf8')) as Coverage).result)
   const bundle = scripts.filter((s) => s.url.endsWith('/dist/sea/mindbg.cjs'))
@@ -56,7 +56,7 @@ describe('the single executable', () => {
     expect(r.stdout).toMatch(/\/\.mindbg-init sh -c/)
     expect(r.stdout).toContain(MARKER)
     expect(r.code).toBe(7)
-    expect(sidecarsOf(web())).toEqual([])
+    await expectSidecarsGone(web())
   })
 
   it('opens an interactive shell on a terminal: typed commands run, its exit code is passed on', async () => {
@@ -70,7 +70,7 @@ describe('the single executable', () => {
     } finally {
       await s.close()
     }
-    expect(sidecarsOf(web())).toEqual([])
+    await expectSidecarsGone(web())
   })
 
   it('pipes stdin through a command and back unchanged', async () => {
@@ -134,11 +134,16 @@ describe('the single executable', () => {
     expect(modules.filter((m) => OCLIF.test(m) || HEAVY.test(m))).toEqual([])
   })
 
-  it('a one-shot attach evaluates dockerode (the check above can fail) but not the Kubernetes client', () => {
-    const {modules, status} = evaluatedModules(['attach', web(), '--', 'true'])
-    expect(status).toBe(0)
-    expect(modules.filter((m) => /dockerode\.cjs/.test(m))).not.toEqual([])
-    expect(modules.filter((m) => /k8s-client\.cjs|node_modules\/ora\//.test(m))).toEqual([])
+  it('a one-shot attach evaluates neither dockerode (its init bind-mounted from the cache directory) nor the Kubernetes client; ls evaluates dockerode (the checks can fail)', () => {
+    const cache = mkdtempSync(join(tmpdir(), 'mindbg-sea-cache-'))
+    const attach = evaluatedModules(['attach', web(), '--', 'true'], {XDG_CACHE_HOME: cache})
+    expect(attach.status).toBe(0)
+    expect(attach.modules.filter((m) => /dockerode\.cjs|k8s-client\.cjs|node_modules\/ora\//.test(m))).toEqual([])
+    // The init the sidecar ran, written out under its content's name.
+    expect(readdirSync(join(cache, 'mindbg', 'init'))).toEqual([expect.stringMatching(/^mindbg-init-(amd64|arm64)-[0-9a-f]{16}$/)])
+    const ls = evaluatedModules(['ls'])
+    expect(ls.status).toBe(0)
+    expect(ls.modules.filter((m) => /dockerode\.cjs/.test(m))).not.toEqual([])
   })
 })
 

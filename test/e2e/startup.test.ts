@@ -10,7 +10,7 @@ import {BIN, ROOT, sharedTarget, testEnv} from './helpers.js'
 const tracer = join(ROOT, 'test/support/trace-modules.mjs')
 
 /** Runs the CLI and returns the modules it loaded. */
-function loadedModules(args: string[], env: Record<string, string> = {}): {modules: string[]; status: number | null; stdout: string} {
+function loadedModules(args: string[], env: Record<string, string | undefined> = {}): {modules: string[]; status: number | null; stdout: string} {
   const file = join(mkdtempSync(join(tmpdir(), 'mindbg-trace-')), 'modules.txt')
   const r = spawnSync(process.execPath, ['--import', tracer, BIN, ...args], {env: testEnv({MINDBG_TRACE_FILE: file, ...env}), encoding: 'utf8'})
   return {modules: readFileSync(file, 'utf8').split('\n'), status: r.status, stdout: r.stdout}
@@ -48,15 +48,30 @@ describe('start-up loads only what the command needs', () => {
     expect(loadedAny(modules, OCLIF)).toEqual([])
   })
 
+  it.each([['--help'], ['-h']])('mindbg %s, rendered at build time, prints the very bytes oclif prints, without loading oclif', (flag) => {
+    // Wherever vitest runs, not a terminal and none of the variables that change oclif's rendering.
+    const plain = {FORCE_COLOR: undefined, OCLIF_COLUMNS: undefined, NEXT_RUNTIME: undefined, pm_id: undefined}
+    const fast = loadedModules([flag], plain)
+    expect(fast.status).toBe(0)
+    expect(loadedAny(fast.modules, OCLIF)).toEqual([])
+    // The same help through oclif: told not to use the rendered text, and with FORCE_COLOR=0 (colours off, which
+    // also makes bin/run.js leave it to oclif).
+    for (const env of [{MINDBG_HELP_CACHE: '0'}, {FORCE_COLOR: '0'}]) {
+      const slow = loadedModules([flag], {...plain, ...env})
+      expect(slow.status).toBe(0)
+      expect(loadedAny(slow.modules, OCLIF)).not.toEqual([])
+      expect(fast.stdout).toBe(slow.stdout)
+    }
+    expect(fast.stdout).toMatch(/^VERSION\n {2}mindbg\/\d+\.\d+\.\d+ linux-\w+ node-v\d+/m)
+  })
+
   describe('a one-shot attach', () => {
     const web = sharedTarget()
 
-    it('loads dockerode but not its idle ssh2/gRPC transports, nor ora when stderr is no TTY', () => {
+    it('on a local socket: plain node:http, neither dockerode nor ssh2, gRPC, ora (stderr no TTY) or client-node', () => {
       const {modules, status} = loadedModules(['attach', web(), '--', 'true'])
       expect(status).toBe(0)
-      expect(loadedAny(modules, DOCKERODE)).not.toEqual([])
-      expect(loadedAny(modules, ['/node_modules/dockerode/'])).toEqual([])
-      for (const h of ['/node_modules/ssh2/', '/node_modules/@grpc/', '/node_modules/ora/', ...KUBERNETES]) {
+      for (const h of [...DOCKERODE, '/node_modules/ssh2/', '/node_modules/@grpc/', '/node_modules/ora/', ...KUBERNETES]) {
         expect(modules.filter((m) => m.includes(h)), h).toEqual([])
       }
     })

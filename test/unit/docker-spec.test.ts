@@ -41,6 +41,16 @@ describe('buildSidecarSpec per profile', () => {
     expect(spec.User).toBe(user)
   })
 
+  it.each([
+    {init: true, source: '/opt/mindbg/dist/init/by-hash/mindbg-init-amd64-0123456789abcdef', mounts: [{Type: 'bind', Source: '/opt/mindbg/dist/init/by-hash/mindbg-init-amd64-0123456789abcdef', Target: INIT_PATH, ReadOnly: true}]},
+    {init: true, source: undefined, mounts: undefined},
+    {init: false, source: '/opt/x', mounts: undefined},
+  ])('mindbg-init first (init $init), bind-mounted read-only only from a file of the engine\'s host ($source)', ({init, source, mounts}) => {
+    const spec = buildSidecarSpec(target(), request({command: ['ps']}), oneShot, identity, 'docker', 'n', init, source)
+    expect(spec.Entrypoint).toEqual(init ? [INIT_PATH, 'ps'] : ['ps'])
+    expect(spec.HostConfig?.Mounts).toEqual(mounts)
+  })
+
   it('restricted next to a root target runs as nobody', () => {
     const spec = buildSidecarSpec(target({user: ''}), request({profile: 'restricted'}), oneShot, identity, 'docker', 'n', false)
     expect(spec.User).toBe('65534:65534')

@@ -1,3 +1,4 @@
+import {existsSync, readFileSync} from 'node:fs'
 import type {Duplex} from 'node:stream'
 import {type Readable, Writable} from 'node:stream'
 
@@ -15,7 +16,7 @@ import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
 import {DockerEngine, type SidecarSummary} from './engine.js'
 import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
-import {initArch} from '../init.js'
+import {type InitArch, initArch, initHostPath} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
 import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
 import {pruneStandIns, startStandIn} from './stand-in.js'
@@ -28,6 +29,8 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
   readonly present: boolean
   /** mindbg-init, as a tar archive to put into the sidecar before it starts; undefined: none for its CPU. */
   readonly init: Buffer | undefined
+  /** The spec bind-mounts mindbg-init from this machine (nothing to copy unless the engine cannot see it). */
+  readonly initMounted: boolean
 }
 
 /**
@@ -38,6 +41,10 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
 export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   readonly runtime = 'docker'
 
+  /** Started while prefetch's requests are with the engine; create() takes it (see startWatchdog). */
+  private spareWatchdog: Watchdog | undefined
+  private closed = false
+
   /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
   private readonly platforms = new Map<string, Promise<string | undefined>>()
 
@@ -46,6 +53,17 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   prefetch(request: DebuggerRequest): void {
     void this.engine.kind().catch(() => {})
     if (request.imageSource !== 'sibling' && request.pull !== 'always') this.imagePlatform(request.image).catch(() => {})
+    // After this tick, once the target's inspect has gone out too.
+    setImmediate(() => {
+      if (!this.closed) this.spareWatchdog ??= startWatchdog()
+    })
+  }
+
+  private watchdogFor(name: string): Watchdog {
+    const watchdog = this.spareWatchdog ?? startWatchdog()
+    this.spareWatchdog = undefined
+    watchdog.watch({container: name})
+    return watchdog
   }
 
   private imagePlatform(image: string): Promise<string | undefined> {
@@ -107,9 +125,10 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const platform = request.platform ?? (present ? undefined : await engine.platformOf(target))
     const init = initArch(imagePlatform ?? platform)
     const initTar = init && initArchive(init)
+    const initSource = init && initTar ? initMountSource(engine, kind, target, init) : undefined
     const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
     const name = request.name ?? sidecarName(target.name)
-    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name, initTar !== undefined)
+    const spec = buildSidecarSpec(target, {...request, image, user: runAs}, streams, identity, kind, name, initTar !== undefined, initSource)
     if (request.platform) spec.platform = request.platform
     const host = spec.HostConfig ?? {}
     const joins = (
@@ -133,6 +152,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       platform,
       present,
       init: initTar,
+      initMounted: initSource !== undefined,
       report: {
         runtime: 'docker',
         target: {name: target.name, id: target.id, image: target.image, user: target.user || 'root', label: `${target.name} (${target.id.slice(0, 12)})`},
@@ -165,11 +185,19 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
-    const watchdog = startWatchdog({container: plan.name})
-    let container: Dockerode.Container
+    const watchdog = this.watchdogFor(plan.name)
+    let container: string
+    let copyInit = !plan.initMounted
     try {
       watchdog.creating()
-      container = await engine.api.createContainer(plan.spec)
+      try {
+        container = await engine.createContainer(plan.spec)
+      } catch (error) {
+        if (!plan.initMounted || !/bind source path does not exist/i.test(engineMessage(error))) throw error
+        // The engine does not see this machine's files (its socket was passed into a container): copied in instead.
+        container = await engine.createContainer(withoutInitMount(plan.spec))
+        copyInit = true
+      }
       watchdog.created()
     } catch (error) {
       watchdog.release()
@@ -177,18 +205,18 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     }
     // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
     // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
-    const initCopied = plan.init
-      ? engine.putArchive(container.id, plan.init, '/').catch((error: unknown) => {
+    const initCopied = plan.init && copyInit
+      ? engine.putArchive(container, plan.init, '/').catch((error: unknown) => {
           throw new MindbgError('sidecarFailed', `cannot put mindbg-init (${INIT_PATH}) into the sidecar: ${engineMessage(error)}`, `Report this with the engine's version (${kind} version).`, {cause: error})
         })
       : Promise.resolve()
     initCopied.catch(() => {})
     const notice =
       plan.command.length === 0
-        ? `mindbg: ${container.id.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
+        ? `mindbg: ${container.slice(0, 12)} (${plan.name}) is next to ${plan.target.name}; its filesystem is at ${targetRootPath(plan.target)}` +
           (plan.streams.tty ? `; detach with ${plan.streams.detachKeysSpec}` : '')
         : undefined
-    return new DockerDebugger(engine, container.id, plan.name, plan.image, plan.target, true, plan.streams, watchdog, kind, notice, initCopied)
+    return new DockerDebugger(engine, container, plan.name, plan.image, plan.target, true, plan.streams, watchdog, kind, notice, initCopied)
   }
 
   async find(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
@@ -202,14 +230,14 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     else {
       // The newest live sidecar next to the target that a terminal can get back into (a detached shell).
       const live = (await engine.listSidecars()).filter((s) => s.targetId === query.target?.id && s.state === 'running')
-      const candidates = await Promise.all(live.map(async (s) => ({s, info: await engine.api.getContainer(s.id).inspect()})))
+      const candidates = await Promise.all(live.map(async (s) => ({s, info: await engine.inspectContainer(s.id)})))
       const shell = candidates.filter(({info}) => info.Config.Tty && info.Config.OpenStdin).sort((a, b) => b.s.started.localeCompare(a.s.started))[0]
       if (!shell) return undefined
       id = shell.s.id
     }
     let info: Dockerode.ContainerInspectInfo
     try {
-      info = await engine.api.getContainer(id).inspect()
+      info = await engine.inspectContainer(id)
     } catch (error) {
       if (httpStatus(error) === 404) throw sessionNotFound(id, 'no such sidecar')
       throw error
@@ -221,7 +249,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const name = info.Name.replace(/^\//, '')
     const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
     const notice = `mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`
-    const watchdog = startWatchdog({container: name})
+    const watchdog = this.watchdogFor(name)
     watchdog.created()
     return new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, await engine.kind(), notice)
   }
@@ -245,7 +273,11 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     return removed
   }
 
-  close(): void {}
+  close(): void {
+    this.closed = true
+    this.spareWatchdog?.release()
+    this.spareWatchdog = undefined
+  }
 }
 
 /** Why a sidecar is an orphan, or undefined if it may still belong to a live session. */
@@ -259,7 +291,7 @@ export function orphanReason(s: Pick<SidecarSummary, 'state' | 'targetState'>): 
 /** A sidecar container: created by this session, or found again by name. */
 class DockerDebugger implements Debugger {
   readonly runtime = 'docker'
-  /** The engine removed it (AutoRemove after its exit), or we did. */
+  /** It has exited (the engine's AutoRemove removes it), or we removed it. */
   private removed = false
   /** mindbg is ending it: a kill seen from now on is ours. */
   ending = false
@@ -293,8 +325,11 @@ class DockerDebugger implements Debugger {
     return new DockerLink(this, this.engine, this.id, socket, this.streams, this.engineKind, reporter)
   }
 
-  /** The engine has removed it: nothing is left to do but let the watchdog go. */
-  markRemoved(): void {
+  /**
+   * It has exited, and the engine removes it (AutoRemove: dockerd itself, Podman's conmon): nothing is left to do but
+   * let the watchdog go.
+   */
+  markExited(): void {
     this.removed = true
   }
 
@@ -322,7 +357,7 @@ class DockerDebugger implements Debugger {
   async targetGone(): Promise<boolean> {
     if (!this.target) return false
     try {
-      const info = await this.engine.api.getContainer(this.target.id).inspect()
+      const info = await this.engine.inspectContainer(this.target.id)
       return !info.State.Running
     } catch {
       return true
@@ -387,22 +422,28 @@ class DockerLink implements DebuggerLink {
           },
         })
       : undefined
-    // Docker answers "removed" once AutoRemove is done, exit code included; Podman's compatible API returns at once
-    // for a container not started yet, so there: wait for the exit, then remove it ourselves.
-    const wait = engine.waitContainer(id, engineKind === 'podman' ? 'next-exit' : 'removed', this.waitAbort.signal)
+    // The exit code as soon as the command has ended; the removal (AutoRemove, the engine's own) is left to finish on
+    // its own, as a script can rely on: by the time mindbg exits, the sidecar runs no more (README, "What a script
+    // can rely on"). "next-exit" is armed before the start, so a command that ends at once cannot be missed.
+    const wait = engine.waitContainer(id, 'next-exit', this.waitAbort.signal)
     // Bounded: an engine that answers a wait only at the end (a Podman that does not flush its headers) must not
     // keep the start waiting for an end that cannot come before it.
     this.waitRegistered = Promise.race([wait.registered.catch(() => {}), new Promise<void>((r) => setTimeout(r, WAIT_REGISTER_MS).unref())])
-    this.exited = (
+    // Podman's compatible wait polls the container every ~250 ms; the end of the attach stream comes with the exit,
+    // and one inspect then has the code (undefined: still running, e.g. its output closed; the wait tells).
+    const endedEarly =
       engineKind === 'podman'
-        ? wait.result.then(async (code) => {
-            await engine.remove(id)
-            return code
-          })
-        : wait.result
-    ).then(
+        ? new Promise<void>((resolve) => socket.once('close', resolve)).then(() =>
+            engine.exitCode(id).then(
+              (code) => code ?? new Promise<number>(() => {}),
+              () => new Promise<number>(() => {}),
+            ),
+          )
+        : new Promise<number>(() => {})
+    this.exited = Promise.race([wait.result, endedEarly]).then(
       (code) => {
-        sidecar.markRemoved()
+        this.waitAbort.abort()
+        sidecar.markExited()
         return code
       },
       (error: unknown) => {
@@ -434,17 +475,14 @@ class DockerLink implements DebuggerLink {
   async start(): Promise<void> {
     await Promise.all([this.waitRegistered, this.sidecar.ready])
     try {
-      await this.engine.api.getContainer(this.id).start()
+      await this.engine.start(this.id)
     } catch (error) {
       throw startError(error)
     }
   }
 
   resize(size: {rows: number; columns: number}): void {
-    this.engine.api
-      .getContainer(this.id)
-      .resize({h: size.rows, w: size.columns})
-      .catch(() => {})
+    this.engine.resize(this.id, size).catch(() => {})
   }
 
   close(): void {
@@ -482,6 +520,31 @@ class DockerLink implements DebuggerLink {
 
 /** How long start waits for the engine to take the wait for the sidecar's end (Docker: a few ms). */
 const WAIT_REGISTER_MS = 2000
+
+/**
+ * mindbg-init as a file to bind-mount, when the engine can be expected to see this machine's files: a local socket,
+ * no SELinux in the way (a file not labelled for containers cannot be executed in one). Podman creates a missing
+ * bind source as an empty directory on its host instead of refusing it, so it gets the file only when its own file
+ * for the target is seen here too; Docker refuses a missing source at create, and create() then copies the init.
+ */
+function initMountSource(engine: DockerEngine, kind: EngineKind, target: DockerTarget, arch: InitArch): string | undefined {
+  if (!engine.local || selinuxEnforcing()) return undefined
+  if (kind === 'podman' && !(target.enginePath && existsSync(target.enginePath))) return undefined
+  return initHostPath(arch)
+}
+
+function selinuxEnforcing(): boolean {
+  try {
+    return readFileSync('/sys/fs/selinux/enforce', 'utf8').trim() === '1'
+  } catch {
+    return false
+  }
+}
+
+function withoutInitMount(spec: Dockerode.ContainerCreateOptions): Dockerode.ContainerCreateOptions {
+  const {Mounts: _mounts, ...hostConfig} = spec.HostConfig ?? {}
+  return {...spec, HostConfig: hostConfig}
+}
 
 /** linux/arm64 matches linux/arm64/v8 and the other way round: a variant left out is any variant. */
 function samePlatform(have: string | undefined, want: string): boolean {

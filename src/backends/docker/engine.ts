@@ -1,10 +1,13 @@
+import {accessSync} from 'node:fs'
 import type {IncomingMessage} from 'node:http'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import type {Duplex, Readable} from 'node:stream'
 
 import type Dockerode from 'dockerode'
 
-import {deps} from '../../deps.js'
+import {deps, lazy} from '../../deps.js'
 import {MindbgError} from '../../domain/errors.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {PullPolicy} from '../../domain/request.js'
@@ -15,6 +18,7 @@ import {registryAuth} from '../../images/registry-auth.js'
 import type {DebuggerSummary} from '../backend.js'
 import {contextEndpoint} from './context.js'
 import {engineMessage, httpStatus as status} from './errors.js'
+import {type EngineHttp, ModemHttp, readJson, SocketHttp} from './http.js'
 import {PullProgress} from './pull-progress.js'
 import type {DockerTarget, EngineKind} from './spec.js'
 import {identityLabel, LABEL} from './spec.js'
@@ -73,6 +77,22 @@ export function isGone(error: unknown): boolean {
   return status(error) === 404 || /no such container/i.test(engineMessage(error))
 }
 
+/**
+ * The engine's unix socket, as docker-modem finds it (DOCKER_HOST unix://PATH; none set: Docker Desktop's per-user
+ * socket when there is one, else /var/run/docker.sock); undefined for other endpoints.
+ */
+function unixSocket(host: string | undefined): string | undefined {
+  if (host && !host.startsWith('unix://')) return undefined
+  if (host && host.length > 'unix://'.length) return host.slice('unix://'.length)
+  const user = join(homedir(), '.docker', 'run', 'docker.sock')
+  try {
+    accessSync(user)
+    return user
+  } catch {
+    return '/var/run/docker.sock'
+  }
+}
+
 /** How long a sidecar's processes have to end after SIGTERM before the engine kills them. */
 export const STOP_GRACE_SECONDS = 2
 
@@ -80,7 +100,20 @@ export const STOP_GRACE_SECONDS = 2
 export class DockerEngine {
   private kindPromise: Promise<EngineKind> | undefined
 
-  private constructor(readonly api: Dockerode) {}
+  /**
+   * Reached over a unix socket on this Linux machine: the engine most likely sees this filesystem (mindbg-init can
+   * be bind-mounted). Not certain: a socket passed into a container leads to the host's engine.
+   */
+  readonly local: boolean
+
+  private constructor(
+    private readonly http: EngineHttp,
+    /** dockerode, for what is off a session's hot path (pull, commit, archives, listings): loaded on first use. */
+    readonly api: () => Promise<Dockerode>,
+  ) {
+    const host = process.env.DOCKER_HOST
+    this.local = process.platform === 'linux' && (!host || host.startsWith('unix://'))
+  }
 
   static async connect(): Promise<DockerEngine> {
     // A docker context becomes DOCKER_HOST (and its TLS settings) for this process and the reaper it starts: where
@@ -91,25 +124,31 @@ export class DockerEngine {
       else process.env[key] = value
     }
     checkDockerHost(process.env.DOCKER_HOST)
-    const Docker = await deps.dockerode()
-    // docker-modem has no setting of its own for an unchecked certificate; an agent's options apply to every request.
-    const options = endpoint.skipTLSVerify ? ({agent: new (await import('node:https')).Agent({rejectUnauthorized: false})} as Dockerode.DockerOptions) : undefined
-    // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem, which reads the certificates
-    // right away.
-    try {
-      return new DockerEngine(new Docker(options))
-    } catch (error) {
-      const {code, path} = error as {code?: string; path?: string}
-      if (code === 'ENOENT' && path) {
-        throw new MindbgError(
-          'engineUnreachable',
-          `DOCKER_TLS_VERIFY is set but ${path} is missing`,
-          'Point DOCKER_CERT_PATH at the directory holding ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY.',
-          {cause: error},
-        )
+    const makeApi = async (): Promise<Dockerode> => {
+      const Docker = await deps.dockerode()
+      // docker-modem has no setting of its own for an unchecked certificate; an agent's options apply to every request.
+      const options = endpoint.skipTLSVerify ? ({agent: new (await import('node:https')).Agent({rejectUnauthorized: false})} as Dockerode.DockerOptions) : undefined
+      // DOCKER_HOST, DOCKER_TLS_VERIFY and DOCKER_CERT_PATH are honoured by docker-modem, which reads the certificates
+      // right away.
+      try {
+        return new Docker(options)
+      } catch (error) {
+        const {code, path} = error as {code?: string; path?: string}
+        if (code === 'ENOENT' && path) {
+          throw new MindbgError(
+            'engineUnreachable',
+            `DOCKER_TLS_VERIFY is set but ${path} is missing`,
+            'Point DOCKER_CERT_PATH at the directory holding ca.pem, cert.pem and key.pem, or unset DOCKER_TLS_VERIFY.',
+            {cause: error},
+          )
+        }
+        throw error
       }
-      throw error
     }
+    const socket = unixSocket(process.env.DOCKER_HOST)
+    if (socket !== undefined) return new DockerEngine(new SocketHttp(socket), lazy(makeApi))
+    const api = await makeApi()
+    return new DockerEngine(new ModemHttp(api.modem as ConstructorParameters<typeof ModemHttp>[0]), async () => api)
   }
 
   /**
@@ -118,19 +157,7 @@ export class DockerEngine {
    * the query only and the body is empty (Content-Length: 0, as the docker CLI sends it).
    */
   attach(id: string, options: {stdin: boolean; detachKeys: string}): Promise<Duplex> {
-    const query = {stream: true, stdin: options.stdin, stdout: true, stderr: true, detachKeys: options.detachKeys}
-    return this.dial<Duplex>({
-      path: `/containers/${encodeURIComponent(id)}/attach?`,
-      method: 'POST',
-      isStream: true,
-      hijack: true,
-      openStdin: options.stdin,
-      // An empty file: docker-modem then sends Content-Length: 0 instead of a JSON body or a chunked one.
-      file: Buffer.alloc(0),
-      headers: {'Content-Type': 'text/plain'},
-      options: {_query: query},
-      statusCodes: {101: true, 200: true, 404: 'no such container', 409: 'container is paused', 500: 'server error'},
-    })
+    return this.http.hijack(`/containers/${encodeURIComponent(id)}/attach`, {stream: true, stdin: options.stdin, stdout: true, stderr: true, detachKeys: options.detachKeys})
   }
 
   /**
@@ -140,28 +167,33 @@ export class DockerEngine {
    * over ssh://).
    */
   waitContainer(id: string, condition: string, signal: AbortSignal): {registered: Promise<void>; result: Promise<number>} {
-    const response = this.dial<IncomingMessage>({
-      path: `/containers/${encodeURIComponent(id)}/wait?`,
-      method: 'POST',
-      isStream: true,
-      abortSignal: signal,
-      options: {condition},
-      statusCodes: {200: true, 400: 'bad parameter', 404: 'no such container', 500: 'server error'},
-    })
+    const response = this.http.stream('POST', `/containers/${encodeURIComponent(id)}/wait`, {query: {condition}, signal})
     const result = response.then(async (res) => {
-      let body = ''
-      for await (const chunk of res) body += String(chunk)
-      const answer = JSON.parse(body) as {StatusCode?: number; Error?: {Message?: string} | null}
-      if (answer.Error?.Message) throw new Error(answer.Error.Message)
-      return answer.StatusCode ?? 0
+      const answer = await readJson<{StatusCode?: number; Error?: {Message?: string} | null}>(res)
+      if (answer?.Error?.Message) throw new Error(answer.Error.Message)
+      return answer?.StatusCode ?? 0
     })
     return {registered: response.then(() => undefined), result}
   }
 
-  /** A raw docker-modem request, for what dockerode's own methods do not do quite right. */
-  private dial<T>(options: object): Promise<T> {
-    const modem = this.api.modem as {dial(options: object, callback: (error: unknown, result: T) => void): void}
-    return new Promise((resolve, reject) => modem.dial(options, (error, result) => (error ? reject(error) : resolve(result))))
+  /** A container as the engine shows it (GET /containers/ID/json). */
+  async inspectContainer(id: string): Promise<Dockerode.ContainerInspectInfo> {
+    return readJson<Dockerode.ContainerInspectInfo>(await this.http.stream('GET', `/containers/${encodeURIComponent(id)}/json`))
+  }
+
+  /** Creates a container; its ID. `platform` and `name` travel in the query, as the API has them. */
+  async createContainer(spec: Dockerode.ContainerCreateOptions): Promise<string> {
+    const {name, platform, ...body} = spec as Dockerode.ContainerCreateOptions & {platform?: string}
+    const res = await this.http.stream('POST', '/containers/create', {query: {name, platform}, body})
+    return (await readJson<{Id: string}>(res)).Id
+  }
+
+  async start(id: string): Promise<void> {
+    ;(await this.http.stream('POST', `/containers/${encodeURIComponent(id)}/start`)).resume()
+  }
+
+  async resize(id: string, size: {rows: number; columns: number}): Promise<void> {
+    ;(await this.http.stream('POST', `/containers/${encodeURIComponent(id)}/resize`, {query: {h: size.rows, w: size.columns}})).resume()
   }
 
   /**
@@ -169,12 +201,18 @@ export class DockerEngine {
    * /_ping is answered at once, while /version makes dockerd ask containerd and runc (~12 ms on every attach).
    */
   kind(): Promise<EngineKind> {
-    this.kindPromise ??= this.dial<IncomingMessage>({path: '/_ping', method: 'GET', isStream: true, statusCodes: {200: true, 500: 'server error'}}).then((res) => {
+    this.kindPromise ??= this.http.stream('GET', '/_ping').then((res: IncomingMessage) => {
       res.resume()
       const server = String(res.headers.server ?? '')
       return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'
     })
     return this.kindPromise
+  }
+
+  /** A container's exit code once it has exited; undefined while it runs (or has not started). */
+  async exitCode(id: string): Promise<number | undefined> {
+    const state = (await this.inspectContainer(id)).State
+    return state.Status === 'exited' || state.Status === 'stopped' ? state.ExitCode : undefined
   }
 
   /** The engine's own command-line tool, for the hints: `podman ...` on Podman, `docker ...` otherwise. */
@@ -187,7 +225,7 @@ export class DockerEngine {
     let info: Dockerode.ContainerInspectInfo
     const cli = this.cli()
     try {
-      info = await this.api.getContainer(ref).inspect()
+      info = await this.inspectContainer(ref)
     } catch (error) {
       if (status(error) === 404 || /multiple/i.test(engineMessage(error))) throw await this.explainMissing(ref, await cli)
       throw error
@@ -221,6 +259,7 @@ export class DockerEngine {
       ipcMode: info.HostConfig.IpcMode ?? '',
       pid: s.Pid,
       labels,
+      enginePath: info.HostnamePath ?? '',
     }
     if (labels[LABEL.sidecar] === 'true') {
       target.isDebugger = {message: `${name} is itself a mindbg sidecar`, hint: `Debug its target instead: mindbg attach ${labels[LABEL.targetName] ?? '<target>'}`}
@@ -230,14 +269,14 @@ export class DockerEngine {
 
   /** Running containers with all of these labels (KEY=VALUE or KEY), mindbg's sidecars left out, by name. */
   async selectTargets(labels: string[]): Promise<DockerTarget[]> {
-    const found = await this.api.listContainers({filters: {label: labels, status: ['running']}})
+    const found = await (await this.api()).listContainers({filters: {label: labels, status: ['running']}})
     const targets = await Promise.all(found.filter((c) => c.Labels?.[LABEL.sidecar] !== 'true').map((c) => this.inspectTarget(c.Id).catch(() => undefined)))
     // Gone between the list and the inspect: not selected.
     return targets.filter((t): t is DockerTarget => t !== undefined && t.state === 'running').sort((a, b) => a.name.localeCompare(b.name))
   }
 
   private async explainMissing(ref: string, tool: EngineKind): Promise<MindbgError> {
-    const all = await this.api.listContainers({all: true})
+    const all = await (await this.api()).listContainers({all: true})
     const matches = all.filter((c) => c.Id.startsWith(ref))
     if (matches.length > 1) {
       const names = matches.slice(0, 4).map((c) => c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12))
@@ -275,9 +314,10 @@ export class DockerEngine {
     reporter.begin(`Pulling ${image}${platform ? ` (${platform})` : ''}`)
     try {
       const authconfig = await registryAuth(parseImageReference(image))
-      const stream = await this.api.pull(image, {...(platform ? {platform} : {}), ...(authconfig ? {authconfig} : {})})
+      const api = await this.api()
+      const stream = await api.pull(image, {...(platform ? {platform} : {}), ...(authconfig ? {authconfig} : {})})
       await new Promise<void>((resolve, reject) => {
-        this.api.modem.followProgress(
+        api.modem.followProgress(
           stream,
           (err: Error | null, events: Array<{error?: string}>) => {
             const failed = err ?? events.find((e) => e.error)?.error
@@ -311,7 +351,7 @@ export class DockerEngine {
   async taggedImagesOf(target: DockerTarget): Promise<string[]> {
     const ref = parseImageReference(target.image)
     const byIdOrDigest = Boolean(ref.digest) || /^(sha256:)?[0-9a-f]{12,64}$/.test(target.image)
-    const info = await this.api.getImage(target.imageId).inspect()
+    const info = await (await this.api()).getImage(target.imageId).inspect()
     const repoTags = (info.RepoTags ?? []).filter((t) => t && !t.startsWith('<none>') && t !== target.image)
     const tagged = byIdOrDigest ? repoTags : [target.image, ...repoTags]
     if (tagged.length === 0) {
@@ -328,7 +368,7 @@ export class DockerEngine {
   /** An image's os/arch[/variant] ('' if the engine does not say), or undefined when the engine does not have it. */
   async imagePlatform(image: string): Promise<string | undefined> {
     try {
-      const info = (await this.api.getImage(image).inspect()) as Dockerode.ImageInspectInfo & {Variant?: string}
+      const info = await readJson<Dockerode.ImageInspectInfo & {Variant?: string}>(await this.http.stream('GET', `/images/${image}/json`))
       return [info.Os, info.Architecture, info.Variant].filter(Boolean).join('/')
     } catch (error) {
       if (status(error) === 404) return undefined
@@ -342,8 +382,8 @@ export class DockerEngine {
    */
   watchEvents(containers: string[], actions: string[], signal: AbortSignal, onEvent: (event: ContainerEvent) => void): void {
     const filters = JSON.stringify({type: ['container'], container: containers, event: actions})
-    this.api
-      .getEvents({filters, abortSignal: signal} as object)
+    this.http
+      .stream('GET', '/events', {query: {filters}, signal})
       .then((stream) => {
         createInterface({input: stream as Readable}).on('line', (line) => {
           try {
@@ -363,14 +403,14 @@ export class DockerEngine {
 
   /** Puts files (a tar archive) into a container's filesystem, at `dir`. */
   async putArchive(container: string, tar: Buffer, dir: string): Promise<void> {
-    await this.api.getContainer(container).putArchive(tar, {path: dir})
+    await (await this.api()).getContainer(container).putArchive(tar, {path: dir})
   }
 
   /** A small file of a container's filesystem (its image and writable layer), or undefined when it has none. */
   async readFile(container: string, path: string): Promise<Buffer | undefined> {
     let stream: NodeJS.ReadableStream
     try {
-      stream = await this.api.getContainer(container).getArchive({path})
+      stream = await (await this.api()).getContainer(container).getArchive({path})
     } catch (error) {
       if (status(error) === 404) return undefined
       throw error
@@ -390,9 +430,9 @@ export class DockerEngine {
    * A container already gone (or being removed) is fine.
    */
   async remove(idOrName: string, graceSeconds = STOP_GRACE_SECONDS): Promise<void> {
-    const container = this.api.getContainer(idOrName)
+    const path = `/containers/${encodeURIComponent(idOrName)}`
     try {
-      await container.stop({t: graceSeconds})
+      ;(await this.http.stream('POST', `${path}/stop`, {query: {t: graceSeconds}})).resume()
     } catch (error) {
       // 304: not running (created, or exited and not yet removed); 409: being removed; gone: 404, or Podman's 500
       // "no such container" for one its AutoRemove took a moment ago.
@@ -401,7 +441,7 @@ export class DockerEngine {
       if (code !== 304 && code !== 409) throw error
     }
     try {
-      await container.remove({force: true})
+      ;(await this.http.stream('DELETE', path, {query: {force: true}})).resume()
     } catch (error) {
       const code = status(error)
       if (isGone(error)) return
@@ -411,7 +451,7 @@ export class DockerEngine {
   }
 
   async listSidecars(): Promise<SidecarSummary[]> {
-    const all = await this.api.listContainers({all: true})
+    const all = await (await this.api()).listContainers({all: true})
     const stateById = new Map(all.map((c) => [c.Id, c.State]))
     const now = Date.now()
     return all

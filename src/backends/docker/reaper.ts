@@ -16,7 +16,7 @@ const RETRY_FOR_MS = 4000
 
 async function reapContainer(engine: DockerEngine, container: string): Promise<void> {
   // Only ever mindbg's own: a name given with --name may belong to someone else's container.
-  const info = await engine.api.getContainer(container).inspect()
+  const info = await (await engine.api()).getContainer(container).inspect()
   const labels = info.Config.Labels ?? {}
   if (labels[LABEL.sidecar] !== 'true' && labels[LABEL.standIn] !== 'true') return
   // Stopped with SIGTERM first, so that its mindbg-init reaps what the session started.
@@ -24,10 +24,10 @@ async function reapContainer(engine: DockerEngine, container: string): Promise<v
 }
 
 async function reapImage(engine: DockerEngine, image: string): Promise<void> {
-  const info = await engine.api.getImage(image).inspect()
+  const info = await (await engine.api()).getImage(image).inspect()
   if (info.Config?.Labels?.[LABEL.snapshot] !== 'true') return
   // 409 while the stand-in made from it is still being removed (its own watchdog does that): tried again.
-  await engine.api.getImage(image).remove()
+  await (await engine.api()).getImage(image).remove()
 }
 
 async function reap(what: string, state: string, image: boolean): Promise<void> {

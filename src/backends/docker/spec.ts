@@ -19,6 +19,11 @@ export interface DockerTarget extends Target {
   ipcMode: string
   pid: number
   labels: Record<string, string>
+  /**
+   * A file the engine keeps for the container on its own host (HostnamePath): seen here too, it tells that the
+   * engine and mindbg share a filesystem. '' when unknown.
+   */
+  enginePath?: string
   /** image://REF: not a container at all, only an image (its `image`) to debug a container made from. */
   fromImage?: true
 }
@@ -95,6 +100,8 @@ export function buildSidecarSpec(
   engine: EngineKind,
   name: string,
   init: boolean,
+  /** mindbg-init as a file of the engine's host, bind-mounted read-only at INIT_PATH; else it is copied in. */
+  initSource?: string,
 ): ContainerCreateOptions {
   const security = dockerSecurity(request.profile, target.user)
   if (request.chroot && !isRootUser(target.user) && request.profile === 'baseline' && !request.capAdd.includes('SYS_PTRACE')) {
@@ -132,6 +139,7 @@ export function buildSidecarSpec(
     CapDrop: security.capDrop,
     SecurityOpt: security.securityOpt,
   }
+  if (init && initSource) hostConfig.Mounts = [{Type: 'bind', Source: initSource, Target: INIT_PATH, ReadOnly: true}]
   // Docker joins another container's IPC namespace only when that one was created "shareable"; Podman always can.
   if (target.ipcMode === 'shareable' || engine === 'podman') hostConfig.IpcMode = join
   // Without a terminal the session cannot be left running (no detach keys) and the sidecar is removed at its end, so

@@ -84,7 +84,7 @@ class Made {
   private async remove(what: {container: string} | {image: string}): Promise<void> {
     if ('container' in what) return this.engine.remove(what.container, 2)
     try {
-      await this.engine.api.getImage(what.image).remove()
+      await (await this.engine.api()).getImage(what.image).remove()
     } catch (error) {
       if ((error as {statusCode?: number}).statusCode !== 404) throw error
     }
@@ -109,17 +109,18 @@ export async function startStandIn(engine: DockerEngine, target: DockerTarget, r
     let notice: string
     if (target.fromImage) {
       await guard(engine.ensureImage(target.image, request.pull, reporter))
-      const info = await guard(engine.api.getImage(target.image).inspect())
+      const info = await guard((await engine.api()).getImage(target.image).inspect())
       source = {image: info.Id, env: info.Config.Env ?? [], user: info.Config.User ?? '', workdir: info.Config.WorkingDir ?? '', mounts: []}
       notice = `mindbg: ${target.image} is an image: this session is on a container made from it (no network, no volumes), removed at the end`
     } else {
       if (request.stopRestarts && target.state === 'restarting') await holdRestarts(engine, target, reporter)
-      const info = await guard(engine.api.getContainer(target.id).inspect())
+      const info = await guard((await engine.api()).getContainer(target.id).inspect())
       for (const line of await lastRun(engine, info)) reporter.notice(line)
       const snapshot = `${SNAPSHOT_REPOSITORY}:${name}`
+      const api = await engine.api()
       await made.track({image: snapshot}, () =>
         guard(
-          engine.api.getContainer(target.id).commit({
+          api.getContainer(target.id).commit({
             repo: SNAPSHOT_REPOSITORY,
             tag: name,
             pause: false,
@@ -138,7 +139,8 @@ export async function startStandIn(engine: DockerEngine, target: DockerTarget, r
     const init = arch && initArchive(arch)
     if (!init) throw new MindbgError('sidecarFailed', `this build has no mindbg-init for ${platform || 'the platform of ' + target.image}, which a stand-in for a target that is not running needs`, 'Debug it on an amd64 or arm64 engine.')
     const spec = buildStandInSpec(target, source, name, request.writableVolumes)
-    const holder = await made.track({container: name}, () => guard(engine.api.createContainer(spec)))
+    const api = await engine.api()
+    const holder = await made.track({container: name}, () => guard(api.createContainer(spec)))
     await guard(engine.putArchive(holder.id, init, '/'))
     try {
       await holder.start()
@@ -175,7 +177,7 @@ const HOLD_SETTLE_MS = 300
  * the policy is left so, since putting it back would start the loop again: the user is told how.
  */
 async function holdRestarts(engine: DockerEngine, target: DockerTarget, reporter: Reporter): Promise<void> {
-  const container = engine.api.getContainer(target.id)
+  const container = (await engine.api()).getContainer(target.id)
   const before = await guard(container.inspect())
   const policy = before.HostConfig.RestartPolicy
   await guard(container.update({RestartPolicy: {Name: 'no'}}))
@@ -209,7 +211,7 @@ async function lastRun(engine: DockerEngine, info: Dockerode.ContainerInspectInf
       : `mindbg: ${name} exited with code ${s.ExitCode}${finished}${s.OOMKilled ? ', killed for running out of memory (OOMKilled)' : ''}` +
         (info.RestartCount ? `; restarted ${info.RestartCount} times` : ''),
   ]
-  const logs = await engine.api
+  const logs = await (await engine.api())
     .getContainer(info.Id)
     .logs({stdout: true, stderr: true, tail: LAST_LOG_LINES, follow: false})
     .catch(() => undefined)
@@ -233,17 +235,17 @@ const UNJOINED_GRACE_MS = 60_000
 export async function pruneStandIns(engine: DockerEngine, joined: Set<string>, all: boolean): Promise<PrunedDebugger[]> {
   const removed: PrunedDebugger[] = []
   const old = (createdSeconds: number): boolean => all || Date.now() - createdSeconds * 1000 >= UNJOINED_GRACE_MS
-  const standIns = await engine.api.listContainers({all: true, filters: {label: [`${LABEL.standIn}=true`]}})
+  const standIns = await (await engine.api()).listContainers({all: true, filters: {label: [`${LABEL.standIn}=true`]}})
   for (const c of standIns) {
     if ((!all && joined.has(c.Id)) || !old(c.Created)) continue
     await engine.remove(c.Id, 2)
     removed.push({name: c.Names[0]?.replace(/^\//, '') ?? c.Id.slice(0, 12), target: c.Labels[LABEL.targetName] ?? '', why: 'stand-in no debugger uses'})
   }
-  const inUse = new Set((await engine.api.listContainers({all: true})).map((c) => c.ImageID))
+  const inUse = new Set((await (await engine.api()).listContainers({all: true})).map((c) => c.ImageID))
   // Listed after the removals above, so that a snapshot whose stand-in was just removed goes too.
-  for (const image of await engine.api.listImages({filters: {label: [`${LABEL.snapshot}=true`]}})) {
+  for (const image of await (await engine.api()).listImages({filters: {label: [`${LABEL.snapshot}=true`]}})) {
     if (inUse.has(image.Id) || !old(image.Created)) continue
-    await engine.api.getImage(image.Id).remove({force: true})
+    await (await engine.api()).getImage(image.Id).remove({force: true})
     removed.push({name: image.RepoTags?.[0] ?? image.Id.slice(7, 19), target: '', why: 'snapshot no stand-in uses'})
   }
   return removed

@@ -1,0 +1,42 @@
+// The head of dist/vendor/oclif-core.mjs (build/vendor.mjs writes it): loads a CommonJS bundle as require() would,
+// compiled with a V8 code cache that was made after a whole run, not before it.
+import Module, {createRequire, getCompileCacheDir} from 'node:module'
+import {readFileSync, renameSync, writeFileSync} from 'node:fs'
+import {dirname, join} from 'node:path'
+import {fileURLToPath} from 'node:url'
+import vm from 'node:vm'
+
+globalThis.__mindbgImport ??= (specifier) => import(specifier)
+
+function loadWithCodeCache(url) {
+  const file = fileURLToPath(url)
+  const source = readFileSync(file, 'utf8')
+  // Only where Node caches compiled code (bin/run.js turns it on): its directory, one file per install and content.
+  const dir = getCompileCacheDir?.()
+  let key = 0x811c9dc5
+  for (const c of `${file}\0${source.length}`) key = Math.imul(key ^ c.charCodeAt(0), 0x01000193) >>> 0
+  const cacheFile = dir && join(dir, `mindbg-${key.toString(16)}.v8`)
+  let cachedData
+  try {
+    cachedData = cacheFile ? readFileSync(cacheFile) : undefined
+  } catch {
+    // none yet
+  }
+  const script = new vm.Script(Module.wrap(source), {filename: file, ...(cachedData ? {cachedData} : {})})
+  const module = {exports: {}}
+  script.runInThisContext().call(module.exports, module.exports, createRequire(file), module, file, dirname(file))
+  // V8 refuses a cache made for other source or flags (cachedDataRejected): made again, at the end of this run, when
+  // it holds everything this run compiled. Written whole or not at all (a rename), so a reader never sees half of it.
+  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
+    process.once('exit', () => {
+      try {
+        const partial = `${cacheFile}.${process.pid}`
+        writeFileSync(partial, script.createCachedData())
+        renameSync(partial, cacheFile)
+      } catch {
+        // a read-only cache directory: compiled again next time, as without it
+      }
+    })
+  }
+  return module.exports
+}
