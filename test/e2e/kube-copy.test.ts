@@ -14,7 +14,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {kubectlWith} from '../support/kubectl.js'
 import {startRegistry, type Registry} from '../support/registry.js'
-import {BUSYBOX, collect, DISTROLESS, docker, dockerOk, eventually, mindbg, requireEngine, startMindbg} from './helpers.js'
+import {BUSYBOX, collect, DISTROLESS, docker, dockerOk, eventually, MARKER, mindbg, requireEngine, startMindbg} from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-copy-'))
 let sim: KubeSim
@@ -138,10 +138,12 @@ describe('--copy-to: the copy as kubectl 1.34 makes it', () => {
     expect(await pods()).not.toContain('pod/crashy-dry')
   })
 
-  it('--keep --keep-labels --keep-annotations --keep-liveness --set-image "*=": created as said, left after the session, and how to delete it is said', async () => {
-    const r = await attach(['pod/crashy', '--copy-to', 'crashy-kept', '--keep', '--keep-labels', '--keep-annotations', '--keep-liveness', '--set-image', `*=${DISTROLESS}`, '--', 'sh', '-c', 'ls /proc/1/root >/dev/null; echo in-copy'])
+  it('--keep --keep-labels --keep-annotations --keep-liveness --set-image "*=" --chroot: created as said, left after the session, and how to delete it is said', async () => {
+    const r = await attach(['pod/crashy', '--copy-to', 'crashy-kept', '--keep', '--keep-labels', '--keep-annotations', '--keep-liveness', '--set-image', `*=${DISTROLESS}`, '--chroot', '-c', 'side', '--', 'sh', '-c', 'cat /app/config.txt; id -u'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/^in-copy$/m)
+    // Chrooted into the target (side: app crashes a second after it starts), as root, in a pod whose containers
+    // run as 65532.
+    expect(r.stdout).toBe(`${MARKER}\n0\n`)
     expect(r.stderr).toMatch(/--keep: the copy default\/crashy-kept is kept; delete it with: kubectl delete pod crashy-kept -n default/)
     const p = JSON.parse(await kubectl('get', 'pod', 'crashy-kept', '-o', 'json'))
     expect(p.metadata.labels).toMatchObject({app: 'crashy', tier: 'web', 'mindbg.org/role': 'copy'})

@@ -80,6 +80,13 @@ describe('buildPodCopy: the copy as kubectl debug --copy-to makes it', () => {
     }],
   ])('%s', (_what, over, check) => check(copyOf(over).pod))
 
+  it('--chroot: the words go through the chroot script, as root with SYS_CHROOT', () => {
+    const dbg = buildPodCopy({pod: original, target: 'app', copy: copyRequest(), debugger: debuggerFor(original), image: 'busybox', chroot: true}).pod.spec!.containers.at(-1)!
+    expect(dbg.command?.slice(-5)).toEqual(['sh', '-c', expect.stringContaining('chroot "$$MINDBG_TARGET_ROOT" "$$@"'), 'mindbg-chroot', 'ps'])
+    expect(dbg.securityContext).toMatchObject({runAsUser: 0, runAsNonRoot: false, capabilities: {add: expect.arrayContaining(['SYS_CHROOT'])}})
+    expect(dbg.env).toContainEqual({name: 'MINDBG_TARGET_PATH', value: expect.stringContaining('/usr/bin')})
+  })
+
   it('the original is not changed', () => {
     const before = structuredClone(original)
     copyOf({hold: true, setImages: [{container: '*', image: 'x:1'}]}, ['/app/web', '--port', '8080'])

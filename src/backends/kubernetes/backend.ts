@@ -109,22 +109,30 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     const copy = request.copy
     // A copy's debugger is made as an ephemeral one would be in a pod that shares its PID namespace.
     const seen = copy ? asCopied(pod) : pod
-    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod: seen, target: container, request, streams, identity, name, podSecurity: level, custom, session})
+    // A copy's --chroot is the copy builder's (./copy.ts): the ephemeral builder refuses it.
+    const asked = copy && request.chroot ? {...request, chroot: false} : request
+    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod: seen, target: container, request: asked, streams, identity, name, podSecurity: level, custom, session})
     const spec = build(podSecurity)
-    const sc = spec.container.securityContext
     let copyPlan: CopyPlanned | undefined
     if (copy) {
       const original = pod.spec?.containers.find((c) => c.name === container)
       const entrypoint = copy.hold && original ? entrypointOf(original, needsImageConfig(original) ? await readImageCommand(original.image ?? '', nodePlatform(pod)) : undefined) : undefined
       const buildCopy = (level: PodSecurityLevel | undefined): {manifest: V1Pod; notes: string[]} => {
+        if (request.chroot && level === 'restricted') {
+          throw usageError('--chroot needs root in the debugger, which Pod Security "restricted" forbids here', "Drop --chroot: the target's filesystem is at $MINDBG_TARGET_ROOT.")
+        }
         const dbg = level === podSecurity ? spec : build(level)
-        const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, ...(entrypoint ? {entrypoint} : {})})
+        const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, chroot: request.chroot, ...(entrypoint ? {entrypoint} : {})})
+        // Under --chroot the debugger runs as root: what the ephemeral builder said of its user no longer holds.
+        const notes = request.chroot ? dbg.notes.filter((n) => !/the debugger runs as uid/.test(n)) : dbg.notes
         const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName}, deadlineSeconds: copy.keepCopy ? null : undefined})
-        return {manifest, notes: [...dbg.notes, ...made.notes]}
+        return {manifest, notes: [...notes, ...made.notes, ...(request.chroot ? ['--chroot: the debugger runs as root, chrooted into the target'] : [])]}
       }
       const first = buildCopy(podSecurity)
       copyPlan = {build: buildCopy, manifest: first.manifest, notes: first.notes, debugger: name, hold: copy.hold, keep: copy.keepCopy, replace: copy.replace}
     }
+    // What the debugger runs as: in a copy, as the copy says (--chroot makes it root).
+    const sc = copyPlan ? copyPlan.manifest.spec?.containers.find((c) => c.name === name)?.securityContext : spec.container.securityContext
     return {
       target,
       name,
