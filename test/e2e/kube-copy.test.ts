@@ -13,8 +13,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {kubectlWith} from '../support/kubectl.js'
+import {PtySession} from '../support/pty.js'
 import {startRegistry, type Registry} from '../support/registry.js'
-import {BUSYBOX, collect, DISTROLESS, docker, dockerOk, eventually, MARKER, mindbg, requireEngine, startMindbg} from './helpers.js'
+import {BUSYBOX, collect, DISTROLESS, docker, dockerOk, eventually, MARKER, mindbg, requireEngine, startMindbg, testEnv} from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-copy-'))
 let sim: KubeSim
@@ -113,6 +114,34 @@ describe('--copy-to --hold: a crash-looping distroless pod', () => {
   })
 })
 
+describe('--copy-to on a terminal', () => {
+  it('a detach keeps the copy and its shell; --reuse gets back in, and its end deletes the copy', async () => {
+    const first = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/crashy', '-c', 'side', '--copy-to', 'crashy-back'], testEnv())
+    try {
+      await first.expect(/side is PID \d+ here/, 30_000)
+      await first.expect(/[#$] /, 10_000)
+      first.send('\x10\x11')
+      await first.expect(/detached from (mindbg-[a-z0-9]{5}); it keeps running in the copy default\/crashy-back/, 10_000)
+      expect((await first.waitExit(10_000)).exitCode).toBe(0)
+      expect(first.output).toMatch(/Re-attach: mindbg attach pod\/crashy-back -n default --session mindbg-[a-z0-9]{5} \(or --reuse\)/)
+    } finally {
+      await first.close()
+    }
+    expect(await pods()).toContain('pod/crashy-back')
+    const again = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/crashy-back', '--reuse'], testEnv())
+    try {
+      await again.expect(/re-attaching to mindbg-[a-z0-9]{5} in the copy default\/crashy-back/, 15_000)
+      again.send('\r')
+      await again.expect(/[#$] /)
+      again.send('exit 5\r')
+      expect((await again.waitExit(15_000)).exitCode).toBe(5)
+    } finally {
+      await again.close()
+    }
+    await gone('crashy-back')
+  })
+})
+
 describe('--copy-to: the copy as kubectl 1.34 makes it', () => {
   it('--dry-run shows it: labels, annotations and probes dropped, --set-image applied, one PID namespace; nothing created', async () => {
     const r = await attach(['pod/crashy', '--copy-to', 'crashy-dry', '--set-image', 'side=' + BUSYBOX, '--dry-run', '--json'])
@@ -121,6 +150,7 @@ describe('--copy-to: the copy as kubectl 1.34 makes it', () => {
     expect(spec.metadata.name).toBe('crashy-dry')
     expect(Object.keys(spec.metadata.labels).sort()).toEqual(['mindbg.org/role', 'mindbg.org/session'])
     expect(spec.metadata.annotations.team).toBeUndefined()
+    expect(spec.metadata.annotations['kubectl.kubernetes.io/default-container']).toBe('app')
     expect(spec.metadata.annotations['mindbg.org/copy-of']).toBe('crashy')
     expect(spec.spec.shareProcessNamespace).toBe(true)
     expect(spec.spec.restartPolicy).toBe('Never')

@@ -43,7 +43,7 @@ const copyOf = (over: Partial<CopyRequest> = {}, entrypoint?: string[]) =>
 describe('buildPodCopy: the copy as kubectl debug --copy-to makes it', () => {
   it.each<[string, Partial<CopyRequest>, (pod: V1Pod) => void]>([
     ['the defaults: labels, annotations and probes dropped, init containers kept, off the node, ephemeral containers gone', {}, (p) => {
-      expect(p.metadata).toEqual({name: 'web-debug', namespace: 'shop'})
+      expect(p.metadata).toEqual({name: 'web-debug', namespace: 'shop', annotations: {'kubectl.kubernetes.io/default-container': 'app'}})
       expect(p.spec?.containers.map((c) => [c.livenessProbe, c.readinessProbe, c.startupProbe])).toEqual([[undefined, undefined, undefined], [undefined, undefined, undefined], [undefined, undefined, undefined]])
       expect(p.spec?.initContainers?.map((c) => c.name)).toEqual(['migrate'])
       expect(p.spec?.nodeName).toBeUndefined()
@@ -54,7 +54,7 @@ describe('buildPodCopy: the copy as kubectl debug --copy-to makes it', () => {
     }],
     ['--keep-labels --keep-annotations', {keep: {labels: true, annotations: true, liveness: false, readiness: false, startup: false, initContainers: true}}, (p) => {
       expect(p.metadata?.labels).toEqual({app: 'web'})
-      expect(p.metadata?.annotations).toEqual({team: 'payments'})
+      expect(p.metadata?.annotations).toEqual({team: 'payments', 'kubectl.kubernetes.io/default-container': 'app'})
     }],
     ['--keep-liveness --keep-startup, --no-keep-init-containers', {keep: {labels: false, annotations: false, liveness: true, readiness: false, startup: true, initContainers: false}}, (p) => {
       expect(p.spec?.containers[0]).toMatchObject({livenessProbe: probe, startupProbe: probe})

@@ -18,7 +18,7 @@ import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
 import {listDebuggers} from './list.js'
 import {asCopied, buildPodCopy, entrypointOf, needsImageConfig} from './copy.js'
-import {type CopyPlanned, createCopy} from './copy-debugger.js'
+import {type CopyPlanned, createCopy, findCopyDebugger} from './copy-debugger.js'
 import {listOwnedPods, OWNED, ownedPodManifest, pruneOwnedPods} from './owned-pod.js'
 import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
@@ -125,7 +125,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
         const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, chroot: request.chroot, ...(entrypoint ? {entrypoint} : {})})
         // Under --chroot the debugger runs as root: what the ephemeral builder said of its user no longer holds.
         const notes = request.chroot ? dbg.notes.filter((n) => !/the debugger runs as uid/.test(n)) : dbg.notes
-        const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName}, deadlineSeconds: copy.keepCopy ? null : undefined})
+        const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName, ...(copy.keepCopy ? {[OWNED.keepCopy]: 'true'} : {})}, deadlineSeconds: copy.keepCopy ? null : undefined})
         return {manifest, notes: [...notes, ...made.notes, ...(request.chroot ? ['--chroot: the debugger runs as root, chrooted into the target'] : [])]}
       }
       const first = buildCopy(podSecurity)
@@ -199,6 +199,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     const target = query.target
     if (!target) throw usageError('re-attaching to a debugger in a pod needs the pod', 'Use: mindbg attach pod/NAME --session DEBUGGER (or --reuse).')
     if (isNodeTarget(target)) return findNodeDebugger(this.api, target, query.name, streams)
+    if (target.pod.metadata?.labels?.[OWNED.role] === 'copy') return findCopyDebugger(this.api, target, query.name, streams)
     const pod = target.pod
     const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
     const mine = (pod.spec?.ephemeralContainers ?? []).filter(isMindbgDebugger)

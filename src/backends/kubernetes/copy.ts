@@ -3,7 +3,7 @@ import type {V1Container, V1EphemeralContainer, V1Pod, V1SecurityContext} from '
 import {usageError} from '../../domain/errors.js'
 import type {CopyRequest} from '../../domain/request.js'
 import {chrootCommand, DEFAULT_PATH} from '../chroot.js'
-import {restrictedCompliant, targetIdentity, unverbatim, verbatim} from './spec.js'
+import {DEFAULT_CONTAINER_ANNOTATION, restrictedCompliant, targetIdentity, unverbatim, verbatim} from './spec.js'
 
 /**
  * `attach pod/P --copy-to NAME`: a copy of the pod with the debugger as one of its regular containers, as kubectl
@@ -162,7 +162,8 @@ export function buildPodCopy(input: PodCopyInput): {pod: V1Pod; notes: string[]}
         name: copy.name,
         namespace: meta.namespace ?? 'default',
         ...(copy.keep.labels && meta.labels ? {labels: {...meta.labels}} : {}),
-        ...(copy.keep.annotations && meta.annotations ? {annotations: {...meta.annotations}} : {}),
+        // The copy is about the target: kubectl logs/exec and a later `mindbg attach pod/NAME --reuse` default to it.
+        annotations: {...(copy.keep.annotations ? meta.annotations : {}), [DEFAULT_CONTAINER_ANNOTATION]: target},
       },
       spec,
     },
