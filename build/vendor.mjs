@@ -179,12 +179,14 @@ mkdirSync(OUT, {recursive: true})
 const names = Object.keys(requireHere(resolvePath(OUT, 'oclif-core.cjs'))).filter((n) => n !== 'default' && n !== '__esModule')
 writeFileSync(`${OUT}/oclif-core.mjs`, `import core from './oclif-core.cjs'\nexport const {${names.join(', ')}} = core\nexport default core\n`)
 
-// mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests; and its YAML parser.
+// mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests; its YAML parser; ws.
 await build({
   ...common,
   // With the YAML parser KubeConfig itself uses, for src/backends/kubernetes/kubeconfig.ts: the yaml package costs
   // ~30 ms more to load and warm up, at every command that talks to a cluster and every TAB that completes a pod.
-  stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'\nexport {load as loadYaml} from 'js-yaml'", resolveDir: '.', loader: 'js'},
+  // And ws, for the attach and exec streams: loaded on its own from node_modules it cost ~25 ms more, on the path
+  // between the PATCH and the first attach attempt.
+  stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'\nexport {load as loadYaml} from 'js-yaml'\nexport {WebSocket} from 'ws'", resolveDir: '.', loader: 'js'},
   outfile: `${OUT}/k8s-client.cjs`,
   // CommonJS, not ESM: an ESM `import 'node:http'` reads every export of node:http, and its lazy WebSocket getters
   // load Node's bundled undici (~40 ms).

@@ -11,7 +11,7 @@ import {planRun} from '../src/cli/run-plan.js'
 import {formatTable} from '../src/cli/table.js'
 import {formatMs} from '../src/domain/duration.js'
 import {toMindbgError, usageError} from '../src/domain/errors.js'
-import {auditLogPath, targetRecord} from '../src/session/audit.js'
+import {auditLogPath, describeRef, targetRecord} from '../src/session/audit.js'
 import {RUN_INCOMPLETE_EXIT} from '../src/session/report.js'
 import {performRun} from '../src/session/run-service.js'
 import {builtInRunbooks, loadRunbook} from '../src/session/runbook.js'
@@ -51,6 +51,7 @@ export default class Run extends MindbgCommand {
     const stop = new AbortController()
     const unsubscribe = stopOnSignals(stop)
     const auditLog = auditLogPath(process.env, config.auditLog)
+    const startedAt = new Date().toISOString()
     try {
       const outcome = await performRun(plan, {
         version: this.config.version,
@@ -76,6 +77,7 @@ export default class Run extends MindbgCommand {
         else {
           this.log(`runbook ${outcome.runbook}, ${outcome.targets.length} target${outcome.targets.length === 1 ? '' : 's'}:`)
           this.log(formatTable(['TARGET', 'RUNTIME', 'NAME', 'IMAGE', 'DEBUG IMAGE'], outcome.targets.map((t) => [t.key, t.runtime, t.name, t.image, t.debugImage])))
+          for (const m of outcome.missing) this.log(`not found, would fail: ${m.ref} (${m.reason})`)
           this.log('steps:')
           this.log(formatTable(['STEP', 'TIMEOUT', 'RUNS'], outcome.steps.map((s) => [s.name, formatMs(s.timeoutMs), s.kind === 'collect' ? `collect ${s.command[0]}` : s.command.join(' ').replace(/\s+/g, ' ').slice(0, 100)])))
         }
@@ -83,9 +85,16 @@ export default class Run extends MindbgCommand {
       }
       if (outcome.exitCode !== 0) this.exit(outcome.exitCode)
     } catch (error) {
-      if (flags.json && (error as {code?: string}).code !== 'EEXIT') {
+      if ((error as {code?: string}).code !== 'EEXIT') {
         const e = toMindbgError(error)
-        this.log(JSON.stringify({event: 'run-failed', error: {message: e.message, hint: e.hint ?? null, exitCode: e.exitCode}}))
+        if (flags.json) this.log(JSON.stringify({event: 'run-failed', error: {message: e.message, hint: e.hint ?? null, exitCode: e.exitCode}}))
+        // A run that could not begin (nothing found, no engine) is in the audit log too, as a failed attach is; a
+        // usage error (an existing --bundle) asked nothing of any target.
+        if (!flags['dry-run'] && e.exitCode !== 2) {
+          const asked = [...plan.refs.map(describeRef), ...plan.selectors.map((s) => `-l ${s.labels}`)].join(' ')
+          const runtime = plan.refs[0]?.runtime ?? plan.selectors[0]?.runtime ?? 'docker'
+          recordSession(auditLog, targetRecord('run', {ref: asked, runtime, id: '', startedAt, reason: e.message}, plan.request, {exitCode: e.exitCode, ending: 'failed', runbook: runbook.name}))
+        }
       }
       throw error
     } finally {

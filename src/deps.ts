@@ -1,5 +1,6 @@
 import type {KubeConfig} from '@kubernetes/client-node'
 import type Dockerode from 'dockerode'
+import type {WebSocket} from 'ws'
 
 /**
  * The one lazy loader for every heavy module mindbg uses (as heroku's deps.ts): each is imported on first use and
@@ -12,14 +13,15 @@ export function lazy<T>(load: () => Promise<T>): () => Promise<T> {
   return () => (loaded ??= load())
 }
 
-const kubeClient = lazy(() => import('#k8s') as Promise<{KubeConfig: typeof KubeConfig; loadYaml: (text: string) => unknown}>)
+const kubeClient = lazy(() => import('#k8s') as unknown as Promise<{KubeConfig: typeof KubeConfig; loadYaml: (text: string) => unknown; WebSocket: typeof WebSocket}>)
 
 export const deps = {
   dockerode: lazy(() => import('#dockerode').then((m: {default: typeof Dockerode}) => m.default)),
   kubeConfig: lazy(() => kubeClient().then((m) => m.KubeConfig)),
   /** js-yaml's load, as bundled with KubeConfig (which parses kubeconfigs with it): for kubeconfig files. */
   kubeconfigYaml: lazy(() => kubeClient().then((m) => m.loadYaml)),
-  ws: lazy(() => import('ws').then((m) => m.WebSocket)),
+  /** ws, bundled with KubeConfig: the Kubernetes backend is its only user. */
+  ws: lazy(() => kubeClient().then((m) => m.WebSocket)),
   // A CommonJS bundle, imported (not required) so that the single executable's bundler sees it too (build/sea.mjs).
   // Node gives its exports as the default (module.exports); vitest, which honours __esModule, as named exports.
   yaml: lazy(() => import('#yaml').then((m: typeof import('yaml') & {default?: typeof import('yaml')}) => (m.default?.parseDocument ? m.default : m))),

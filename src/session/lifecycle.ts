@@ -2,6 +2,7 @@ import {once} from 'node:events'
 import {pipeline, type Readable, type Writable} from 'node:stream'
 
 import type {Debugger, DebuggerLink} from '../backends/backend.js'
+import {relayed} from '../backends/output.js'
 import {ExitCode, MindbgError, toMindbgError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {StreamMode} from '../domain/request.js'
@@ -211,6 +212,7 @@ function forwardInput(stdin: Readable, input: Writable, mode: StreamMode, onDeta
     let detach = false
     if (matcher) ({forward: data, detach} = matcher.push(chunk))
     if (data.length > 0) record?.('i', data)
+    relayed(data.length)
     if (data.length > 0 && !input.write(data) && !waiting) {
       waiting = true
       stdin.pause()

@@ -99,7 +99,8 @@ export function renderReport(manifest: Manifest, read: ReadKept, options: {files
   }
   for (const t of manifest.targets) {
     out.push('', `## ${t.key}`, '')
-    out.push(`${t.name}; ${t.runtime}, ${t.runtime === 'docker' ? 'container' : 'pod UID'} ${t.id}; image ${t.image}${t.imageId ? ` (${t.imageId})` : ''}${t.node ? `; node ${t.node}` : ''}`)
+    if (t.id) out.push(`${t.name}; ${t.runtime}, ${t.runtime === 'docker' ? 'container' : 'pod UID'} ${t.id}; image ${t.image}${t.imageId ? ` (${t.imageId})` : ''}${t.node ? `; node ${t.node}` : ''}`)
+    else out.push(`${t.name}; ${t.runtime}; not found when the run began`)
     if (t.debugger) out.push(`Debugger ${t.debugger.name}, image ${t.debugger.image}.`)
     if (t.reason) out.push('', `**${t.status === 'stopped' ? 'Stopped' : 'Failed'}:** ${t.reason}`)
     for (const step of t.steps) {

@@ -10,6 +10,8 @@ export interface RunDryRun {
   runbook: string
   targets: Array<{key: string; name: string; ref: string; runtime: Runtime; id: string; image: string; debugImage: string}>
   steps: Array<{name: string; kind: RunbookStep['kind']; command: string[]; timeoutMs: number}>
+  /** References that name nothing running: the run would go on without them and report them as failed. */
+  missing: Array<{ref: string; runtime: Runtime; reason: string}>
 }
 
 export interface RunServiceOptions extends Omit<RunContext, 'evidence' | 'onEvent'> {
@@ -29,17 +31,18 @@ export async function performRun(plan: RunPlan, options: RunServiceOptions): Pro
   const bundle = options.dryRun ? undefined : Bundle.open(options.bundle)
   const backends = new Backends(plan.backend)
   try {
-    const targets = await resolveTargets(plan, backends)
+    const {found: targets, missing} = await resolveTargets(plan, backends)
     if (options.dryRun) {
       const keys = targetKeys(targets.map((t) => t.target))
       return {
         runbook: plan.runbook.name,
         targets: targets.map(({target}, i) => ({key: keys[i]!, name: target.name, ref: target.ref, runtime: target.runtime, id: target.id, image: target.image, debugImage: plan.request.image || '(the target\'s debug twin)'})),
         steps: plan.runbook.steps.map((s) => ({name: s.name, kind: s.kind, command: stepCommand(s), timeoutMs: s.timeoutMs})),
+        missing: missing.map((m) => ({ref: m.ref, runtime: m.runtime, reason: m.error.message})),
       }
     }
     const started = Date.now()
-    const outcome = await runRunbook(plan, targets, {...options, evidence: bundle!})
+    const outcome = await runRunbook(plan, targets, {...options, evidence: bundle!}, missing)
     const stopCode = options.signal.aborted ? (options.signal.reason as Partial<StopRequest> | undefined)?.exitCode ?? 130 : undefined
     const exitCode = runExitCode(outcome, stopCode)
     const manifest = buildManifest(plan.runbook, outcome, {version: options.version, reason: plan.request.reason, exitCode})

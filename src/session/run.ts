@@ -11,6 +11,7 @@ import {standInIfNeeded} from './attach.js'
 import {runSession} from './lifecycle.js'
 import type {Runbook, RunbookStep} from './runbook.js'
 import {STEP_COMMAND, StepChannel} from './steps.js'
+import {describeRef} from './audit.js'
 
 /** What `mindbg run` was asked for, validated (src/cli/run-plan.ts makes it from flags). */
 export interface RunPlan {
@@ -106,30 +107,43 @@ export const COLLECT_MISSING = 3
 
 export const collectArgv = (path: string): string[] => ['sh', '-c', COLLECT_SCRIPT, 'mindbg-collect', path]
 
-/** The targets of a run: every reference (each must name a running target) and every selector's matches, once each. */
-export async function resolveTargets(plan: Pick<RunPlan, 'refs' | 'selectors'>, backends: Backends): Promise<Array<{backend: Backend; target: Target}>> {
-  const found = await Promise.all([
-    ...plan.refs.map(async (ref) => {
-      const backend = await backends.get(ref.runtime)
-      return (await backend.resolve(ref)).map((target) => ({backend, target}))
-    }),
-    ...plan.selectors.map(async (selector) => {
-      const backend = await backends.get(selector.runtime)
-      return (await backend.select(selector)).map((target) => ({backend, target}))
-    }),
-  ])
+/** A reference that named nothing running, or whose runtime could not be reached: a failed target of the run. */
+export interface MissingTarget {
+  /** As the user typed it (also what its bundle directory is named after). */
+  ref: string
+  runtime: Runtime
+  error: MindbgError
+}
+
+/**
+ * The targets of a run: every reference's and every selector's matches, once each. A reference (or selector) that
+ * fails does not end the run when something else was found: in an incident the container that crashed and was
+ * removed must not cost the evidence of the others, so it is returned as missing and reported as a failed target.
+ * When nothing at all was found, the first failure is thrown as it is (its exit code and hint unchanged).
+ */
+export async function resolveTargets(plan: Pick<RunPlan, 'refs' | 'selectors'>, backends: Backends): Promise<{found: Array<{backend: Backend; target: Target}>; missing: MissingTarget[]}> {
+  const lookups = [
+    ...plan.refs.map((ref) => ({text: describeRef(ref), runtime: ref.runtime, find: (backend: Backend) => backend.resolve(ref)})),
+    ...plan.selectors.map((selector) => ({text: `-l ${selector.labels}`, runtime: selector.runtime, find: (backend: Backend) => backend.select(selector)})),
+  ]
+  const settled = await Promise.allSettled(lookups.map(async ({runtime, find}) => {
+    const backend = await backends.get(runtime)
+    return (await find(backend)).map((target) => ({backend, target}))
+  }))
   const seen = new Set<string>()
-  const targets = found.flat().filter(({target}) => {
+  const found = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : [])).filter(({target}) => {
     const key = `${target.runtime}:${target.id}:${target.ref}`
     if (seen.has(key)) return false
     seen.add(key)
     return true
   })
-  if (targets.length === 0) {
+  const missing = settled.flatMap((s, i): MissingTarget[] => (s.status === 'rejected' ? [{ref: lookups[i]!.text, runtime: lookups[i]!.runtime, error: toMindbgError(s.reason)}] : []))
+  if (found.length === 0) {
+    if (missing[0]) throw missing[0].error
     const searched = plan.selectors.map(describeSelector).join('; ')
     throw new MindbgError('targetNotFound', `no running target matches ${searched || 'the references given'}`, 'List what is there: docker ps --format "{{.Names}} {{.Labels}}", or kubectl get pods --show-labels.')
   }
-  return targets
+  return {found, missing}
 }
 
 export function describeSelector(s: TargetSelector): string {
@@ -152,7 +166,7 @@ export class Backends {
 }
 
 /** Bundle directory names: the target's reference, made a file name, unique within the run. */
-export function targetKeys(targets: Target[]): string[] {
+export function targetKeys(targets: Array<{ref: string}>): string[] {
   const used = new Set<string>()
   return targets.map((t) => {
     const base = t.ref.replace(/^k8s:\/\//, '').replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._]+/, '') || 'target'
@@ -168,10 +182,17 @@ export function targetKeys(targets: Target[]): string[] {
  * step with its own output, exit code, duration and deadline. A target that fails is recorded and the others go on;
  * a stop ends every debugger and leaves the run incomplete with what was collected so far.
  */
-export async function runRunbook(plan: RunPlan, targets: Array<{backend: Backend; target: Target}>, context: RunContext): Promise<RunOutcome> {
+export async function runRunbook(plan: RunPlan, targets: Array<{backend: Backend; target: Target}>, context: RunContext, missing: MissingTarget[] = []): Promise<RunOutcome> {
   const startedAt = new Date().toISOString()
-  const keys = targetKeys(targets.map((t) => t.target))
-  context.onEvent({event: 'run-started', runbook: plan.runbook.name, targets: targets.map((t, i) => ({key: keys[i]!, name: t.target.name, runtime: t.target.runtime})), steps: plan.runbook.steps.map((s) => s.name)})
+  const keys = targetKeys([...targets.map((t) => t.target), ...missing])
+  const missingKeys = keys.slice(targets.length)
+  context.onEvent({
+    event: 'run-started',
+    runbook: plan.runbook.name,
+    targets: [...targets.map((t, i) => ({key: keys[i]!, name: t.target.name, runtime: t.target.runtime})), ...missing.map((m, i) => ({key: missingKeys[i]!, name: m.ref, runtime: m.runtime}))],
+    steps: plan.runbook.steps.map((s) => s.name),
+  })
+  const notFound = missing.map((m, i) => missingRecord(m, missingKeys[i]!, plan, context))
   const records: TargetRecord[] = new Array(targets.length)
   let next = 0
   const worker = async (): Promise<void> => {
@@ -181,7 +202,20 @@ export async function runRunbook(plan: RunPlan, targets: Array<{backend: Backend
     }
   }
   await Promise.all(Array.from({length: Math.min(plan.concurrency, targets.length)}, worker))
-  return {targets: records, incomplete: context.signal.aborted, startedAt, endedAt: new Date().toISOString()}
+  return {targets: [...records, ...notFound], incomplete: context.signal.aborted, startedAt, endedAt: new Date().toISOString()}
+}
+
+/** A reference that named nothing: failed at once, every step not run, the lookup's error as the reason. */
+function missingRecord(missing: MissingTarget, key: string, plan: RunPlan, context: RunContext): TargetRecord {
+  const now = new Date().toISOString()
+  const reason = missing.error.message
+  const record: TargetRecord = {
+    key, name: missing.ref, ref: missing.ref, runtime: missing.runtime, id: '', image: '', status: 'failed', reason, startedAt: now, endedAt: now,
+    steps: plan.runbook.steps.map((step) => ({name: step.name, kind: step.kind, command: stepCommand(step), status: 'not-run', exitCode: null, durationMs: 0, timeoutMs: step.timeoutMs, reason})),
+  }
+  context.onTarget?.(record, undefined)
+  context.onEvent({event: 'target-finished', target: key, status: 'failed', reason, durationMs: 0})
+  return record
 }
 
 async function runTarget(backend: Backend, target: Target, key: string, plan: RunPlan, context: RunContext): Promise<TargetRecord> {

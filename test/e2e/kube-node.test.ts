@@ -13,6 +13,7 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {kubectlWith} from '../support/kubectl.js'
+import {PtySession} from '../support/pty.js'
 import {collect, eventually, mindbg, mindbgCommand, type RunResult, requireEngine, startMindbg, testEnv} from './helpers.js'
 
 const NODE = 'kube-sim'
@@ -62,6 +63,11 @@ describe('mindbg attach node/NAME', () => {
     const chrooted = await attachNoInput(['-q', '--chroot', `node/${NODE}`, '--', 'cat', '/etc/hostname'])
     expect(chrooted).toMatchObject({code: 0, stderr: ''})
     expect(chrooted.stdout).toBe(readFileSync('/etc/hostname', 'utf8'))
+
+    // cp takes a node too: the path is the node's (under /host in the debugger).
+    const copied = await mindbg(['cp', '--kubeconfig', kubeconfig, `node/${NODE}:/etc/hostname`, join(dir, 'hostname')])
+    expect(copied).toMatchObject({code: 0, stdout: ''})
+    expect(readFileSync(join(dir, 'hostname'), 'utf8')).toBe(readFileSync('/etc/hostname', 'utf8'))
     await noNodePods()
   }, 60_000)
 
@@ -100,6 +106,36 @@ describe('mindbg attach node/NAME', () => {
     await exited
     await eventually('the node debugger pod to be deleted', async () => (await nodePods()).length === 0, 15_000, 50)
     console.log(`node debugger pod deleted ${Date.now() - killedAt} ms after SIGKILL of mindbg`)
+  }, 60_000)
+
+  it('a terminal: a shell on the node, detached (the pod is kept), re-attached with --session; its exit ends it, code and pod', async () => {
+    const first = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, `node/${NODE}`], testEnv())
+    let pod = ''
+    try {
+      await first.expect(/is on node kube-sim .*deleted when the session ends.*its filesystem is at \/host/, 30_000)
+      await first.expect(/# /)
+      first.send('echo "in-$MINDBG_TARGET_ROOT"\r')
+      await first.expect(/in-\/host/)
+      first.send('\x10\x11')
+      pod = (await first.expect(/Re-attach: mindbg attach node\/kube-sim -n default --session (\S+)/))[1]!
+      expect((await first.waitExit(10_000)).exitCode).toBe(0)
+    } finally {
+      await first.close()
+    }
+    const [kept] = await nodePods()
+    expect(kept).toMatchObject({metadata: {name: pod, annotations: {'mindbg.org/kept': 'true'}}, status: {phase: 'Running'}})
+
+    const again = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, `node/${NODE}`, '--session', pod], testEnv())
+    try {
+      await again.expect(new RegExp(`re-attaching to ${pod} on node kube-sim`), 15_000)
+      again.send('\r')
+      await again.expect(/# /)
+      again.send('exit 6\r')
+      expect((await again.waitExit(15_000)).exitCode).toBe(6)
+    } finally {
+      await again.close()
+    }
+    await noNodePods()
   }, 60_000)
 
   it('errors: an unknown node, a namespace whose Pod Security refuses host namespaces', async () => {

@@ -181,6 +181,7 @@ beforeAll(async () => {
     namespaces: [{name: 'locked', labels: {'pod-security.kubernetes.io/enforce': 'restricted'}}],
     rbac: {users: {'viewer-token': {name: 'viewer', allow: [{verbs: ['get', 'list', 'watch'], resources: ['pods', 'pods/log']}]}}},
     bookmarkIntervalMs: 200,
+    restartBackoffMs: 500,
     log: (m) => simLog.push(m),
   })
   sims.push(sim)
@@ -452,6 +453,94 @@ spec:
     expect(sim.dockerIdsOf('default', 'orig-copy')).toEqual([])
   })
 
+  it('restarts as a kubelet: RESTARTS grows under CrashLoopBackOff, logs --previous, init containers, activeDeadlineSeconds', async () => {
+    const file = manifest('restarts.yaml', `
+apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  volumes: [{name: state, emptyDir: {}}]
+  containers:
+  - name: crash
+    image: ${BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    # Each instance prints its number (the emptyDir outlives the instances, as on a kubelet); the fifth stays up.
+    command: [sh, -c, 'echo run >> /state/runs; n=$(wc -l < /state/runs); echo "run $n"; [ $n -lt 5 ] || sleep 600; exit 2']
+    volumeMounts: [{name: state, mountPath: /state}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: held}
+spec:
+  restartPolicy: OnFailure
+  activeDeadlineSeconds: 600
+  volumes: [{name: tools, emptyDir: {}}]
+  initContainers:
+  - {name: copy, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, command: [cp, /bin/busybox, /tools/busybox], volumeMounts: [{name: tools, mountPath: /tools}]}
+  containers:
+  - name: app
+    image: ${DISTROLESS}
+    imagePullPolicy: IfNotPresent
+    command: [/tools/busybox, sh, -c, 'echo started from the init container copy; exec /tools/busybox sleep 600']
+    volumeMounts: [{name: tools, mountPath: /tools}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: once}
+spec:
+  restartPolicy: OnFailure
+  containers: [{name: once, image: ${BUSYBOX}, imagePullPolicy: IfNotPresent, command: [sh, -c, 'exit 0']}]
+`)
+    expect((await kubectl(['apply', '-f', file])).code).toBe(0)
+    // The back-offs are short here (restartBackoffMs 500: 0, 0.5, 1, 2 s): table and object are read together.
+    const [row, crash] = await eventually('crash to back off', async () => {
+      const [table, json] = await Promise.all([kubectl(['get', 'pod', 'crash', '--no-headers']), kubectl(['get', 'pod', 'crash', '-o', 'json'])])
+      const p = JSON.parse(json.stdout)
+      return /^crash\s+0\/1\s+CrashLoopBackOff\s+[1-3] \(\d+s ago\)\s/.test(table.stdout) &&
+        p.status.containerStatuses[0].state.waiting?.reason === 'CrashLoopBackOff' && [table.stdout, p] as const
+    }, 15_000)
+    const restarts = Number(row.split(/\s+/)[3])
+    expect(crash.status.phase).toBe('Running') // restartPolicy Always: it is being restarted
+    const status = crash.status.containerStatuses[0]
+    // The first exit restarts at once; then each back-off doubles from restartBackoffMs.
+    expect(status.restartCount).toBe(restarts)
+    expect(status.state.waiting).toMatchObject({reason: 'CrashLoopBackOff',
+      message: expect.stringMatching(new RegExp(`^back-off ${['500ms', '1s', '2s'][status.restartCount - 1]} restarting failed container=crash pod=crash_default\\(${crash.metadata.uid}\\)$`))})
+    expect(status.lastState.terminated).toMatchObject({exitCode: 2, reason: 'Error', startedAt: expect.any(String), finishedAt: expect.any(String)})
+    const up = await eventually('the fifth instance to run', async () => {
+      const line = (await kubectl(['get', 'pod', 'crash', '--no-headers'])).stdout
+      return /^crash\s+1\/1\s+Running\s+4 \(\d+s ago\)\s/.test(line) && line
+    }, 15_000)
+    expect(Number(up.split(/\s+/)[3])).toBeGreaterThan(restarts)
+    expect((await kubectl(['logs', 'crash'])).stdout).toBe('run 5\n')
+    expect((await kubectl(['logs', 'crash', '--previous'])).stdout).toBe('run 4\n')
+
+    await eventually('held and once to settle', async () => {
+      const pods = JSON.parse((await kubectl(['get', 'pods', 'held', 'once', '-o', 'json'])).stdout).items
+      return pods[0].status.phase === 'Running' && pods[1].status.phase === 'Succeeded'
+    })
+    expect((await kubectl(['logs', 'held'])).stdout).toBe('started from the init container copy\n')
+    expect((await kubectl(['get', 'pod', 'once', '--no-headers'])).stdout).toMatch(/^once\s+0\/1\s+Completed\s+0\s/) // OnFailure, exit 0: done
+    // activeDeadlineSeconds may only go down; once it has passed, the kubelet kills the pod: Failed, DeadlineExceeded.
+    const raised = await kubectl(['patch', 'pod', 'held', '-p', '{"spec":{"activeDeadlineSeconds":601}}'])
+    expect(raised.stderr).toBe('The Pod "held" is invalid: spec.activeDeadlineSeconds: Invalid value: 601: must be less than or equal to previous value\n')
+    expect((await kubectl(['patch', 'pod', 'held', '-p', '{"spec":{"activeDeadlineSeconds":1}}'])).stdout).toBe('pod/held patched\n')
+    const failed = await eventually('held to exceed its deadline', async () => {
+      const p = JSON.parse((await kubectl(['get', 'pod', 'held', '-o', 'json'])).stdout)
+      return p.status.phase === 'Failed' && p
+    })
+    expect(failed.status).toMatchObject({reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline'})
+    expect(failed.status.containerStatuses[0].state.terminated).toMatchObject({exitCode: 137, reason: 'Error'})
+    expect(failed.status.initContainerStatuses[0].state.terminated).toMatchObject({exitCode: 0, reason: 'Completed'})
+
+    // The pause, the running fifth instance and the fourth kept for logs --previous (older ones are removed).
+    expect(sim.dockerIdsOf('default', 'crash')).toHaveLength(3)
+    expect(docker('ps', '-a', '-q', '--filter', `label=io.kubernetes.pod.uid=${crash.metadata.uid}`).split('\n')).toHaveLength(3)
+    const ids = ['crash', 'held', 'once'].flatMap((p) => sim.dockerIdsOf('default', p))
+    expect((await kubectl(['delete', 'pod', 'crash', 'held', 'once', '--wait=true'])).code).toBe(0)
+    for (const id of ids) expect(docker('ps', '-a', '-q', '--no-trunc', '--filter', `id=${id}`)).toBe('')
+  })
+
   it('delete pod removes every Docker container of the pod', async () => {
     const ids = sim.dockerIdsOf('default', 'bb')
     expect(ids.length).toBe(2) // pause + bb
@@ -544,7 +633,7 @@ describe('the API over HTTP', () => {
     })
     expect(done.status.containerStatuses.map((c: any) => [c.name, c.state.terminated.exitCode, c.state.terminated.reason, c.ready]))
       .toEqual([['c', 0, 'Completed', false], ['bad', 2, 'Error', false]])
-    expect(done.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({status: 'False', reason: 'PodCompleted'})
+    expect(done.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({status: 'False', reason: 'PodFailed'})
     expect((await api('GET', `${podsPath}/lg/log?container=bad`)).body).toBe('oops\n')
     expect((await api('GET', `${podsPath}/lg/log`)).body.message).toBe('a container name must be specified for pod lg, choose one of: [c bad]')
     // printPod walks the statuses backwards, so the first container's reason wins (a real server's quirk).
@@ -669,6 +758,24 @@ describe('the API over HTTP', () => {
     expect(many.body.details.causes.map((c: {reason: string}) => c.reason)).toEqual(['FieldValueInvalid', 'FieldValueRequired', 'FieldValueNotFound',
       'FieldValueForbidden', 'FieldValueForbidden', 'FieldValueForbidden', 'FieldValueForbidden'])
     expect(names((await api('GET', ecPath('p'))).body)).toHaveLength(n)
+  })
+
+  it('a pod bound to a node without a kubelet stays Pending; DELETE checks preconditions and is final at once for it', async () => {
+    const pod = {apiVersion: 'v1', kind: 'Pod', metadata: {name: 'elsewhere'}, spec: {nodeName: 'node-2', containers: [{name: 'c', image: BUSYBOX}]}}
+    const created = await api('POST', podsPath, pod)
+    expect(created.status).toBe(201)
+    await new Promise((r) => setTimeout(r, 500))
+    const got = (await api('GET', `${podsPath}/elsewhere`)).body
+    expect(got.spec.nodeName).toBe('node-2')
+    expect(got.status).toEqual({phase: 'Pending', qosClass: 'BestEffort'})
+    expect(sim.dockerIdsOf('default', 'elsewhere')).toEqual([])
+    const wrongUid = await api('DELETE', `${podsPath}/elsewhere`, {kind: 'DeleteOptions', apiVersion: 'v1', preconditions: {uid: 'nope'}})
+    expect([wrongUid.status, wrongUid.body.message]).toEqual([409,
+      `Operation cannot be fulfilled on pods "elsewhere": Precondition failed: UID in precondition: nope, UID in object meta: ${created.body.metadata.uid}`])
+    const deleted = await api('DELETE', `${podsPath}/elsewhere`, {kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0,
+      propagationPolicy: 'Background', preconditions: {uid: created.body.metadata.uid}})
+    expect(deleted.status).toBe(200)
+    await eventually('elsewhere to be gone', async () => (await api('GET', `${podsPath}/elsewhere`)).status === 404)
   })
 
   it('a missing image gives ErrImagePull, then ImagePullBackOff, with the kubelet\'s messages', async () => {

@@ -143,8 +143,12 @@ describe('mindbg attach pod/NAME', () => {
     expect(session).toMatch(/^[0-9a-f]{12}$/)
     // The kubelet reports the ended debugger a moment later; then its log has the trailer.
     await eventually('the debugger log', async () => (await kubectl('logs', 'web', '-c', ec.name).catch(() => '')) !== '', 10_000)
-    // The wrapper's request for mindbg-init comes first (taken out of the session's stderr too).
-    expect(await kubectl('logs', 'web', '-c', ec.name)).toBe(`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}\nout\nerrmindbg-exit:${session}:5`)
+    // The wrapper's request for mindbg-init comes first (taken out of the session's stderr too), the end of stdout
+    // (the log interleaves the two streams) next to last, the trailer last.
+    const log = await kubectl('logs', 'web', '-c', ec.name)
+    expect(log).toContain(`mindbg-end:${session}\n`)
+    expect(log.replace(`mindbg-end:${session}\n`, '')).toBe(`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\nout\nerrmindbg-exit:${session}:5`)
+    expect(r.stdout).not.toMatch(/mindbg-end/)
   })
 
   it('a command killed by a signal: 128 + the signal, as a shell reports it', async () => {

@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {collect, docker, dockerOk, mindbg, removeTargets, requireEngine, startMindbg, startTarget, BUSYBOX, MARKER} from './helpers.js'
+import {AUDIT_LOG, collect, docker, dockerOk, mindbg, removeTargets, requireEngine, startMindbg, startTarget, BUSYBOX, MARKER} from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-run-'))
 const label = `mindbg-e2e-run=${process.pid}`
@@ -190,18 +190,44 @@ describe('mindbg run over six targets selected by label', () => {
   }, 120_000)
 
   it('--dry-run lists targets and steps and creates nothing', async () => {
-    const before = docker('ps', '-a', '-q').split('\n').length
+    // mindbg's containers only: the simulator's pods of a test running alongside come and go.
+    const ours = (): string => docker('ps', '-a', '-q', '--filter', 'label=org.mindbg.sidecar')
+    const before = ours()
     const r = await mindbg(['run', 'triage', '-l', label, '--dry-run'])
     expect(r.code, r.stderr).toBe(0)
     for (const t of targets) expect(r.stdout).toContain(t)
     expect(r.stdout).toContain('open-files')
-    expect(docker('ps', '-a', '-q').split('\n').length).toBe(before)
+    expect(ours()).toBe(before)
   })
 
   it('a selector that matches nothing is exit 112 and says what was searched', async () => {
     const r = await mindbg(['run', 'triage', '-l', 'mindbg-e2e-nothing=here'])
     expect(r.code).toBe(112)
     expect(r.stderr).toContain('-l mindbg-e2e-nothing=here among running Docker containers')
+  })
+
+  it('a named target that is gone fails alone: the others run, the manifest and the report say which, exit 121', async () => {
+    const gone = `mindbg-e2e-gone-${process.pid}`
+    const bundle = join(dir, 'gone')
+    const quick = runbook('quick', 'name: quick\nsteps:\n  - name: hello\n    run: echo hello\n')
+    const dry = await mindbg(['run', quick, targets[0]!, gone, '--dry-run'])
+    expect(dry.code, dry.stderr).toBe(0)
+    expect(dry.stdout).toContain(`not found, would fail: ${gone}`)
+    const r = await mindbg(['run', quick, targets[0]!, gone, '--bundle', bundle])
+    expect(r.code, r.stderr).toBe(121)
+    const m = manifestOf(bundle)
+    const byName = Object.fromEntries(m.targets.map((t: any) => [t.name, t]))
+    expect(byName[targets[0]!].status).toBe('ok')
+    expect(byName[gone]).toMatchObject({status: 'failed', id: '', steps: [{name: 'hello', status: 'not-run'}]})
+    expect(byName[gone].reason).toContain(gone)
+    expect(readFileSync(join(bundle, 'report.md'), 'utf8')).toContain(`${gone}; docker; not found when the run began`)
+    const audit = readFileSync(AUDIT_LOG, 'utf8').trim().split('\n').map((line) => JSON.parse(line))
+    expect(audit.filter((a) => a.target === gone).at(-1)).toMatchObject({command: 'run', exitCode: 121, ending: 'failed'})
+    // Alone, it is the lookup's own error, as for attach, and still in the audit log.
+    expect((await mindbg(['run', quick, gone])).code).toBe(112)
+    const last = JSON.parse(readFileSync(AUDIT_LOG, 'utf8').trim().split('\n').at(-1)!)
+    expect(last).toMatchObject({command: 'run', target: gone, exitCode: 112, ending: 'failed', runbook: 'quick'})
+    expect(last.error).toContain(gone)
   })
 
   it('usage errors before anything runs: no targets, a bad selector, an existing bundle', async () => {

@@ -94,7 +94,10 @@ describe('buildSidecarSpec namespaces and lifecycle', () => {
     {streams: {stdin: true, tty: false, detachKeys: []}, expected: {Tty: false, OpenStdin: true, StdinOnce: true, AttachStdin: true}},
     {streams: {stdin: false, tty: false, detachKeys: []}, expected: {Tty: false, OpenStdin: false, StdinOnce: false, AttachStdin: false}},
   ])('streams %j', ({streams, expected}) => {
-    expect(buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n', false)).toMatchObject(expected)
+    const spec = buildSidecarSpec(target(), request(), streams, identity, 'docker', 'n', false)
+    expect(spec).toMatchObject(expected)
+    // No log without a terminal: such a session cannot be left running, so nobody could read it.
+    expect(spec.HostConfig?.LogConfig).toEqual(streams.tty ? undefined : {Type: 'none', Config: {}})
   })
 
   it('a TTY starts at the terminal size', () => {

@@ -59,7 +59,7 @@ function run(script: string, args: string[], steps: Array<string | Buffer | numb
     const request = INIT_REQUEST.exec(stdout + stderr)
     if (!request) return
     const arch = request[1] ?? request[2]
-    if (arch !== '-') child.stdin.write(initAnswer(options.init === false ? undefined : INIT_BINARY))
+    if (arch !== '-') child.stdin.write(initAnswer(options.init === false ? undefined : INIT_BINARY, arch?.endsWith('+raw')))
     answered()
   }
   child.stderr.on('data', (d: Buffer) => {
@@ -86,7 +86,9 @@ function run(script: string, args: string[], steps: Array<string | Buffer | numb
     child.on('close', (code) => {
       const trailer = /mindbg-exit:unit:(\d+)\n/.exec(stderr)
       process.stderr.write(stderr.replace(/mindbg-exit:unit:\d+\n/, '').replace(INIT_REQUEST, ''))
-      resolve({code: trailer ? Number(trailer[1]) : code, stdout: stdout.replace(INIT_REQUEST, ''), ms: Date.now() - started})
+      // With the trailer, stdout ends with its end marker (and nothing after it).
+      if (trailer) expect(stdout).toMatch(/mindbg-end:unit\n$/)
+      resolve({code: trailer ? Number(trailer[1]) : code, stdout: stdout.replace(INIT_REQUEST, '').replace(/mindbg-end:unit\n$/, ''), ms: Date.now() - started})
     }),
   )
 }
@@ -243,7 +245,7 @@ describe('RELAY_WRAPPER without a writable filesystem', () => {
 
   it('uses no FIFO and no temporary file (a file only for the init, where it can)', () => {
     expect(RELAY_WRAPPER).not.toMatch(/mkfifo|mktemp/)
-    expect(RELAY_WRAPPER.replace(/fetch_init\(\) \{[^]*?\n\}/, '')).not.toMatch(/\/tmp/)
+    expect(RELAY_WRAPPER.replace(/(prep|fetch)_init\(\) \{[^]*?\n\}/g, '')).not.toMatch(/\/tmp/)
   })
 })
 })
@@ -258,6 +260,6 @@ describe.each(SHELLS)('a command the debug image lacks, with %s', (_name, shell)
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
     child.stdin.destroy()
     expect(code).toBe(127)
-    expect(stderr.replace(/^mindbg-init:s1:\w+\n/, '')).toBe('mindbg: no-such-tool-x: command not found in the debug image\nHint: use --image with a debug image that has it (or give its full path).\nmindbg-exit:s1:127\n')
+    expect(stderr.replace(/^mindbg-init:s1:[\w+]+\n/, '')).toBe('mindbg: no-such-tool-x: command not found in the debug image\nHint: use --image with a debug image that has it (or give its full path).\nmindbg-exit:s1:127\n')
   })
 })

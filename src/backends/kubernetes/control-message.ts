@@ -3,7 +3,7 @@
  * the prefix holds the session's random id, so that nothing a command prints can be mistaken for it. Bytes that
  * could be the start of the message are held back until the next chunk tells, everything else passes at once.
  * The wrappers (./spec.ts) write each message in one go: the exit trailer (`mindbg-exit:ID:CODE\n`, the last
- * thing on stderr) and the request for mindbg-init (on stderr, or as an OSC sequence on a terminal).
+ * thing on stderr), the end of stdout (`mindbg-end:ID\n`, the last thing on stdout) and the request for mindbg-init (on stderr, or as an OSC sequence on a terminal).
  */
 export class ControlMessage {
   private readonly prefix: Buffer
@@ -67,7 +67,10 @@ export class ControlMessage {
 export const exitTrailer = (prefix: string): ControlMessage => new ControlMessage(prefix, 0x0a, /^\d{1,3}$/, 3)
 
 /** A wrapper's request for mindbg-init: an architecture, or "-" for none (see FETCH_INIT in ./spec.ts). */
-export const initRequest = (prefix: string, end: number): ControlMessage => new ControlMessage(prefix, end, /^(-|[a-z0-9_]{1,16})$/, 16)
+export const initRequest = (prefix: string, end: number): ControlMessage => new ControlMessage(prefix, end, /^(-|[a-z0-9_]{1,16}(\+raw)?)$/, 20)
+
+/** A one-shot debugger's last line on stdout (see outputEndMarker in ./spec.ts): all of its stdout came. */
+export const outputEnd = (marker: string): ControlMessage => new ControlMessage(marker, 0x0a, /^$/, 0)
 
 /** Filters in a row over one stream: what the first passes on goes through the second, and so on. */
 export class ControlFilters {

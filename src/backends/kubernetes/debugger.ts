@@ -13,14 +13,17 @@ import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {podProgress} from './owned-pod.js'
 import type {KubeTarget} from './target.js'
-import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
-import {ControlFilters, type ControlMessage, exitTrailer, initRequest} from './control-message.js'
-import {exitTrailerPrefix, GO_AHEAD, initAnswer, initRequestEnd, initRequestPrefix, RELAY_END, relayChunk} from './spec.js'
+import {CHANNEL, closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
+import {ControlFilters, type ControlMessage, exitTrailer, initRequest, outputEnd} from './control-message.js'
+import {exitTrailerPrefix, GO_AHEAD, initAnswer, initRequestEnd, initRequestPrefix, outputEndMarker, RAW_INIT, RELAY_END, relayChunkHeader} from './spec.js'
 import {type PodVerdict, WatchCancelled, watchPod} from './watch.js'
 
 /** Waiting reasons of a container whose image cannot be had; with the config ones, of one that cannot start now. */
 const IMAGE_UNAVAILABLE = new Set(['ErrImagePull', 'ImagePullBackOff', 'InvalidImageName', 'ErrImageNeverPull'])
 const CANNOT_START = new Set([...IMAGE_UNAVAILABLE, 'CreateContainerConfigError', 'CreateContainerError'])
+/** Attach attempts before the debugger is reported running: every FIRST_RETRY_MS for EAGER_FOR_MS, then backing off. */
+const FIRST_RETRY_MS = 25
+const EAGER_FOR_MS = 2000
 /** How often an open session checks that the API server still answers (WebSocket ping). */
 const PING_EVERY_MS = 10_000
 
@@ -53,7 +56,7 @@ export interface DebuggerPlace {
 /** The place of an ephemeral debugger: the container `name` in the target's pod. */
 export const ephemeralPlace = (target: KubeTarget, name: string): DebuggerPlace => ({namespace: target.namespace, pod: target.podName, container: name})
 
-/** The status of the debugger's container in its pod, wherever the pod lists it. */
+/** The status of the debugger's container in its pod: a regular container's in a pod of its own, else an ephemeral one's. */
 const statusIn = (p: V1Pod, place: DebuggerPlace): V1ContainerStatus | undefined =>
   (place.ownPod ? p.status?.containerStatuses : p.status?.ephemeralContainerStatuses)?.find((s) => s.name === place.container)
 
@@ -145,6 +148,11 @@ class KubeLink implements DebuggerLink {
     // A new debugger without a terminal runs a wrapper that ends its stderr with the exit code.
     const trailer = fresh && !dbg.streams.tty ? exitTrailer(exitTrailerPrefix(fresh.session)) : undefined
     this.trailer = trailer
+    // ... and its stdout with a marker: with both, all of the output came and the session is over, without waiting
+    // for the stream to close (the runtime tearing the container down).
+    const outputEnded = fresh && !dbg.streams.tty ? outputEnd(outputEndMarker(fresh.session)) : undefined
+    let complete: () => void = () => {}
+    const completed = new Promise<void>((resolve) => (complete = resolve))
     // A new debugger's wrapper asks for mindbg-init first thing after the go-ahead (on a terminal, in its output):
     // the user's input waits until it has its answer, which goes down the same stdin.
     const initAsk = fresh ? initRequest(initRequestPrefix(fresh.session, dbg.streams.tty), initRequestEnd(dbg.streams.tty)) : undefined
@@ -154,10 +162,11 @@ class KubeLink implements DebuggerLink {
     const answerInit = (): void => {
       if (initHandled || initAsk?.value === undefined) return
       initHandled = true
-      const requested = initAsk.value
+      const raw = initAsk.value.endsWith(RAW_INIT)
+      const requested = raw ? initAsk.value.slice(0, -RAW_INIT.length) : initAsk.value
       const arch = initArch(requested)
       const binary = arch && initBinary(arch)
-      if (requested !== '-') send(stdinFrame(initAnswer(binary)))
+      if (requested !== '-') send(stdinFrame(initAnswer(binary, raw)))
       if (!binary) {
         const why = requested === '-' ? 'no writable /tmp, /var/tmp, /run or /dev/shm, or no uname, chmod or stty in the image' : `this build of mindbg has none for ${requested}`
         reporter?.notice(`mindbg: mindbg-init cannot run in the debugger (${why}): what the session leaves running stays as zombies in the target`)
@@ -165,7 +174,7 @@ class KubeLink implements DebuggerLink {
       initAnswered()
     }
     const filters = {
-      stdout: new ControlFilters(initAsk && dbg.streams.tty ? [initAsk] : []),
+      stdout: new ControlFilters([...(initAsk && dbg.streams.tty ? [initAsk] : []), ...(outputEnded ? [outputEnded] : [])]),
       stderr: new ControlFilters([...(initAsk && !dbg.streams.tty ? [initAsk] : []), ...(trailer ? [trailer] : [])]),
     }
     const releaseHeld: Partial<Record<'stdout' | 'stderr', NodeJS.Timeout>> = {}
@@ -177,6 +186,7 @@ class KubeLink implements DebuggerLink {
       answerInit()
       // A prompt such as "confirm" ends like the start of a trailer: show it if nothing follows soon.
       if (filter.holding) releaseHeld[kind] = setTimeout(() => output.push(kind, filter.release()), 50)
+      if (trailer?.value !== undefined && outputEnded?.value !== undefined) complete()
     }
     ws.on('message', (data: Buffer) => {
       const message = decode(data)
@@ -187,6 +197,12 @@ class KubeLink implements DebuggerLink {
       ws.once('close', () => resolve())
       ws.once('error', () => resolve())
       if (ws.readyState === ws.CLOSED) resolve()
+      // The wrapper is exiting: closing the stream now is what its end would do a moment later.
+      void completed.then(() => {
+        this.finished = true
+        resolve()
+        this.closeStream()
+      })
     }).then(() => {
       initAnswered()
       for (const kind of ['stdout', 'stderr'] as const) {
@@ -236,7 +252,9 @@ class KubeLink implements DebuggerLink {
       const relay = fresh !== undefined && !dbg.streams.tty
       const v5 = ws.protocol === STREAM_CLOSE_PROTOCOL
       this.input = new Writable({
-        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => send(stdinFrame(relay ? relayChunk(chunk) : chunk), done)),
+        // As for Docker's (INPUT_BUFFER there): stdin keeps being read while a frame is on its way.
+        highWaterMark: 1024 * 1024,
+        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => send(relay ? relayFrame(chunk) : stdinFrame(chunk), done)),
         final: (done) =>
           void initDone.then(() => {
             if (relay) send(stdinFrame(Buffer.from(RELAY_END)), done)
@@ -265,16 +283,24 @@ class KubeLink implements DebuggerLink {
    * moment to arrive and act before the stream closes. A detach sends neither.
    */
   async close(reason: 'stop' | 'detach' = 'stop'): Promise<void> {
-    if (this.closedByUs || this.ws === 'ended') return
+    if (this.closedByUs || this.finished || this.ws === 'ended') return
     this.closedByUs = true
     if (reason === 'detach') await this.dbg.place.ownPod?.keep()
-    const ws = this.ws
     if (this.dbg.streams.tty && reason === 'stop') {
       for (const key of ['\x03', '\x04']) {
         this.send(stdinFrame(Buffer.from(key)))
         await new Promise((r) => setTimeout(r, 200))
       }
     }
+    this.closeStream()
+  }
+
+  /** Whether the stream ended the session by its markers (see outputEndMarker), not by closing. */
+  private finished = false
+
+  private closeStream(): void {
+    if (this.ws === 'ended') return
+    const ws = this.ws
     ws.close()
     // A dead network would hold the closing handshake for 30 s.
     setTimeout(() => ws.terminate(), 1000).unref()
@@ -385,8 +411,9 @@ async function waitForStart(
 
 /**
  * Attaches to a new debugger as soon as it runs. The kubelet reports a started container only at its next relist
- * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, backing
- * off from 50 ms to 1 s (a pull can take a while) and pausing while the kubelet reports that the image cannot be
+ * (up to a second later), but its attach looks at the runtime: so mindbg tries to attach from the start, every
+ * 25 ms for 2 s (a container usually starts within that: each ms waited is a ms of every session), then backing
+ * off to 1 s (a pull can take a while), and pausing while the kubelet reports that the image cannot be
  * had, while the watch reports waiting reasons, decides that the debugger ended before anyone attached ('ended':
  * its log holds the output), or gives up at the start timeout (or when the session is stopped meanwhile).
  */
@@ -397,7 +424,8 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
   let reported: V1ContainerStatus | undefined
   let failed: unknown
   let wake = (): void => {}
-  let delay = 50
+  let delay = FIRST_RETRY_MS
+  let eager = Date.now() + EAGER_FOR_MS
   // While the kubelet says the image cannot be had (or the container not created), no attach can work: wait for news.
   let hopeless = false
   const onWaiting = (reason: string): void => {
@@ -405,7 +433,8 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
     hopeless = CANNOT_START.has(reason)
     if (was && !hopeless) {
       // The image came after all: the container may start any moment now.
-      delay = 50
+      delay = FIRST_RETRY_MS
+      eager = Date.now() + EAGER_FOR_MS
       wake()
     }
   }
@@ -444,7 +473,7 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
           resolve()
         }
       })
-      if (!waitForNews) delay = Math.min(delay * 1.5, 1000)
+      if (!waitForNews && Date.now() > eager) delay = Math.min(delay * 1.5, 1000)
     }
   } finally {
     // Not awaited: the session must take over the stream's events at once. The watch ends on its own.
@@ -452,3 +481,6 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
     stop.removeEventListener('abort', cancelOnStop)
   }
 }
+
+/** One chunk of input for RELAY_WRAPPER (relayChunk in ./spec.ts) in a stdin frame, copied once instead of twice. */
+const relayFrame = (data: Buffer): Buffer => Buffer.concat([Buffer.from([CHANNEL.stdin]), Buffer.from(relayChunkHeader(data.length)), data])

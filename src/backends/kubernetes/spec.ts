@@ -73,14 +73,18 @@ const LOCATE_TARGET = [
 /**
  * mindbg-init (src/backends/init.c), a child subreaper, runs the command: what the session leaves behind is reaped, not
  * left as zombies of the target's PID 1. An ephemeral container cannot be given a file, so the wrapper asks for the
- * binary on the session's stream (`ask ARCH`, or `ask -` when it cannot use one) and mindbg answers with printf
- * lines (every byte an octal escape, so the shell's own printf writes it), then a "." line. Where no directory is
- * writable and executable (a read-only root filesystem), or uname or chmod are missing, the command runs without it.
- * The file is removed as soon as the init runs (MINDBG_INIT_UNLINK); the variable does not reach the command.
+ * binary on the session's stream (`ask ARCH`, or `ask -` when it cannot use one) and mindbg answers. Without a
+ * terminal, where dd can read exactly n bytes from a pipe (`ARCH+raw`): its length on a line, then the bytes, one
+ * read(2); else printf lines (every byte an octal escape, so the shell's own printf writes it), then a "." line,
+ * which the shell reads one byte per read(2) (~11,000 of them, ~25 ms). Where no directory is writable and
+ * executable (a read-only root filesystem), or uname or chmod are missing, the command runs without it. The file is
+ * removed as soon as the init runs (MINDBG_INIT_UNLINK); the variable does not reach the command.
+ * prep_init runs before the go-ahead, while mindbg is still attaching: it writes nothing and reads nothing of the
+ * session's; fetch_init, after it, asks and receives. A debugger nobody attached to removes the probe (drop_init).
  */
 const FETCH_INIT = [
-  'fetch_init() {',
-  '  init= f=',
+  'prep_init() {',
+  '  init= f= raw=',
   '  case $(uname -m 2>/dev/null) in x86_64) a=amd64 ;; aarch64 | arm64) a=arm64 ;; *) a= ;; esac',
   // The probe's interpreter: busybox's `command -v sh` may answer "sh", no path.
   '  s=/bin/sh; [ -x "$s" ] || s=$(command -v sh)',
@@ -97,10 +101,19 @@ const FETCH_INIT = [
   '      f=',
   '    done',
   '  fi',
+  `  if [ -n "$f" ] && [ "$2" = raw ] && printf '' | dd bs=1 count=1 iflag=fullblock >/dev/null 2>&1; then raw=+raw; fi`,
+  '}',
+  'drop_init() { [ -z "$f" ] || rm -f "$f"; }',
+  'fetch_init() {',
   '  if [ -z "$f" ]; then ask -; return 0; fi',
-  '  ask "$a"',
-  // Into the script's file: it keeps its mode.
-  '  while IFS= read -r l && [ "$l" != . ]; do printf "$l"; done >"$f"',
+  '  ask "$a$raw"',
+  // Into the script's file: it keeps its mode. Nothing (a length of 0, a lone "."): an empty file, which fails the probe.
+  '  if [ -n "$raw" ]; then',
+  '    IFS= read -r l',
+  '    { [ "$l" -gt 0 ] 2>/dev/null && dd bs="$l" count=1 iflag=fullblock 2>/dev/null; } >"$f"',
+  '  else',
+  '    while IFS= read -r l && [ "$l" != . ]; do printf "$l"; done >"$f"',
+  '  fi',
   // The binary runs (off the terminal: the init gives its command the terminal's foreground, which the wrapper
   // still needs); else (a wrong or damaged binary) the command runs without it.
   '  "$f" sh -c "exit 7" </dev/null 2>/dev/null',
@@ -122,18 +135,23 @@ function askFunction(tty: boolean): string {
 }
 
 /**
- * mindbg's answer to an init request: the binary as printf format lines, every byte an octal escape (nothing a
- * terminal's line discipline or printf could take for something else), then ".". Empty (just ".") for no binary.
+ * mindbg's answer to an init request. Raw (`ARCH+raw`, no terminal in the way): the length on a line, then the bytes.
+ * Else the binary as printf format lines, every byte an octal escape (nothing a terminal's line discipline or printf
+ * could take for something else), then ".". No binary: a length of 0, or just ".".
  */
-export function initAnswer(binary: Buffer | undefined): Buffer {
-  const lines: string[] = []
+export function initAnswer(binary: Buffer | undefined, raw = false): Buffer {
   const bytes = binary ?? Buffer.alloc(0)
+  if (raw) return Buffer.concat([Buffer.from(`${bytes.length}\n`), bytes])
+  const lines: string[] = []
   for (let at = 0; at < bytes.length; at += 64) {
     lines.push(Array.from(bytes.subarray(at, at + 64), (b) => `\\${b.toString(8).padStart(3, '0')}`).join(''))
   }
   lines.push('.')
   return Buffer.from(`${lines.join('\n')}\n`, 'latin1')
 }
+
+/** How a wrapper asks for the raw answer: its architecture with this suffix. */
+export const RAW_INIT = '+raw'
 
 /**
  * On a terminal (a shell, or a command with -t): the process keeps the terminal, as with kubectl debug. The terminal
@@ -144,10 +162,11 @@ export const TTY_WRAPPER = [
   FETCH_INIT,
   askFunction(true),
   'if saved=$(stty -g 2>/dev/null) && stty -echo 2>/dev/null; then quiet=yes; else quiet=no; fi',
-  'gate || exit 0',
-  'fetch_init "$quiet"',
+  'prep_init "$quiet" printf',
+  'gate || { drop_init; exit 0; }',
+  'fetch_init',
   '[ "$quiet" = no ] || stty "$saved" 2>/dev/null',
-  'unset saved quiet a f l d s',
+  'unset saved quiet a f l d s raw',
   EXTRA_PATH,
   LOCATE_TARGET,
   'if [ -n "$init" ]; then use_init; exec "$init" "$@"; fi',
@@ -170,7 +189,13 @@ export const isMindbgDebugger = (container: {name: string}): boolean => containe
  * SESSION_ENV) so that no output can be mistaken for it. mindbg removes it from the output; `kubectl logs` shows it.
  */
 export const exitTrailerPrefix = (session: string): string => `mindbg-exit:${session}:`
-const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2`
+/**
+ * Just before the exit trailer, the last line on stdout: the kubelet forwards stdout and stderr independently, so
+ * only the end of each stream says that all of it came. With both, mindbg ends the session at once instead of
+ * waiting for the stream to close (the runtime tearing the container down: ~70 ms on the simulator).
+ */
+export const outputEndMarker = (session: string): string => `mindbg-end:${session}`
+const REPORT_EXIT = `[ -z "$${SESSION_ENV}" ] || { printf 'mindbg-end:%s\\n' "$${SESSION_ENV}"; printf 'mindbg-exit:%s:%s\\n' "$${SESSION_ENV}" "$rc" >&2; }`
 
 /**
  * Waits for "$1" (a background job of this shell). A trapped signal interrupts `wait` (POSIX) and sets woke: wait
@@ -214,9 +239,10 @@ const PRELUDE = [
   FETCH_INIT,
   askFunction(false),
   'exec 3<&0',
-  'gate <&3 || exit 0',
-  'fetch_init yes <&3',
-  'unset a f l d s',
+  'prep_init yes raw',
+  'gate <&3 || { drop_init; exit 0; }',
+  'fetch_init <&3',
+  'unset a f l d s raw',
   EXTRA_PATH,
   LOCATE_TARGET,
   // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
@@ -302,7 +328,8 @@ export const RELAY_WRAPPER = [
 ].join('\n')
 
 /** One chunk of input for RELAY_WRAPPER: its length on a line, then the bytes. */
-export const relayChunk = (data: Buffer): Buffer => Buffer.concat([Buffer.from(`${data.length}\n`), data])
+export const relayChunkHeader = (length: number): string => `${length}\n`
+export const relayChunk = (data: Buffer): Buffer => Buffer.concat([Buffer.from(relayChunkHeader(data.length)), data])
 export const RELAY_END = '0\n'
 
 /** Which wrapper a debugger runs under: it decides how the session's end reaches its process. */

@@ -37,7 +37,7 @@ export function logsUnavailable(pod: Obj, container: string, previous: boolean):
   const st = containerStatusOf(pod, container)
   const podName = pod.metadata.name
   if (!st) return `container "${container}" in pod "${podName}" is waiting to start: ContainerCreating`
-  if (previous) return `previous terminated container "${container}" in pod "${podName}" not found`
+  if (previous) return st.lastState?.terminated ? undefined : `previous terminated container "${container}" in pod "${podName}" not found`
   const w = st.state?.waiting
   if (w && !st.containerID) {
     if (w.reason === 'ErrImagePull') return `container "${container}" in pod "${podName}" is waiting to start: trying and failing to pull image`

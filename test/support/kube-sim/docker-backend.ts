@@ -17,6 +17,11 @@
  * so kubectl takes its "stream the logs" path instead of racing an attach against the exit. Attach and exec, like
  * the kubelet's, look at the runtime, not at the reported status: they work as soon as the container runs.
  *
+ * Restarts: once a container's exit is reported, restartPolicy decides (reactToExits): a new Docker container per
+ * restart, with the kubelet's crash-loop back-off (restartWithBackoff); the previous instance is kept for
+ * logs --previous. Init containers are started one by one as the previous one's exit 0 is reported.
+ * activeDeadlineSeconds kills the pod (Failed, DeadlineExceeded).
+ *
  * Images come from the local engine only. IfNotPresent/Never use the local image; Always uses it too when present
  * (no registry is reachable; the local copy stands in for the registry's). A missing image is pulled for real only
  * from a loopback registry (127.0.0.1:PORT/..., localhost:PORT/...; see test/support/registry.ts); any other
@@ -30,7 +35,7 @@ import {
   ConfigError, dockerCreateOptions, effectiveSecurity, imageUser, resolveEnv, verifyRunAsNonRoot,
 } from './container-config.ts'
 import {normalizeImage} from './defaults.ts'
-import {type ContainerView, type PodView, computeStatus, timestamp} from './pod-status.ts'
+import {type ContainerView, type PodView, type TerminatedView, computeStatus, timestamp} from './pod-status.ts'
 import type {Obj, Store} from './store.ts'
 
 export const LABEL = 'org.mindbg.kube-sim'
@@ -50,6 +55,21 @@ interface ContainerRec {
   imageID?: string
   /** Image pull retries so far (drives the back-off). */
   pullAttempt?: number
+  /** The kubelet's restartCount: instances started after the first. */
+  restartCount?: number
+  /** How the previous instance ended: status.lastState.terminated. */
+  lastTerminated?: TerminatedView
+  /** Docker id of the previous instance (logs --previous); older instances are removed. */
+  previousDockerId?: string
+  /** What was reported before the restart, shown until the new instance is reported (PLEG latency). */
+  previousView?: ContainerView
+  /** The crash-loop back-off (flowcontrol.Backoff): the current delay and the exit it was last advanced for. */
+  backoffMs?: number
+  lastExitAt?: number
+  /** Set while the container waits out its back-off: reported as waiting CrashLoopBackOff. */
+  crashLoop?: {message: string}
+  /** The instance whose exit has been acted on (restart, next init container, or nothing). */
+  handledExit?: string
 }
 
 interface PodRuntime {
@@ -59,6 +79,10 @@ interface PodRuntime {
   uid: string
   pauseId?: string
   startTime: string
+  startedAtMs: number
+  /** activeDeadlineSeconds passed: containers killed, pod Failed/DeadlineExceeded, nothing restarts. */
+  deadlineExceeded: boolean
+  deadlineTimer?: NodeJS.Timeout
   containers: Map<string, ContainerRec>
   /** Serialises engine operations on this pod (create, ephemeral starts, delete). */
   chain: Promise<void>
@@ -78,10 +102,22 @@ export interface BackendOptions {
   runningReportDelayMs: number
   /** First ErrImagePull -> ImagePullBackOff delay; doubles per retry up to 10x. */
   pullBackoffMs: number
+  /** First crash-loop back-off (the kubelet's 10 s); doubles per restart up to 30x (the kubelet's 5 min). */
+  restartBackoffMs: number
   log: (msg: string) => void
 }
 
 const STATE_ACTIONS = new Set(['create', 'start', 'die', 'oom', 'kill', 'stop', 'destroy', 'pause', 'unpause'])
+/** Go's time.Duration String() for whole milliseconds: 500ms, 10s, 1m20s, 5m0s. */
+export function goDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`
+  const seconds = ms / 1000
+  if (seconds < 60) return `${Number(seconds.toFixed(3))}s`
+  const minutes = Math.floor(seconds / 60)
+  const rest = `${Number((seconds - minutes * 60).toFixed(3))}s`
+  return minutes < 60 ? `${minutes}m${rest}` : `${Math.floor(minutes / 60)}h${minutes % 60}m${rest}`
+}
+
 const isLoopbackRegistry = (image: string): boolean => /^(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?\//.test(image)
 const dockerTime = (t: string): string => t.replace(/\.\d+Z$/, 'Z')
 const statusCode = (err: unknown): number | undefined => (err as {statusCode?: number}).statusCode
@@ -157,11 +193,11 @@ export class DockerBackend {
     }
   }
 
-  /** Every Docker id of a pod (pause included): used by tests through the KubeSim handle. */
+  /** Every Docker id of a pod (pause and kept previous instances included): used by tests through the KubeSim handle. */
   dockerIdsOf(namespace: string, podName: string): string[] {
     const rt = this.pods.get(`${namespace}/${podName}`)
     if (!rt) return []
-    return [rt.pauseId, ...[...rt.containers.values()].map((c) => c.dockerId)].filter((x): x is string => !!x)
+    return [rt.pauseId, ...[...rt.containers.values()].flatMap((c) => [c.dockerId, c.previousDockerId])].filter((x): x is string => !!x)
   }
 
   private enqueue(rt: PodRuntime, work: () => Promise<void>): Promise<void> {
@@ -181,12 +217,13 @@ export class DockerBackend {
     }
     const rt: PodRuntime = {
       key: `${pod.metadata.namespace}/${pod.metadata.name}`, namespace: pod.metadata.namespace, name: pod.metadata.name,
-      uid: pod.metadata.uid, startTime: timestamp(new Date()), containers: new Map(), chain: Promise.resolve(),
-      deleted: false, timers: new Set(), refreshing: false, refreshAgain: false,
+      uid: pod.metadata.uid, startTime: timestamp(new Date()), startedAtMs: Date.now(), deadlineExceeded: false,
+      containers: new Map(), chain: Promise.resolve(), deleted: false, timers: new Set(), refreshing: false, refreshAgain: false,
     }
     for (const c of pod.spec.initContainers ?? []) rt.containers.set(c.name, {name: c.name, kind: 'init'})
     for (const c of pod.spec.containers ?? []) rt.containers.set(c.name, {name: c.name, kind: 'app'})
     this.pods.set(rt.key, rt)
+    this.armDeadline(rt, pod)
     this.scheduleRefresh(rt, 0)
     void this.enqueue(rt, async () => {
       await this.createSandbox(rt, pod)
@@ -194,24 +231,163 @@ export class DockerBackend {
     })
   }
 
+  /** The pod's spec changed (activeDeadlineSeconds is the one mutable field the kubelet acts on). */
+  podUpdated(pod: Obj): void {
+    const rt = this.pods.get(`${pod.metadata.namespace}/${pod.metadata.name}`)
+    if (rt && rt.uid === pod.metadata.uid) this.armDeadline(rt, pod)
+  }
+
+  /** activeDeadlineSeconds counts from status.startTime, when the kubelet first saw the pod. */
+  private armDeadline(rt: PodRuntime, pod: Obj): void {
+    if (rt.deadlineTimer) {
+      clearTimeout(rt.deadlineTimer)
+      rt.timers.delete(rt.deadlineTimer)
+      delete rt.deadlineTimer
+    }
+    const seconds = pod.spec.activeDeadlineSeconds
+    if (typeof seconds !== 'number' || rt.deadlineExceeded) return
+    const t = setTimeout(() => {
+      rt.timers.delete(t)
+      this.exceedDeadline(rt)
+    }, Math.max(0, rt.startedAtMs + seconds * 1000 - Date.now()))
+    rt.deadlineTimer = t
+    rt.timers.add(t)
+  }
+
   /**
-   * Init containers one after the other (each must exit 0), then the app containers. Re-entrant: containers that
-   * already have a Docker container are skipped, so an image-pull retry simply runs it again.
+   * The kubelet's activeDeadlineHandler: the pod is killed (SIGKILL here, no grace period, as for deletion) and ends
+   * Failed with reason DeadlineExceeded; nothing restarts.
+   */
+  private exceedDeadline(rt: PodRuntime): void {
+    rt.deadlineExceeded = true
+    for (const rec of rt.containers.values()) delete rec.crashLoop
+    this.scheduleRefresh(rt, 0)
+    void this.enqueue(rt, async () => {
+      const ids = [...rt.containers.values()].map((r) => r.dockerId).filter((x): x is string => !!x)
+      await Promise.all([...ids, ...(rt.pauseId ? [rt.pauseId] : [])].map((id) => this.o.docker.getContainer(id).kill().catch(() => {})))
+      await this.refresh(rt)
+    })
+  }
+
+  /**
+   * Init containers one after the other (each must exit 0), then the app containers. Re-entrant and driven by the
+   * reported exits (reactToExits): it starts the first init container that has not run and returns; once that one's
+   * exit 0 is reported it is called again and goes on. An image-pull retry or a restart simply calls it again.
    */
   private async runPodContainers(rt: PodRuntime): Promise<void> {
     const pod = this.o.store.get('pods', rt.namespace, rt.name)
-    if (!pod) return
+    if (!pod || rt.deadlineExceeded) return
     for (const c of pod.spec.initContainers ?? []) {
       const rec = rt.containers.get(c.name)!
-      if (!rec.dockerId && !(await this.runContainer(rt, c, 'init'))) return
-      if (rt.deleted) return
-      const exit = await this.o.docker.getContainer(rec.dockerId!).wait().catch(() => ({StatusCode: 1}))
-      await this.refresh(rt)
-      if (exit.StatusCode !== 0) return // no retries: the pod stays Init:Error (or Failed under restartPolicy Never)
+      if (!rec.dockerId) {
+        await this.runContainer(rt, c, 'init')
+        return
+      }
+      const st = rec.inspect?.State
+      if (!st || st.Running || st.Status !== 'exited' || st.ExitCode !== 0) return
     }
     for (const c of pod.spec.containers ?? []) {
       if (!rt.containers.get(c.name)?.dockerId) await this.runContainer(rt, c, 'app')
     }
+  }
+
+  /** The current instance's exit, once it is reported (see viewOf); undefined while it runs or is not reported yet. */
+  private reportedExit(rec: ContainerRec, now: number): {code: number; at: number} | undefined {
+    if (rec.startError) return {code: 128, at: Date.parse(rec.startError.finishedAt)}
+    if (rec.gone) return {code: 137, at: now}
+    const s = rec.inspect?.State
+    if (!s || s.Running || (s.Status !== 'exited' && s.Status !== 'dead')) return undefined
+    if (now - Date.parse(s.StartedAt) < this.o.runningReportDelayMs) return undefined
+    return {code: s.ExitCode, at: Date.parse(s.FinishedAt)}
+  }
+
+  /**
+   * What the kubelet's pod sync does once it has seen a container exit: an init container that succeeded lets the
+   * next one start; under restartPolicy Always (any exit) or OnFailure (a failure; init containers under both) the
+   * container is restarted with the crash-loop back-off; under Never, nothing. Ephemeral containers never restart.
+   */
+  private reactToExits(rt: PodRuntime, pod: Obj, now: number): void {
+    if (rt.deleted || this.closed || rt.deadlineExceeded) return
+    const policy = pod.spec.restartPolicy ?? 'Always'
+    for (const rec of rt.containers.values()) {
+      if (rec.kind === 'ephemeral' || !rec.dockerId || rec.handledExit === rec.dockerId || rec.crashLoop) continue
+      const exit = this.reportedExit(rec, now)
+      if (!exit) continue
+      rec.handledExit = rec.dockerId
+      if (rec.kind === 'init' && exit.code === 0) {
+        void this.enqueue(rt, () => this.runPodContainers(rt))
+        continue
+      }
+      const restart = rec.kind === 'init' ? policy !== 'Never' : policy === 'Always' || (policy === 'OnFailure' && exit.code !== 0)
+      if (restart) this.restartWithBackoff(rt, rec, exit.at, now)
+    }
+  }
+
+  /**
+   * flowcontrol.Backoff as the kubelet's doBackOff uses it: the first exit restarts at once and sets the delay to the
+   * base; each later exit waits the current delay (reported as CrashLoopBackOff), then doubles it, up to 30x the base;
+   * an exit more than twice the cap after the previous one starts over.
+   */
+  private restartWithBackoff(rt: PodRuntime, rec: ContainerRec, exitAt: number, now: number): void {
+    const base = this.o.restartBackoffMs
+    const cap = base * 30
+    if (rec.backoffMs === undefined || exitAt - (rec.lastExitAt ?? 0) > 2 * cap) {
+      rec.backoffMs = base
+      rec.lastExitAt = exitAt
+      this.restart(rt, rec)
+      return
+    }
+    const advance = (): void => {
+      rec.backoffMs = Math.min(rec.backoffMs! * 2, cap)
+      rec.lastExitAt = exitAt
+    }
+    const wait = exitAt + rec.backoffMs - now
+    if (wait <= 0) {
+      advance()
+      this.restart(rt, rec)
+      return
+    }
+    rec.crashLoop = {message: `back-off ${goDuration(rec.backoffMs)} restarting failed container=${rec.name} pod=${rt.name}_${rt.namespace}(${rt.uid})`}
+    const t = setTimeout(() => {
+      rt.timers.delete(t)
+      delete rec.crashLoop
+      advance()
+      this.restart(rt, rec)
+    }, wait)
+    rt.timers.add(t)
+  }
+
+  /** A new instance of the container (the kubelet never restarts a container in place: it creates another). */
+  private restart(rt: PodRuntime, rec: ContainerRec): void {
+    void this.enqueue(rt, async () => {
+      const pod = this.o.store.get('pods', rt.namespace, rt.name)
+      if (!pod || rt.deadlineExceeded) return
+      const shown = this.viewOf(rt, rec, Date.now())
+      if (shown.state === 'terminated') {
+        const {restartCount: _r, lastState: _l, ...ended} = shown
+        rec.lastTerminated = ended
+      }
+      rec.previousView = shown
+      // The kubelet's container GC keeps the last dead instance (logs --previous) and removes older ones.
+      const older = rec.previousDockerId
+      if (rec.dockerId) rec.previousDockerId = rec.dockerId
+      rec.restartCount = (rec.restartCount ?? 0) + 1
+      delete rec.dockerId
+      delete rec.inspect
+      delete rec.startError
+      delete rec.gone
+      if (older) await this.o.docker.getContainer(older).remove({force: true}).catch(() => {})
+      if (rec.kind === 'init') await this.runPodContainers(rt)
+      else {
+        const spec = (pod.spec.containers ?? []).find((c: Obj) => c.name === rec.name)
+        if (spec) await this.runContainer(rt, spec, 'app')
+      }
+    })
+  }
+
+  /** Docker id of the container's previous instance (logs --previous). */
+  previousDockerIdOf(namespace: string, podName: string, container: string): string | undefined {
+    return this.pods.get(`${namespace}/${podName}`)?.containers.get(container)?.previousDockerId
   }
 
   /** New ephemeral containers were accepted: start them after whatever the pod is doing. */
@@ -267,8 +443,9 @@ export class DockerBackend {
     })))
   }
 
-  private containerName(rt: PodRuntime, container: string): string {
-    return `ks-${this.o.instanceId}_${container}_${rt.name}_${rt.namespace}_${rt.uid.slice(0, 8)}`
+  /** Restarted instances get the attempt appended (dockershim's k8s_..._<attempt>), the first keeps the plain name. */
+  private containerName(rt: PodRuntime, container: string, attempt = 0): string {
+    return `ks-${this.o.instanceId}_${container}_${rt.name}_${rt.namespace}_${rt.uid.slice(0, 8)}${attempt > 0 ? `_${attempt}` : ''}`
   }
 
   private volumeName(rt: PodRuntime, volume: string): string {
@@ -436,7 +613,7 @@ export class DockerBackend {
     } else if (pod.spec.shareProcessNamespace === true) pidMode = `container:${rt.pauseId}`
     const options = dockerCreateOptions({
       pod, container: spec, podIP: '127.0.0.1', imageRef: String(spec.image), imageConfigUser: image.Config?.User,
-      name: this.containerName(rt, spec.name), labels: this.labelsFor(pod, spec.name),
+      name: this.containerName(rt, spec.name, rec.restartCount), labels: this.labelsFor(pod, spec.name),
       networkMode: host.network ? 'host' : `container:${rt.pauseId}`, ipcMode: host.ipc ? 'host' : `container:${rt.pauseId}`,
       ...(pidMode ? {pidMode} : {}),
       mounts: this.mountsFor(rt, pod, spec),
@@ -496,7 +673,29 @@ export class DockerBackend {
     }
   }
 
+  /**
+   * What the status reports for a container: its current instance (instanceView), with restartCount and lastState;
+   * waiting CrashLoopBackOff while it backs off; and, right after a restart, what was reported before until the new
+   * instance is reported itself.
+   */
   private viewOf(rt: PodRuntime, rec: ContainerRec, now: number): ContainerView {
+    const current = this.instanceView(rt, rec, now)
+    const restartCount = rec.restartCount ?? 0
+    if (rec.crashLoop && current.state === 'terminated') {
+      const {restartCount: _r, lastState: _l, ...ended} = current
+      return {state: 'waiting', reason: 'CrashLoopBackOff', message: rec.crashLoop.message,
+        ...(current.containerID ? {containerID: current.containerID} : {}), ...(current.imageID ? {imageID: current.imageID} : {}),
+        restartCount, lastState: ended}
+    }
+    if (rec.previousView) {
+      if (current.state === 'waiting' && current.reason === 'ContainerCreating') return rec.previousView
+      delete rec.previousView
+    }
+    return {...current, restartCount, ...(rec.lastTerminated ? {lastState: rec.lastTerminated} : {})}
+  }
+
+  /** The state of the container's current instance. */
+  private instanceView(rt: PodRuntime, rec: ContainerRec, now: number): ContainerView {
     const containerID = rec.dockerId ? `docker://${rec.dockerId}` : undefined
     const ids = {...(containerID ? {containerID} : {}), ...(rec.imageID ? {imageID: rec.imageID} : {})}
     if (rec.startError) {
@@ -528,8 +727,15 @@ export class DockerBackend {
     const pod = this.o.store.get('pods', rt.namespace, rt.name)
     if (!pod || pod.metadata.uid !== rt.uid) return
     const now = Date.now()
-    const view: PodView = {sandboxReady: rt.pauseId !== undefined, startTime: rt.startTime, podIP: '127.0.0.1', containers: new Map()}
+    const view: PodView = {sandboxReady: rt.pauseId !== undefined && !rt.deadlineExceeded, startTime: rt.startTime, podIP: '127.0.0.1',
+      containers: new Map()}
+    // First what the kubelet does about exits it has seen (a back-off shows in this very status), then the views.
+    this.reactToExits(rt, pod, now)
     for (const rec of rt.containers.values()) view.containers.set(rec.name, this.viewOf(rt, rec, now))
+    // A kubelet reports the terminal phase only once no container runs any more.
+    if (rt.deadlineExceeded && [...view.containers.values()].every((v) => v.state !== 'running')) {
+      view.failed = {reason: 'DeadlineExceeded', message: 'Pod was active on the node longer than the specified deadline'}
+    }
     const status = computeStatus(pod, view, new Date(now))
     if (JSON.stringify(status) === JSON.stringify(pod.status)) return
     pod.status = status

@@ -1,8 +1,8 @@
 /**
  * GET pods/{name}/log: plain text from `docker logs`, stdout and stderr merged (as the kubelet's CRI log files are).
- * Parameters: container, follow, tailLines, timestamps, sinceSeconds, sinceTime, limitBytes, previous (always
- * 400: containers are never restarted). With follow the response streams until the container exits or the client
- * goes away.
+ * Parameters: container, follow, tailLines, timestamps, sinceSeconds, sinceTime, limitBytes, previous (the
+ * restarted container's previous instance; 400 when it has none). With follow the response streams until the
+ * container exits or the client goes away.
  */
 import type {IncomingMessage, ServerResponse} from 'node:http'
 import type Docker from 'dockerode'
@@ -12,13 +12,15 @@ import {boolParam} from './http-util.ts'
 import {badRequest} from './status.ts'
 import type {Obj} from './store.ts'
 
-export async function serveLogs(req: IncomingMessage, res: ServerResponse, docker: Docker, pod: Obj, dockerIdOf: (container: string) => string | undefined,
+export async function serveLogs(req: IncomingMessage, res: ServerResponse, docker: Docker, pod: Obj,
+  dockerIdOf: (container: string, previous: boolean) => string | undefined,
   params: URLSearchParams): Promise<void> {
   const container = resolveContainerName(pod, params.get('container'))
   const previous = boolParam(params.get('previous'))
   const why = logsUnavailable(pod, container, previous)
   if (why) throw badRequest(why)
-  const id = dockerIdOf(container)
+  const id = dockerIdOf(container, previous)
+  if (!id && previous) throw badRequest(`previous terminated container "${container}" in pod "${pod.metadata.name}" not found`)
   if (!id) throw badRequest(`container "${container}" in pod "${pod.metadata.name}" is waiting to start: ContainerCreating`)
   const follow = boolParam(params.get('follow'))
   const opts: Obj = {stdout: true, stderr: true, follow, timestamps: boolParam(params.get('timestamps'))}

@@ -1,6 +1,6 @@
 /**
  * Launcher: `node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=level]]...
- *   [--report-delay MS] [--log]`
+ *   [--report-delay MS] [--restart-backoff MS] [--log]`
  * (or `npm run kube-sim -- --kubeconfig PATH`).
  * Starts the simulator on a free 127.0.0.1 port, writes the kubeconfig atomically once it serves, prints
  *   kube-sim: serving on https://127.0.0.1:PORT, kubeconfig PATH
@@ -9,19 +9,20 @@
  * `--user NAME` writes the kubeconfig for a read-only user NAME (get/list/watch on everything, pods/log included).
  * `--report-delay MS`: how long after its start a container's state is reported (the kubelet's relist latency;
  * default 300, 0 for a kubelet with evented PLEG).
+ * `--restart-backoff MS`: the first crash-loop back-off (default 1000; a kubelet's is 10 s).
  */
 import {readFileSync} from 'node:fs'
 import {parseArgs} from 'node:util'
 import {startKubeSim} from './server.ts'
 
-const usage = 'usage: node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=privileged|baseline|restricted]]... [--report-delay MS] [--log]'
+const usage = 'usage: node test/support/kube-sim/main.ts --kubeconfig PATH [--user NAME] [--namespace NS[=privileged|baseline|restricted]]... [--report-delay MS] [--restart-backoff MS] [--log]'
 
 async function main(): Promise<number> {
-  let values: {kubeconfig?: string; user?: string; namespace?: string[]; 'report-delay'?: string; log?: boolean; help?: boolean}
+  let values: {kubeconfig?: string; user?: string; namespace?: string[]; 'report-delay'?: string; 'restart-backoff'?: string; log?: boolean; help?: boolean}
   try {
     ;({values} = parseArgs({options: {
       kubeconfig: {type: 'string'}, user: {type: 'string'}, namespace: {type: 'string', multiple: true}, 'report-delay': {type: 'string'},
-      log: {type: 'boolean'}, help: {type: 'boolean', short: 'h'},
+      'restart-backoff': {type: 'string'}, log: {type: 'boolean'}, help: {type: 'boolean', short: 'h'},
     }}))
   } catch (err) {
     process.stderr.write(`kube-sim: ${(err as Error).message}\n${usage}\n`)
@@ -36,9 +37,12 @@ async function main(): Promise<number> {
     return 2
   }
   const delay = values['report-delay']
-  if (delay !== undefined && !/^\d+$/.test(delay)) {
-    process.stderr.write(`kube-sim: --report-delay takes milliseconds, not "${delay}"\n${usage}\n`)
-    return 2
+  const backoff = values['restart-backoff']
+  for (const [flag, value] of [['--report-delay', delay], ['--restart-backoff', backoff]] as const) {
+    if (value !== undefined && !/^\d+$/.test(value)) {
+      process.stderr.write(`kube-sim: ${flag} takes milliseconds, not "${value}"\n${usage}\n`)
+      return 2
+    }
   }
   const user = values.user && values.user !== 'admin' ? values.user : undefined
   const namespaces = (values.namespace ?? []).map((n) => {
@@ -48,6 +52,7 @@ async function main(): Promise<number> {
   const sim = await startKubeSim({
     namespaces,
     ...(delay !== undefined ? {runningReportDelayMs: Number(delay)} : {}),
+    ...(backoff !== undefined ? {restartBackoffMs: Number(backoff)} : {}),
     ...(values.log ? {log: true} : {}),
     ...(user ? {rbac: {users: {[`kube-sim-${user}-token`]: {name: user, allow: [{verbs: ['get', 'list', 'watch'], resources: ['*']}]}}}} : {}),
   })

@@ -1,29 +1,41 @@
 /**
  * Pod status from container states: what the kubelet's status manager computes (getPhase, the condition generators,
- * convertToAPIContainerStatuses). Pure functions, fed by the Docker backing with one ContainerView per container.
- *
- * Deliberate simplification: containers are never restarted (restartCount stays 0), so a pod whose containers have
- * all exited is Succeeded/Failed whatever its restartPolicy (a kubelet would restart them under Always/OnFailure).
+ * convertToAPIContainerStatuses). Pure functions, fed by the Docker backing with one ContainerView per container
+ * (its current state, restartCount and lastState: the Docker backing restarts containers as the kubelet does).
  */
 import {normalizeImage, qosClass} from './defaults.ts'
 import type {Obj} from './store.ts'
 
-export type ContainerView =
+export interface TerminatedView {
+  state: 'terminated'
+  exitCode: number
+  reason: string
+  message?: string
+  startedAt: string
+  finishedAt: string
+  containerID?: string
+  imageID?: string
+}
+
+/** What the kubelet knows of a container: its state, how often it was restarted, how the previous instance ended. */
+export type ContainerView = (
   | {state: 'waiting'; reason: string; message?: string; containerID?: string; imageID?: string}
   | {state: 'running'; startedAt: string; containerID: string; imageID: string}
-  | {state: 'terminated'; exitCode: number; reason: string; message?: string; startedAt: string; finishedAt: string;
-    containerID?: string; imageID?: string}
+  | TerminatedView
+) & {restartCount?: number; lastState?: TerminatedView}
 
 export interface PodView {
   sandboxReady: boolean
   startTime?: string
   podIP?: string
   containers: Map<string, ContainerView>
+  /** The kubelet failed the pod (activeDeadlineSeconds): phase Failed with this reason and message. */
+  failed?: {reason: string; message: string}
 }
 
 const CREATING: ContainerView = {state: 'waiting', reason: 'ContainerCreating'}
 
-function stateOf(v: ContainerView): Obj {
+function stateOf(v: ContainerView | TerminatedView): Obj {
   switch (v.state) {
     case 'waiting': {
       const w: Obj = {reason: v.reason}
@@ -49,10 +61,10 @@ function containerStatus(spec: Obj, v: ContainerView, kind: 'init' | 'app' | 'ep
   const s: Obj = {
     name: spec.name,
     state: stateOf(v),
-    lastState: {},
+    lastState: v.lastState ? stateOf(v.lastState) : {},
     // No probes: a running app container is ready. Init containers are ready once they succeeded.
     ready: kind === 'app' ? running : kind === 'init' ? v.state === 'terminated' && v.exitCode === 0 : false,
-    restartCount: 0,
+    restartCount: v.restartCount ?? 0,
     image: normalizeImage(String(spec.image ?? '')),
     imageID: v.imageID ?? '',
   }
@@ -71,26 +83,41 @@ function condition(previous: Obj[] | undefined, type: string, ok: boolean, now: 
   return c
 }
 
-/** getPhase, without restarts (see the file comment). */
+/**
+ * The kubelet's getPhase: a container waiting after an exit (CrashLoopBackOff) counts as stopped; all stopped is
+ * Running under restartPolicy Always (they are being restarted), Succeeded if all succeeded, else Failed under Never
+ * and Running under OnFailure; a failed init container fails the pod under Never only.
+ */
 function phaseOf(spec: Obj, view: PodView): string {
+  if (view.failed) return 'Failed'
+  let pendingInit = 0
+  let failedInit = 0
   for (const c of spec.initContainers ?? []) {
     const v = view.containers.get(c.name) ?? CREATING
-    if (v.state === 'terminated' && v.exitCode === 0) continue
-    if (v.state === 'terminated' && spec.restartPolicy === 'Never') return 'Failed'
-    return 'Pending'
+    const ended = v.state === 'terminated' ? v : v.state === 'waiting' ? v.lastState : undefined
+    if (v.state === 'running' || !ended) pendingInit++
+    else if (ended.exitCode !== 0) failedInit++
+    if (v.state !== 'terminated' || v.exitCode !== 0) break // later ones have not started
   }
   let waiting = 0
   let running = 0
-  let failed = 0
+  let stopped = 0
+  let succeeded = 0
   for (const c of spec.containers ?? []) {
     const v = view.containers.get(c.name) ?? CREATING
-    if (v.state === 'waiting') waiting++
-    else if (v.state === 'running') running++
-    else if (v.exitCode !== 0) failed++
+    if (v.state === 'running') running++
+    else if (v.state === 'terminated') {
+      stopped++
+      if (v.exitCode === 0) succeeded++
+    } else if (v.lastState) stopped++
+    else waiting++
   }
-  if (waiting > 0) return 'Pending'
+  if (failedInit > 0 && spec.restartPolicy === 'Never') return 'Failed'
+  if (pendingInit > 0 || failedInit > 0 || waiting > 0) return 'Pending'
   if (running > 0) return 'Running'
-  return failed > 0 ? 'Failed' : 'Succeeded'
+  if (spec.restartPolicy === 'Always' || spec.restartPolicy === undefined) return 'Running'
+  if (stopped === succeeded) return 'Succeeded'
+  return spec.restartPolicy === 'Never' ? 'Failed' : 'Running'
 }
 
 const ts = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
@@ -108,7 +135,8 @@ export function computeStatus(pod: Obj, view: PodView, now: Date): Obj {
     return !(v?.state === 'terminated' && v.exitCode === 0)
   }).map((c) => c.name)
   const unready = (spec.containers ?? []).filter((c: Obj) => view.containers.get(c.name)?.state !== 'running').map((c: Obj) => c.name)
-  const readyReason = done ? 'PodCompleted' : 'ContainersNotReady'
+  // generateContainersReadyConditionForTerminalPhase: PodFailed or PodCompleted, no message.
+  const readyReason = phase === 'Failed' ? 'PodFailed' : phase === 'Succeeded' ? 'PodCompleted' : 'ContainersNotReady'
   const readyMessage = done ? undefined : `containers with unready status: [${unready.join(' ')}]`
 
   const status: Obj = {phase}
@@ -120,6 +148,10 @@ export function computeStatus(pod: Obj, view: PodView, now: Date): Obj {
     condition(prev, 'ContainersReady', unready.length === 0 && !done, nowText, readyReason, readyMessage),
     condition(prev, 'PodScheduled', true, nowText),
   ]
+  if (view.failed) {
+    status.message = view.failed.message
+    status.reason = view.failed.reason
+  }
   status.hostIP = '127.0.0.1'
   status.hostIPs = [{ip: '127.0.0.1'}]
   if (view.sandboxReady && view.podIP) {

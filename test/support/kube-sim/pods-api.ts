@@ -46,7 +46,8 @@ export async function handlePods(ctx: SimContext, call: Call): Promise<void> {
   if (call.subresource === 'log') {
     if (call.req.method !== 'GET') throw methodNotAllowed()
     const pod = getPod(ctx, ns!, call.name!)
-    await serveLogs(call.req, call.res, ctx.docker, pod, (c) => ctx.backend.dockerIdOf(ns!, call.name!, c), call.params)
+    await serveLogs(call.req, call.res, ctx.docker, pod,
+      (c, previous) => (previous ? ctx.backend.previousDockerIdOf(ns!, call.name!, c) : ctx.backend.dockerIdOf(ns!, call.name!, c)), call.params)
     return
   }
   if (call.subresource === 'status') {
@@ -163,7 +164,9 @@ async function updatePod(ctx: SimContext, call: Call): Promise<void> {
   const errs = validatePodUpdate(pod, current)
   if (errs.length > 0) throw invalid('Pod', call.name!, errs)
   if (JSON.stringify(pod) === JSON.stringify(current) || isDryRun(call)) return respondObject(call, 200, current, headers)
-  respondObject(call, 200, ctx.store.update('pods', pod), headers)
+  const stored = ctx.store.update('pods', pod)
+  if (pod.spec.activeDeadlineSeconds !== current.spec.activeDeadlineSeconds) ctx.backend.podUpdated(stored)
+  respondObject(call, 200, stored, headers)
 }
 
 function ecList(value: unknown): Obj[] {

@@ -39,6 +39,11 @@ export interface KubeSimOptions {
   runningReportDelayMs?: number
   /** Delay from ErrImagePull to ImagePullBackOff, doubling per retry (default 1000 ms). */
   pullBackoffMs?: number
+  /**
+   * First crash-loop back-off of a restarted container (default 1000 ms; a kubelet's is 10 s), doubling per restart up
+   * to 30x (a kubelet's 5 min). The first restart after an exit is immediate, as on a kubelet.
+   */
+  restartBackoffMs?: number
   /** Name of the simulator's one node (default 'kube-sim'): pods are bound to it, `kubectl debug node/NAME` targets it. */
   nodeName?: string
   /** Image of the per-pod pause container (must be local and have `sleep`). */
@@ -54,6 +59,8 @@ export interface KubeSim {
   url: string
   port: number
   instanceId: string
+  /** The simulator's one node (`kubectl debug node/NAME`): options.nodeName, default 'kube-sim'. */
+  nodeName: string
   /** PEM of the self-signed server certificate (also the kubeconfig's certificate-authority-data). */
   caPem: string
   /** Bearer token of a user by name ('admin' by default). */
@@ -66,7 +73,7 @@ export interface KubeSim {
   compactHistory(options?: {expireWatches?: boolean}): void
   /** How many watches are being served now. */
   readonly openWatches: number
-  /** Docker ids (pause included) of a pod. */
+  /** Docker ids of a pod: the pause, each container's current instance and the previous one it keeps after a restart. */
   dockerIdsOf(namespace: string, pod: string): string[]
   /** Changes the exec/attach WebSocket subprotocols accepted from now on (e.g. ['v4.channel.k8s.io']). */
   setStreamProtocols(protocols: string[]): void
@@ -127,6 +134,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     pauseImage: options.pauseImage ?? 'mindbg-fixture/busybox:local',
     runningReportDelayMs: options.runningReportDelayMs ?? 300,
     pullBackoffMs: options.pullBackoffMs ?? 1000,
+    restartBackoffMs: options.restartBackoffMs ?? 1000,
   })
   await backend.start()
   const ctx: SimContext = {
@@ -172,6 +180,7 @@ export async function startKubeSim(options: KubeSimOptions = {}): Promise<KubeSi
     url,
     port,
     instanceId,
+    nodeName,
     caPem: tls.cert,
     token: tokenOf,
     kubeconfig,

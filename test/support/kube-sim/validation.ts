@@ -216,6 +216,10 @@ export function validatePodCreate(pod: Obj): FieldError[] {
   if (Array.isArray(spec.ephemeralContainers) && spec.ephemeralContainers.length > 0) {
     errs.push(forbiddenField('spec.ephemeralContainers', 'cannot be set on create'))
   }
+  const deadline = spec.activeDeadlineSeconds
+  if (deadline !== undefined && deadline !== null && (typeof deadline !== 'number' || deadline < 1 || deadline > MAX_INT32)) {
+    errs.push(invalidField('spec.activeDeadlineSeconds', deadline, `must be between 1 and ${MAX_INT32}, inclusive`))
+  }
   if (spec.shareProcessNamespace === true && spec.hostPID === true) {
     errs.push(invalidField('spec.securityContext.shareProcessNamespace', true, 'ShareProcessNamespace and HostPID cannot both be enabled'))
   }
@@ -224,16 +228,35 @@ export function validatePodCreate(pod: Obj): FieldError[] {
 
 const UPDATABLE = '`spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)'
 
+const MAX_INT32 = 2147483647
+
 /**
- * ValidatePodUpdate for the main resource. The simulator keeps pod specs immutable (it cannot swap images of running
- * containers), so any spec change is refused with the real server's message.
+ * ValidatePodUpdate for the main resource. Of the fields a real server lets change, the simulator allows
+ * activeDeadlineSeconds (set, or lowered: never raised nor removed); images stay immutable (it cannot swap the image of
+ * a running container), so any other spec change is refused with the real server's message.
  */
 export function validatePodUpdate(newPod: Obj, oldPod: Obj): FieldError[] {
   const errs: FieldError[] = []
   if (newPod.metadata?.uid !== oldPod.metadata?.uid) {
     errs.push(invalidField('metadata.uid', newPod.metadata?.uid ?? '', 'field is immutable'))
   }
-  if (JSON.stringify(normalizeValue(newPod.spec)) !== JSON.stringify(normalizeValue(oldPod.spec))) {
+  const next = newPod.spec?.activeDeadlineSeconds
+  const before = oldPod.spec?.activeDeadlineSeconds
+  if (next !== undefined && next !== null) {
+    if (typeof next !== 'number' || next < 0 || next > MAX_INT32) {
+      return [...errs, invalidField('spec.activeDeadlineSeconds', next, `must be between 0 and ${MAX_INT32}, inclusive`)]
+    }
+    if (typeof before === 'number' && before < next) {
+      return [...errs, invalidField('spec.activeDeadlineSeconds', next, 'must be less than or equal to previous value')]
+    }
+  } else if (before !== undefined && before !== null) {
+    errs.push(invalidField('spec.activeDeadlineSeconds', null, 'must not update from a positive integer to nil value'))
+  }
+  const unchangeable = (spec: Obj | undefined): string => {
+    const {activeDeadlineSeconds: _a, ...rest} = spec ?? {}
+    return JSON.stringify(normalizeValue(rest))
+  }
+  if (unchangeable(newPod.spec) !== unchangeable(oldPod.spec)) {
     errs.push(forbiddenField('spec', `pod updates may not change fields other than ${UPDATABLE}\n`))
   }
   return errs

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Throughput (issue 13): 200 MB through stdin, through stdout, and both, with mindbg against the docker CLI on the
+# same target and data, and against kubectl exec on the same simulator (which relays the streams too: both pay for
+# it); then mindbg's peak RSS for each (GNU time, maximum resident set size).
+# Usage: bash bench/throughput.sh [runs]   (default 10; each run moves 200 MB)
+set -euo pipefail
+# shellcheck source=prepare.sh
+source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
+runs=${1:-10}
+start_bench_target
+image=$MINDBG_IMAGE
+kubectl=.tools/bin/kubectl
+data=$(mktemp -d)/data
+head -c 200000000 /dev/urandom >"$data"
+# 200 MB of output made inside the debugger: dd in 64 kB blocks (busybox's head -c writes 4 kB at a time and takes
+# ~2 s of CPU for it on its own).
+produce='dd if=/dev/zero bs=65536 count=3052 2>/dev/null'
+join="--pid container:$target --network container:$target"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-docker.json" \
+  -n 'docker run -i --rm: 200 MB in' "docker run -i --rm $join $image sh -c 'cat >/dev/null' <$data" \
+  -n 'mindbg attach: 200 MB in' "./bin/run.js attach $target -- sh -c 'cat >/dev/null' <$data" \
+  -n 'docker run --rm: 200 MB out' "docker run --rm $join $image sh -c '$produce' >/dev/null" \
+  -n 'mindbg attach: 200 MB out' "./bin/run.js attach $target -- sh -c '$produce' >/dev/null" \
+  -n 'docker run -i --rm: 200 MB in and out (cat)' "docker run -i --rm $join $image cat <$data >/dev/null" \
+  -n 'mindbg attach: 200 MB in and out (cat)' "./bin/run.js attach $target -- cat <$data >/dev/null"
+
+export KUBECONFIG
+KUBECONFIG=$(mktemp -d)/kubeconfig
+node test/support/kube-sim/main.ts --kubeconfig "$KUBECONFIG" 2>"$out/kube-sim-throughput.log" &
+sim=$!
+trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true; docker rm -f "$target" >/dev/null 2>&1 || true' EXIT
+for _ in $(seq 100); do [[ -s $KUBECONFIG ]] && break; sleep 0.1; done
+# A pod with a shell and cat, so that kubectl exec has something to run; mindbg's debugger (the same busybox) joins it.
+$kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata: {name: bb}
+spec:
+  containers: [{name: bb, image: $image, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}]
+EOF
+$kubectl wait --for=condition=Ready pod/bb --timeout=60s >/dev/null
+hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-kube.json" \
+  -n 'kubectl exec -i: 200 MB in' "$kubectl exec -i bb -- sh -c 'cat >/dev/null' <$data" \
+  -n 'mindbg attach pod: 200 MB in' "./bin/run.js attach pod/bb -- sh -c 'cat >/dev/null' <$data" \
+  -n 'kubectl exec: 200 MB out' "$kubectl exec bb -- sh -c '$produce' >/dev/null" \
+  -n 'mindbg attach pod: 200 MB out' "./bin/run.js attach pod/bb -- sh -c '$produce' >/dev/null"
+
+rss() { /usr/bin/time -f '%M' -o "$out/rss" "$@" >/dev/null && echo "| \`mindbg ${*:2}\` | $(( $(cat "$out/rss") / 1024 )) MB |"; }
+{
+  echo '| command (200 MB) | peak RSS |'
+  echo '|---|---|'
+  rss ./bin/run.js attach "$target" -- sh -c 'cat >/dev/null' <"$data"
+  rss ./bin/run.js attach "$target" -- sh -c "$produce"
+  rss ./bin/run.js attach "$target" -- cat <"$data"
+  rss ./bin/run.js attach pod/bb -- sh -c 'cat >/dev/null' <"$data"
+  rss ./bin/run.js attach pod/bb -- sh -c "$produce"
+  rss ./bin/run.js attach "$target" -- true
+} | tee "$out/throughput-rss.md"
+node bench/summarize.mjs "$out/throughput-docker.json" "$out/throughput-kube.json" | tee "$out/throughput-summary.md"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
