@@ -176,7 +176,19 @@ describe('describeTarget: a container that is not running points at --copy-to --
     expect(t.stateDetail).toMatch(detail)
     expect(t.stateHint).toMatch(/cannot join a container that is not running: .*mindbg attach pod\/api -n shop -c app --copy-to api-debug --hold/)
   })
-  it('a running container, restarted before, is debugged in place', () => {
-    expect(describeTarget(podWith({running: {}}, 2), 'shop', 'api', 'app').state).toBe('running')
+  const restartedAgo = (ms: number): V1Pod => {
+    const p = podWith({running: {startedAt: new Date(Date.now() - ms)}}, 2)
+    p.status!.containerStatuses![0]!.lastState = {terminated: {exitCode: 3}}
+    return p
+  }
+  it('running again a moment after a crash: crash-looping, pointed at --copy-to --hold', () => {
+    const t = describeTarget(restartedAgo(400), 'shop', 'api', 'app')
+    expect(t.state).toBe('restarting')
+    expect(t.stateDetail).toMatch(/^restarted 0\.\d s ago after exit code 3, 2 restarts: crash-looping$/)
+    expect(t.stateHint).toMatch(/--copy-to api-debug --hold/)
+  })
+  it('running for a while after a restart, or never restarted: debugged in place', () => {
+    expect(describeTarget(restartedAgo(60_000), 'shop', 'api', 'app').state).toBe('running')
+    expect(describeTarget(podWith({running: {}}, 0), 'shop', 'api', 'app').state).toBe('running')
   })
 })
