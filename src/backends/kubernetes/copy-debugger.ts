@@ -4,16 +4,16 @@ import {MindbgError} from '../../domain/errors.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
-import {type KubeApi, podPath} from './api.js'
+import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {RELEASE_COMMAND} from './copy.js'
 import {KubeDebugger} from './debugger.js'
 import {deleteOwnedPod, OWNED, OwnedPod} from './owned-pod.js'
-import {isMindbgDebugger} from './spec.js'
+import {isMindbgDebugger, type PodSecurityLevel} from './spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
 
 export interface CopyPlanned {
   /** The copy as it will be created (mindbg's labels included), for a Pod Security level. */
-  build: (level: 'privileged' | 'baseline' | 'restricted' | undefined) => {manifest: V1Pod; notes: string[]}
+  build: (level: PodSecurityLevel | undefined) => {manifest: V1Pod; notes: string[]}
   manifest: V1Pod
   notes: string[]
   debugger: string
@@ -32,7 +32,7 @@ export async function createCopy(
   copy: CopyPlanned,
   session: {image: string; streams: StreamMode; session: string; startTimeoutMs: number},
   reporter: Reporter,
-  refusedAt: (message: string) => 'privileged' | 'baseline' | 'restricted' | undefined,
+  refusedAt: (message: string) => PodSecurityLevel | undefined,
 ): Promise<Debugger> {
   let {manifest, notes} = copy
   let owned: OwnedPod
@@ -49,7 +49,10 @@ export async function createCopy(
     for (const note of notes) reporter.notice(`mindbg: ${note}`)
     if (copy.replace) {
       // As kubectl: the original goes as soon as the copy exists, at once (grace period 0).
-      await api.request('DELETE', podPath(original.namespace, original.podName), {body: {kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0}})
+      await api.request('DELETE', podPath(original.namespace, original.podName), {body: {kind: 'DeleteOptions', apiVersion: 'v1', gracePeriodSeconds: 0}}).catch((error: unknown) => {
+        // Gone already is what was asked for.
+        if (!(error instanceof KubeStatusError && error.code === 404)) throw kubeError(error, {namespace: original.namespace, verb: 'delete', resource: 'pods'})
+      })
       reporter.notice(`mindbg: --replace: pod ${original.namespace}/${original.podName} deleted`)
     }
   } catch (error) {
@@ -57,7 +60,6 @@ export async function createCopy(
     throw error
   }
   const target = original.container
-  const where = `${owned.namespace}/${owned.name}`
   const notice = [
     `mindbg: ${copy.debugger} is in ${owned.namespace}/${owned.name}, a copy of pod ${original.namespace}/${original.podName}, next to ${target} (one PID namespace)`,
     ...(copy.hold ? [`mindbg: ${target} is held: run ${RELEASE_COMMAND} in the debugger to start its entrypoint (its output and exit code follow; run it again to restart it)`] : []),
