@@ -176,9 +176,10 @@ describe('describeTarget: a container that is not running points at --copy-to --
     expect(t.stateDetail).toMatch(detail)
     expect(t.stateHint).toMatch(/cannot join a container that is not running: .*mindbg attach pod\/api -n shop -c app --copy-to api-debug --hold/)
   })
-  const restartedAgo = (ms: number): V1Pod => {
+  const restartedAgo = (ms: number, lastRunMs = 1000): V1Pod => {
     const p = podWith({running: {startedAt: new Date(Date.now() - ms)}}, 2)
-    p.status!.containerStatuses![0]!.lastState = {terminated: {exitCode: 3}}
+    const finishedAt = new Date(Date.now() - ms - 500)
+    p.status!.containerStatuses![0]!.lastState = {terminated: {exitCode: 3, finishedAt, startedAt: new Date(finishedAt.getTime() - lastRunMs)}}
     return p
   }
   it('running again a moment after a crash: crash-looping, pointed at --copy-to --hold', () => {
@@ -187,8 +188,12 @@ describe('describeTarget: a container that is not running points at --copy-to --
     expect(t.stateDetail).toMatch(/^restarted 0\.\d s ago after exit code 3, 2 restarts: crash-looping$/)
     expect(t.stateHint).toMatch(/--copy-to api-debug --hold/)
   })
-  it('running for a while after a restart, or never restarted: debugged in place', () => {
+  it('running for a while after a restart, restarted after a long run, restarted once, or never: debugged in place', () => {
     expect(describeTarget(restartedAgo(60_000), 'shop', 'api', 'app').state).toBe('running')
+    expect(describeTarget(restartedAgo(400, 3_600_000), 'shop', 'api', 'app').state).toBe('running')
+    const once = restartedAgo(400)
+    once.status!.containerStatuses![0]!.restartCount = 1
+    expect(describeTarget(once, 'shop', 'api', 'app').state).toBe('running')
     expect(describeTarget(podWith({running: {}}, 0), 'shop', 'api', 'app').state).toBe('running')
   })
 })
