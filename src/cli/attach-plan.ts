@@ -34,7 +34,7 @@ export type AttachPlan = AttachRequest & {dryRun: boolean}
 const CREATION_FLAGS = creationFlags(ATTACH_FLAGS)
 const ONLY_FOR: Record<Runtime, string[]> = {docker: flagsOnlyFor(ATTACH_FLAGS, 'docker'), kubernetes: flagsOnlyFor(ATTACH_FLAGS, 'kubernetes')}
 const OTHER: Record<Runtime, Runtime> = {docker: 'kubernetes', kubernetes: 'docker'}
-/** Docker's flags that a node debugger takes too (its /host is a filesystem to chroot into). */
+/** Docker's flags that a node debugger and a pod copy take too (a filesystem mindbg can chroot into as root). */
 const NODES_TOO = new Set(['chroot'])
 
 // Linux capabilities Docker knows by name; checked here so a typo fails before anything is created.
@@ -54,11 +54,13 @@ export function planAttach(input: AttachInput): AttachPlan {
   const target = input.targetArg === undefined ? undefined : kubeFlagsInto(parseTarget(input.targetArg, defaultRuntime(input.env)), flags)
   const runtime = target?.runtime ?? 'docker'
   const node = target !== undefined && isNodeRef(target)
-  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]) && !(node && NODES_TOO.has(f)))
+  // A pod copy is ours too: its debugger may chroot into the target.
+  const ours = node || flags['copy-to'] !== undefined
+  const misplaced = ONLY_FOR[OTHER[runtime]].find((f) => given(flags[f as keyof AttachFlags]) && !(ours && NODES_TOO.has(f)))
   if (misplaced) {
     throw runtime === 'docker'
       ? usageError(`--${misplaced} is for Kubernetes targets`, 'Name a pod: pod/NAME, pod/NAME/CONTAINER or k8s://NAMESPACE/POD.')
-      : usageError(`--${misplaced} is not available for Kubernetes targets${NODES_TOO.has(misplaced) ? ' other than nodes' : ''}`, 'Drop it, or target a Docker container.')
+      : usageError(`--${misplaced} is not available for Kubernetes targets${NODES_TOO.has(misplaced) ? ' other than nodes and pod copies (--copy-to)' : ''}`, 'Drop it, or target a Docker container.')
   }
   const backend: BackendOptions = kubeConnection(flags)
 

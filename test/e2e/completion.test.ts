@@ -281,7 +281,8 @@ describe('kubectl mindbg <TAB>', () => {
     const bare = await kubectl('attach', 'w')
     expect(bare.stdout).toBe('web\tRunning\n:4\n')
     expect((await kubectl('attach', 'web/')).stdout).toBe('web/app\tmindbg-fixture/distroless-web:local\n:4\n')
-    expect((await kubectl('attach', '-n', 'staging', '')).stdout).toMatch(/^api-0\tRunning\nk8s:\/\/\t.*\n:6\n$/)
+    // The pods, then the other reference syntaxes (k8s://, node/).
+    expect((await kubectl('attach', '-n', 'staging', '')).stdout).toMatch(/^api-0\tRunning\nk8s:\/\/\t.*\nnode\/\t.*\n:6\n$/)
     expect((await kubectl('at')).stdout).toMatch(/^attach\t.*\n:4\n$/)
     expect((await kubectl('attach', '--pro')).stdout).toMatch(/^--profile\t.*\n:4\n$/)
     // kubectl's own report of the directive goes to stderr, which the shell script it serves throws away.

@@ -13,8 +13,9 @@ import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
 import {startKubeSim, type KubeSim} from '../support/kube-sim/server.ts'
 import {kubectlWith} from '../support/kubectl.js'
+import {PtySession} from '../support/pty.js'
 import {startRegistry, type Registry} from '../support/registry.js'
-import {BUSYBOX, collect, DISTROLESS, docker, dockerOk, eventually, mindbg, requireEngine, startMindbg} from './helpers.js'
+import {BUSYBOX, collect, DISTROLESS, docker, dockerOk, eventually, MARKER, mindbg, requireEngine, startMindbg, testEnv} from './helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'mindbg-kube-copy-'))
 let sim: KubeSim
@@ -52,7 +53,11 @@ spec:
 `,
   )
   await kubectl('apply', '-f', join(dir, 'pods.yaml'))
-  await eventually('crashy to crash', async () => JSON.parse(await kubectl('get', 'pod', 'crashy', '-o', 'json')).status?.containerStatuses?.find((s: any) => s.name === 'app')?.state?.terminated, 30_000)
+  // A crash loop: restarted more than once (the simulator restarts it after 1 s, then 2 s, 4 s...).
+  await eventually('crashy to crash-loop', async () => {
+    const app = JSON.parse(await kubectl('get', 'pod', 'crashy', '-o', 'json')).status?.containerStatuses?.find((s: any) => s.name === 'app')
+    return app?.restartCount > 1
+  }, 30_000, 200)
 }, 120_000)
 
 afterAll(async () => {
@@ -65,7 +70,7 @@ describe('--copy-to --hold: a crash-looping distroless pod', () => {
   it('is refused without --copy-to, with a hint naming --copy-to --hold', async () => {
     const r = await attach(['pod/crashy', '--', 'true'])
     expect(r.code, r.stderr).toBe(114)
-    expect(r.stderr).toMatch(/container app of pod crashy is not running/)
+    expect(r.stderr).toMatch(/container app of pod crashy is not running \((terminated, exit code 3|CrashLoopBackOff|restarted [\d.]+ s ago after exit code 3)/)
     expect(r.stderr).toMatch(/Hint: An ephemeral container cannot join a container that is not running: .*--copy-to crashy-debug --hold/)
   })
 
@@ -113,6 +118,34 @@ describe('--copy-to --hold: a crash-looping distroless pod', () => {
   })
 })
 
+describe('--copy-to on a terminal', () => {
+  it('a detach keeps the copy and its shell; --reuse gets back in, and its end deletes the copy', async () => {
+    const first = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/crashy', '-c', 'side', '--copy-to', 'crashy-back'], testEnv())
+    try {
+      await first.expect(/side is PID \d+ here/, 30_000)
+      await first.expect(/[#$] /, 10_000)
+      first.send('\x10\x11')
+      await first.expect(/detached from (mindbg-[a-z0-9]{5}); it keeps running in the copy default\/crashy-back/, 10_000)
+      expect((await first.waitExit(10_000)).exitCode).toBe(0)
+      expect(first.output).toMatch(/Re-attach: mindbg attach pod\/crashy-back -n default --session mindbg-[a-z0-9]{5} \(or --reuse\)/)
+    } finally {
+      await first.close()
+    }
+    expect(await pods()).toContain('pod/crashy-back')
+    const again = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, 'pod/crashy-back', '--reuse'], testEnv())
+    try {
+      await again.expect(/re-attaching to mindbg-[a-z0-9]{5} in the copy default\/crashy-back/, 15_000)
+      again.send('\r')
+      await again.expect(/[#$] /)
+      again.send('exit 5\r')
+      expect((await again.waitExit(15_000)).exitCode).toBe(5)
+    } finally {
+      await again.close()
+    }
+    await gone('crashy-back')
+  })
+})
+
 describe('--copy-to: the copy as kubectl 1.34 makes it', () => {
   it('--dry-run shows it: labels, annotations and probes dropped, --set-image applied, one PID namespace; nothing created', async () => {
     const r = await attach(['pod/crashy', '--copy-to', 'crashy-dry', '--set-image', 'side=' + BUSYBOX, '--dry-run', '--json'])
@@ -121,6 +154,7 @@ describe('--copy-to: the copy as kubectl 1.34 makes it', () => {
     expect(spec.metadata.name).toBe('crashy-dry')
     expect(Object.keys(spec.metadata.labels).sort()).toEqual(['mindbg.org/role', 'mindbg.org/session'])
     expect(spec.metadata.annotations.team).toBeUndefined()
+    expect(spec.metadata.annotations['kubectl.kubernetes.io/default-container']).toBe('app')
     expect(spec.metadata.annotations['mindbg.org/copy-of']).toBe('crashy')
     expect(spec.spec.shareProcessNamespace).toBe(true)
     expect(spec.spec.restartPolicy).toBe('Never')
@@ -138,10 +172,12 @@ describe('--copy-to: the copy as kubectl 1.34 makes it', () => {
     expect(await pods()).not.toContain('pod/crashy-dry')
   })
 
-  it('--keep --keep-labels --keep-annotations --keep-liveness --set-image "*=": created as said, left after the session, and how to delete it is said', async () => {
-    const r = await attach(['pod/crashy', '--copy-to', 'crashy-kept', '--keep', '--keep-labels', '--keep-annotations', '--keep-liveness', '--set-image', `*=${DISTROLESS}`, '--', 'sh', '-c', 'ls /proc/1/root >/dev/null; echo in-copy'])
+  it('--keep --keep-labels --keep-annotations --keep-liveness --set-image "*=" --chroot: created as said, left after the session, and how to delete it is said', async () => {
+    const r = await attach(['pod/crashy', '--copy-to', 'crashy-kept', '--keep', '--keep-labels', '--keep-annotations', '--keep-liveness', '--set-image', `*=${DISTROLESS}`, '--chroot', '-c', 'side', '--', 'sh', '-c', 'cat /app/config.txt; id -u'])
     expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toMatch(/^in-copy$/m)
+    // Chrooted into the target (side: app crashes a second after it starts), as root, in a pod whose containers
+    // run as 65532.
+    expect(r.stdout).toBe(`${MARKER}\n0\n`)
     expect(r.stderr).toMatch(/--keep: the copy default\/crashy-kept is kept; delete it with: kubectl delete pod crashy-kept -n default/)
     const p = JSON.parse(await kubectl('get', 'pod', 'crashy-kept', '-o', 'json'))
     expect(p.metadata.labels).toMatchObject({app: 'crashy', tier: 'web', 'mindbg.org/role': 'copy'})

@@ -43,7 +43,7 @@ const copyOf = (over: Partial<CopyRequest> = {}, entrypoint?: string[]) =>
 describe('buildPodCopy: the copy as kubectl debug --copy-to makes it', () => {
   it.each<[string, Partial<CopyRequest>, (pod: V1Pod) => void]>([
     ['the defaults: labels, annotations and probes dropped, init containers kept, off the node, ephemeral containers gone', {}, (p) => {
-      expect(p.metadata).toEqual({name: 'web-debug', namespace: 'shop'})
+      expect(p.metadata).toEqual({name: 'web-debug', namespace: 'shop', annotations: {'kubectl.kubernetes.io/default-container': 'app'}})
       expect(p.spec?.containers.map((c) => [c.livenessProbe, c.readinessProbe, c.startupProbe])).toEqual([[undefined, undefined, undefined], [undefined, undefined, undefined], [undefined, undefined, undefined]])
       expect(p.spec?.initContainers?.map((c) => c.name)).toEqual(['migrate'])
       expect(p.spec?.nodeName).toBeUndefined()
@@ -54,7 +54,7 @@ describe('buildPodCopy: the copy as kubectl debug --copy-to makes it', () => {
     }],
     ['--keep-labels --keep-annotations', {keep: {labels: true, annotations: true, liveness: false, readiness: false, startup: false, initContainers: true}}, (p) => {
       expect(p.metadata?.labels).toEqual({app: 'web'})
-      expect(p.metadata?.annotations).toEqual({team: 'payments'})
+      expect(p.metadata?.annotations).toEqual({team: 'payments', 'kubectl.kubernetes.io/default-container': 'app'})
     }],
     ['--keep-liveness --keep-startup, --no-keep-init-containers', {keep: {labels: false, annotations: false, liveness: true, readiness: false, startup: true, initContainers: false}}, (p) => {
       expect(p.spec?.containers[0]).toMatchObject({livenessProbe: probe, startupProbe: probe})
@@ -79,6 +79,13 @@ describe('buildPodCopy: the copy as kubectl debug --copy-to makes it', () => {
       expect(p.spec!.containers[2]!.command?.[2]).not.toContain('kill -KILL -1')
     }],
   ])('%s', (_what, over, check) => check(copyOf(over).pod))
+
+  it('--chroot: the words go through the chroot script, as root with SYS_CHROOT', () => {
+    const dbg = buildPodCopy({pod: original, target: 'app', copy: copyRequest(), debugger: debuggerFor(original), image: 'busybox', chroot: true}).pod.spec!.containers.at(-1)!
+    expect(dbg.command?.slice(-5)).toEqual(['sh', '-c', expect.stringContaining('chroot "$$MINDBG_TARGET_ROOT" "$$@"'), 'mindbg-chroot', 'ps'])
+    expect(dbg.securityContext).toMatchObject({runAsUser: 0, runAsNonRoot: false, capabilities: {add: expect.arrayContaining(['SYS_CHROOT'])}})
+    expect(dbg.env).toContainEqual({name: 'MINDBG_TARGET_PATH', value: expect.stringContaining('/usr/bin')})
+  })
 
   it('the original is not changed', () => {
     const before = structuredClone(original)
@@ -169,7 +176,24 @@ describe('describeTarget: a container that is not running points at --copy-to --
     expect(t.stateDetail).toMatch(detail)
     expect(t.stateHint).toMatch(/cannot join a container that is not running: .*mindbg attach pod\/api -n shop -c app --copy-to api-debug --hold/)
   })
-  it('a running container, restarted before, is debugged in place', () => {
-    expect(describeTarget(podWith({running: {}}, 2), 'shop', 'api', 'app').state).toBe('running')
+  const restartedAgo = (ms: number, lastRunMs = 1000): V1Pod => {
+    const p = podWith({running: {startedAt: new Date(Date.now() - ms)}}, 2)
+    const finishedAt = new Date(Date.now() - ms - 500)
+    p.status!.containerStatuses![0]!.lastState = {terminated: {exitCode: 3, finishedAt, startedAt: new Date(finishedAt.getTime() - lastRunMs)}}
+    return p
+  }
+  it('running again a moment after a crash: crash-looping, pointed at --copy-to --hold', () => {
+    const t = describeTarget(restartedAgo(400), 'shop', 'api', 'app')
+    expect(t.state).toBe('restarting')
+    expect(t.stateDetail).toMatch(/^restarted 0\.\d s ago after exit code 3, 2 restarts: crash-looping$/)
+    expect(t.stateHint).toMatch(/--copy-to api-debug --hold/)
+  })
+  it('running for a while after a restart, restarted after a long run, restarted once, or never: debugged in place', () => {
+    expect(describeTarget(restartedAgo(60_000), 'shop', 'api', 'app').state).toBe('running')
+    expect(describeTarget(restartedAgo(400, 3_600_000), 'shop', 'api', 'app').state).toBe('running')
+    const once = restartedAgo(400)
+    once.status!.containerStatuses![0]!.restartCount = 1
+    expect(describeTarget(once, 'shop', 'api', 'app').state).toBe('running')
+    expect(describeTarget(podWith({running: {}}, 0), 'shop', 'api', 'app').state).toBe('running')
   })
 })

@@ -18,7 +18,7 @@ import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {describeTarget, type KubeTarget} from './target.js'
 import {listDebuggers} from './list.js'
 import {asCopied, buildPodCopy, entrypointOf, needsImageConfig} from './copy.js'
-import {type CopyPlanned, createCopy} from './copy-debugger.js'
+import {type CopyPlanned, createCopy, findCopyDebugger} from './copy-debugger.js'
 import {listOwnedPods, OWNED, ownedPodManifest, pruneOwnedPods} from './owned-pod.js'
 import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
@@ -109,22 +109,30 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     const copy = request.copy
     // A copy's debugger is made as an ephemeral one would be in a pod that shares its PID namespace.
     const seen = copy ? asCopied(pod) : pod
-    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod: seen, target: container, request, streams, identity, name, podSecurity: level, custom, session})
+    // A copy's --chroot is the copy builder's (./copy.ts): the ephemeral builder refuses it.
+    const asked = copy && request.chroot ? {...request, chroot: false} : request
+    const build = (level: PodSecurityLevel | undefined): EphemeralSpec => buildEphemeralContainer({pod: seen, target: container, request: asked, streams, identity, name, podSecurity: level, custom, session})
     const spec = build(podSecurity)
-    const sc = spec.container.securityContext
     let copyPlan: CopyPlanned | undefined
     if (copy) {
       const original = pod.spec?.containers.find((c) => c.name === container)
       const entrypoint = copy.hold && original ? entrypointOf(original, needsImageConfig(original) ? await readImageCommand(original.image ?? '', nodePlatform(pod)) : undefined) : undefined
       const buildCopy = (level: PodSecurityLevel | undefined): {manifest: V1Pod; notes: string[]} => {
+        if (request.chroot && level === 'restricted') {
+          throw usageError('--chroot needs root in the debugger, which Pod Security "restricted" forbids here', "Drop --chroot: the target's filesystem is at $MINDBG_TARGET_ROOT.")
+        }
         const dbg = level === podSecurity ? spec : build(level)
-        const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, ...(entrypoint ? {entrypoint} : {})})
-        const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName}, deadlineSeconds: copy.keepCopy ? null : undefined})
-        return {manifest, notes: [...dbg.notes, ...made.notes]}
+        const made = buildPodCopy({pod, target: container, copy, debugger: dbg.container, image: request.image, chroot: request.chroot, ...(entrypoint ? {entrypoint} : {})})
+        // Under --chroot the debugger runs as root: what the ephemeral builder said of its user no longer holds.
+        const notes = request.chroot ? dbg.notes.filter((n) => !/the debugger runs as uid/.test(n)) : dbg.notes
+        const manifest = ownedPodManifest({pod: made.pod, role: 'copy', session, identity, annotations: {[OWNED.copyOf]: target.podName, ...(copy.keepCopy ? {[OWNED.keepCopy]: 'true'} : {})}, deadlineSeconds: copy.keepCopy ? null : undefined})
+        return {manifest, notes: [...notes, ...made.notes, ...(request.chroot ? ['--chroot: the debugger runs as root, chrooted into the target'] : [])]}
       }
       const first = buildCopy(podSecurity)
       copyPlan = {build: buildCopy, manifest: first.manifest, notes: first.notes, debugger: name, hold: copy.hold, keep: copy.keepCopy, replace: copy.replace}
     }
+    // What the debugger runs as: in a copy, as the copy says (--chroot makes it root).
+    const sc = copyPlan ? copyPlan.manifest.spec?.containers.find((c) => c.name === name)?.securityContext : spec.container.securityContext
     return {
       target,
       name,
@@ -191,6 +199,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     const target = query.target
     if (!target) throw usageError('re-attaching to a debugger in a pod needs the pod', 'Use: mindbg attach pod/NAME --session DEBUGGER (or --reuse).')
     if (isNodeTarget(target)) return findNodeDebugger(this.api, target, query.name, streams)
+    if (target.pod.metadata?.labels?.[OWNED.role] === 'copy') return findCopyDebugger(this.api, target, query.name, streams)
     const pod = target.pod
     const running = new Set((pod.status?.ephemeralContainerStatuses ?? []).filter((s) => s.state?.running).map((s) => s.name))
     const mine = (pod.spec?.ephemeralContainers ?? []).filter(isMindbgDebugger)

@@ -2,7 +2,8 @@ import type {V1Container, V1EphemeralContainer, V1Pod, V1SecurityContext} from '
 
 import {usageError} from '../../domain/errors.js'
 import type {CopyRequest} from '../../domain/request.js'
-import {restrictedCompliant, targetIdentity, verbatim} from './spec.js'
+import {chrootCommand, DEFAULT_PATH} from '../chroot.js'
+import {DEFAULT_CONTAINER_ANNOTATION, restrictedCompliant, targetIdentity, unverbatim, verbatim} from './spec.js'
 
 /**
  * `attach pod/P --copy-to NAME`: a copy of the pod with the debugger as one of its regular containers, as kubectl
@@ -90,6 +91,11 @@ export interface PodCopyInput {
   entrypoint?: string[]
   /** The debug image, for the hold init container. */
   image: string
+  /**
+   * --chroot: the debugger's command runs chrooted into the target's root ($MINDBG_TARGET_ROOT, found by the
+   * wrapper), as root (the debugger was built without it: an ephemeral container cannot).
+   */
+  chroot?: boolean
 }
 
 /** The original pod as the ephemeral builder must see it for a copy: one shared PID namespace, no status yet. */
@@ -125,9 +131,10 @@ export function buildPodCopy(input: PodCopyInput): {pod: V1Pod; notes: string[]}
   if (!copy.keep.initContainers) delete spec.initContainers
 
   const dbg = regularContainer(input.debugger)
+  if (input.chroot) chrootDebugger(dbg)
   if (!copy.keepCopy) {
     // sh -c WRAPPER mindbg ARGS... becomes sh -c DEAD_MAN mindbg WRAPPER ARGS...
-    const [, , wrapper, , ...args] = input.debugger.command ?? []
+    const [, , wrapper, , ...args] = dbg.command ?? []
     dbg.command = ['sh', '-c', verbatim(DEAD_MAN), 'mindbg', wrapper ?? '', ...args]
   }
   if (copy.hold) {
@@ -155,12 +162,30 @@ export function buildPodCopy(input: PodCopyInput): {pod: V1Pod; notes: string[]}
         name: copy.name,
         namespace: meta.namespace ?? 'default',
         ...(copy.keep.labels && meta.labels ? {labels: {...meta.labels}} : {}),
-        ...(copy.keep.annotations && meta.annotations ? {annotations: {...meta.annotations}} : {}),
+        // The copy is about the target: kubectl logs/exec and a later `mindbg attach pod/NAME --reuse` default to it.
+        annotations: {...(copy.keep.annotations ? meta.annotations : {}), [DEFAULT_CONTAINER_ANNOTATION]: target},
       },
       spec,
     },
     notes,
   }
+}
+
+/**
+ * --chroot in a copy: the words after the wrapper (a shell: none) go through the chroot script, and the debugger runs
+ * as root with SYS_CHROOT, whatever the pod's user (the copy is mindbg's; Pod Security "restricted" forbids it, and
+ * the caller refuses that).
+ */
+function chrootDebugger(dbg: V1Container): void {
+  const [sh, c, wrapper, zero, ...words] = dbg.command ?? []
+  const command = words.length === 1 && words[0] === 'sh' ? [] : words.map(unverbatim)
+  dbg.command = [sh!, c!, wrapper!, zero!, ...chrootCommand(command).map(verbatim)]
+  const sc = {...dbg.securityContext, runAsUser: 0, runAsNonRoot: false}
+  delete sc.runAsGroup
+  sc.capabilities = {...sc.capabilities, add: [...new Set([...(sc.capabilities?.add ?? []), 'SYS_CHROOT'])]}
+  if (sc.capabilities.drop?.includes('ALL')) delete sc.capabilities.drop
+  dbg.securityContext = sc
+  dbg.env = [...(dbg.env ?? []).filter((e) => e.name !== 'MINDBG_TARGET_PATH'), {name: 'MINDBG_TARGET_PATH', value: DEFAULT_PATH}]
 }
 
 /** The ephemeral container as a regular one: the same fields but targetContainerName (a copy shares its PID namespace). */

@@ -32,8 +32,6 @@ interface FreshDebugger {
   session: string
   startTimeoutMs: number
   sharedPidNamespace: boolean
-  /** A pod copy's target ends with the session (./copy.ts, DEAD_MAN): its end says nothing about the session's. */
-  targetEndsWithSession?: boolean
   /**
    * The go-ahead line, without its newline: empty, or (in a pod copy, where the target's container ID is known only
    * once it runs) the target's container ID, which the wrapper uses to find the target's processes.
@@ -51,6 +49,8 @@ export interface DebuggerPlace {
   container: string
   /** end: deletes the pod; keep: a detach keeps it (awaited before the session lets go); leave: what to say then. */
   ownPod?: {end(): Promise<void>; keep(): Promise<void>; leave(): string}
+  /** A pod copy: its target ends with the session (./copy.ts, DEAD_MAN), which says nothing about the session. */
+  targetEndsWithSession?: boolean
 }
 
 /** The place of an ephemeral debugger: the container `name` in the target's pod. */
@@ -309,7 +309,7 @@ class KubeLink implements DebuggerLink {
   async checkTarget(): Promise<void> {
     // Joined to the target's PID namespace, the debugger dies with the target and has no trailer then; in a pod
     // that shares one namespace among its containers it outlives the target, so ask.
-    if (this.fresh?.targetEndsWithSession) return
+    if (this.dbg.place.targetEndsWithSession) return
     if (this.trailer?.value !== undefined && !this.fresh?.sharedPidNamespace) return
     // A node debugger has no target container to lose.
     const target = this.dbg.target

@@ -41,6 +41,8 @@ export const OWNED = {
   kept: 'mindbg.org/kept',
   /** Annotation: the pod it is a copy of (copies only). */
   copyOf: 'mindbg.org/copy-of',
+  /** Annotation: "true" when the session was asked to keep it (--keep, --replace): a re-attached session leaves it too. */
+  keepCopy: 'mindbg.org/keep-copy',
 } as const
 
 export type OwnedRole = 'copy' | 'node'
