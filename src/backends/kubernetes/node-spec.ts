@@ -7,7 +7,7 @@ import type {DebuggerRequest, StreamMode} from '../../domain/request.js'
 import type {SessionIdentity} from '../../domain/session.js'
 import type {Target} from '../../domain/target.js'
 import {chrootCommand, DEFAULT_PATH} from '../chroot.js'
-import {ENV_PREFIX, FALLBACK_NON_ROOT_UID, identityVars, mergeCustom, parseNumericUser, profiles, PULL, SESSION_ENV, userEnv, wrapperCommand} from './spec.js'
+import {ENV_PREFIX, FALLBACK_NON_ROOT_UID, identityVars, mergeCustom, profiles, PULL, SESSION_ENV, userEnv, withRequestedPrivileges, wrapperCommand} from './spec.js'
 
 /** Where the node's filesystem is in the debugger (kubectl's /host, a hostPath volume of "/"). */
 export const HOST_ROOT = '/host'
@@ -124,14 +124,8 @@ export function buildNodeDebugPod(input: NodePodInput): NodePodSpec {
     throw usageError(`--chroot needs the node's filesystem at ${HOST_ROOT}, which --profile ${request.profile} does not mount`, 'Use --profile general (the default), legacy or sysadmin.')
   }
 
-  const sc: V1SecurityContext = profile.securityContext() ?? {}
-  if (request.privileged) sc.privileged = true
-  if (request.capAdd.length > 0) sc.capabilities = {...sc.capabilities, add: [...new Set([...(sc.capabilities?.add ?? []), ...request.capAdd])]}
-  if (request.user !== undefined) {
-    const [uid, gid] = parseNumericUser(request.user)
-    sc.runAsUser = uid
-    if (gid !== undefined) sc.runAsGroup = gid
-  } else if (sc.runAsNonRoot) {
+  const sc: V1SecurityContext = withRequestedPrivileges(profile.securityContext() ?? {}, request)
+  if (request.user === undefined && sc.runAsNonRoot) {
     // kubectl sets runAsNonRoot alone, which the kubelet refuses for an image that runs as root (busybox): a uid
     // makes the debugger start.
     sc.runAsUser = FALLBACK_NON_ROOT_UID

@@ -419,13 +419,8 @@ function targetContainerId(pod: V1Pod, target: string): string | undefined {
   return id?.replace(/^[a-z0-9-]+:\/\//, '') || undefined
 }
 
-/** Pure: the ephemeral container for a session. Throws usage errors for what cannot work on Kubernetes. */
-export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpec {
-  const {pod, target, request, streams, identity, name} = input
-  const notes: string[] = []
-  if (request.chroot) throw usageError('--chroot is not available for Kubernetes targets yet', "Read the target's filesystem at /proc/1/root.")
-
-  let sc = profiles[request.profile]() ?? {}
+/** A profile's security context with what the user asked on top: --privileged, --cap-add, --user UID[:GID]. */
+export function withRequestedPrivileges(sc: V1SecurityContext, request: Pick<DebuggerRequest, 'privileged' | 'capAdd' | 'user'>): V1SecurityContext {
   if (request.privileged) sc.privileged = true
   if (request.capAdd.length > 0) sc.capabilities = {...sc.capabilities, add: [...new Set([...(sc.capabilities?.add ?? []), ...request.capAdd])]}
   if (request.user !== undefined) {
@@ -433,6 +428,16 @@ export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpe
     sc.runAsUser = uid
     if (gid !== undefined) sc.runAsGroup = gid
   }
+  return sc
+}
+
+/** Pure: the ephemeral container for a session. Throws usage errors for what cannot work on Kubernetes. */
+export function buildEphemeralContainer(input: EphemeralSpecInput): EphemeralSpec {
+  const {pod, target, request, streams, identity, name} = input
+  const notes: string[] = []
+  if (request.chroot) throw usageError('--chroot is not available for Kubernetes targets yet', "Read the target's filesystem at /proc/1/root.")
+
+  let sc = withRequestedPrivileges(profiles[request.profile]() ?? {}, request)
 
   // A root debugger in a runAsNonRoot pod is refused by the kubelet, and root without SYS_PTRACE cannot read a
   // non-root target's /proc/<pid>/root anyway: run as the target's own uid/gid.
