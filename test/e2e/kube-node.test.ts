@@ -122,8 +122,13 @@ describe('mindbg attach node/NAME', () => {
     } finally {
       await first.close()
     }
-    const [kept] = await nodePods()
-    expect(kept).toMatchObject({metadata: {name: pod, annotations: {'mindbg.org/kept': 'true'}}, status: {phase: 'Running'}})
+    // Kept, and still running (the phase may trail the container by the kubelet's report delay: a quick detach can
+    // come before the pod is reported Running).
+    const kept = await eventually('the kept node debugger to be reported running', async () => {
+      const [found] = await nodePods()
+      return found?.status?.phase === 'Running' && found
+    }, 10_000, 50)
+    expect(kept).toMatchObject({metadata: {name: pod, annotations: {'mindbg.org/kept': 'true'}}})
 
     const again = PtySession.mindbg(['attach', '--kubeconfig', kubeconfig, `node/${NODE}`, '--session', pod], testEnv())
     try {
