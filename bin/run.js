@@ -3,7 +3,10 @@
 // Start-up matters (an SRE types this at 3 a.m.): cache compiled code across runs, and answer --version and the root
 // --help without loading oclif at all (~80 ms, ~70 ms). The output is the same as oclif's: the same user agent string;
 // the help oclif rendered at build time (build/help.mjs), printed only where oclif would render it the same way.
-// No static import: those are loaded before anything runs, even for --version (~3 ms of CPU of its ~60).
+// One static import only, the Node version check: the others are loaded before anything runs, even for --version
+// (~3 ms of CPU of its ~60).
+import './node-check.js'
+
 const {readFileSync} = process.getBuiltinModule('node:fs')
 const argv = process.argv.slice(2)
 // Node's compile cache only for what compiles mindbg's code (its set-up is wasted on the two answers below).

@@ -145,9 +145,17 @@ describe('mindbg attach pod/NAME', () => {
     await eventually('the debugger log', async () => (await kubectl('logs', 'web', '-c', ec.name).catch(() => '')) !== '', 10_000)
     // The wrapper's request for mindbg-init comes first (taken out of the session's stderr too), the end of stdout
     // (the log interleaves the two streams) next to last, the trailer last.
+    // The two streams are read by separate pipes, so how they interleave in the log is the runtime's to decide; the
+    // order within each stream is not, and nothing else is in it.
     const log = await kubectl('logs', 'web', '-c', ec.name)
-    expect(log).toContain(`mindbg-end:${session}\n`)
-    expect(log.replace(`mindbg-end:${session}\n`, '')).toBe(`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\nout\nerrmindbg-exit:${session}:5`)
+    const stderrParts = [`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\n`, 'err', `mindbg-exit:${session}:5`]
+    const stdoutParts = ['out\n', `mindbg-end:${session}\n`]
+    for (const parts of [stderrParts, stdoutParts]) {
+      const at = parts.map((part) => log.indexOf(part))
+      expect(at.every((index, n) => index >= 0 && (n === 0 || index > at[n - 1]!)), log).toBe(true)
+    }
+    expect(log.length, log).toBe([...stderrParts, ...stdoutParts].join('').length)
+    expect(log.startsWith(stderrParts[0]!), log).toBe(true)
     expect(r.stdout).not.toMatch(/mindbg-end/)
   })
 

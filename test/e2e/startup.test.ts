@@ -23,6 +23,18 @@ const OCLIF = ['/node_modules/@oclif/', '/dist/vendor/oclif-core']
 const heavy = [...DOCKERODE, ...KUBERNETES, '/node_modules/ssh2/', '/node_modules/@grpc/', '/node_modules/ora/']
 const loadedAny = (modules: string[], paths: string[]): string[] => modules.filter((m) => paths.some((p) => m.includes(p)))
 
+describe('an older Node.js', () => {
+  // The machines ship Node 20 as /usr/bin/node (scripts/provision.sh puts a newer one first on PATH for the tests).
+  const old = '/usr/bin/node'
+  const version = spawnSync(old, ['--version'], {encoding: 'utf8'}).stdout?.trim() ?? ''
+  it.runIf(/^v(1\d|20|21|22\.(\d|1[0-8]))\./.test(version))(`is told in a line that it is too old, by every entry (${version || 'no /usr/bin/node'})`, () => {
+    for (const entry of ['bin/run.js', 'bin/kubectl-mindbg.js', 'bin/docker-mindbg.js']) {
+      const r = spawnSync(old, [join(ROOT, entry), '--version'], {env: testEnv(), encoding: 'utf8'})
+      expect({entry, status: r.status, stderr: r.stderr}).toEqual({entry, status: 1, stderr: `mindbg: Node.js ${version} is too old: mindbg needs 22.19 or newer\nHint: install a newer Node.js, or use mindbg's single executable, which carries its own.\n`})
+    }
+  })
+})
+
 describe('start-up loads only what the command needs', () => {
   it.each([['--help'], ['--version'], ['attach', '--help'], ['ls', '--help']])('mindbg %s loads neither dockerode nor client-node', (...args) => {
     const {modules, status, stdout} = loadedModules(args)
