@@ -180,6 +180,11 @@ async function holdRestarts(engine: DockerEngine, target: DockerTarget, reporter
   const container = (await engine.api()).getContainer(target.id)
   const before = await guard(container.inspect())
   const policy = before.HostConfig.RestartPolicy
+  // Podman's compatible API (4.x) cannot change a restart policy (no /containers/{id}/update): said as such, not as
+  // the 404 it answers.
+  if ((await engine.kind()) === 'podman') {
+    throw new MindbgError('targetNotDebuggable', `--stop-restarts: Podman cannot change the restart policy of ${target.name}`, `Stop its loop yourself (podman stop ${target.name}), then debug it stopped: mindbg attach ${target.name}; or leave the loop running and attach without --stop-restarts.`)
+  }
   await guard(container.update({RestartPolicy: {Name: 'no'}}))
   const deadline = Date.now() + HOLD_WAIT_MS
   // Stopped twice in a row, HOLD_SETTLE_MS apart: between a run's end and the restart it had already scheduled, the
