@@ -9,25 +9,13 @@ import {DockerEngine} from '../../src/backends/docker/engine.js'
 import {engineMessage, httpStatus} from '../../src/backends/docker/errors.js'
 import {engineHttpError, queryString} from '../../src/backends/docker/http.js'
 
-/**
- * What the attach request looks like on the wire, against a stand-in engine on a Unix socket: Podman hands an
- * attach request's body to the container as stdin, so there must be none.
- */
-describe('DockerEngine.attach', () => {
-  const socketPath = join(mkdtempSync(join(tmpdir(), 'mindbg-attach-')), 'engine.sock')
+/** A stand-in engine on a Unix socket for the describe block it is called in, DOCKER_HOST pointing at it meanwhile. */
+function fakeEngine(prefix: string, onConnection: (conn: Socket) => void): void {
+  const socketPath = join(mkdtempSync(join(tmpdir(), prefix)), 'engine.sock')
   let server: Server
-  let request = ''
   const saved = process.env.DOCKER_HOST
-
   beforeAll(async () => {
-    server = createServer((conn: Socket) => {
-      conn.on('data', (d: Buffer) => {
-        request += d.toString('latin1')
-        if (request.includes('\r\n\r\n')) {
-          conn.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
-        }
-      })
-    })
+    server = createServer(onConnection)
     await new Promise<void>((resolve) => server.listen(socketPath, resolve))
     process.env.DOCKER_HOST = `unix://${socketPath}`
   })
@@ -35,6 +23,22 @@ describe('DockerEngine.attach', () => {
     server.close()
     if (saved === undefined) delete process.env.DOCKER_HOST
     else process.env.DOCKER_HOST = saved
+  })
+}
+
+/**
+ * What the attach request looks like on the wire, against a stand-in engine on a Unix socket: Podman hands an
+ * attach request's body to the container as stdin, so there must be none.
+ */
+describe('DockerEngine.attach', () => {
+  let request = ''
+  fakeEngine('mindbg-attach-', (conn: Socket) => {
+    conn.on('data', (d: Buffer) => {
+      request += d.toString('latin1')
+      if (request.includes('\r\n\r\n')) {
+        conn.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
+      }
+    })
   })
 
   it('sends its options in the query and an empty body, then hands over the upgraded stream', async () => {
@@ -55,34 +59,21 @@ describe('DockerEngine.attach', () => {
 
 /** The rest of a session's hot path over the socket, as the engine gets it and as errors.ts reads its answers. */
 describe('DockerEngine over a unix socket (no dockerode)', () => {
-  const socketPath = join(mkdtempSync(join(tmpdir(), 'mindbg-http-')), 'engine.sock')
-  let server: Server
   const requests: string[] = []
-  const saved = process.env.DOCKER_HOST
-
-  beforeAll(async () => {
-    server = createServer((conn: Socket) => {
-      let request = ''
-      conn.on('data', (d: Buffer) => {
-        request += d.toString('latin1')
-        const end = request.indexOf('\r\n\r\n')
-        if (end < 0) return
-        const length = Number(/content-length: (\d+)/i.exec(request.slice(0, end))?.[1] ?? 0)
-        if (request.length < end + 4 + length) return
-        requests.push(request)
-        const reply = (status: string, body: string): void => void conn.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
-        if (request.startsWith('POST /containers/create')) reply('201 Created', '{"Id":"f00d"}')
-        else reply('409 Conflict', '{"message":"Conflict. The container name \\"/x\\" is already in use"}')
-        request = ''
-      })
+  fakeEngine('mindbg-http-', (conn: Socket) => {
+    let request = ''
+    conn.on('data', (d: Buffer) => {
+      request += d.toString('latin1')
+      const end = request.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const length = Number(/content-length: (\d+)/i.exec(request.slice(0, end))?.[1] ?? 0)
+      if (request.length < end + 4 + length) return
+      requests.push(request)
+      const reply = (status: string, body: string): void => void conn.end(`HTTP/1.1 ${status}\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`)
+      if (request.startsWith('POST /containers/create')) reply('201 Created', '{"Id":"f00d"}')
+      else reply('409 Conflict', '{"message":"Conflict. The container name \\"/x\\" is already in use"}')
+      request = ''
     })
-    await new Promise<void>((resolve) => server.listen(socketPath, resolve))
-    process.env.DOCKER_HOST = `unix://${socketPath}`
-  })
-  afterAll(() => {
-    server.close()
-    if (saved === undefined) delete process.env.DOCKER_HOST
-    else process.env.DOCKER_HOST = saved
   })
 
   it('create: name and platform in the query, the rest as the JSON body; the ID back', async () => {
