@@ -20,7 +20,7 @@ import {listDebuggers} from './list.js'
 import {asCopied, buildPodCopy, entrypointOf, needsImageConfig} from './copy.js'
 import {type CopyPlanned, createCopy, findCopyDebugger} from './copy-debugger.js'
 import {listOwnedPods, OWNED, ownedPodManifest, pruneOwnedPods} from './owned-pod.js'
-import {buildEphemeralContainer, chooseTargetContainer, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
+import {buildEphemeralContainer, chooseTargetContainer, describeRunAs, type EphemeralSpec, ephemeralName, isMindbgDebugger, POD_SECURITY_LEVELS, type PodSecurityLevel, targetIdentity} from './spec.js'
 
 const PSS_LABEL = 'pod-security.kubernetes.io/enforce'
 
@@ -152,7 +152,7 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
         imageReason,
         pull: spec.container.imagePullPolicy ?? '',
         profile: request.profile,
-        user: sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)',
+        user: describeRunAs(sc),
         joins: copyPlan
           ? [`a copy of the pod, ${namespace}/${copy!.name}, as one of its containers`, `its one PID namespace (shareProcessNamespace), with ${container}`]
           : [`the pod's network and IPC`, `the PID namespace of ${container}`],

@@ -9,7 +9,7 @@ import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {KubeDebugger} from './debugger.js'
 import {buildNodeDebugPod, describeNode, HOST_ROOT, NODE_CONTAINER, NODE_PROFILES, nodeDebuggerName, type NodePodSpec, type NodeTarget} from './node-spec.js'
 import {deleteOwnedPod, OWNED, OwnedPod, ownedPodManifest} from './owned-pod.js'
-import type {PodSecurityLevel} from './spec.js'
+import {describeRunAs, type PodSecurityLevel} from './spec.js'
 
 /**
  * `mindbg attach node/NAME`: a pod of mindbg's on that node, in the host's PID, network and IPC namespaces with the
@@ -71,7 +71,7 @@ export function planNode(
       imageReason: describeImageSource(request.imageSource, context.configPath),
       pull: spec.pod.spec?.containers[0]?.imagePullPolicy ?? '',
       profile: request.profile,
-      user: sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)',
+      user: describeRunAs(sc),
       joins: [
         ...(profile.hostNamespaces ? [`the PID, network and IPC namespaces of node ${target.nodeName}`] : [`a pod of its own on node ${target.nodeName}`]),
         ...(profile.hostRoot ? [`its filesystem at ${HOST_ROOT}`] : []),

@@ -419,6 +419,10 @@ function targetContainerId(pod: V1Pod, target: string): string | undefined {
   return id?.replace(/^[a-z0-9-]+:\/\//, '') || undefined
 }
 
+/** Who a debugger runs as, for --dry-run: UID[:GID] from its security context, or the image's own user. */
+export const describeRunAs = (sc: V1SecurityContext | undefined): string =>
+  sc?.runAsUser !== undefined ? `${sc.runAsUser}${sc.runAsGroup !== undefined ? `:${sc.runAsGroup}` : ''}` : '(the image default)'
+
 /** A profile's security context with what the user asked on top: --privileged, --cap-add, --user UID[:GID]. */
 export function withRequestedPrivileges(sc: V1SecurityContext, request: Pick<DebuggerRequest, 'privileged' | 'capAdd' | 'user'>): V1SecurityContext {
   if (request.privileged) sc.privileged = true
