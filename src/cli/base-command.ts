@@ -1,13 +1,12 @@
-import {Command, Flags} from '#oclif'
+import {Command} from '#oclif'
 
 import {toMindbgError} from '../domain/errors.js'
+import {GLOBAL_FLAGS} from './flag-table.js'
+import {oclifFlags} from './oclif-flags.js'
 
 /** Flags and error reporting every mindbg command shares. */
 export abstract class MindbgCommand extends Command {
-  static override baseFlags = {
-    debug: Flags.boolean({description: 'Show stack traces for errors (also with DEBUG set).', helpGroup: 'GLOBAL'}),
-    quiet: Flags.boolean({char: 'q', description: 'No progress or notices on stderr; errors are still printed.', helpGroup: 'GLOBAL'}),
-  }
+  static override baseFlags = oclifFlags(GLOBAL_FLAGS)
 
   /** With --json, errors are data too: one JSON object on stdout, same exit code as the text form. */
   protected override async catch(error: Error & {exitCode?: number}): Promise<unknown> {

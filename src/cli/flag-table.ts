@@ -22,7 +22,7 @@ export interface FlagSpec {
   /** A boolean that also has a --no- form: undefined when neither was given. */
   allowNo?: true
   default?: string
-  helpGroup?: 'SECURITY' | 'IMAGE' | 'KUBERNETES'
+  helpGroup?: 'SECURITY' | 'IMAGE' | 'KUBERNETES' | 'GLOBAL'
   /** Settles how a new debugger is made: meaningless (and refused) when re-attaching to one by name. */
   creation?: true
   /** Means something for this runtime only: refused for a target of the other. */
@@ -35,6 +35,12 @@ type ValueOf<S extends FlagSpec> = S extends {kind: 'boolean'} ? boolean : S ext
 export type FlagValues<T extends Record<string, FlagSpec>> = {[K in keyof T]?: ValueOf<T[K]> | undefined}
 
 const table = <T extends Record<string, FlagSpec>>(t: T): T => t
+
+/** The flags of every command (src/cli/base-command.ts). */
+export const GLOBAL_FLAGS = table({
+  debug: {kind: 'boolean', description: 'Show stack traces for errors (also with DEBUG set).', helpGroup: 'GLOBAL'},
+  quiet: {kind: 'boolean', char: 'q', description: 'No progress or notices on stderr; errors are still printed.', helpGroup: 'GLOBAL'},
+})
 
 /** The Kubernetes connection flags, shared by every command that can talk to a cluster. */
 export const KUBE_FLAGS = table({
