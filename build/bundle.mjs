@@ -16,7 +16,23 @@ import {build} from 'esbuild'
 // Every file of commands/ is a command: none can be left out of the bundle.
 const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
 const SHARED = resolve('src/domain/errors.ts')
-const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#yaml']}
+// Node's built-in modules through process.getBuiltinModule(), as CommonJS modules of the bundle, not ESM imports:
+// an ESM import of a builtin builds its namespace, which reads every export, lazy getters included (fs.promises loads
+// fs/promises, crypto's webcrypto, http's WebSocket...): `import ... from 'node:fs'` alone costs ~20 ms, node:crypto
+// ~13. And each is loaded when one of its exports is first read, not when the bundle is (node:child_process ~7 ms,
+// node:net ~5, node:readline, fs/promises: not all of them on every path). The export names are this Node's.
+const builtins = {
+  name: 'builtins',
+  setup(b) {
+    b.onResolve({filter: /^node:/}, (a) => ({path: a.path, namespace: 'builtin'}))
+    b.onLoad({filter: /.*/, namespace: 'builtin'}, (a) => {
+      const names = Object.keys(process.getBuiltinModule(a.path)).filter((n) => n !== 'default')
+      const getters = names.map((n) => `${JSON.stringify(n)}: {get: () => load()[${JSON.stringify(n)}], enumerable: true}`).join(',\n  ')
+      return {contents: `let m\nconst load = () => (m ??= process.getBuiltinModule(${JSON.stringify(a.path)}))\nmodule.exports = Object.defineProperties({}, {\n  ${getters}\n})\n`, loader: 'js'}
+    })
+  },
+}
+const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#yaml'], plugins: [builtins]}
 const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
 const shareErrors = {
   name: 'share-errors',
@@ -29,11 +45,11 @@ await build({
   ...common,
   stdin: {contents: COMMANDS.map((c) => `export {default as ${capitalised(c)}} from './commands/${c}.ts'`).join('\n'), resolveDir: '.', loader: 'ts'},
   outfile: 'dist/mindbg.js',
-  plugins: [shareErrors],
+  plugins: [builtins, shareErrors],
 })
 await build({...common, entryPoints: ['src/backends/docker/reaper.ts'], outfile: 'dist/reaper.js'})
 await build({...common, entryPoints: ['src/backends/kubernetes/kube-reaper.ts'], outfile: 'dist/kube-reaper.js'})
-await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [shareErrors]})
+await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [builtins, shareErrors]})
 // `mindbg attach` without oclif (bin/run.js): the attach command's work and its flag table, not the other commands.
-await build({...common, entryPoints: ['src/cli/fast-attach.ts'], outfile: 'dist/attach.js', plugins: [shareErrors]})
+await build({...common, entryPoints: ['src/cli/fast-attach.ts'], outfile: 'dist/attach.js', plugins: [builtins, shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)
