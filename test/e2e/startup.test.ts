@@ -80,11 +80,30 @@ describe('start-up loads only what the command needs', () => {
   describe('a one-shot attach', () => {
     const web = sharedTarget()
 
-    it('on a local socket: plain node:http, neither dockerode nor ssh2, gRPC, ora (stderr no TTY) or client-node', () => {
+    it('on a local socket: neither oclif nor dockerode, ssh2, gRPC, ora (stderr no TTY) or client-node', () => {
       const {modules, status} = loadedModules(['attach', web(), '--', 'true'])
       expect(status).toBe(0)
-      for (const h of [...DOCKERODE, '/node_modules/ssh2/', '/node_modules/@grpc/', '/node_modules/ora/', ...KUBERNETES]) {
+      for (const h of [...OCLIF, ...DOCKERODE, '/node_modules/ssh2/', '/node_modules/@grpc/', '/node_modules/ora/', ...KUBERNETES]) {
         expect(modules.filter((m) => m.includes(h)), h).toEqual([])
+      }
+    })
+
+    it("attach without oclif (bin/run.js's fast path) says and exits what attach through oclif does", () => {
+      const run = (args: string[], env: Record<string, string>): {status: number | null; stdout: string; stderr: string} => {
+        const r = spawnSync(process.execPath, [BIN, ...args], {env: testEnv(env), encoding: 'utf8'})
+        // A dry run's spec says when it was made.
+        return {status: r.status, stdout: r.stdout.replace(/"org\.mindbg\.started":"[^"]*"/, '"org.mindbg.started":"-"'), stderr: r.stderr}
+      }
+      for (const args of [
+        ['attach', web(), '-q', '--', 'sh', '-c', 'echo out; echo err >&2; exit 3'],
+        ['attach', '-e', 'A=1', '--env', 'B=2', web(), '--', 'sh', '-c', 'echo $A$B'],
+        ['attach', 'mindbg-no-such-container', '--', 'true'],
+        ['attach', web(), '--record-input', '--', 'true'],
+        ['attach', web(), '--chroot', '--dry-run', '--name', 'mindbg-fixed-name'],
+        ['attach', web(), 'words', '--', 'true'],
+      ]) {
+        const fast = run(args, {})
+        expect(run(args, {MINDBG_FAST_ATTACH: '0'}), args.join(' ')).toEqual(fast)
       }
     })
   })

@@ -1,5 +1,4 @@
 import {accessSync} from 'node:fs'
-import type {IncomingMessage} from 'node:http'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 import {createInterface} from 'node:readline'
@@ -18,7 +17,7 @@ import {registryAuth} from '../../images/registry-auth.js'
 import type {DebuggerSummary} from '../backend.js'
 import {contextEndpoint} from './context.js'
 import {engineMessage, httpStatus as status} from './errors.js'
-import {type EngineHttp, ModemHttp, readJson, SocketHttp} from './http.js'
+import {type EngineHttp, type EngineResponse, ModemHttp, readJson, SocketHttp} from './http.js'
 import {PullProgress} from './pull-progress.js'
 import type {DockerTarget, EngineKind} from './spec.js'
 import {identityLabel, LABEL} from './spec.js'
@@ -201,7 +200,7 @@ export class DockerEngine {
    * /_ping is answered at once, while /version makes dockerd ask containerd and runc (~12 ms on every attach).
    */
   kind(): Promise<EngineKind> {
-    this.kindPromise ??= this.http.stream('GET', '/_ping').then((res: IncomingMessage) => {
+    this.kindPromise ??= this.http.stream('GET', '/_ping').then((res: EngineResponse) => {
       res.resume()
       const server = String(res.headers.server ?? '')
       return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'

@@ -1,7 +1,5 @@
-import type {ClientRequest, IncomingMessage} from 'node:http'
-import type http from 'node:http'
-import {createRequire} from 'node:module'
-import {Duplex} from 'node:stream'
+import type {IncomingMessage} from 'node:http'
+import {type Duplex, Readable} from 'node:stream'
 
 /**
  * The Engine API requests of a session's hot path (inspect, create, attach, wait, start, events, stop, remove), as
@@ -11,7 +9,7 @@ import {Duplex} from 'node:stream'
  */
 export interface EngineHttp {
   /** The answer once its headers are in; a status outside 2xx fails with a docker-modem-shaped error (EngineHttpError). */
-  stream(method: string, path: string, options?: RequestOptions): Promise<IncomingMessage>
+  stream(method: string, path: string, options?: RequestOptions): Promise<EngineResponse>
   /** A hijacked connection (attach): the raw stream after the engine's 101. */
   hijack(path: string, query: Query): Promise<Duplex>
 }
@@ -44,10 +42,8 @@ export function engineHttpError(status: number, body: string): EngineHttpError {
 }
 
 /** The whole answer's body, parsed as JSON (undefined when empty). */
-export async function readJson<T>(response: IncomingMessage): Promise<T> {
-  const chunks: Buffer[] = []
-  for await (const chunk of response) chunks.push(chunk as Buffer)
-  const text = Buffer.concat(chunks).toString('utf8')
+export async function readJson<T>(response: Readable): Promise<T> {
+  const text = await readText(response)
   return (text ? JSON.parse(text) : undefined) as T
 }
 
@@ -56,60 +52,230 @@ export function queryString(query: Query | undefined): string {
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries.map(([k, v]): [string, string] => [k, String(v)])).toString()}`
 }
 
-// Through require(), not import: the ESM view of node:http loads Node's bundled undici (~40 ms) for nothing.
-const nodeRequire = createRequire(import.meta.url)
+/**
+ * An engine's answer as the callers read it: a body stream with the status and the headers (lower-case names), as
+ * node:http's IncomingMessage has them (ModemHttp's answers are such messages).
+ */
+export interface EngineResponse extends Readable {
+  statusCode?: number | undefined
+  headers: Record<string, string | string[] | undefined>
+}
 
-/** Plain node:http on the engine's unix socket. */
+/**
+ * HTTP/1.1 on the engine's unix socket, one connection per request, written and read here on node:net: node:http
+ * costs a session ~20 ms of main thread before its first request is on the wire (loading, its agent, the first
+ * ClientRequest), a raw socket ~3 (BENCHMARKS.md, issue 13). What it reads is what Docker's and Podman's Go servers
+ * write: a status line and headers, then a body of Content-Length bytes, chunked, or up to the close; an upgrade (101)
+ * hands over the socket itself.
+ */
 export class SocketHttp implements EngineHttp {
-  private readonly lib = nodeRequire('node:http') as typeof http
+  private readonly net = process.getBuiltinModule('node:net')
 
   constructor(private readonly socketPath: string) {}
 
-  stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+  stream(method: string, path: string, options: RequestOptions = {}): Promise<EngineResponse> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
-    // No body: Content-Length 0 (node:http would otherwise send a POST chunked, with an empty last chunk).
-    const headers: Record<string, string | number> =
-      body === undefined ? (method === 'GET' ? {} : {'Content-Length': 0}) : {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
-    return new Promise((resolve, reject) => {
-      const req = this.lib.request({socketPath: this.socketPath, method, path: path + queryString(options.query), headers, ...(options.signal ? {signal: options.signal} : {})}, (res) => {
-        const status = res.statusCode ?? 0
-        if (status >= 200 && status < 300) return resolve(res)
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('error', reject)
-        res.on('end', () => reject(engineHttpError(status, Buffer.concat(chunks).toString('utf8').trim())))
-      })
-      req.on('error', reject)
-      req.end(body)
-    })
+    // No body: Content-Length 0 on anything but a GET (as node:http and the docker CLI send it).
+    const headers = body === undefined ? (method === 'GET' ? '' : 'Content-Length: 0\r\n') : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
+    return this.exchange(`${method} ${path}${queryString(options.query)} HTTP/1.1\r\nHost: localhost\r\n${headers}Connection: close\r\n\r\n${body ?? ''}`, method, options.signal).then(
+      ({head, socket, rest}) => {
+        const res = responseBody(head, method, socket, rest)
+        if (head.status >= 200 && head.status < 300) return res
+        return readText(res).then((text) => Promise.reject(engineHttpError(head.status, text.trim())))
+      },
+    )
   }
 
   hijack(path: string, query: Query): Promise<Duplex> {
-    return new Promise((resolve, reject) => {
-      // As the docker CLI sends it: the options in the query, an empty body (Podman would hand a body to the
-      // container's stdin), and the upgrade asked for.
-      const req: ClientRequest = this.lib.request({
-        socketPath: this.socketPath,
-        method: 'POST',
-        path: path + queryString(query),
-        headers: {'Content-Type': 'text/plain', 'Content-Length': 0, Connection: 'Upgrade', Upgrade: 'tcp'},
-      })
-      req.on('upgrade', (_res, socket, head) => {
-        if (head.length > 0) socket.unshift(head)
-        resolve(socket)
-      })
-      req.on('response', (res) => {
-        const status = res.statusCode ?? 0
-        // An engine that streams without upgrading: its answer is the output, the request stays open for input.
-        if (status === 200) return resolve(Duplex.from({readable: res, writable: req}))
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => reject(engineHttpError(status, Buffer.concat(chunks).toString('utf8').trim())))
-      })
-      req.on('error', reject)
-      req.end()
+    // As the docker CLI sends it: the options in the query, an empty body (Podman would hand a body to the
+    // container's stdin), and the upgrade asked for.
+    const request = `POST ${path}${queryString(query)} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
+    return this.exchange(request, 'POST', undefined).then(({head, socket, rest}) => {
+      // 101, or an engine that streams without upgrading (200): what follows the head is the output, and the same
+      // connection takes the input.
+      if (head.status === 101 || head.status === 200) {
+        if (rest.length > 0) socket.unshift(rest)
+        // Flowing again once someone listens for 'data', as a fresh socket (node:http does the same on an upgrade).
+        ;(socket as {readableFlowing: boolean | null}).readableFlowing = null
+        return socket
+      }
+      return readText(responseBody(head, 'POST', socket, rest)).then((text) => Promise.reject(engineHttpError(head.status, text.trim())))
     })
   }
+
+  /** Sends the request; the answer's head, its socket (paused) and what came after the head. */
+  private exchange(request: string, method: string, signal: AbortSignal | undefined): Promise<{head: ResponseHead; socket: Socket; rest: Buffer}> {
+    return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(abortError(signal))
+      const socket = this.net.connect(this.socketPath)
+      let received: Buffer = Buffer.alloc(0)
+      const onAbort = (): void => void socket.destroy(abortError(signal!))
+      signal?.addEventListener('abort', onAbort, {once: true})
+      socket.once('close', () => signal?.removeEventListener('abort', onAbort))
+      const failed = (error: Error): void => reject(error)
+      const onData = (chunk: Buffer): void => {
+        received = received.length === 0 ? chunk : Buffer.concat([received, chunk])
+        const end = received.indexOf('\r\n\r\n')
+        if (end < 0) return
+        socket.off('data', onData)
+        socket.off('error', failed)
+        socket.off('end', early)
+        socket.pause()
+        const head = parseHead(received.subarray(0, end).toString('latin1'))
+        if (head === undefined) {
+          socket.destroy()
+          return reject(new Error(`the engine at ${this.socketPath} answered ${method} with something other than HTTP`))
+        }
+        resolve({head, socket, rest: received.subarray(end + 4)})
+      }
+      const early = (): void => reject(Object.assign(new Error('socket hang up'), {code: 'ECONNRESET'}))
+      socket.on('data', onData)
+      socket.on('error', failed)
+      socket.once('end', early)
+      socket.write(request)
+    })
+  }
+}
+
+type Socket = ReturnType<typeof import('node:net').connect>
+
+interface ResponseHead {
+  status: number
+  headers: Record<string, string>
+}
+
+function abortError(signal: AbortSignal): Error {
+  return Object.assign(new Error('The operation was aborted', {cause: signal.reason}), {name: 'AbortError', code: 'ABORT_ERR'})
+}
+
+/** "HTTP/1.1 200 OK" and the header lines; undefined for anything else. */
+export function parseHead(text: string): ResponseHead | undefined {
+  const [line = '', ...lines] = text.split('\r\n')
+  const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(line)
+  if (!m) return undefined
+  const headers: Record<string, string> = {}
+  for (const l of lines) {
+    const colon = l.indexOf(':')
+    if (colon <= 0) continue
+    const name = l.slice(0, colon).trim().toLowerCase()
+    const value = l.slice(colon + 1).trim()
+    headers[name] = name in headers ? `${headers[name]}, ${value}` : value
+  }
+  return {status: Number(m[1]), headers}
+}
+
+/** The body after `head` as a stream: Content-Length bytes, chunked, none (HEAD, 1xx, 204, 304), or up to the close. */
+function responseBody(head: ResponseHead, method: string, socket: Socket, rest: Buffer): EngineResponse {
+  const decode = bodyDecoder(head, method)
+  let done = false
+  const res = new Readable({
+    read: () => void socket.resume(),
+    destroy: (error, callback) => {
+      socket.destroy()
+      callback(error)
+    },
+  }) as EngineResponse
+  res.statusCode = head.status
+  res.headers = head.headers
+  const finish = (): void => {
+    if (done) return
+    done = true
+    res.push(null)
+    socket.destroy()
+  }
+  const take = (chunk: Buffer): void => {
+    if (done) return
+    let result
+    try {
+      result = decode(chunk)
+    } catch (error) {
+      res.destroy(error as Error)
+      return
+    }
+    for (const part of result.data) if (part.length > 0 && !res.push(part)) socket.pause()
+    if (result.ended) finish()
+  }
+  socket.on('data', take)
+  socket.once('end', () => (decode.untilClose ? finish() : done || res.destroy(Object.assign(new Error('aborted'), {code: 'ECONNRESET'}))))
+  socket.once('error', (error) => done || res.destroy(error))
+  socket.once('close', () => done || (decode.untilClose ? finish() : res.destroy(Object.assign(new Error('aborted'), {code: 'ECONNRESET'}))))
+  if (rest.length > 0) queueMicrotask(() => take(rest))
+  else if (decode.empty) queueMicrotask(finish)
+  return res
+}
+
+interface Decoder {
+  (chunk: Buffer): {data: Buffer[]; ended: boolean}
+  untilClose: boolean
+  empty: boolean
+}
+
+/** How the body after `head` is framed, as a function of the bytes as they come. */
+export function bodyDecoder(head: ResponseHead, method: string): Decoder {
+  const none = method === 'HEAD' || head.status < 200 || head.status === 204 || head.status === 304
+  const chunked = !none && /(^|,)\s*chunked\s*$/i.test(head.headers['transfer-encoding'] ?? '')
+  const lengthHeader = head.headers['content-length']
+  let remaining = none ? 0 : chunked || lengthHeader === undefined ? -1 : Number(lengthHeader)
+  if (Number.isNaN(remaining) || remaining < -1) throw new Error(`the engine sent a bad Content-Length: ${lengthHeader}`)
+  const decoder = (chunked ? chunkedDecoder() : (chunk: Buffer) => {
+    if (remaining < 0) return {data: [chunk], ended: false}
+    const part = chunk.subarray(0, remaining)
+    remaining -= part.length
+    return {data: [part], ended: remaining === 0}
+  }) as Decoder
+  decoder.untilClose = !chunked && remaining < 0
+  decoder.empty = remaining === 0
+  return decoder
+}
+
+/** Transfer-Encoding: chunked (RFC 9112 7.1): a hex size line, that many bytes and CRLF, ...; size 0, trailers, CRLF. */
+function chunkedDecoder(): (chunk: Buffer) => {data: Buffer[]; ended: boolean} {
+  let pending: Buffer = Buffer.alloc(0)
+  // In a chunk: its bytes still to come; then the CRLF after it; between chunks: a size line; after the last: trailers.
+  let state: 'size' | 'data' | 'crlf' | 'trailer' = 'size'
+  let left = 0
+  return (chunk) => {
+    const data: Buffer[] = []
+    let buf: Buffer = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
+    pending = Buffer.alloc(0)
+    for (;;) {
+      if (state === 'data') {
+        const part = buf.subarray(0, left)
+        if (part.length > 0) data.push(part)
+        left -= part.length
+        buf = buf.subarray(part.length)
+        if (left > 0) return {data, ended: false}
+        state = 'crlf'
+      }
+      const eol = buf.indexOf('\r\n')
+      if (eol < 0) {
+        pending = buf
+        return {data, ended: false}
+      }
+      const line = buf.subarray(0, eol).toString('latin1')
+      buf = buf.subarray(eol + 2)
+      if (state === 'crlf') {
+        if (line !== '') throw new Error('the engine sent a malformed chunked body')
+        state = 'size'
+      } else if (state === 'size') {
+        const size = Number.parseInt(line.split(';')[0]!.trim(), 16)
+        if (!/^[0-9a-f]+$/i.test(line.split(';')[0]!.trim()) || Number.isNaN(size)) throw new Error('the engine sent a malformed chunk size')
+        if (size === 0) state = 'trailer'
+        else {
+          state = 'data'
+          left = size
+        }
+      } else if (line === '') {
+        return {data, ended: true}
+      }
+    }
+  }
+}
+
+async function readText(res: Readable): Promise<string> {
+  const chunks: Buffer[] = []
+  for await (const chunk of res) chunks.push(chunk as Buffer)
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 interface Modem {
@@ -124,7 +290,7 @@ export class ModemHttp implements EngineHttp {
     return new Promise((resolve, reject) => this.modem.dial(options, (error, result) => (error ? reject(error) : resolve(result as T))))
   }
 
-  stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
+  stream(method: string, path: string, options: RequestOptions = {}): Promise<EngineResponse> {
     return this.dial<IncomingMessage>({
       path: `${path}?`,
       method,
