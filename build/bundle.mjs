@@ -52,4 +52,6 @@ await build({...common, entryPoints: ['src/backends/kubernetes/kube-reaper.ts'],
 await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [builtins, shareErrors]})
 // `mindbg attach` without oclif (bin/run.js): the attach command's work and its flag table, not the other commands.
 await build({...common, entryPoints: ['src/cli/fast-attach.ts'], outfile: 'dist/attach.js', plugins: [builtins, shareErrors]})
+// Its first look-ups at the engine, sent before dist/attach.js loads (src/cli/prefetch.ts): small on purpose.
+await build({...common, entryPoints: ['src/cli/prefetch.ts'], outfile: 'dist/prefetch.js', plugins: [builtins, shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)

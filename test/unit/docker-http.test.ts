@@ -50,3 +50,42 @@ describe("the engine's answers as SocketHttp reads them off the socket", () => {
     expect(parseHead(text)).toEqual(head)
   })
 })
+
+describe('prefetch: a GET sent before the command is loaded is the answer its first request gets', () => {
+  it('one request on the wire, the answer read by the first stream() of that path; other paths ask anew', async () => {
+    const {createServer} = await import('node:net')
+    const {mkdtempSync} = await import('node:fs')
+    const {tmpdir} = await import('node:os')
+    const {join} = await import('node:path')
+    const {prefetch, readJson, SocketHttp} = await import('../../src/backends/docker/http.js')
+    const socketPath = join(mkdtempSync(join(tmpdir(), 'mindbg-prefetch-')), 'engine.sock')
+    const lines: string[] = []
+    const server = createServer((conn) => {
+      let request = ''
+      conn.on('data', (d: Buffer) => {
+        request += d.toString('latin1')
+        if (!request.includes('\r\n\r\n')) return
+        const line = request.split('\r\n')[0]!
+        lines.push(line)
+        const body = JSON.stringify({line})
+        // Chunked, in two writes, as Go's server sends a larger answer.
+        conn.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${(3).toString(16)}\r\n${body.slice(0, 3)}\r\n`)
+        setTimeout(() => conn.end(`${(body.length - 3).toString(16)}\r\n${body.slice(3)}\r\n0\r\n\r\n`), 5)
+      })
+    })
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve))
+    try {
+      prefetch(socketPath, ['/containers/web/json'])
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const http = new SocketHttp(socketPath)
+      expect(await readJson(await http.stream('GET', '/containers/web/json'))).toEqual({line: 'GET /containers/web/json HTTP/1.1'})
+      expect(await readJson(await http.stream('GET', '/containers/web/json'))).toEqual({line: 'GET /containers/web/json HTTP/1.1'})
+      expect(lines).toEqual(['GET /containers/web/json HTTP/1.1', 'GET /containers/web/json HTTP/1.1'])
+      // The prefetched answer was taken once: the second stream() asked again (the second line), not a third time.
+      await readJson(await http.stream('GET', '/_ping'))
+      expect(lines).toHaveLength(3)
+    } finally {
+      server.close()
+    }
+  })
+})

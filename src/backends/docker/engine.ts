@@ -1,6 +1,3 @@
-import {accessSync} from 'node:fs'
-import {homedir} from 'node:os'
-import {join} from 'node:path'
 import {createInterface} from 'node:readline'
 import type {Duplex, Readable} from 'node:stream'
 
@@ -17,7 +14,7 @@ import {registryAuth} from '../../images/registry-auth.js'
 import type {DebuggerSummary} from '../backend.js'
 import {contextEndpoint} from './context.js'
 import {engineMessage, httpStatus as status} from './errors.js'
-import {type EngineHttp, type EngineResponse, ModemHttp, readJson, SocketHttp} from './http.js'
+import {type EngineHttp, type EngineResponse, ModemHttp, readJson, SocketHttp, unixSocket} from './http.js'
 import {PullProgress} from './pull-progress.js'
 import type {DockerTarget, EngineKind} from './spec.js'
 import {identityLabel, LABEL} from './spec.js'
@@ -74,22 +71,6 @@ export interface ContainerEvent {
  */
 export function isGone(error: unknown): boolean {
   return status(error) === 404 || /no such container/i.test(engineMessage(error))
-}
-
-/**
- * The engine's unix socket, as docker-modem finds it (DOCKER_HOST unix://PATH; none set: Docker Desktop's per-user
- * socket when there is one, else /var/run/docker.sock); undefined for other endpoints.
- */
-function unixSocket(host: string | undefined): string | undefined {
-  if (host && !host.startsWith('unix://')) return undefined
-  if (host && host.length > 'unix://'.length) return host.slice('unix://'.length)
-  const user = join(homedir(), '.docker', 'run', 'docker.sock')
-  try {
-    accessSync(user)
-    return user
-  } catch {
-    return '/var/run/docker.sock'
-  }
 }
 
 /** How long a sidecar's processes have to end after SIGTERM before the engine kills them. */

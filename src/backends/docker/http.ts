@@ -1,4 +1,7 @@
+import {accessSync} from 'node:fs'
 import type {IncomingMessage} from 'node:http'
+import {homedir} from 'node:os'
+import {join} from 'node:path'
 import {type Duplex, Readable} from 'node:stream'
 
 /**
@@ -53,6 +56,42 @@ export function queryString(query: Query | undefined): string {
 }
 
 /**
+ * The engine's unix socket, as docker-modem finds it (DOCKER_HOST unix://PATH; none set: Docker Desktop's per-user
+ * socket when there is one, else /var/run/docker.sock); undefined for other endpoints.
+ */
+export function unixSocket(host: string | undefined): string | undefined {
+  if (host && !host.startsWith('unix://')) return undefined
+  if (host && host.length > 'unix://'.length) return host.slice('unix://'.length)
+  const user = join(homedir(), '.docker', 'run', 'docker.sock')
+  try {
+    accessSync(user)
+    return user
+  } catch {
+    return '/var/run/docker.sock'
+  }
+}
+
+type Exchange = Promise<{head: ResponseHead; socket: Socket; rest: Buffer}>
+
+/**
+ * GETs sent before mindbg's code is loaded (bin/run.js, src/cli/prefetch.ts), so that the engine answers while it
+ * loads; the first SocketHttp request for the same socket and path takes the answer instead of asking again. Kept
+ * on globalThis: the prefetch and the command are bundles of their own.
+ */
+const PREFETCHED = Symbol.for('mindbg.docker.prefetched')
+const prefetched = (): Map<string, Exchange> => ((globalThis as {[PREFETCHED]?: Map<string, Exchange>})[PREFETCHED] ??= new Map())
+
+export function prefetch(socketPath: string, paths: string[]): void {
+  const http = new SocketHttp(socketPath)
+  for (const path of paths) {
+    const exchange = http.get(path)
+    // Nobody may ever ask (the command failed first): not an unhandled rejection.
+    exchange.catch(() => {})
+    prefetched().set(`${socketPath}\0${path}`, exchange)
+  }
+}
+
+/**
  * An engine's answer as the callers read it: a body stream with the status and the headers (lower-case names), as
  * node:http's IncomingMessage has them (ModemHttp's answers are such messages).
  */
@@ -77,7 +116,12 @@ export class SocketHttp implements EngineHttp {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
     // No body: Content-Length 0 on anything but a GET (as node:http and the docker CLI send it).
     const headers = body === undefined ? (method === 'GET' ? '' : 'Content-Length: 0\r\n') : `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`
-    return this.exchange(`${method} ${path}${queryString(options.query)} HTTP/1.1\r\nHost: localhost\r\n${headers}Connection: close\r\n\r\n${body ?? ''}`, method, options.signal).then(
+    const target = `${path}${queryString(options.query)}`
+    const key = `${this.socketPath}\0${target}`
+    const early = method === 'GET' && body === undefined && !options.signal ? prefetched().get(key) : undefined
+    if (early) prefetched().delete(key)
+    const exchange = early ?? this.exchange(`${method} ${target} HTTP/1.1\r\nHost: localhost\r\n${headers}Connection: close\r\n\r\n${body ?? ''}`, method, options.signal)
+    return exchange.then(
       ({head, socket, rest}) => {
         const res = responseBody(head, method, socket, rest)
         if (head.status >= 200 && head.status < 300) return res
@@ -103,8 +147,13 @@ export class SocketHttp implements EngineHttp {
     })
   }
 
+  /** A GET as stream() sends it, its answer not read yet (prefetch()). */
+  get(path: string): Exchange {
+    return this.exchange(`GET ${path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`, 'GET', undefined)
+  }
+
   /** Sends the request; the answer's head, its socket (paused) and what came after the head. */
-  private exchange(request: string, method: string, signal: AbortSignal | undefined): Promise<{head: ResponseHead; socket: Socket; rest: Buffer}> {
+  private exchange(request: string, method: string, signal: AbortSignal | undefined): Exchange {
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(abortError(signal))
       const socket = this.net.connect(this.socketPath)

@@ -1,0 +1,30 @@
+import {contextEndpoint} from '../backends/docker/context.js'
+import {prefetch, unixSocket} from '../backends/docker/http.js'
+import {defaultRuntime, parseTarget} from '../domain/target.js'
+import {fastParse} from './fast-parse.js'
+import {ATTACH_FLAGS, GLOBAL_FLAGS} from './flag-table.js'
+
+/**
+ * `mindbg attach T ...` on a local Docker or Podman socket: the look-ups the Docker backend makes first (/_ping, the
+ * target's inspect, the debug image's when it is named by --image or MINDBG_IMAGE) sent before the command's code
+ * is loaded (bin/run.js), so that the engine answers meanwhile; SocketHttp takes those answers (prefetch() in
+ * src/backends/docker/http.ts). Read-only requests: one nobody takes is dropped. Whatever goes wrong here goes
+ * wrong again where the command does the same, with its message: here it is only not prefetched.
+ */
+export function prefetchAttach(argv: string[], env: NodeJS.ProcessEnv): void {
+  try {
+    const parsed = fastParse({...ATTACH_FLAGS, ...GLOBAL_FLAGS}, argv)
+    if (parsed === undefined || parsed.flags.session !== undefined) return
+    const ref = parseTarget(parsed.target, defaultRuntime(env))
+    if (ref.runtime !== 'docker' || ref.image) return
+    const endpoint = contextEndpoint(env)
+    const host = 'DOCKER_HOST' in endpoint.env ? endpoint.env.DOCKER_HOST : env.DOCKER_HOST
+    // unix:// without a path is refused by the command (checkDockerHost), not taken for the default socket.
+    const socket = host === 'unix://' ? undefined : unixSocket(host)
+    if (socket === undefined) return
+    const image = parsed.flags.sibling ? undefined : ((parsed.flags.image as string | undefined) ?? env.MINDBG_IMAGE)
+    prefetch(socket, ['/_ping', `/containers/${encodeURIComponent(ref.ref)}/json`, ...(image ? [`/images/${image}/json`] : [])])
+  } catch {
+    // not prefetched
+  }
+}
