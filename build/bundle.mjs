@@ -8,7 +8,7 @@
 // bundled alone into dist/reaper.js, where the bundled watchdog looks for it (./reaper.js next to itself). Shell
 // completion (mindbg __complete, kubectl_complete-mindbg) is dist/complete.js: no oclif, no command classes; the
 // fast path of `mindbg attach` (src/cli/fast-attach.ts) is dist/attach.js, without oclif either.
-import {readdirSync, writeFileSync} from 'node:fs'
+import {readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 
 import {build} from 'esbuild'
@@ -51,7 +51,24 @@ await build({...common, entryPoints: ['src/backends/docker/reaper.ts'], outfile:
 await build({...common, entryPoints: ['src/backends/kubernetes/kube-reaper.ts'], outfile: 'dist/kube-reaper.js'})
 await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [builtins, shareErrors]})
 // `mindbg attach` without oclif (bin/run.js): the attach command's work and its flag table, not the other commands.
-await build({...common, entryPoints: ['src/cli/fast-attach.ts'], outfile: 'dist/attach.js', plugins: [builtins, shareErrors]})
+// As CommonJS, compiled by a facade (build/code-cache-loader.mjs, as oclif's bundle) with a V8 code cache made at
+// the end of a run, which holds every function that run compiled (Node's cache of an ES module holds only what is
+// compiled before it runs): ~10 ms less CPU per attach. import.meta.url is the file's own (it sits in dist/ as
+// dist/mindbg.js does); dynamic imports go through the facade's import(): a script compiled by node:vm has none.
+await build({
+  ...common,
+  format: 'cjs',
+  entryPoints: ['src/cli/fast-attach.ts'],
+  outfile: 'dist/attach.cjs',
+  plugins: [builtins, shareErrors],
+  define: {'import.meta.url': '__mindbgFileUrl'},
+  banner: {js: "var __mindbgFileUrl = require('node:url').pathToFileURL(__filename).href;\nvar __mindbgImport = globalThis.__mindbgImport;"},
+})
+const attachSource = readFileSync('dist/attach.cjs', 'utf8')
+const dynamicImport = /(?<![\w$.])import\((?=["'])/g
+if (!dynamicImport.test(attachSource)) throw new Error('build/bundle.mjs: dist/attach.cjs has no dynamic import to route through the facade')
+writeFileSync('dist/attach.cjs', attachSource.replace(dynamicImport, '__mindbgImport('))
+writeFileSync('dist/attach.js', `${readFileSync('build/code-cache-loader.mjs', 'utf8')}\nexport const {attachFast} = loadWithCodeCache(new URL('./attach.cjs', import.meta.url))\n`)
 // Its first look-ups at the engine, sent before dist/attach.js loads (src/cli/prefetch.ts): small on purpose.
 await build({...common, entryPoints: ['src/cli/prefetch.ts'], outfile: 'dist/prefetch.js', plugins: [builtins, shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)
