@@ -8,7 +8,7 @@ import {initArch, initBinary} from '../init.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
-import {DebuggerOutput} from '../output.js'
+import {DebuggerOutput, relayed} from '../output.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {podProgress} from './owned-pod.js'
@@ -189,6 +189,8 @@ class KubeLink implements DebuggerLink {
       if (trailer?.value !== undefined && outputEnded?.value !== undefined) complete()
     }
     ws.on('message', (data: Buffer) => {
+      // What the TLS socket read the message into (DebuggerOutput counts what is passed on).
+      relayed(data.length)
       const message = decode(data)
       if (message.kind === 'stdout' || message.kind === 'stderr') pass(message.kind, message.data)
       else if (message.kind === 'status' && message.status.status === 'Failure') output.push('stderr', Buffer.from(`mindbg: ${message.status.message ?? 'attach failed'}\n`))
@@ -254,6 +256,8 @@ class KubeLink implements DebuggerLink {
       const sendInput = (chunks: Buffer[], done: () => void): void => {
         const frames = stdinFrames(chunks, relay ? relayChunkHeader : undefined)
         if (frames.length === 0) return done()
+        // Each message is a copy of its input: as much again for the collector (see relayed).
+        for (const frame of frames) relayed(frame.length)
         frames.forEach((frame, i) => send(frame, i === frames.length - 1 ? done : undefined))
       }
       this.input = new Writable({
