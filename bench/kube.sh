@@ -2,6 +2,8 @@
 # Kubernetes: `mindbg attach pod/P -- true` against the equivalent `kubectl debug`, on the same API simulator
 # (backed by the local Docker engine) in one run; and what loading @kubernetes/client-node costs.
 # Usage: npm run bench:kube   (or bash bench/kube.sh [runs])
+# BASE=DIR (a built checkout of an older commit: git archive COMMIT | tar -x -C DIR, node_modules linked, npm run
+# build) adds that build's `mindbg attach` to the same hyperfine runs: before and after under the same load.
 set -euo pipefail
 # shellcheck source=prepare.sh
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
@@ -23,8 +25,11 @@ for delay in 300 0; do
   $kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null
 
   # Same debugger for both: the local busybox, general profile, targeting the app container, stdin attached.
+  before=()
+  [[ -n ${BASE:-} ]] && before=(-n "mindbg before ($BASE), status reported after ${delay} ms" "$BASE/bin/run.js attach pod/web --image $image -- true")
   hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube-$delay.json" \
     -n "kubectl debug (baseline), status reported after ${delay} ms" "$kubectl debug pod/web -q -i --image=$image --image-pull-policy=IfNotPresent --target=app --profile=general -- true" \
+    "${before[@]}" \
     -n "mindbg attach pod/web -- true, status reported after ${delay} ms" "./bin/run.js attach pod/web --image $image -- true"
   kill "$sim"; wait "$sim" 2>/dev/null || true
 done
@@ -32,6 +37,7 @@ done
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/k8s-import.json" \
   -n 'node -e 0' 'node -e 0' \
   -n "import('@kubernetes/client-node')" "node -e \"import('@kubernetes/client-node')\"" \
-  -n "import the bundled KubeConfig (dist/vendor/k8s-client.cjs)" "node -e \"import('./dist/vendor/k8s-client.cjs')\""
+  -n "import the bundled KubeConfig (dist/vendor/k8s-client.cjs), only for exec plugins and the like" "node -e \"import('./dist/vendor/k8s-client.cjs')\"" \
+  -n "what every session loads instead: js-yaml and ws (dist/vendor/*.mjs, code cache in its place)" "node -e \"require('node:module').enableCompileCache(); import('./dist/vendor/js-yaml.mjs').then(() => import('./dist/vendor/ws.mjs'))\""
 
 node bench/summarize.mjs "$out/kube-300.json" "$out/kube-0.json" "$out/k8s-import.json" | tee "$out/kube-summary.md"

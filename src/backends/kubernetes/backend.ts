@@ -172,6 +172,8 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     }
     const {namespace, podName} = plan.target
     let spec = plan.spec
+    // The attach right after the PATCH needs ws: loaded while the PATCH is with the API server, not after it.
+    void deps.ws().catch(() => undefined)
     try {
       await this.addEphemeral(namespace, podName, spec.container)
     } catch (error) {
