@@ -4,6 +4,10 @@
 # Usage: npm run bench:kube   (or bash bench/kube.sh [runs])
 # BASE=DIR (a built checkout of an older commit: git archive COMMIT | tar -x -C DIR, node_modules linked, npm run
 # build) adds that build's `mindbg attach` to the same hyperfine runs: before and after under the same load.
+# Every run gets the pod as it was created (--prepare deletes and re-creates it, not timed): ephemeral containers
+# cannot be removed, and a pod that kept each run's debugger grew by ~6 kB a run, which the later commands of a
+# hyperfine run (each command's runs come one after the other) then read, patch and watch. GROWING_POD=1: the pod
+# kept across runs, as this script measured before.
 set -euo pipefail
 # shellcheck source=prepare.sh
 source "$(dirname "${BASH_SOURCE[0]}")/prepare.sh"
@@ -27,7 +31,9 @@ for delay in 300 0; do
   # Same debugger for both: the local busybox, general profile, targeting the app container, stdin attached.
   before=()
   [[ -n ${BASE:-} ]] && before=(-n "mindbg before ($BASE), status reported after ${delay} ms" "$BASE/bin/run.js attach pod/web --image $image -- true")
-  hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube-$delay.json" \
+  fresh=(--prepare "bash -c '$kubectl delete pod web --wait=true >/dev/null && $kubectl apply -f test/fixtures/k8s/web.yaml >/dev/null && $kubectl wait --for=condition=Ready pod/web --timeout=60s >/dev/null'")
+  [[ ${GROWING_POD:-0} == 1 ]] && fresh=()
+  hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/kube-$delay.json" "${fresh[@]}" \
     -n "kubectl debug (baseline), status reported after ${delay} ms" "$kubectl debug pod/web -q -i --image=$image --image-pull-policy=IfNotPresent --target=app --profile=general -- true" \
     "${before[@]}" \
     -n "mindbg attach pod/web -- true, status reported after ${delay} ms" "./bin/run.js attach pod/web --image $image -- true"
