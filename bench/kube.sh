@@ -15,7 +15,7 @@ runs=${1:-15}
 image=mindbg-fixture/busybox:local
 kubectl=.tools/bin/kubectl
 sim=
-trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true' EXIT
+trap 'kill "$sim" 2>/dev/null || true; wait "$sim" 2>/dev/null || true' EXIT
 
 # Two kubelets: one that reports a started (or exited) container 300 ms after its start, as a relisting kubelet does
 # (its default relist period is 1 s), and one that reports at once (evented PLEG).
