@@ -43,7 +43,8 @@ done
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/k8s-import.json" \
   -n 'node -e 0' 'node -e 0' \
   -n "import('@kubernetes/client-node')" "node -e \"import('@kubernetes/client-node')\"" \
-  -n "import the bundled KubeConfig (dist/vendor/k8s-client.cjs), only for exec plugins and the like" "node -e \"import('./dist/vendor/k8s-client.cjs')\"" \
-  -n "what every session loads instead: js-yaml and ws (dist/vendor/*.mjs, code cache in its place)" "node -e \"require('node:module').enableCompileCache(); import('./dist/vendor/js-yaml.mjs').then(() => import('./dist/vendor/ws.mjs'))\""
+  -n "import the bundled KubeConfig (dist/vendor/k8s-client.cjs; before kubefast it held js-yaml and ws too and every session loaded it, now only exec plugins and the like)" "node -e \"require('node:module').enableCompileCache(); import('./dist/vendor/k8s-client.cjs')\"" \
+  -n "import js-yaml, what a session now loads before its first request (dist/vendor/js-yaml.mjs)" "node -e \"require('node:module').enableCompileCache(); import('./dist/vendor/js-yaml.mjs')\"" \
+  -n "import ws, what a session now loads while its PATCH is answered (dist/vendor/ws.mjs)" "node -e \"require('node:module').enableCompileCache(); import('./dist/vendor/ws.mjs')\""
 
 node bench/summarize.mjs "$out/kube-300.json" "$out/kube-0.json" "$out/k8s-import.json" | tee "$out/kube-summary.md"
