@@ -148,8 +148,9 @@ describe('mindbg attach pod/NAME', () => {
     // (the log interleaves the two streams) next to last, the trailer last.
     // The two streams are read by separate pipes, so how they interleave in the log is the runtime's to decide; the
     // order within each stream is not, and nothing else is in it.
-    const log = await kubectl('logs', 'web', '-c', ec.name)
-    const stderrParts = [`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\n`, 'err', `mindbg-exit:${session}:5`]
+    // Whichever of the two last lines the log has last lost its newline to kubectl()'s trim: given back.
+    const log = `${await kubectl('logs', 'web', '-c', ec.name)}\n`
+    const stderrParts = [`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\n`, 'err', `mindbg-exit:${session}:5\n`]
     const stdoutParts = ['out\n', `mindbg-end:${session}\n`]
     for (const parts of [stderrParts, stdoutParts]) {
       const at = parts.map((part) => log.indexOf(part))

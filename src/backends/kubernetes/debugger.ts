@@ -313,8 +313,12 @@ class KubeLink implements DebuggerLink {
     if (this.ws === 'ended') return
     const ws = this.ws
     ws.close()
-    // A dead network would hold the closing handshake for 30 s.
-    setTimeout(() => ws.terminate(), 1000).unref()
+    // Ended by its markers, the wrapper is at its last line and all of its output came: the close frame is on its
+    // way (written in this turn), and the server's answer is not worth waiting for (5-30 ms at every one-shot
+    // command on the simulator); whether the server reads the close frame or sees the connection go, it ends the
+    // attach the same way. Otherwise a dead network would hold the closing handshake for 30 s.
+    if (this.finished) setImmediate(() => ws.terminate())
+    else setTimeout(() => ws.terminate(), 1000).unref()
   }
 
   async checkTarget(): Promise<void> {
