@@ -34,7 +34,7 @@ const builtins = {
     })
   },
 }
-const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#yaml'], plugins: [builtins]}
+const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#js-yaml', '#ws', '#yaml'], plugins: [builtins]}
 const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
 const shareErrors = {
   name: 'share-errors',
