@@ -38,6 +38,7 @@ export default class Attach extends MindbgCommand {
     '<%= config.bin %> attach --chroot web -- ls -l /app',
     '<%= config.bin %> attach --profile netadmin --reason INC-1234 docker://web',
     '<%= config.bin %> attach --session mindbg-web-x7k2p',
+    'S=$(<%= config.bin %> attach web --detach) && <%= config.bin %> attach --session "$S" -- ps',
   ]
   static override strict = false
   static override args = {
@@ -51,14 +52,16 @@ export default class Attach extends MindbgCommand {
     // After "--" the command is taken verbatim: oclif's argv reorders repeated words (`-- pgrep app` for target app).
     const dashes = this.argv.indexOf('--')
     const rest = dashes >= 0 ? this.argv.slice(dashes + 1) : (argv as string[]).slice(args.target === undefined ? 0 : 1)
-    if (dashes >= 0 && argv.length > (args.target === undefined ? 0 : 1) + rest.length) {
+    // `--session S -- CMD`: the first word after "--" is no target.
+    const targetArg = dashes >= 0 && argv.length === rest.length ? undefined : args.target
+    if (dashes >= 0 && argv.length > (targetArg === undefined ? 0 : 1) + rest.length) {
       throw usageError('words between the target and "--" would be dropped', 'The whole command goes after "--": mindbg attach web -- echo a b')
     }
     if (flags.json && !flags['dry-run']) throw usageError('--json goes with --dry-run', "A session streams the command's own output; use --dry-run --json to see the plan as JSON.")
     const config = await loadConfig(process.env)
     const plan = planAttach({
       config,
-      targetArg: args.target,
+      targetArg,
       command: rest,
       flags: flags as AttachFlags,
       env: process.env,
@@ -76,7 +79,7 @@ export default class Attach extends MindbgCommand {
     const stop = new AbortController()
     const unsubscribe = stopOnSignals(stop)
     if (flags['record-input'] && flags.record === undefined) throw usageError('--record-input goes with --record FILE.cast')
-    const cast = flags.record === undefined ? undefined : openCast(flags.record, {size: terminalSize(process.stdout), title: `mindbg attach ${args.target ?? flags.session ?? ''}`.trim(), input: Boolean(flags['record-input'])})
+    const cast = flags.record === undefined ? undefined : openCast(flags.record, {size: terminalSize(process.stdout), title: `mindbg attach ${targetArg ?? flags.session ?? ''}`.trim(), input: Boolean(flags['record-input'])})
     const io = {...processIO(), record: cast?.record}
     const started = Date.now()
     const auditLog = auditLogPath(process.env, config.auditLog)
@@ -93,6 +96,15 @@ export default class Attach extends MindbgCommand {
     }
     recordSession(auditLog, attachRecord(plan, started, {result}))
     if (result.error) throw result.error
+    if (plan.kind === 'new' && plan.request.serve && result.ending === 'detached' && result.debugger) {
+      // The name is the data (NAME=$(mindbg attach web -d)); how to use it is a notice.
+      const name = result.debugger.name
+      process.stdout.write(`${name}\n`)
+      context.reporter.notice(
+        `mindbg: ${name} serves commands next to ${result.target?.name ?? 'its target'} for ${flags.ttl ?? '1h'} at most\n` +
+          `Run:  mindbg attach --session ${name} -- COMMAND...\nEnd:  mindbg attach --session ${name} --end`,
+      )
+    } else if (plan.kind === 'reattach' && plan.end && result.debugger) context.reporter.notice(`mindbg: ${result.debugger.name} ended`)
     if (result.exitCode !== 0) this.exit(result.exitCode)
   }
 }

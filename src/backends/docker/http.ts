@@ -12,8 +12,8 @@ import {Duplex} from 'node:stream'
 export interface EngineHttp {
   /** The answer once its headers are in; a status outside 2xx fails with a docker-modem-shaped error (EngineHttpError). */
   stream(method: string, path: string, options?: RequestOptions): Promise<IncomingMessage>
-  /** A hijacked connection (attach): the raw stream after the engine's 101. */
-  hijack(path: string, query: Query): Promise<Duplex>
+  /** A hijacked connection (attach, exec start): the raw stream after the engine's 101; `body` sent as JSON. */
+  hijack(path: string, query: Query, body?: unknown): Promise<Duplex>
 }
 
 export type Query = Record<string, string | number | boolean | undefined>
@@ -84,15 +84,19 @@ export class SocketHttp implements EngineHttp {
     })
   }
 
-  hijack(path: string, query: Query): Promise<Duplex> {
+  hijack(path: string, query: Query, body?: unknown): Promise<Duplex> {
+    const json = body === undefined ? undefined : JSON.stringify(body)
     return new Promise((resolve, reject) => {
-      // As the docker CLI sends it: the options in the query, an empty body (Podman would hand a body to the
-      // container's stdin), and the upgrade asked for.
+      // As the docker CLI sends it: the options in the query, an empty body for an attach (Podman would hand a body
+      // to the container's stdin), and the upgrade asked for.
       const req: ClientRequest = this.lib.request({
         socketPath: this.socketPath,
         method: 'POST',
         path: path + queryString(query),
-        headers: {'Content-Type': 'text/plain', 'Content-Length': 0, Connection: 'Upgrade', Upgrade: 'tcp'},
+        headers:
+          json === undefined
+            ? {'Content-Type': 'text/plain', 'Content-Length': 0, Connection: 'Upgrade', Upgrade: 'tcp'}
+            : {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json), Connection: 'Upgrade', Upgrade: 'tcp'},
       })
       req.on('upgrade', (_res, socket, head) => {
         if (head.length > 0) socket.unshift(head)
@@ -107,7 +111,7 @@ export class SocketHttp implements EngineHttp {
         res.on('end', () => reject(engineHttpError(status, Buffer.concat(chunks).toString('utf8').trim())))
       })
       req.on('error', reject)
-      req.end()
+      req.end(json)
     })
   }
 }
@@ -136,7 +140,10 @@ export class ModemHttp implements EngineHttp {
     })
   }
 
-  hijack(path: string, query: Query): Promise<Duplex> {
+  hijack(path: string, query: Query, body?: unknown): Promise<Duplex> {
+    if (body !== undefined) {
+      return this.dial<Duplex>({path: `${path}?`, method: 'POST', isStream: true, hijack: true, openStdin: true, options: {_query: query, _body: body}, statusCodes: {101: true, 200: true}})
+    }
     return this.dial<Duplex>({
       path: `${path}?`,
       method: 'POST',
