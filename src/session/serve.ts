@@ -84,6 +84,12 @@ export class ReplySplitter extends Writable {
     this.consume(Buffer.concat([this.held, chunk])).then(() => callback(), callback)
   }
 
+  override _final(callback: (error?: Error | null) => void): void {
+    // The stream ended mid-step (the debugger went away): what was held back as a possible marker is output.
+    this.pass(this.held).then(() => callback(), callback)
+    this.held = Buffer.alloc(0)
+  }
+
   private async consume(data: Buffer): Promise<void> {
     for (;;) {
       if (this.state === 'after') {
