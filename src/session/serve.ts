@@ -25,7 +25,7 @@ import {longestPrefixSuffix, quoteWord, SERVER_PRELUDE, type StepSinks} from './
  * The server's whole life is bounded by mindbg-init's MINDBG_TIMEOUT_MS (--ttl) around it; each step runs under its
  * own mindbg-init (no zombie is left in the target), without a deadline unless one is given.
  */
-const SERVE_SERVER = [
+export const SERVE_SERVER = [
   ...SERVER_PRELUDE,
   'while IFS= read -r t && IFS= read -r ms && IFS= read -r line; do',
   '[ "$t" = end ] && exit 0',
