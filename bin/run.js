@@ -46,6 +46,10 @@ if (argv.length === 1 && argv[0] === '--version') {
   await completeMain(argv.slice(1), 'mindbg', new URL('../', import.meta.url))
 } else {
   enableCompileCache()
-  const {main} = await import('../dist/src/cli/main.js')
-  await main(argv, import.meta.url)
+  // `attach --session S -- COMMAND`, a script's repeated command: without oclif when it is exactly that shape.
+  const fast = argv[0] === 'attach' && argv.includes('--') && argv.some((w) => w === '--session' || w.startsWith('--session=')) ? await import('../dist/attach-fast.js') : undefined
+  if (!(await fast?.attachFast(argv, JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version))) {
+    const {main} = await import('../dist/src/cli/main.js')
+    await main(argv, import.meta.url)
+  }
 }

@@ -6,7 +6,8 @@
 // bundle) shares with the commands: one MindbgError class, or `instanceof` would fail across the two.
 // dist/commands/*.js re-export their command from the bundle, for oclif; the reaper, a process of its own, is
 // bundled alone into dist/reaper.js, where the bundled watchdog looks for it (./reaper.js next to itself). Shell
-// completion (mindbg __complete, kubectl_complete-mindbg) is dist/complete.js: no oclif, no command classes.
+// completion (mindbg __complete, kubectl_complete-mindbg) is dist/complete.js: no oclif, no command classes; so is
+// dist/attach-fast.js, a repeated command into a live debugger.
 import {readdirSync, writeFileSync} from 'node:fs'
 import {resolve} from 'node:path'
 
@@ -33,4 +34,6 @@ await build({
 await build({...common, entryPoints: ['src/backends/docker/reaper.ts'], outfile: 'dist/reaper.js'})
 await build({...common, entryPoints: ['src/backends/kubernetes/kube-reaper.ts'], outfile: 'dist/kube-reaper.js'})
 await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'dist/complete.js', plugins: [shareErrors]})
+// `attach --session S -- COMMAND` (src/cli/attach-fast.ts): the session core and backends without oclif.
+await build({...common, entryPoints: ['src/cli/attach-fast.ts'], outfile: 'dist/attach-fast.js', plugins: [shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)
