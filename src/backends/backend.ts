@@ -125,13 +125,16 @@ export interface Debugger {
   end(): Promise<void>
   /** The user detached: it keeps running and nothing removes it. Returns how to get back in and how to end it. */
   leave(): string
-  /** It runs the step server of `attach --detach` (src/session/serve.ts), reached through serve(). */
+  /**
+   * It was started by `attach --detach` (src/session/serve.ts): no shell of its own to get back into; commands reach
+   * its step server through serve() where the runtime allows, else by exec.
+   */
   readonly serves?: boolean
   /**
    * Opens a serving debugger's own streams (Docker: an attach to the running container), with no process made by the
    * runtime. Every caller attached at the time sees all of its output; the server's markers say whose it is.
    */
-  serve?(signal: AbortSignal): Promise<ServeLink>
+  readonly serve?: ((signal: AbortSignal) => Promise<ServeLink>) | undefined
   /**
    * A command run in this live debugger by the runtime (Docker's exec), as a debugger of its own for a session to
    * drive: attach() starts it (it is not `fresh`), its end() ends that command and its children only.

@@ -39,6 +39,9 @@ export const SERVE_SERVER = [
   `printf '\\n%s:%s\\n' "$t" "$rc"`,
   `printf '\\n%s>\\n' "$t" >&2`,
   'done',
+  // Its stdin closed (Podman closes it when the attach that started it ends): commands come by exec; it holds the
+  // debugger until its ttl.
+  'exec sleep 2147483647',
 ].join('; ').replace(/do; /g, 'do ')
 
 /** The serving debugger's command: the server comes as the first line on stdin, so that `ps` shows a short line. */

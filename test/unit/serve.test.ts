@@ -17,6 +17,7 @@ import {SERVE_ATOMIC_BYTES} from '../../src/backends/backend.js'
 import {buildSidecarSpec, LABEL} from '../../src/backends/docker/spec.js'
 import {type AttachInput, DEFAULT_TTL_MS, planAttach} from '../../src/cli/attach-plan.js'
 import type {AttachFlags} from '../../src/cli/flag-table.js'
+import {fastAttachWords} from '../../src/cli/attach-fast.js'
 import {MindbgError} from '../../src/domain/errors.js'
 import {ReplySplitter, SERVE_COMMAND, SERVE_END_REQUEST, SERVE_SERVER, ServedStep, serveRequest} from '../../src/session/serve.js'
 
@@ -178,4 +179,18 @@ describe('buildSidecarSpec for a serving debugger', () => {
     expect(spec.Entrypoint?.slice(1)).toEqual(SERVE_COMMAND)
     expect(() => buildSidecarSpec(target, sidecarRequest({serve: {ttlMs: 60_000}, command: SERVE_COMMAND}), streams, identity, 'docker', 'n', false)).toThrow(/mindbg-init/)
   })
+})
+
+describe('fastAttachWords: the shape bin/run.js runs without oclif', () => {
+  it.each([
+    [['attach', '--session', 's', '--', 'ps', '-ef'], {session: 's', quiet: false, command: ['ps', '-ef']}],
+    [['attach', '-q', '--session=s', '--', 'true'], {session: 's', quiet: true, command: ['true']}],
+    [['attach', '--session', 's', '--quiet', '--', '--', 'x'], {session: 's', quiet: true, command: ['--', 'x']}],
+    [['attach', '--session', 's'], undefined],
+    [['attach', '--session', 's', '--'], undefined],
+    [['attach', '--session', '--', 'true'], undefined],
+    [['attach', '--session', 's', '--debug', '--', 'true'], undefined],
+    [['attach', 'web', '--', 'true'], undefined],
+    [['ls', '--session', 's', '--', 'true'], undefined],
+  ] as Array<[string[], unknown]>)('%j', (argv, expected) => expect(fastAttachWords(argv)).toEqual(expected))
 })

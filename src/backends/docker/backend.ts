@@ -264,8 +264,12 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       watchdog = this.watchdogFor(name)
       watchdog.created()
     }
-    const dbg = new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, await kind, notice)
+    const engineKind = await kind
+    const dbg = new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, engineKind, notice)
     dbg.serves = serves
+    // Podman closes a container's stdin when the attach that started it ends (StdinOnce or not): its step server
+    // cannot be reached again, and every command goes by exec.
+    if (serves && engineKind === 'docker') dbg.serve = () => dbg.attachServer()
     return dbg
   }
 
@@ -313,6 +317,8 @@ class DockerDebugger implements Debugger {
   private left = false
   /** It runs the step server of attach --detach. */
   serves = false
+  /** Its step server's streams, where the engine keeps its stdin open across attaches (Docker). */
+  serve: (() => Promise<ServeLink>) | undefined
 
   constructor(
     private readonly engine: DockerEngine,
@@ -372,7 +378,7 @@ class DockerDebugger implements Debugger {
     return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach --session ${this.name}\nEnd it:    ${this.engineKind} rm -f ${this.name}`
   }
 
-  async serve(): Promise<ServeLink> {
+  async attachServer(): Promise<ServeLink> {
     let socket: Duplex
     try {
       // No terminal: the engine applies no detach keys, the requests pass as they are.
