@@ -1,5 +1,7 @@
 import type {ClientRequest, IncomingMessage} from 'node:http'
 import type http from 'node:http'
+import type net from 'node:net'
+import type {Socket} from 'node:net'
 import {createRequire} from 'node:module'
 import {Duplex} from 'node:stream'
 
@@ -65,13 +67,20 @@ export class SocketHttp implements EngineHttp {
 
   constructor(private readonly socketPath: string) {}
 
+  /**
+   * Each request on a connection of its own, as with socketPath, but without an Agent: the Agent works out a TLS
+   * server name for every request (net.isIP), whose first call compiles Node's IPv6 expression (~5 ms of a repeated
+   * command's start-up, src/session/serve.ts).
+   */
+  private readonly connect = (): Socket => (nodeRequire('node:net') as typeof net).connect(this.socketPath)
+
   stream(method: string, path: string, options: RequestOptions = {}): Promise<IncomingMessage> {
     const body = options.body === undefined ? undefined : JSON.stringify(options.body)
     // No body: Content-Length 0 (node:http would otherwise send a POST chunked, with an empty last chunk).
     const headers: Record<string, string | number> =
       body === undefined ? (method === 'GET' ? {} : {'Content-Length': 0}) : {'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body)}
     return new Promise((resolve, reject) => {
-      const req = this.lib.request({socketPath: this.socketPath, method, path: path + queryString(options.query), headers, ...(options.signal ? {signal: options.signal} : {})}, (res) => {
+      const req = this.lib.request({createConnection: this.connect, method, path: path + queryString(options.query), headers, ...(options.signal ? {signal: options.signal} : {})}, (res) => {
         const status = res.statusCode ?? 0
         if (status >= 200 && status < 300) return resolve(res)
         const chunks: Buffer[] = []
@@ -90,7 +99,7 @@ export class SocketHttp implements EngineHttp {
       // As the docker CLI sends it: the options in the query, an empty body for an attach (Podman would hand a body
       // to the container's stdin), and the upgrade asked for.
       const req: ClientRequest = this.lib.request({
-        socketPath: this.socketPath,
+        createConnection: this.connect,
         method: 'POST',
         path: path + queryString(query),
         headers:
