@@ -56,6 +56,8 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
       context.reporter.notice(`mindbg: no running mindbg debugger to reuse next to this target; ${what.request.command.length > 0 ? 'running the command in a new one' : 'adding one'}`)
     }
     if (what.request.serve) {
+      // A stand-in lives as long as its session: a debugger left serving needs a target that runs by itself.
+      requireRunning(target)
       const plan = await backend.plan(target, what.request, what.streams, context)
       return await startDetached((signal) => backend.create(plan, context.reporter, signal), options)
     }

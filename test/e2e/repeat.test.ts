@@ -9,7 +9,7 @@ import {spawn} from 'node:child_process'
 import {describe, expect, it} from 'vitest'
 
 import {PtySession} from '../support/pty.js'
-import {collect, docker, dockerOk, ENGINE, mindbg, mindbgCommand, type RunResult, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, startTarget, testEnv, waitFor} from './helpers.js'
+import {collect, createdName, DISTROLESS, docker, dockerOk, ENGINE, mindbg, mindbgCommand, type RunResult, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, startTarget, testEnv, waitFor} from './helpers.js'
 
 /**
  * A command's parent as `tr "\0" " " < /proc/$PPID/cmdline` shows it: the step server's mindbg-init (/proc/N/exe) on
@@ -48,7 +48,11 @@ describe('attach --detach, then commands in it', () => {
     const name = await detach(target())
     expect(docker('inspect', '--format', '{{index .Config.Labels "org.mindbg.serve"}} {{.Config.StdinOnce}} {{.State.Running}}', name)).toBe('1 false true')
     const ls = JSON.parse((await mindbg(['ls', '--json'])).stdout) as Array<{name: string; state: string; target: string}>
-    expect(ls.find((d) => d.name === name)).toMatchObject({state: 'running', target: target()})
+    expect(ls.find((d) => d.name === name)).toMatchObject({state: 'running', target: target(), serves: true, expires: expect.stringMatching(/^\d{4}-/)})
+    // A stand-in lives only as long as its session: a target that is not running is refused.
+    const stopped = createdName()
+    docker('create', '--name', stopped, DISTROLESS)
+    expect((await mindbgNull(['attach', stopped, '--detach'])).code).toBe(114)
 
     const r = await mindbgNull(['attach', '--session', name, '--', 'sh', '-c', 'echo out; echo err >&2; printf partial; exit 3'])
     expect(r).toMatchObject({code: 3, stdout: 'out\npartial', stderr: 'err\n'})

@@ -498,6 +498,8 @@ export class DockerEngine {
           profile: labels[LABEL.profile] ?? '',
           version: identity.version,
           image: c.Image,
+          // attach --detach: it serves commands until then (ls --json).
+          ...(labels[LABEL.serve] === '1' ? {serves: true, expires: labels[LABEL.expires] ?? ''} : {}),
         }
       })
   }
