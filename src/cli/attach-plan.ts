@@ -79,6 +79,7 @@ export function planAttach(input: AttachInput): AttachPlan {
       throw usageError('--session takes no target', 'Use: mindbg attach --session NAME [-- COMMAND...] (for a pod: mindbg attach pod/NAME --session NAME).')
     }
     if (flags.end && input.command.length > 0) throw usageError('--end takes no command', 'Use: mindbg attach --session NAME --end')
+    if (runtime === 'kubernetes' && (input.command.length > 0 || flags.end)) throw liveCommandOnKubernetes()
     return {kind: 'reattach', runtime, target, session: flags.session, streams, backend, dryRun: false, command: input.command, end: Boolean(flags.end)}
   }
   if (flags.end) throw usageError('--end goes with --session NAME', 'Use: mindbg attach --session NAME --end (mindbg ls lists the names).')
@@ -86,6 +87,7 @@ export function planAttach(input: AttachInput): AttachPlan {
   if (target === undefined) {
     throw usageError('missing target', 'Use: mindbg attach <container> [-- COMMAND...], or --session NAME to re-attach.')
   }
+  if (runtime === 'kubernetes' && flags.reuse && input.command.length > 0) throw liveCommandOnKubernetes()
   const request = debuggerRequest(input)
   if (flags.ttl !== undefined && !flags.detach) throw usageError('--ttl goes with --detach', 'Use: mindbg attach TARGET --detach --ttl 30m')
   if (flags.detach) {
@@ -105,6 +107,11 @@ export function planAttach(input: AttachInput): AttachPlan {
     request.copy = copy
   }
   return {kind: 'new', target, request, streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+}
+
+/** What a debugger left running in a pod does not do yet: take commands (no exec into it, no step server). */
+function liveCommandOnKubernetes(): MindbgError {
+  return usageError('a command (or --end) in a debugger left running is for Docker targets; in a pod, a live debugger is a shell', 'Get back into it: mindbg attach pod/NAME --session DEBUGGER, or run a one-shot: mindbg attach pod/NAME -- COMMAND')
 }
 
 const COPY_ONLY = ['set-image', 'hold', 'keep', 'keep-labels', 'keep-annotations', 'keep-liveness', 'keep-readiness', 'keep-startup', 'keep-init-containers', 'same-node', 'replace'] as const

@@ -164,6 +164,8 @@ describe('planAttach: --detach, --ttl, --end, --session with a command', () => {
     [{targetArg: undefined, flags: flags({session: 's', end: true}), command: ['ps']}, /--end takes no command/],
     [{targetArg: undefined, flags: flags({session: 's', detach: true})}, /cannot be combined with --detach/],
     [{targetArg: 'pod/web', flags: flags({detach: true})}, /--detach is not available for Kubernetes/],
+    [{targetArg: 'pod/web', flags: flags({session: 's'}), command: ['ps']}, /a command \(or --end\) in a debugger left running is for Docker/],
+    [{targetArg: 'pod/web', flags: flags({reuse: true}), command: ['ps']}, /is for Docker targets/],
   ] as Array<[Partial<AttachInput>, RegExp]>)('refused: %#', (over, message) => usage(over, message))
 })
 
