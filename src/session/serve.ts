@@ -1,8 +1,8 @@
-import {randomBytes} from 'node:crypto'
 import {Writable} from 'node:stream'
 
 import {type Debugger, type ServeLink, SERVE_ATOMIC_BYTES} from '../backends/backend.js'
 import {MindbgError, toMindbgError} from '../domain/errors.js'
+import {randomToken} from '../domain/names.js'
 import {SILENT} from '../domain/reporter.js'
 import type {StreamMode} from '../domain/request.js'
 import type {SessionResult, StopRequest} from '../domain/session.js'
@@ -153,7 +153,7 @@ export class ServedStep {
   private onPids: () => void = () => {}
   readonly started = new Promise<void>((resolve) => (this.onPids = resolve))
 
-  constructor(link: ServeLink, argv: string[], timeoutMs: number, sinks: StepSinks, token = randomBytes(16).toString('hex')) {
+  constructor(link: ServeLink, argv: string[], timeoutMs: number, sinks: StepSinks, token = randomToken()) {
     const request = serveRequest(token, argv, timeoutMs)
     if (request === undefined) throw new Error('ServedStep: the request is too long for one write (use an exec)')
     let code: number | undefined

@@ -1,6 +1,6 @@
-import {randomBytes} from 'node:crypto'
 import {PassThrough, Writable} from 'node:stream'
 
+import {randomToken} from '../domain/names.js'
 import type {SessionIO} from './lifecycle.js'
 
 /**
@@ -71,7 +71,7 @@ export class StepChannel {
   /** What the server wrote outside any step (a shell's complaint before it could start): kept for the error. */
   readonly stray: {stdout: string; stderr: string} = {stdout: '', stderr: ''}
 
-  constructor(token = randomBytes(16).toString('hex')) {
+  constructor(token = randomToken()) {
     this.stdout = new MarkerSplitter(Buffer.from(`\n${token}:`), true, {
       sink: () => this.current?.sinks.stdout,
       stray: (text) => (this.stray.stdout = (this.stray.stdout + text).slice(-4096)),

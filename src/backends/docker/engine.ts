@@ -2,7 +2,6 @@ import {accessSync} from 'node:fs'
 import type {IncomingMessage} from 'node:http'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
-import {createInterface} from 'node:readline'
 import type {Duplex, Readable} from 'node:stream'
 
 import type Dockerode from 'dockerode'
@@ -404,7 +403,7 @@ export class DockerEngine {
     this.http
       .stream('GET', '/events', {query: {filters}, signal})
       .then((stream) => {
-        createInterface({input: stream as Readable}).on('line', (line) => {
+        process.getBuiltinModule('node:readline').createInterface({input: stream as Readable}).on('line', (line) => {
           try {
             const e = JSON.parse(line) as {Action?: string; Actor?: {ID?: string; Attributes?: Record<string, string>}}
             onEvent({action: e.Action ?? '', id: e.Actor?.ID ?? '', attributes: e.Actor?.Attributes ?? {}})
