@@ -4,12 +4,15 @@
  * and `--ttl` end it. Against the real engine; concurrency, stops and kills of callers, zombies and residue checked
  * from outside with the engine's own CLI.
  */
-import {spawn} from 'node:child_process'
+import {spawn, spawnSync} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
 import {PtySession} from '../support/pty.js'
-import {collect, createdName, DISTROLESS, docker, dockerOk, ENGINE, mindbg, mindbgCommand, type RunResult, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, startTarget, testEnv, waitFor} from './helpers.js'
+import {BIN, collect, createdName, ROOT, DISTROLESS, docker, dockerOk, ENGINE, mindbg, mindbgCommand, type RunResult, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, startTarget, testEnv, waitFor} from './helpers.js'
 
 /**
  * A command's parent as `tr "\0" " " < /proc/$PPID/cmdline` shows it: the step server's mindbg-init (/proc/N/exe) on
@@ -60,6 +63,15 @@ describe('attach --detach, then commands in it', () => {
     const tree = await mindbgNull(['attach', '--session', name, '--', 'sh', '-c', 'tr "\\0" " " < /proc/$PPID/cmdline'])
     expect(tree.code, tree.stderr).toBe(0)
     expect(tree.stdout).toMatch(SERVED)
+
+    // Its start-up: no oclif, no heavy library, none of the Node modules it does not use (BENCHMARKS.md).
+    if (!process.env.MINDBG_TEST_BIN) {
+      const trace = join(mkdtempSync(join(tmpdir(), 'mindbg-trace-')), 'modules.txt')
+      const traced = spawnSync(process.execPath, ['--import', join(ROOT, 'test/support/trace-modules.mjs'), BIN, 'attach', '--session', name, '--', 'true'], {env: testEnv({MINDBG_TRACE_FILE: trace}), stdio: ['ignore', 'pipe', 'pipe']})
+      expect(traced.status).toBe(0)
+      const loaded = readFileSync(trace, 'utf8').split('\n')
+      expect(loaded.filter((m) => /oclif|dockerode|k8s-client|node_modules|^node:(crypto|child_process|readline|vm|v8)$/.test(m))).toEqual([])
+    }
 
     const missing = await mindbgNull(['attach', '--session', name, '--', 'no-such-tool'])
     expect(missing.code).toBe(127)
