@@ -8,6 +8,7 @@ import type {StreamMode} from '../domain/request.js'
 import type {SessionResult, StopRequest} from '../domain/session.js'
 import {type SessionIO, type SessionOptions, stopRequest} from './lifecycle.js'
 import {longestPrefixSuffix, quoteWord, SERVER_PRELUDE, type StepSinks} from './steps.js'
+import {TerminalGuard} from './terminal-guard.js'
 
 /**
  * A debugger left serving (`attach T --detach`) and the commands run in it later (`attach --session S -- CMD`): no
@@ -208,14 +209,20 @@ export async function runServed(dbg: Debugger, argv: string[], io: SessionIO, op
   let link: ServeLink | undefined
   try {
     link = await dbg.serve!(stop.signal)
-    const step = new ServedStep(link, argv, 0, {stdout: io.stdout, stderr: io.stderr})
+    const stdout = screened(io.stdout, io.terminal !== undefined)
+    const stderr = screened(io.stderr, io.terminal !== undefined)
+    const step = new ServedStep(link, argv, 0, {stdout: stdout.sink, stderr: stderr.sink})
+    const flushed = (): Promise<unknown> => Promise.all([stdout.flushed(), stderr.flushed()])
     const stopped = new Promise<StopRequest>((resolve) => {
       const onStop = (): void => resolve(stopRequest(stop.signal.reason))
       if (stop.signal.aborted) onStop()
       else stop.signal.addEventListener('abort', onStop, {once: true})
     })
     const outcome = await Promise.race([step.done, stopped])
-    if (typeof outcome === 'number') return result(outcome, 'exit')
+    if (typeof outcome === 'number') {
+      await flushed()
+      return result(outcome, 'exit')
+    }
     // A step still waiting for its turn has no PIDs yet: it is stopped as soon as it starts (within a bound).
     await Promise.race([step.started, new Promise((r) => setTimeout(r, 5000).unref())])
     if (step.pids) await runQuietly(dbg.exec!([...SERVE_CANCEL, String(step.pids.server), String(step.pids.step)], QUIET)).catch(() => {})
@@ -227,6 +234,21 @@ export async function runServed(dbg: Debugger, argv: string[], io: SessionIO, op
     link?.close()
     io.stdout.removeListener('error', onOutputError)
     options.signal?.removeEventListener('abort', forward)
+  }
+}
+
+/** Output bound for a terminal goes through a TerminalGuard, as a session's does (src/session/lifecycle.ts). */
+function screened(to: Writable, terminal: boolean): {sink: Writable; flushed: () => Promise<void>} {
+  if (!terminal) return {sink: to, flushed: async () => {}}
+  const guard = new TerminalGuard()
+  guard.pipe(to, {end: false})
+  return {
+    sink: guard,
+    flushed: () =>
+      new Promise<void>((resolve) => {
+        guard.once('end', resolve)
+        guard.end()
+      }),
   }
 }
 

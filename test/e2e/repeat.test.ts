@@ -178,6 +178,16 @@ describe('attach --detach, then commands in it', () => {
     } finally {
       await s.close()
     }
+    // The fast path onto a terminal (no input, no terminal for the command): terminal commands in its output are
+    // dropped, as in any session, its text kept.
+    const screen = PtySession.mindbg(['attach', '--session', serving, '--no-stdin', '--no-tty', '--', 'printf', '\\033]52;c;eA==\\007shown\\n'])
+    try {
+      await screen.expect(/shown/, 15_000)
+      expect(await screen.waitExit()).toEqual({exitCode: 0, signal: undefined})
+      expect(screen.output).not.toMatch(/\x1b\]52/)
+    } finally {
+      await screen.close()
+    }
     expect(processes(serving)).not.toMatch(/ Z /)
     await mindbgNull(['attach', '--session', serving, '--end'])
     await waitFor('no sidecar left', () => sidecarsOf(own).length === 0, 5000, 50)
