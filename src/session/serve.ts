@@ -294,8 +294,6 @@ export async function startDetached(open: (signal: AbortSignal) => Promise<Debug
     dbg = await Promise.race([open(signal), aborted])
     const link = await Promise.race([dbg.attach(signal, options.reporter), aborted])
     close = () => link.close('detach')
-    link.stdout.resume()
-    link.stderr.resume()
     await Promise.race([link.start(), aborted])
     const input = link.input
     if (!input) throw new Error('startDetached: the debugger has no stdin')
@@ -307,6 +305,9 @@ export async function startDetached(open: (signal: AbortSignal) => Promise<Debug
     const timeout = new Promise<never>((_, reject) =>
       setTimeout(() => reject(new MindbgError('sidecarFailed', 'the debugger did not answer its first command in time', 'Rerun with --debug.')), options.readyTimeoutMs ?? 30_000).unref(),
     )
+    // Whichever of these loses the race below settles later (the link closed, the debugger ended by its ttl).
+    exited.catch(() => {})
+    timeout.catch(() => {})
     await Promise.race([step.done, exited, aborted, timeout])
     dbg.leave()
     await close()
