@@ -152,6 +152,31 @@ describe('attach --detach, then commands in it', () => {
     await waitFor('no sidecar left', () => sidecarsOf(own).length === 0, 3000, 50)
   })
 
+  it('a SIGKILL of attach --detach before it printed the name leaves nothing (its watchdog)', {timeout: 60_000}, async () => {
+    const own = startTarget()
+    const id = docker('inspect', '--format', '{{.Id}}', own)
+    // Killed the moment the engine reports the sidecar created; should the name be out already, again (3 tries).
+    for (let attempt = 1; ; attempt++) {
+      const since = Math.floor(Date.now() / 1000) - 1
+      const events = spawn('docker', ['events', '--since', String(since), '--filter', 'event=create', '--filter', `label=org.mindbg.target=${id}`, '--format', '{{.ID}}'])
+      const created = new Promise<void>((resolve) => events.stdout.once('data', () => resolve()))
+      const detaching = startNull(['attach', own, '--detach'])
+      const done = collect(detaching)
+      await created
+      detaching.kill('SIGKILL')
+      events.kill()
+      const r = await done
+      if (r.stdout === '') {
+        expect(r.signal).toBe('SIGKILL')
+        await waitFor('the watchdog removed the sidecar', () => sidecarsOf(own).length === 0, 10_000, 100)
+        return
+      }
+      // Too late: it serves, and is ended by hand.
+      await mindbgNull(['attach', '--session', r.stdout.trim(), '--end'])
+      expect(attempt, 'the kill never came before the name was printed').toBeLessThan(3)
+    }
+  })
+
   it('a detached shell takes commands by exec; a serving debugger gives a shell by exec on a terminal', {timeout: 60_000}, async () => {
     const own = startTarget()
     const shell = PtySession.mindbg(['attach', own])
