@@ -18,13 +18,18 @@ produce='dd if=/dev/zero bs=65536 count=3052 2>/dev/null'
 join="--pid container:$target --network container:$target"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-docker.json" \
-  -n 'docker run -i --rm: 200 MB in' "docker run -i --rm $join $image sh -c 'cat >/dev/null' <$data" \
-  -n 'mindbg attach: 200 MB in' "./bin/run.js attach $target -- sh -c 'cat >/dev/null' <$data" \
-  -n 'docker run --rm: 200 MB out' "docker run --rm $join $image sh -c '$produce' >/dev/null" \
-  -n 'mindbg attach: 200 MB out' "./bin/run.js attach $target -- sh -c '$produce' >/dev/null" \
-  -n 'docker run -i --rm: 200 MB in and out (cat)' "docker run -i --rm $join $image cat <$data >/dev/null" \
-  -n 'mindbg attach: 200 MB in and out (cat)' "./bin/run.js attach $target -- cat <$data >/dev/null"
+# hyperfine -n NAME COMMAND pairs: the baseline, then each mindbg build.
+pairs() { # label baseline-command mindbg-arguments...
+  local label=$1 baseline=$2
+  shift 2
+  args+=(-n "$label: baseline" "$baseline")
+  for b in "${bins[@]}"; do args+=(-n "$label: mindbg ${b%%|*}" "${b#*|} $*"); done
+}
+args=()
+pairs '200 MB in' "docker run -i --rm $join $image sh -c 'cat >/dev/null' <$data" "attach $target -- sh -c 'cat >/dev/null' <$data"
+pairs '200 MB out' "docker run --rm $join $image sh -c '$produce' >/dev/null" "attach $target -- sh -c '$produce' >/dev/null"
+pairs '200 MB in and out (cat)' "docker run -i --rm $join $image cat <$data >/dev/null" "attach $target -- cat <$data >/dev/null"
+hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-docker.json" "${args[@]}"
 
 export KUBECONFIG
 KUBECONFIG=$(mktemp -d)/kubeconfig
@@ -41,22 +46,30 @@ spec:
   containers: [{name: bb, image: $image, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}]
 EOF
 $kubectl wait --for=condition=Ready pod/bb --timeout=60s >/dev/null
-hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-kube.json" \
-  -n 'kubectl exec -i: 200 MB in' "$kubectl exec -i bb -- sh -c 'cat >/dev/null' <$data" \
-  -n 'mindbg attach pod: 200 MB in' "./bin/run.js attach pod/bb -- sh -c 'cat >/dev/null' <$data" \
-  -n 'kubectl exec: 200 MB out' "$kubectl exec bb -- sh -c '$produce' >/dev/null" \
-  -n 'mindbg attach pod: 200 MB out' "./bin/run.js attach pod/bb -- sh -c '$produce' >/dev/null"
+args=()
+pairs 'pod: 200 MB in' "$kubectl exec -i bb -- sh -c 'cat >/dev/null' <$data" "attach pod/bb -- sh -c 'cat >/dev/null' <$data"
+pairs 'pod: 200 MB out' "$kubectl exec bb -- sh -c '$produce' >/dev/null" "attach pod/bb -- sh -c '$produce' >/dev/null"
+hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-kube.json" "${args[@]}"
 
-rss() { /usr/bin/time -f '%M' -o "$out/rss" "$@" >/dev/null && echo "| \`mindbg ${*:2}\` | $(( $(cat "$out/rss") / 1024 )) MB |"; }
+rss() { # build binary args...: one row of peak RSS and CPU
+  local name=$1 bin=$2
+  shift 2
+  /usr/bin/time -f '%M %U %S' -o "$out/rss" "$bin" "$@" >/dev/null
+  read -r kb user sys <"$out/rss"
+  echo "| \`mindbg $*\` | $name | $((kb / 1024)) MB | $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f s", u + s }') |"
+}
 {
-  echo '| command (200 MB) | peak RSS |'
-  echo '|---|---|'
-  rss ./bin/run.js attach "$target" -- sh -c 'cat >/dev/null' <"$data"
-  rss ./bin/run.js attach "$target" -- sh -c "$produce"
-  rss ./bin/run.js attach "$target" -- cat <"$data"
-  rss ./bin/run.js attach pod/bb -- sh -c 'cat >/dev/null' <"$data"
-  rss ./bin/run.js attach pod/bb -- sh -c "$produce"
-  rss ./bin/run.js attach "$target" -- true
+  echo '| command (200 MB) | build | peak RSS | CPU (user + sys) |'
+  echo '|---|---|---|---|'
+  for b in "${bins[@]}"; do
+    n=${b%%|*} bin=${b#*|}
+    rss "$n" "$bin" attach "$target" -- sh -c 'cat >/dev/null' <"$data"
+    rss "$n" "$bin" attach "$target" -- sh -c "$produce"
+    rss "$n" "$bin" attach "$target" -- cat <"$data"
+    rss "$n" "$bin" attach pod/bb -- sh -c 'cat >/dev/null' <"$data"
+    rss "$n" "$bin" attach pod/bb -- sh -c "$produce"
+    rss "$n" "$bin" attach "$target" -- true
+  done
 } | tee "$out/throughput-rss.md"
 node bench/summarize.mjs "$out/throughput-docker.json" "$out/throughput-kube.json" | tee "$out/throughput-summary.md"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"

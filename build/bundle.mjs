@@ -16,7 +16,7 @@ import {build} from 'esbuild'
 // Every file of commands/ is a command: none can be left out of the bundle.
 const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
 const SHARED = resolve('src/domain/errors.ts')
-const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#yaml']}
+const common = {bundle: true, platform: 'node', target: 'node22', format: 'esm', logLevel: 'warning', packages: 'external', external: ['#oclif', '#dockerode', '#k8s', '#js-yaml', '#ws', '#yaml']}
 const capitalised = (name) => name[0].toUpperCase() + name.slice(1)
 const shareErrors = {
   name: 'share-errors',

@@ -107,11 +107,11 @@ const entry = [
 // The vendored libraries again, with what dist/vendor's leave to node_modules bundled in (build/vendor.mjs).
 mkdirSync(OUT, {recursive: true})
 await quietly(process.execPath, ['build/vendor.mjs', '--self-contained', `${OUT}/vendor`])
-const VENDORED = {'#oclif': 'oclif-core.cjs', '#dockerode': 'dockerode.cjs', '#k8s': 'k8s-client.cjs', '#yaml': 'yaml.cjs'}
+const VENDORED = {'#oclif': 'oclif-core.cjs', '#dockerode': 'dockerode.cjs', '#k8s': 'k8s-client.cjs', '#js-yaml': 'js-yaml.cjs', '#ws': 'ws.cjs', '#yaml': 'yaml.cjs'}
 const selfContainedVendor = {
   name: 'self-contained-vendor',
   setup(b) {
-    b.onResolve({filter: /^#(oclif|dockerode|k8s|yaml)$/}, (a) => ({path: resolve(OUT, 'vendor', VENDORED[a.path])}))
+    b.onResolve({filter: /^#(oclif|dockerode|k8s|js-yaml|ws|yaml)$/}, (a) => ({path: resolve(OUT, 'vendor', VENDORED[a.path])}))
   },
 }
 const bundle = `${OUT}/mindbg.cjs`

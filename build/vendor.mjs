@@ -189,27 +189,38 @@ writeFileSync(oclifFile, `var __mindbgImport = globalThis.__mindbgImport ?? ((sp
 // directory): Node's own cache of a CommonJS file holds only what V8 compiled before running it, about 20 KB of
 // oclif's 250 KB of compiled functions; the rest was compiled again at every start (~15-20 ms of CPU).
 mkdirSync(OUT, {recursive: true})
-const names = Object.keys(requireHere(resolvePath(OUT, 'oclif-core.cjs'))).filter((n) => n !== 'default' && n !== '__esModule')
-writeFileSync(`${OUT}/oclif-core.mjs`, `${readFileSync('build/code-cache-loader.mjs', 'utf8')}
-const core = loadWithCodeCache(new URL('./oclif-core.cjs', import.meta.url))
+/** NAME.mjs: the ESM facade of NAME.cjs, compiled with a code cache made after a run (above). */
+function codeCachedFacade(name) {
+  const names = Object.keys(requireHere(resolvePath(OUT, `${name}.cjs`))).filter((n) => n !== 'default' && n !== '__esModule')
+  writeFileSync(`${OUT}/${name}.mjs`, `${readFileSync('build/code-cache-loader.mjs', 'utf8')}
+const core = loadWithCodeCache(new URL('./${name}.cjs', import.meta.url))
 export const {${names.join(', ')}} = core
 export default core
 `)
+}
+codeCachedFacade('oclif-core')
 
-// mindbg needs only KubeConfig: kubeconfig loading, auth plugins, TLS options for its own requests; its YAML parser; ws.
+// mindbg needs only KubeConfig of the client library, and only for what src/backends/kubernetes/kubeconfig.ts does
+// not read itself (exec credential plugins, auth providers, in-cluster config): ~40 ms of loading.
 await build({
   ...common,
-  // With the YAML parser KubeConfig itself uses, for src/backends/kubernetes/kubeconfig.ts: the yaml package costs
-  // ~30 ms more to load and warm up, at every command that talks to a cluster and every TAB that completes a pod.
-  // And ws, for the attach and exec streams: loaded on its own from node_modules it cost ~25 ms more, on the path
-  // between the PATCH and the first attach attempt.
-  stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'\nexport {load as loadYaml} from 'js-yaml'\nexport {WebSocket} from 'ws'", resolveDir: '.', loader: 'js'},
+  stdin: {contents: "export {KubeConfig} from '@kubernetes/client-node/dist/config.js'", resolveDir: '.', loader: 'js'},
   outfile: `${OUT}/k8s-client.cjs`,
   // CommonJS, not ESM: an ESM `import 'node:http'` reads every export of node:http, and its lazy WebSocket getters
   // load Node's bundled undici (~40 ms).
   format: 'cjs',
   plugins: [standIns(STAND_INS.k8s, `${OUT}/k8s-client.cjs`), nativeAddonsLeftOut],
 })
+// What every Kubernetes session needs, each its own file with a code cache made after a run (as oclif's, above), so
+// that neither waits for the other nor for KubeConfig: js-yaml, the parser KubeConfig uses too, for the kubeconfig
+// (~5 ms to load and ~2 to parse with that cache, against ~10 and ~10 without it; the yaml package costs ~30 ms
+// more), before the first request; ws, for the attach and exec streams (~10-30 ms as a file of its own, from
+// node_modules ~25 ms more), loaded while the PATCH that adds a debugger is with the API server.
+for (const [name, contents] of [['js-yaml', "export {load} from 'js-yaml'"], ['ws', "export {WebSocket} from 'ws'"]]) {
+  // CommonJS for the reason given above (node:http's ESM view).
+  await build({...common, stdin: {contents, resolveDir: '.', loader: 'js'}, outfile: `${OUT}/${name}.cjs`, format: 'cjs', plugins: [nativeAddonsLeftOut]})
+  codeCachedFacade(name)
+}
 
 // docker-modem's require('url'): see build/legacy-url.cjs.
 const legacyUrl = {

@@ -13,15 +13,14 @@ export function lazy<T>(load: () => Promise<T>): () => Promise<T> {
   return () => (loaded ??= load())
 }
 
-const kubeClient = lazy(() => import('#k8s') as unknown as Promise<{KubeConfig: typeof KubeConfig; loadYaml: (text: string) => unknown; WebSocket: typeof WebSocket}>)
-
 export const deps = {
   dockerode: lazy(() => import('#dockerode').then((m: {default: typeof Dockerode}) => m.default)),
-  kubeConfig: lazy(() => kubeClient().then((m) => m.KubeConfig)),
-  /** js-yaml's load, as bundled with KubeConfig (which parses kubeconfigs with it): for kubeconfig files. */
-  kubeconfigYaml: lazy(() => kubeClient().then((m) => m.loadYaml)),
-  /** ws, bundled with KubeConfig: the Kubernetes backend is its only user. */
-  ws: lazy(() => kubeClient().then((m) => m.WebSocket)),
+  /** Only for the kubeconfigs that src/backends/kubernetes/kubeconfig.ts does not read itself (exec plugins...). */
+  kubeConfig: lazy(() => (import('#k8s') as unknown as Promise<{KubeConfig: typeof KubeConfig}>).then((m) => m.KubeConfig)),
+  /** js-yaml's load (the parser KubeConfig uses too), bundled on its own: for kubeconfig files. */
+  kubeconfigYaml: lazy(() => (import('#js-yaml' as string) as Promise<{load: (text: string) => unknown}>).then((m) => m.load)),
+  /** ws, bundled on its own: the Kubernetes backend is its only user. */
+  ws: lazy(() => import('#ws').then((m: {WebSocket: typeof WebSocket}) => m.WebSocket)),
   // A CommonJS bundle, imported (not required) so that the single executable's bundler sees it too (build/sea.mjs).
   // Node gives its exports as the default (module.exports); vitest, which honours __esModule, as named exports.
   yaml: lazy(() => import('#yaml').then((m: typeof import('yaml') & {default?: typeof import('yaml')}) => (m.default?.parseDocument ? m.default : m))),

@@ -1,11 +1,21 @@
 import {Readable} from 'node:stream'
 
 /**
- * V8 frees the buffers a relay passes along only when it collects garbage, and counts them (external memory) towards
- * a collection only once ~64 MB of them have piled up: 200 MB through a session peaked at 130-160 MB of RSS. A
- * young-generation collection (~1 ms; the buffers die young) every RELAY_GC_BYTES relayed keeps it near the idle size.
+ * V8 frees the buffers a relay passes along only when it collects garbage, and collects the young generation on their
+ * account only once twice its largest semi-space of them has piled up (Heap::AllocateExternalBackingStore: tens of
+ * MB), the old generation later still (measured: 40-67 MB of ArrayBuffers alive at the peak): 200 MB
+ * through a session peaked at 130-160 MB of RSS. A young-generation collection (~0.4 ms; the buffers die young) every
+ * RELAY_GC_BYTES keeps the live buffers at a few MB. 2 MB rather than more: every 8 MB, what a collection found alive
+ * (the chunks in flight, their streams' state) piled up in the old generation until V8 ran ~6 full collections per
+ * 200 MB (~100-200 ms of CPU) and the peak was 6-8 MB higher; every 2 MB it ran none (measured: --trace-gc). Every relay calls relayed() for the buffers it makes or is handed
+ * (socket reads, stdin reads, the copies it frames), not for views of them: the demux and DebuggerOutput pass views.
+ *
+ * Why not reused buffers (net's `onread`): a relay's chunks leave it through a Readable into the session's Writables
+ * (a terminal guard, a bundle's files, a step's tar extraction), and a Writable's callback says only that it is done
+ * with a chunk, not that nothing holds a view of it (a Transform may push subarrays of its input); reusing one would
+ * rewrite output that has not been written yet. Reuse needs a sink that is known to copy, which none of these is.
  */
-const RELAY_GC_BYTES = 8 * 1024 * 1024
+const RELAY_GC_BYTES = 2 * 1024 * 1024
 let sinceCollected = 0
 let collect: ((options: {type: 'minor'}) => void) | null | undefined
 export function relayed(bytes: number): void {
@@ -14,7 +24,7 @@ export function relayed(bytes: number): void {
   sinceCollected = 0
   if (collect === undefined) {
     try {
-      // node:v8 and node:vm only once 8 MB have been relayed: most sessions never load them.
+      // node:v8 and node:vm only once RELAY_GC_BYTES have been relayed: most sessions never load them.
       process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc')
       collect = process.getBuiltinModule('node:vm').runInNewContext('gc') as typeof collect
     } catch {

@@ -7,7 +7,7 @@ export function formatDryRun(r: PlanReport): string {
       ? ['pull policy', r.pull]
       : ['present', r.imagePresent ? 'yes, no pull needed' : `no: pull ${r.pull === 'never' ? 'forbidden (--pull never)' : `on start${r.platform ? ` for ${r.platform}` : ''}`}`]
   return columns([
-    ['target', `${r.target.label}, image ${r.target.image}${r.target.user ? `, user ${r.target.user}` : ''}`],
+    ['target', `${r.target.label}, ${r.target.os === undefined ? `image ${r.target.image}` : `OS ${r.target.os}`}${r.target.user ? `, user ${r.target.user}` : ''}`],
     ['debug image', r.image],
     ['because', r.imageReason],
     present as [string, string],

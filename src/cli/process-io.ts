@@ -1,3 +1,6 @@
+import {createReadStream, fstatSync} from 'node:fs'
+import type {Readable} from 'node:stream'
+
 import type {StopRequest} from '../domain/session.js'
 import type {SessionIO, SessionTerminal} from '../session/lifecycle.js'
 import {enterRawMode, terminalSize} from './terminal.js'
@@ -21,14 +24,32 @@ export function processIO(): SessionIO & {release(): void} {
         enterRaw: () => enterRawMode(process.stdin),
       }
     : undefined
+  const stdin = fileStdin() ?? process.stdin
   return {
-    stdin: process.stdin,
+    stdin,
     stdout: process.stdout,
     stderr: process.stderr,
     terminal,
     // A TTY or pipe that was read from keeps the event loop alive: let go of it.
-    release: () => (process.stdin as unknown as {unref?: () => void}).unref?.(),
+    release: () => (stdin as unknown as {unref?: () => void}).unref?.(),
   }
+}
+
+/**
+ * How much of a file on stdin one read takes: process.stdin reads a file 64 kB at a time, each read a round trip
+ * through libuv's thread pool and one write to the engine; 200 MB of input took ~1.3x the docker CLI's time for it.
+ */
+export const FILE_STDIN_CHUNK = 256 * 1024
+
+/** stdin when it is a regular file (`< file`): read in larger chunks; undefined for a terminal, a pipe or a socket. */
+function fileStdin(): Readable | undefined {
+  try {
+    if (!fstatSync(0).isFile()) return undefined
+  } catch {
+    return undefined
+  }
+  // fd 0 stays open (autoClose: false) as process.stdin would leave it; reads start where the file's offset is.
+  return createReadStream('', {fd: 0, highWaterMark: FILE_STDIN_CHUNK, autoClose: false})
 }
 
 /**

@@ -1,8 +1,12 @@
+import {spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
+import {closeSync, openSync, readSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {allContainerIds, createdSince, BUSYBOX, changesIn, collect, docker, dockerOk, ENGINE, expectSidecarsGone, MARKER, mindbg, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, waitForSidecar} from './helpers.js'
+import {allContainerIds, createdSince, BUSYBOX, changesIn, collect, docker, dockerOk, ENGINE, expectSidecarsGone, MARKER, mindbg, mindbgCommand, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, testEnv, waitForSidecar} from './helpers.js'
 
 let web: string
 let readOnly: string
@@ -85,6 +89,25 @@ describe('stdin', () => {
     const r = await mindbg(['attach', web, '--', 'md5sum'], {input: data})
     expect(r.code).toBe(0)
     expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'))
+  }, 60_000)
+
+  it('reads a file on stdin from where its offset is, in full (read in larger chunks than a pipe)', async () => {
+    const data = Buffer.alloc(3_000_000)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251
+    const file = join(tmpdir(), `mindbg-stdin-${process.pid}.bin`)
+    writeFileSync(file, data)
+    const fd = openSync(file, 'r')
+    try {
+      readSync(fd, Buffer.alloc(1000), 0, 1000, null) // as `(head -c 1000 >/dev/null; mindbg ...) < file` leaves it
+      const [command, argv] = mindbgCommand(['attach', web, '--', 'md5sum'])
+      const r = await collect(spawn(command, argv, {env: testEnv(), stdio: [fd, 'pipe', 'pipe']}))
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data.subarray(1000)).digest('hex'))
+    } finally {
+      closeSync(fd)
+      rmSync(file, {force: true})
+    }
   }, 60_000)
 
   it('-i/--no-stdin override the automatic choice', async () => {

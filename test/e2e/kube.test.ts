@@ -3,6 +3,7 @@
  * engine) as the cluster, the real kubectl to set things up and to look at what mindbg did.
  */
 import {type ChildProcess, execFileSync, spawn} from 'node:child_process'
+import {createHash} from 'node:crypto'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
@@ -29,7 +30,7 @@ async function apply(yaml: string): Promise<void> {
   await kubectl('apply', '-f', file)
 }
 
-const kube = (args: string[], options: {input?: string; env?: Record<string, string | undefined>; config?: string} = {}): Promise<RunResult> =>
+const kube = (args: string[], options: {input?: string | Buffer; env?: Record<string, string | undefined>; config?: string} = {}): Promise<RunResult> =>
   mindbg(['attach', '--kubeconfig', options.config ?? kubeconfig, ...args], {env: options.env ?? {}, ...(options.input !== undefined ? {input: options.input} : {})})
 
 const pod = async (name: string, namespace = 'default'): Promise<Record<string, any>> => JSON.parse(await kubectl('get', 'pod', name, '-n', namespace, '-o', 'json'))
@@ -147,8 +148,9 @@ describe('mindbg attach pod/NAME', () => {
     // (the log interleaves the two streams) next to last, the trailer last.
     // The two streams are read by separate pipes, so how they interleave in the log is the runtime's to decide; the
     // order within each stream is not, and nothing else is in it.
-    const log = await kubectl('logs', 'web', '-c', ec.name)
-    const stderrParts = [`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\n`, 'err', `mindbg-exit:${session}:5`]
+    // Whichever of the two last lines the log has last lost its newline to kubectl()'s trim: given back.
+    const log = `${await kubectl('logs', 'web', '-c', ec.name)}\n`
+    const stderrParts = [`mindbg-init:${session}:${process.arch === 'arm64' ? 'arm64' : 'amd64'}+raw\n`, 'err', `mindbg-exit:${session}:5\n`]
     const stdoutParts = ['out\n', `mindbg-end:${session}\n`]
     for (const parts of [stderrParts, stdoutParts]) {
       const at = parts.map((part) => log.indexOf(part))
@@ -235,6 +237,15 @@ spec:
     expect(r.stdout).toContain('piped-42\n')
     expect(r.code).toBe(5)
   })
+
+  it('pipes 3 MB through a command unchanged (what waited for the init goes as one stdin message)', async () => {
+    const data = Buffer.alloc(3_000_000)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 251
+    const r = await kube(['pod/web', '-q', '--', 'md5sum'], {input: data})
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'))
+  }, 60_000)
 
   it.each([
     {name: 'pod/NAME/CONTAINER', args: ['pod/two/second'], target: 'second'},

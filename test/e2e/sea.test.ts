@@ -42,7 +42,7 @@ function evaluatedModules(args: string[], env: Record<string, string> = {}): {mo
   const modules = bundle[0]!.functions.filter((f) => /\.(c?js|ts|json)$/.test(f.functionName) && f.ranges[0]!.count > 0).map((f) => f.functionName)
   return {modules, status: r.status, stdout: r.stdout}
 }
-const HEAVY = /vendor\/(dockerode|k8s-client|yaml)\.cjs|node_modules\/(ora|ws|yaml)\//
+const HEAVY = /vendor\/(dockerode|k8s-client|js-yaml|ws|yaml)\.cjs|node_modules\/(ora|ws|yaml)\//
 const OCLIF = /vendor\/oclif-core\.cjs/
 
 describe('the single executable', () => {

@@ -34,6 +34,27 @@ describe('StdDemuxer', () => {
     expect(collect([f.subarray(0, 10)]).pending).toBe(10)
   })
 
+  it('passes payloads on as views of the chunks, a cut frame as pieces', () => {
+    const all = Buffer.concat([frame(1, 'hello '), frame(2, 'oops')])
+    const pieces: Array<[string, string, boolean]> = []
+    const d = new StdDemuxer((s, p) => pieces.push([s, p.toString(), p.buffer === all.buffer]))
+    d.push(all.subarray(0, 11))
+    d.push(all.subarray(11, 17))
+    d.push(all.subarray(17))
+    expect(pieces).toEqual([
+      ['stdout', 'hel', true],
+      ['stdout', 'lo ', true],
+      ['stderr', 'oops', true],
+    ])
+    expect(d.pendingBytes).toBe(0)
+  })
+
+  it('skips empty frames and counts a cut header as pending', () => {
+    const d = new StdDemuxer(() => expect.unreachable())
+    d.push(Buffer.concat([frame(1, ''), frame(2, '').subarray(0, 5)]))
+    expect(d.pendingBytes).toBe(5)
+  })
+
   it('handles a large frame', () => {
     const big = 'x'.repeat(1 << 20)
     const f = frame(1, big)

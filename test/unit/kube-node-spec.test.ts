@@ -6,6 +6,7 @@ import {sidecarRequest} from './fixtures.js'
 import {CHROOT_SCRIPT} from '../../src/backends/chroot.js'
 import {buildNodeDebugPod, describeNode, HOST_ROOT, NODE_LABEL, nodeDebuggerName} from '../../src/backends/kubernetes/node-spec.js'
 import {planNode} from '../../src/backends/kubernetes/node.js'
+import {formatDryRun} from '../../src/cli/dry-run.js'
 import {ONE_SHOT_WRAPPER, RELAY_WRAPPER, TTY_WRAPPER, verbatim} from '../../src/backends/kubernetes/spec.js'
 import {MindbgError} from '../../src/domain/errors.js'
 import type {DebuggerRequest, StreamMode} from '../../src/domain/request.js'
@@ -162,7 +163,7 @@ describe('describeNode', () => {
 })
 
 describe('planNode: what --dry-run shows', () => {
-  const target = describeNode({metadata: {name: 'worker-1', uid: 'u-1'}, status: {conditions: [{type: 'Ready', status: 'True'}]}}, 'ops')
+  const target = describeNode({metadata: {name: 'worker-1', uid: 'u-1'}, status: {conditions: [{type: 'Ready', status: 'True'}], nodeInfo: {osImage: 'Debian GNU/Linux 12'} as never}}, 'ops')
   const plan = (request: Partial<DebuggerRequest>, podSecurity?: 'baseline' | 'restricted') =>
     planNode(target, sidecarRequest(request), oneShot, {version: '0.1.0', configPath: undefined}, {custom: undefined, podSecurity, session: 's1'})
 
@@ -172,6 +173,8 @@ describe('planNode: what --dry-run shows', () => {
     expect(report.joins).toEqual(['the PID, network and IPC namespaces of node worker-1', 'its filesystem at /host'])
     expect(report.spec).toBe(spec.pod)
     expect(name).toMatch(/^mindbg-node-worker-1-[a-z0-9]{5}$/)
+    // A node runs no image: the line says what it does run.
+    expect(formatDryRun(report)).toMatch(/^target: +node worker-1, OS Debian GNU\/Linux 12$/m)
   })
 
   it.each([

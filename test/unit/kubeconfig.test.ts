@@ -4,7 +4,8 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
-import {kubeconfigFiles, loadKubeconfig, mergeKubeconfigs} from '../../src/backends/kubernetes/kubeconfig.js'
+import {deps} from '../../src/deps.js'
+import {directConnection, directRequestOptions, type KubeconfigFile, kubeconfigFiles, loadKubeconfig, mergeKubeconfigs} from '../../src/backends/kubernetes/kubeconfig.js'
 
 /** client-go's merging rules (clientcmd loader), one per row. */
 describe('mergeKubeconfigs', () => {
@@ -77,5 +78,106 @@ describe('kubeconfigFiles and loadKubeconfig', () => {
     const merged = await loadKubeconfig(undefined, {KUBECONFIG: `${a}:${b}`})
     expect(merged['current-context']).toBe('a')
     expect(merged.users?.[0]?.user).toMatchObject({tokenFile: join(dir, 'tok'), token: 'secret-token'})
+  })
+})
+
+/**
+ * mindbg reads the common kubeconfigs itself (the client library costs ~40 ms to load); what it makes of each must be
+ * what the library's KubeConfig makes of it: every row runs through both and the two are compared.
+ */
+describe('directConnection: what KubeConfig would make of the kubeconfig, without loading it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'mindbg-direct-'))
+  const file = (name: string, content: string): string => {
+    writeFileSync(join(dir, name), content)
+    return join(dir, name)
+  }
+  const b64 = (text: string): string => Buffer.from(text).toString('base64')
+  const caFile = file('ca.pem', 'CA FROM FILE')
+  const certFile = file('u.crt', 'CERT FROM FILE')
+  const keyFile = file('u.key', 'KEY FROM FILE')
+  const config = (cluster: Record<string, unknown>, user: Record<string, unknown> | undefined, extra: Partial<KubeconfigFile> = {}): KubeconfigFile =>
+    mergeKubeconfigs([
+      {
+        path: join(dir, 'config'),
+        config: {
+          'current-context': 'main',
+          clusters: [{name: 'c', cluster: {server: 'https://api.example:6443/', ...cluster}}, {name: 'other', cluster: {server: 'https://other:1'}}],
+          contexts: [
+            {name: 'main', context: {cluster: 'c', ...(user ? {user: 'u'} : {}), namespace: 'team'}},
+            {name: 'second', context: {cluster: 'other', user: 'u'}},
+          ],
+          users: user ? [{name: 'u', user}] : [],
+          ...extra,
+        },
+      },
+    ])
+
+  it.each([
+    {what: 'a token and inline CA data', cluster: {'certificate-authority-data': b64('CA')}, user: {token: 'abc'}},
+    {what: 'client certificate and key data', cluster: {'certificate-authority-data': b64('CA')}, user: {'client-certificate-data': b64('CERT'), 'client-key-data': b64('KEY')}},
+    {what: 'files (a file wins over data)', cluster: {'certificate-authority': caFile, 'certificate-authority-data': b64('CA')}, user: {'client-certificate': certFile, 'client-key': keyFile, 'client-key-data': b64('KEY')}},
+    {what: 'insecure-skip-tls-verify and tls-server-name', cluster: {'insecure-skip-tls-verify': true, 'tls-server-name': 'kubernetes'}, user: {token: 't'}},
+    {what: 'insecure-skip-tls-verify other than true', cluster: {'insecure-skip-tls-verify': 'yes'}, user: {token: 't'}},
+    {what: 'basic auth', cluster: {}, user: {username: 'admin', password: 'pw'}},
+    {what: 'a username without password', cluster: {}, user: {username: 'admin'}},
+    {what: 'impersonation, and a token', cluster: {}, user: {token: 't', as: 'jane'}},
+    {what: 'impersonation with an empty name', cluster: {}, user: {as: ''}},
+    {what: 'an empty user', cluster: {'certificate-authority-data': b64('CA')}, user: {}},
+    {what: 'the second context', cluster: {}, user: {token: 't'}, context: 'second'},
+  ])('$what', async ({cluster, user, context}) => {
+    const merged = config(cluster, user)
+    const KubeConfig = await deps.kubeConfig()
+    const kc = new KubeConfig()
+    kc.loadFromString(JSON.stringify(merged))
+    if (context) kc.setCurrentContext(context)
+    const theirs: Record<string, unknown> = {headers: {}}
+    await kc.applyToHTTPSOptions(theirs)
+    delete theirs.agent
+    const direct = directConnection(merged, context)
+    if (direct === 'client') throw new Error('expected a direct connection')
+    const {headers, ...tls} = directRequestOptions(direct, true)
+    expect({...tls, headers}).toEqual(theirs)
+    expect(direct.context).toBe(kc.getCurrentContext())
+    expect(direct.namespace).toBe(kc.getContextObject(kc.getCurrentContext())?.namespace)
+    expect(direct.cluster?.server).toBe(kc.getCurrentCluster()?.server)
+    // Plain HTTP: the credentials, no basic auth option (as applyOptions).
+    const plain: Record<string, unknown> = {headers: {}}
+    await (kc as unknown as {applyOptions(o: object): Promise<void>}).applyOptions(plain)
+    const {headers: plainHeaders, ...plainTls} = directRequestOptions(direct, false)
+    expect({...plainTls, headers: plainHeaders}).toEqual(plain)
+  })
+
+  it.each([
+    {what: 'an exec credential plugin', user: {exec: {command: 'aws', apiVersion: 'client.authentication.k8s.io/v1'}}},
+    {what: 'an auth provider', user: {'auth-provider': {name: 'oidc', config: {}}}},
+    {what: "the library's token-file", user: {'token-file': '/var/run/token'}},
+    {what: 'a context whose user is not defined (the library then applies no TLS settings)', user: undefined},
+  ])('left to the client library: $what', ({user}) => {
+    expect(directConnection(config({}, user), undefined)).toBe('client')
+  })
+
+  it('left to the client library: a proxy-url', () => {
+    expect(directConnection(config({'proxy-url': 'socks5://127.0.0.1:1080'}, {token: 't'}), undefined)).toBe('client')
+  })
+
+  it.each([
+    {what: 'a cluster without server', merged: config({}, {token: 't'}, {clusters: [{name: 'c', cluster: {}}]})},
+    {what: 'a context without cluster', merged: config({}, {token: 't'}, {contexts: [{name: 'main', context: {user: 'u'}}]})},
+  ])('fails as the library does: $what', async ({merged}) => {
+    const KubeConfig = await deps.kubeConfig()
+    let theirs = ''
+    try {
+      new KubeConfig().loadFromString(JSON.stringify(merged))
+    } catch (error) {
+      theirs = (error as Error).message
+    }
+    expect(theirs).not.toBe('')
+    expect(() => directConnection(merged, undefined)).toThrow(theirs)
+  })
+
+  it('a --context that is not there, and a current context that names no cluster', () => {
+    expect(() => directConnection(config({}, {token: 't'}), 'nope')).toThrow('context "nope" is not in the kubeconfig')
+    const dangling = directConnection(config({}, {token: 't'}, {'current-context': 'gone'}), undefined)
+    expect(dangling).toMatchObject({context: 'gone', cluster: undefined})
   })
 })

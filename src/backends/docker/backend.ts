@@ -682,6 +682,13 @@ function socketInput(socket: Duplex): Writable {
       if (socket.destroyed) return done()
       socket.write(chunk, () => done())
     },
+    // What piled up during a write goes out in one writev(2).
+    writev: (chunks, done) => {
+      if (socket.destroyed) return done()
+      socket.cork()
+      chunks.forEach(({chunk}, i) => socket.write(chunk as Buffer, i === chunks.length - 1 ? () => done() : undefined))
+      socket.uncork()
+    },
     final: (done) => {
       if (!socket.destroyed) socket.end()
       done()

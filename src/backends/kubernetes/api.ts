@@ -2,12 +2,11 @@ import type http from 'node:http'
 import type https from 'node:https'
 import {createRequire} from 'node:module'
 
-import type {KubeConfig as KubeConfigType} from '@kubernetes/client-node'
 import type {WebSocket as WsSocket} from 'ws'
 
 import {deps} from '../../deps.js'
 import {firstLine, MindbgError} from '../../domain/errors.js'
-import {kubeconfigFiles, loadKubeconfig} from './kubeconfig.js'
+import {type DirectConnection, directConnection, directRequestOptions, type KubeconfigFile, kubeconfigFiles, loadKubeconfig} from './kubeconfig.js'
 
 /** A metav1.Status as the API server sends it with every error. */
 export interface KubeStatus {
@@ -47,13 +46,61 @@ const httpModule = nodeRequire('node:http') as typeof http
 const httpsModule = nodeRequire('node:https') as typeof https
 
 /**
- * The API server, spoken to directly: kubeconfig loading, contexts and authentication (tokens, client
- * certificates, exec credential plugins) come from @kubernetes/client-node's KubeConfig; requests are plain HTTP
+ * How requests get their TLS options and credentials: from the kubeconfig as ./kubeconfig.ts reads it (tokens, client
+ * certificates, CA data), or from @kubernetes/client-node's KubeConfig (exec credential plugins, auth providers,
+ * proxies, in-cluster config). `https`: whether the server is; `proxied`: a proxy agent is in the options.
+ */
+interface Authority {
+  context: string
+  namespace: string | undefined
+  server: string | undefined
+  proxied: boolean
+  apply(opts: https.RequestOptions, https: boolean): Promise<void>
+}
+
+function directAuthority(connection: DirectConnection): Authority {
+  return {
+    context: connection.context ?? '',
+    namespace: connection.namespace,
+    server: connection.cluster?.server,
+    proxied: false,
+    apply: async (opts, https) => {
+      const {headers, ...tls} = directRequestOptions(connection, https)
+      Object.assign(opts, tls)
+      opts.headers = {...(opts.headers as Record<string, string>), ...headers}
+    },
+  }
+}
+
+async function clientAuthority(merged: KubeconfigFile | undefined, context: string | undefined): Promise<Authority> {
+  const KubeConfig = await deps.kubeConfig()
+  const kc = new KubeConfig()
+  if (merged) kc.loadFromString(JSON.stringify(merged))
+  else kc.loadFromDefault()
+  if (context) {
+    if (!kc.getContextObject(context)) throw new Error(`context "${context}" is not in the kubeconfig`)
+    kc.setCurrentContext(context)
+  }
+  const cluster = kc.getCurrentCluster()
+  return {
+    context: kc.getCurrentContext(),
+    namespace: kc.getContextObject(kc.getCurrentContext())?.namespace,
+    server: cluster?.server,
+    proxied: Boolean(cluster?.proxyUrl),
+    // Plain HTTP (a local proxy, the simulator): kubectl allows it, the client library's agent does not; only the
+    // credentials are needed.
+    apply: (opts, https) => (https ? kc.applyToHTTPSOptions(opts) : (kc as unknown as {applyOptions(o: https.RequestOptions): Promise<void>}).applyOptions(opts)),
+  }
+}
+
+/**
+ * The API server, spoken to directly: kubeconfig loading and contexts as kubectl does them (./kubeconfig.ts), with
+ * @kubernetes/client-node's KubeConfig for the authentication that needs it (Authority); requests are plain HTTP
  * so that PATCH content types, Status bodies, watches and WebSocket channels are exactly what the server sees.
  */
 export class KubeApi {
   private constructor(
-    readonly config: KubeConfigType,
+    private readonly authority: Authority,
     readonly server: string,
     readonly namespace: string,
     readonly context: string,
@@ -63,18 +110,13 @@ export class KubeApi {
   ) {}
 
   static async connect(options: KubeConnectOptions): Promise<KubeApi> {
-    const KubeConfig = await deps.kubeConfig()
-    const kc = new KubeConfig()
     // Read and merged as kubectl does (the client library merges KUBECONFIG differently: see ./kubeconfig.ts).
     const files = kubeconfigFiles(options.kubeconfig, process.env)
     const merged = files.length > 0 ? await loadKubeconfig(options.kubeconfig, process.env) : undefined
+    let authority: Authority
     try {
-      if (merged) kc.loadFromString(JSON.stringify(merged))
-      else kc.loadFromDefault()
-      if (options.context) {
-        if (!kc.getContextObject(options.context)) throw new Error(`context "${options.context}" is not in the kubeconfig`)
-        kc.setCurrentContext(options.context)
-      }
+      const direct = merged ? directConnection(merged, options.context) : 'client'
+      authority = direct === 'client' ? await clientAuthority(merged, options.context) : directAuthority(direct)
     } catch (error) {
       throw new MindbgError(
         'usage',
@@ -83,13 +125,11 @@ export class KubeApi {
         {cause: error},
       )
     }
-    const cluster = kc.getCurrentCluster()
-    if (!cluster) {
+    if (!authority.server) {
       throw new MindbgError('usage', 'the kubeconfig has no current cluster', 'Pick a context with --context, or set one: kubectl config use-context NAME.')
     }
-    const contextNamespace = kc.getContextObject(kc.getCurrentContext())?.namespace
     const timeout = options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-    return new KubeApi(kc, cluster.server.replace(/\/$/, ''), options.namespace || contextNamespace || 'default', kc.getCurrentContext(), timeout, options)
+    return new KubeApi(authority, authority.server.replace(/\/$/, ''), options.namespace || authority.namespace || 'default', authority.context, timeout, options)
   }
 
   /** The credentials and TLS options of the context, worked out once in a while, not per request. */
@@ -110,21 +150,16 @@ export class KubeApi {
 
   private async credentialOptions(): Promise<https.RequestOptions> {
     const opts: https.RequestOptions = {headers: {}}
+    const secure = this.server.startsWith('https:')
     try {
-      if (this.server.startsWith('https:')) {
-        await this.config.applyToHTTPSOptions(opts)
-        // One TLS connection for the whole session instead of a handshake per request (unless a proxy is in the way).
-        if (!this.config.getCurrentCluster()?.proxyUrl) opts.agent = this.keepAlive(opts)
-      }
-      // Plain HTTP (a local proxy, the simulator): kubectl allows it, the client library's agent does not; only
-      // the credentials are needed.
-      else await (this.config as unknown as {applyOptions(o: https.RequestOptions): Promise<void>}).applyOptions(opts)
+      await this.authority.apply(opts, secure)
+      // One TLS connection for the whole session instead of a handshake per request (unless a proxy is in the way).
+      if (secure && !this.authority.proxied) opts.agent = this.keepAlive(opts)
     } catch (error) {
       throw new MindbgError('permissionDenied', `cannot get credentials for context "${this.context}": ${firstLine((error as Error).message)}`, 'Check the user of this context in the kubeconfig (exec plugin, token, certificates).', {cause: error})
     }
     return opts
   }
-
 
   private agent: https.Agent | undefined
 
@@ -219,19 +254,11 @@ export class KubeApi {
           void statusError(res).then(reject)
           return
         }
-        let pending = ''
+        const lines = splitLines(onLine)
         res.setEncoding('utf8')
-        res.on('data', (chunk: string) => {
-          pending += chunk
-          let nl: number
-          while ((nl = pending.indexOf('\n')) >= 0) {
-            const line = pending.slice(0, nl)
-            pending = pending.slice(nl + 1)
-            if (line.trim()) onLine(line)
-          }
-        })
+        res.on('data', (chunk: string) => lines.push(chunk))
         res.on('end', () => {
-          if (pending.trim()) onLine(pending)
+          lines.end()
           resolve()
         })
         res.on('error', () => resolve())
@@ -249,12 +276,54 @@ export class KubeApi {
     const url = (this.server + path).replace(/^http/, 'ws')
     return new Promise<WsSocket>((resolve, reject) => {
       // A handshake the server never answers must not hold the session (or an attach attempt) forever.
-      const ws = new WebSocket(url, protocols, {...(opts as object), headers: opts.headers as Record<string, string>, handshakeTimeout: this.requestTimeoutMs || 30_000})
+      const ws = new WebSocket(url, protocols, {
+        ...(opts as object),
+        headers: opts.headers as Record<string, string>,
+        handshakeTimeout: this.requestTimeoutMs || 30_000,
+        // A zero mask: ws then sends the bytes as they are instead of XORing each one in JavaScript (without the
+        // native bufferutil, ~1.2 s of CPU for 200 MB of input). Masking is there for browsers, against scripts that
+        // would poison an intermediary's cache with frames of their choosing; no page's script writes to this stream.
+        generateMask: zeroMask,
+        // The API server does not compress these streams, nor does kubectl offer it.
+        perMessageDeflate: false,
+      })
       ws.once('open', () => resolve(ws))
       // The handshake's error body is the API server's Status: keep it, it says what went wrong.
       ws.once('unexpected-response', (_req, res) => void statusError(res).then(reject))
       ws.once('error', (error) => reject(this.unreachable(error)))
     })
+  }
+}
+
+const zeroMask = (mask: Buffer): void => void mask.fill(0)
+
+/**
+ * Cuts a text stream into its non-blank lines. A line (a watch event: the whole pod, which grows with every ephemeral
+ * container: 1.4 MB after 240 of them) comes in many chunks: each chunk is searched once and the line joined once, at
+ * its end (appending to one string and searching all of it at every chunk took ~200 ms of CPU per such event).
+ */
+export function splitLines(onLine: (line: string) => void): {push(chunk: string): void; end(): void} {
+  let pending: string[] = []
+  const emit = (line: string): void => {
+    if (line.trim()) onLine(line)
+  }
+  return {
+    push(chunk) {
+      let start = 0
+      let nl: number
+      while ((nl = chunk.indexOf('\n', start)) >= 0) {
+        pending.push(chunk.slice(start, nl))
+        const line = pending.join('')
+        pending = []
+        start = nl + 1
+        emit(line)
+      }
+      if (start < chunk.length) pending.push(chunk.slice(start))
+    },
+    end() {
+      emit(pending.join(''))
+      pending = []
+    },
   }
 }
 

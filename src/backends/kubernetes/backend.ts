@@ -172,6 +172,8 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     }
     const {namespace, podName} = plan.target
     let spec = plan.spec
+    // The attach right after the PATCH needs ws: loaded while the PATCH is with the API server, not after it.
+    void deps.ws().catch(() => undefined)
     try {
       await this.addEphemeral(namespace, podName, spec.container)
     } catch (error) {
@@ -249,9 +251,12 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     return known
   }
 
-  /** Strategic merge on the subresource: the list is merged by name, so only the new container needs sending. */
-  private addEphemeral(namespace: string, pod: string, container: V1EphemeralContainer): Promise<V1Pod> {
-    return this.api.request<V1Pod>('PATCH', podPath(namespace, pod, 'ephemeralcontainers'), {
+  /**
+   * Strategic merge on the subresource: the list is merged by name, so only the new container needs sending. The
+   * answer, the whole pod, is not parsed: nothing needs it.
+   */
+  private async addEphemeral(namespace: string, pod: string, container: V1EphemeralContainer): Promise<void> {
+    await this.api.requestBuffer('PATCH', podPath(namespace, pod, 'ephemeralcontainers'), {
       body: {spec: {ephemeralContainers: [container]}},
       contentType: 'application/strategic-merge-patch+json',
     })

@@ -32,6 +32,47 @@ export function decode(message: Buffer): Incoming {
 }
 
 export const stdinFrame = (data: Buffer): Buffer => Buffer.concat([Buffer.from([CHANNEL.stdin]), data])
+
+/**
+ * The most input one stdin message carries. The kubelet's WebSocket server takes up to 32 MB a message; each of the
+ * relay wrapper's chunks costs it a line read a byte at a time and a dd: 64 kB messages (one per read of stdin) made
+ * 200 MB of input ~3,000 of those.
+ */
+export const STDIN_FRAME_MAX = 1024 * 1024
+
+/**
+ * Input that waited while a message was on its way, as few stdin messages as STDIN_FRAME_MAX allows, each copied
+ * once: [0, header(length) if given, the bytes]. A chunk is split across two messages only when one would be too big.
+ */
+export function stdinFrames(chunks: readonly Buffer[], header?: (length: number) => string, max = STDIN_FRAME_MAX): Buffer[] {
+  // An empty chunk carries nothing (and an empty relay chunk would be the wrapper's end of input).
+  const parts = chunks.filter((c) => c.length > 0)
+  let left = parts.reduce((sum, c) => sum + c.length, 0)
+  const frames: Buffer[] = []
+  let i = 0
+  let offset = 0
+  while (left > 0) {
+    const length = Math.min(left, max)
+    const head = header ? Buffer.from(header(length), 'latin1') : Buffer.alloc(0)
+    const frame = Buffer.allocUnsafe(1 + head.length + length)
+    frame[0] = CHANNEL.stdin
+    head.copy(frame, 1)
+    for (let at = 1 + head.length; at < frame.length; ) {
+      const part = parts[i]!
+      const n = Math.min(part.length - offset, frame.length - at)
+      part.copy(frame, at, offset, offset + n)
+      at += n
+      offset += n
+      if (offset === part.length) {
+        i++
+        offset = 0
+      }
+    }
+    left -= length
+    frames.push(frame)
+  }
+  return frames
+}
 export const resizeFrame = (columns: number, rows: number): Buffer =>
   Buffer.concat([Buffer.from([CHANNEL.resize]), Buffer.from(JSON.stringify({Width: columns, Height: rows}))])
 /** v5 only: stdin is finished (EOF), the rest of the stream stays open. */

@@ -8,12 +8,12 @@ import {initArch, initBinary} from '../init.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {StreamMode} from '../../domain/request.js'
 import type {Debugger, DebuggerLink} from '../backend.js'
-import {DebuggerOutput} from '../output.js'
+import {DebuggerOutput, relayed} from '../output.js'
 import {type KubeApi, kubeError, KubeStatusError, podPath} from './api.js'
 import {isNodeTarget, type NodeTarget} from './node-spec.js'
 import {podProgress} from './owned-pod.js'
 import type {KubeTarget} from './target.js'
-import {CHANNEL, closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, STREAM_CLOSE_PROTOCOL} from './channels.js'
+import {closeStdinFrame, decode, PROTOCOLS, resizeFrame, stdinFrame, stdinFrames, STREAM_CLOSE_PROTOCOL} from './channels.js'
 import {ControlFilters, type ControlMessage, exitTrailer, initRequest, outputEnd} from './control-message.js'
 import {exitTrailerPrefix, GO_AHEAD, initAnswer, initRequestEnd, initRequestPrefix, outputEndMarker, RAW_INIT, RELAY_END, relayChunkHeader} from './spec.js'
 import {type PodVerdict, WatchCancelled, watchPod} from './watch.js'
@@ -189,6 +189,8 @@ class KubeLink implements DebuggerLink {
       if (trailer?.value !== undefined && outputEnded?.value !== undefined) complete()
     }
     ws.on('message', (data: Buffer) => {
+      // What the TLS socket read the message into (DebuggerOutput counts what is passed on).
+      relayed(data.length)
       const message = decode(data)
       if (message.kind === 'stdout' || message.kind === 'stderr') pass(message.kind, message.data)
       else if (message.kind === 'status' && message.status.status === 'Failure') output.push('stderr', Buffer.from(`mindbg: ${message.status.message ?? 'attach failed'}\n`))
@@ -251,10 +253,19 @@ class KubeLink implements DebuggerLink {
       // is a "0" chunk, so that stdin itself stays open as the session's lifeline.
       const relay = fresh !== undefined && !dbg.streams.tty
       const v5 = ws.protocol === STREAM_CLOSE_PROTOCOL
+      const sendInput = (chunks: Buffer[], done: () => void): void => {
+        const frames = stdinFrames(chunks, relay ? relayChunkHeader : undefined)
+        if (frames.length === 0) return done()
+        // Each message is a copy of its input: as much again for the collector (see relayed).
+        for (const frame of frames) relayed(frame.length)
+        frames.forEach((frame, i) => send(frame, i === frames.length - 1 ? done : undefined))
+      }
       this.input = new Writable({
         // As for Docker's (INPUT_BUFFER there): stdin keeps being read while a frame is on its way.
         highWaterMark: 1024 * 1024,
-        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => send(relay ? relayFrame(chunk) : stdinFrame(chunk), done)),
+        write: (chunk: Buffer, _encoding, done) => void initDone.then(() => sendInput([chunk], done)),
+        // What piled up while a message was on its way goes as one (or few): see STDIN_FRAME_MAX.
+        writev: (chunks, done) => void initDone.then(() => sendInput(chunks.map((c) => c.chunk as Buffer), done)),
         final: (done) =>
           void initDone.then(() => {
             if (relay) send(stdinFrame(Buffer.from(RELAY_END)), done)
@@ -302,8 +313,12 @@ class KubeLink implements DebuggerLink {
     if (this.ws === 'ended') return
     const ws = this.ws
     ws.close()
-    // A dead network would hold the closing handshake for 30 s.
-    setTimeout(() => ws.terminate(), 1000).unref()
+    // Ended by its markers, the wrapper is at its last line and all of its output came: the close frame is on its
+    // way (written in this turn), and the server's answer is not worth waiting for (5-30 ms at every one-shot
+    // command on the simulator); whether the server reads the close frame or sees the connection go, it ends the
+    // attach the same way. Otherwise a dead network would hold the closing handshake for 30 s.
+    if (this.finished) setImmediate(() => ws.terminate())
+    else setTimeout(() => ws.terminate(), 1000).unref()
   }
 
   async checkTarget(): Promise<void> {
@@ -481,6 +496,3 @@ async function attachWhenStarted(api: KubeApi, dbg: KubeDebugger, timeoutMs: num
     stop.removeEventListener('abort', cancelOnStop)
   }
 }
-
-/** One chunk of input for RELAY_WRAPPER (relayChunk in ./spec.ts) in a stdin frame, copied once instead of twice. */
-const relayFrame = (data: Buffer): Buffer => Buffer.concat([Buffer.from([CHANNEL.stdin]), Buffer.from(relayChunkHeader(data.length)), data])

@@ -66,7 +66,8 @@ export function planNode(
     session: extra.session,
     report: {
       runtime: 'kubernetes',
-      target: {name: target.name, id: target.id, image: target.image, label: target.name, node: target.nodeName, namespace: target.namespace},
+      // A node has no image: what it runs is its OS image (the kubelet's nodeInfo), said as such.
+      target: {name: target.name, id: target.id, image: target.image, os: target.image, label: target.name, node: target.nodeName, namespace: target.namespace},
       image: request.image,
       imageReason: describeImageSource(request.imageSource, context.configPath),
       pull: spec.pod.spec?.containers[0]?.imagePullPolicy ?? '',

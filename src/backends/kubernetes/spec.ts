@@ -240,13 +240,14 @@ const PRELUDE = [
   askFunction(false),
   'exec 3<&0',
   'prep_init yes raw',
+  EXTRA_PATH,
+  // Its own process group (setsid, where the image has it), so that stopping it stops what it started too. Looked up
+  // before the go-ahead, as prep_init's probes are: a command substitution is a fork, after it one on the session's path.
+  'group=$(command -v setsid || true)',
   'gate <&3 || { drop_init; exit 0; }',
   'fetch_init <&3',
   'unset a f l d s raw',
-  EXTRA_PATH,
   LOCATE_TARGET,
-  // Its own process group (setsid, where the image has it), so that stopping it stops what it started too.
-  'group=$(command -v setsid || true)',
   NOT_FOUND,
   // From here on "$@" starts with the init, where there is one.
   'if [ -n "$init" ]; then use_init; set -- "$init" "$@"; fi',
