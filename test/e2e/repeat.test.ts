@@ -4,7 +4,7 @@
  * and `--ttl` end it. Against the real engine; concurrency, stops and kills of callers, zombies and residue checked
  * from outside with the engine's own CLI.
  */
-import {spawn, spawnSync} from 'node:child_process'
+import {execFileSync, spawn, spawnSync} from 'node:child_process'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -183,6 +183,8 @@ describe('attach --detach, then commands in it', () => {
     let name = ''
     try {
       await shell.expect(/\/ # /, 15_000)
+      // The detach keys once mindbg has the terminal raw (cooked, ctrl-q is the terminal's XON).
+      await waitFor('the terminal in raw mode', () => execFileSync('stty', ['-F', shell.ptsName, '-a'], {encoding: 'utf8'}).split(/[\s;]+/).includes('-icanon'), 5000, 10)
       shell.send('\x10\x11')
       ;[, name = ''] = await shell.expect(/mindbg attach --session ([\w.-]+)/)
       expect(await shell.waitExit()).toEqual({exitCode: 0, signal: undefined})
