@@ -16,6 +16,7 @@ export default class Attach extends MindbgCommand {
     '<%= config.bin %> attach --chroot web -- ls -l /app',
     '<%= config.bin %> attach --profile netadmin --reason INC-1234 docker://web',
     '<%= config.bin %> attach --session mindbg-web-x7k2p',
+    'S=$(<%= config.bin %> attach web --detach) && <%= config.bin %> attach --session "$S" -- ps',
   ]
   static override strict = false
   static override args = {

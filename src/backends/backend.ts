@@ -125,7 +125,38 @@ export interface Debugger {
   end(): Promise<void>
   /** The user detached: it keeps running and nothing removes it. Returns how to get back in and how to end it. */
   leave(): string
+  /**
+   * It was started by `attach --detach` (src/session/serve.ts): no shell of its own to get back into; commands reach
+   * its step server through serve() where the runtime allows, else by exec.
+   */
+  readonly serves?: boolean
+  /**
+   * Opens a serving debugger's own streams (Docker: an attach to the running container), with no process made by the
+   * runtime. Every caller attached at the time sees all of its output; the server's markers say whose it is.
+   */
+  readonly serve?: ((signal: AbortSignal) => Promise<ServeLink>) | undefined
+  /**
+   * A command run in this live debugger by the runtime (Docker's exec), as a debugger of its own for a session to
+   * drive: attach() starts it (it is not `fresh`), its end() ends that command and its children only.
+   */
+  exec?(command: string[], streams: StreamMode): Debugger
 }
+
+/** The streams of a serving debugger (Debugger.serve), shared with every other caller attached at the same time. */
+export interface ServeLink {
+  readonly stdout: Readable
+  readonly stderr: Readable
+  /** Its stdin: a write of at most SERVE_ATOMIC_BYTES reaches the server whole, whoever else writes meanwhile. */
+  readonly input: Writable
+  /** Lets go of the streams; the debugger keeps serving. */
+  close(): void
+}
+
+/**
+ * What one write to a serving debugger's stdin may carry to arrive in one piece: the pipe's atomic size (PIPE_BUF,
+ * 4096 on Linux), less room for the engine's framing.
+ */
+export const SERVE_ATOMIC_BYTES = 4000
 
 /** An open connection to a debugger's streams. */
 export interface DebuggerLink {

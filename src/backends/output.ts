@@ -1,6 +1,4 @@
 import {Readable} from 'node:stream'
-import {setFlagsFromString} from 'node:v8'
-import {runInNewContext} from 'node:vm'
 
 /**
  * V8 frees the buffers a relay passes along only when it collects garbage, and collects the young generation on their
@@ -26,8 +24,9 @@ export function relayed(bytes: number): void {
   sinceCollected = 0
   if (collect === undefined) {
     try {
-      setFlagsFromString('--expose-gc')
-      collect = runInNewContext('gc') as typeof collect
+      // node:v8 and node:vm only once RELAY_GC_BYTES have been relayed: most sessions never load them.
+      process.getBuiltinModule('node:v8').setFlagsFromString('--expose-gc')
+      collect = process.getBuiltinModule('node:vm').runInNewContext('gc') as typeof collect
     } catch {
       collect = null
     }

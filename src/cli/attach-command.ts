@@ -48,6 +48,8 @@ export async function runAttach({target, argv, raw, flags}: ParsedAttach, host: 
   // After "--" the command is taken verbatim: oclif's argv reorders repeated words (`-- pgrep app` for target app).
   const dashes = raw.indexOf('--')
   const rest = dashes >= 0 ? raw.slice(dashes + 1) : argv.slice(target === undefined ? 0 : 1)
+  // `--session S -- CMD`: oclif takes the first word after "--" for the target; it is none.
+  if (dashes >= 0 && argv.length === rest.length) target = undefined
   if (dashes >= 0 && argv.length > (target === undefined ? 0 : 1) + rest.length) {
     throw usageError('words between the target and "--" would be dropped', 'The whole command goes after "--": mindbg attach web -- echo a b')
   }
@@ -90,5 +92,14 @@ export async function runAttach({target, argv, raw, flags}: ParsedAttach, host: 
   }
   recordSession(auditLog, attachRecord(plan, started, {result}))
   if (result.error) throw result.error
+  if (plan.kind === 'new' && plan.request.serve && result.ending === 'detached' && result.debugger) {
+    // The name is the data (NAME=$(mindbg attach web -d)); how to use it is a notice.
+    const name = result.debugger.name
+    host.log(name)
+    context.reporter.notice(
+      `mindbg: ${name} serves commands next to ${result.target?.name ?? 'its target'} for ${flags.ttl ?? '1h'} at most\n` +
+        `Run:  mindbg attach --session ${name} -- COMMAND...\nEnd:  mindbg attach --session ${name} --end`,
+    )
+  } else if (plan.kind === 'reattach' && plan.end && result.debugger) context.reporter.notice(`mindbg: ${result.debugger.name} ended`)
   if (result.exitCode !== 0) host.exit(result.exitCode)
 }

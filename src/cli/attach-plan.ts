@@ -7,6 +7,7 @@ import {DEFAULT_IMAGE, DEFAULT_START_TIMEOUT_MS, type DebuggerRequest, describeI
 import {imageReferenceProblem} from '../images/reference.js'
 import {defaultRuntime, isNodeRef, parseTarget, type Runtime, type TargetRef} from '../domain/target.js'
 import type {AttachRequest} from '../session/attach.js'
+import {SERVE_COMMAND} from '../session/serve.js'
 import {DEFAULT_DETACH_KEYS, parseDetachKeys} from '../session/detach-keys.js'
 import type {MindbgConfig} from './config.js'
 import {readEnvFiles} from './env-file.js'
@@ -44,6 +45,8 @@ const CAPABILITIES = new Set(
     'NET_BROADCAST NET_RAW PERFMON SETFCAP SETGID SETPCAP SETUID SYS_ADMIN SYS_BOOT SYS_CHROOT SYS_MODULE SYS_NICE ' +
     'SYS_PACCT SYS_PTRACE SYS_RAWIO SYS_RESOURCE SYS_TIME SYS_TTY_CONFIG SYSLOG WAKE_ALARM ALL').split(' '),
 )
+/** How long a debugger started with --detach lives at most, when --ttl does not say. */
+export const DEFAULT_TTL_MS = 60 * 60 * 1000
 const CONTAINER_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/
 const ENV_KEY = /^[^=\s]+$/
 
@@ -72,19 +75,31 @@ export function planAttach(input: AttachInput): AttachPlan {
         'Drop the debugger settings, or start a new session without --session.',
       )
     }
-    if ((target !== undefined && runtime === 'docker') || input.command.length > 0) {
-      throw usageError('--session takes no target and no command', 'Use: mindbg attach --session NAME (for a pod: mindbg attach pod/NAME --session NAME).')
+    if (target !== undefined && runtime === 'docker') {
+      throw usageError('--session takes no target', 'Use: mindbg attach --session NAME [-- COMMAND...] (for a pod: mindbg attach pod/NAME --session NAME).')
     }
-    return {kind: 'reattach', runtime, target, session: flags.session, streams, backend, dryRun: false}
+    if (flags.end && input.command.length > 0) throw usageError('--end takes no command', 'Use: mindbg attach --session NAME --end')
+    if (runtime === 'kubernetes' && (input.command.length > 0 || flags.end)) throw liveCommandOnKubernetes()
+    return {kind: 'reattach', runtime, target, session: flags.session, streams, backend, dryRun: false, command: input.command, end: Boolean(flags.end)}
   }
+  if (flags.end) throw usageError('--end goes with --session NAME', 'Use: mindbg attach --session NAME --end (mindbg ls lists the names).')
 
   if (target === undefined) {
     throw usageError('missing target', 'Use: mindbg attach <container> [-- COMMAND...], or --session NAME to re-attach.')
   }
-  if (flags.reuse && input.command.length > 0) {
-    throw usageError('--reuse re-attaches to a running debugger shell and takes no command', 'Drop the command, or drop --reuse.')
-  }
+  if (runtime === 'kubernetes' && flags.reuse && input.command.length > 0) throw liveCommandOnKubernetes()
   const request = debuggerRequest(input)
+  if (flags.ttl !== undefined && !flags.detach) throw usageError('--ttl goes with --detach', 'Use: mindbg attach TARGET --detach --ttl 30m')
+  if (flags.detach) {
+    if (input.command.length > 0) throw usageError('--detach starts a debugger for later commands and takes none', 'Start it with: mindbg attach TARGET --detach, then: mindbg attach --session NAME -- COMMAND')
+    if (flags.reuse) throw usageError('--reuse and --detach: --detach always starts a new debugger', 'Drop one of them.')
+    if (flags.chroot) throw usageError('--detach and --chroot: a serving debugger runs its commands as they are', 'Run: mindbg attach --session NAME -- chroot /proc/1/root CMD')
+    const ttlMs = flags.ttl === undefined ? DEFAULT_TTL_MS : parseDuration(flags.ttl, '--ttl')
+    if (ttlMs < 1000) throw usageError(`--ttl ${flags.ttl} is too short`, 'Give at least 1s, e.g. --ttl 30m.')
+    request.serve = {ttlMs}
+    request.command = SERVE_COMMAND
+    return {kind: 'new', target, request, streams: {...streams, stdin: true, tty: false}, dryRun: Boolean(flags['dry-run']), reuse: false, backend}
+  }
   const copy = copyRequest(flags)
   if (copy) {
     if (flags.reuse) throw usageError('--reuse and --copy-to: a copy is new by definition', 'Drop one of them.')
@@ -92,6 +107,11 @@ export function planAttach(input: AttachInput): AttachPlan {
     request.copy = copy
   }
   return {kind: 'new', target, request, streams, dryRun: Boolean(flags['dry-run']), reuse: Boolean(flags.reuse), backend}
+}
+
+/** What a debugger left running in a pod does not do yet: take commands (no exec into it, no step server). */
+function liveCommandOnKubernetes(): MindbgError {
+  return usageError('a command (or --end) in a debugger left running is for Docker targets; in a pod, a live debugger is a shell', 'Get back into it: mindbg attach pod/NAME --session DEBUGGER, or run a one-shot: mindbg attach pod/NAME -- COMMAND')
 }
 
 const COPY_ONLY = ['set-image', 'hold', 'keep', 'keep-labels', 'keep-annotations', 'keep-liveness', 'keep-readiness', 'keep-startup', 'keep-init-containers', 'same-node', 'replace'] as const
@@ -245,8 +265,12 @@ function chooseImage(flags: AttachFlags, env: NodeJS.ProcessEnv, config: MindbgC
 function streamMode(input: AttachInput): StreamMode {
   const {flags, command, stdinIsTTY, stdoutIsTTY} = input
   const shell = command.length === 0
-  const stdin = flags.stdin ?? (shell || (input.stdinHasData ?? !stdinIsTTY))
-  const tty = flags.tty ?? (shell && stdinIsTTY && stdoutIsTTY)
+  // A command in a debugger left running (--session, --reuse) gets a terminal as a shell would: it is a
+  // `docker exec -it` then, not a one-shot sidecar.
+  const live = flags.session !== undefined || Boolean(flags.reuse)
+  const terminals = stdinIsTTY && stdoutIsTTY
+  const stdin = flags.stdin ?? (shell || (live && terminals) || (input.stdinHasData ?? !stdinIsTTY))
+  const tty = flags.tty ?? ((shell || live) && terminals)
   if (tty && !stdinIsTTY && flags.tty) {
     throw usageError('--tty needs a terminal on stdin', 'Drop -t when piping input, e.g. echo ps | mindbg attach web')
   }

@@ -12,7 +12,7 @@ export interface FastParse {
 /**
  * oclif's parse of a command's argv, for the plain spellings only, without loading oclif (~30 ms of every
  * `mindbg attach`): `--flag VALUE`, `--flag=VALUE`, `-c VALUE`, `--bool`, `--no-bool` (allowNo), the aliases, one
- * positional word before "--" and the command after it, or no "--" and nothing after the target. Anything else
+ * positional word (or none) before "--" and the command after it, or no "--" and nothing after the target. Anything else
  * (help, --json, an unknown or repeated flag, a value oclif would refuse or might read otherwise, combined short
  * flags, a second positional word, a second "--") is undefined: oclif parses it, with its own messages.
  * test/unit/fast-parse.test.ts holds this to oclif's own results.
@@ -72,8 +72,10 @@ export function fastParse(specs: Record<string, FlagSpec>, argv: readonly string
   }
   const dashes = i < argv.length
   const rest = dashes ? argv.slice(i + 1) : []
-  // One target before "--"; after it, the command (oclif moves a second "--" within its argv).
-  if (positional.length !== 1 || rest.includes('--')) return undefined
+  // One target before "--", or none (`--session S -- CMD`: oclif then takes the command's first word for the
+  // target, and so does this); after it, the command (oclif moves a second "--" within its argv).
+  if (positional.length > 1 || (positional.length === 0 && rest.length === 0) || rest.includes('--')) return undefined
   for (const [name, s] of Object.entries(specs)) if (s.default !== undefined && !(name in flags)) flags[name] = s.default
-  return {target: positional[0]!, argv: [positional[0]!, ...rest], flags}
+  const words = [...positional, ...rest]
+  return {target: words[0]!, argv: words, flags}
 }

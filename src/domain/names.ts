@@ -5,3 +5,23 @@ const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
 export function randomSuffix(random: () => number = Math.random): string {
   return Array.from({length: 5}, () => NAME_ALPHABET[Math.floor(random() * NAME_ALPHABET.length)]).join('')
 }
+
+/**
+ * 32 hex digits from the kernel's random source: a step server's marker token (src/session/steps.ts, serve.ts). Read
+ * from /dev/urandom where there is one: node:crypto costs a repeated command ~10 ms of its start-up to load.
+ */
+export function randomToken(): string {
+  const bytes = Buffer.alloc(16)
+  const fs = process.getBuiltinModule('node:fs')
+  try {
+    const fd = fs.openSync('/dev/urandom', 'r')
+    try {
+      if (fs.readSync(fd, bytes, 0, 16, null) === 16) return bytes.toString('hex')
+    } finally {
+      fs.closeSync(fd)
+    }
+  } catch {
+    // no /dev/urandom here
+  }
+  return process.getBuiltinModule('node:crypto').randomBytes(16).toString('hex')
+}

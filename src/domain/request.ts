@@ -46,6 +46,8 @@ export interface DebuggerRequest {
   startTimeoutMs: number
   /** Kubernetes: debug a copy of the pod instead (--copy-to), with the debugger as one of its containers. */
   copy?: CopyRequest | undefined
+  /** `attach --detach`: the debugger serves later commands (src/session/serve.ts) and ends by itself after ttlMs. */
+  serve?: {ttlMs: number} | undefined
 }
 
 /** `--copy-to NAME` and its companions, with kubectl debug's meanings and defaults. */

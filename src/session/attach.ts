@@ -1,16 +1,28 @@
-import type {Backend, PlanContext, PlanReport, StandIn} from '../backends/backend.js'
+import type {Backend, Debugger, PlanContext, PlanReport, StandIn} from '../backends/backend.js'
 import {type BackendOptions, connectBackend} from '../backends/registry.js'
 import {MindbgError, usageError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {DebuggerRequest, StreamMode} from '../domain/request.js'
 import type {SessionResult} from '../domain/session.js'
 import {requireRunning, type Runtime, type Target, type TargetRef} from '../domain/target.js'
-import {runSession, type SessionIO} from './lifecycle.js'
+import {runSession, type SessionIO, type SessionOptions} from './lifecycle.js'
+import {runServed, serveRequest, startDetached} from './serve.js'
 
 /** What `attach` was asked for, already validated (src/cli/attach-plan.ts makes it from flags). */
 export type AttachRequest =
   | {kind: 'new'; target: TargetRef; request: DebuggerRequest; streams: StreamMode; reuse: boolean; backend: BackendOptions}
-  | {kind: 'reattach'; runtime: Runtime; target: TargetRef | undefined; session: string; streams: StreamMode; backend: BackendOptions}
+  | {
+      kind: 'reattach'
+      runtime: Runtime
+      target: TargetRef | undefined
+      session: string
+      streams: StreamMode
+      backend: BackendOptions
+      /** Run this in the debugger (none: get back into its shell). */
+      command: string[]
+      /** End the debugger instead (--end). */
+      end: boolean
+    }
 
 export interface AttachContext extends PlanContext {
   reporter: Reporter
@@ -32,15 +44,22 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
       const target = what.target === undefined ? undefined : await resolveOne(backend, what.target)
       const found = await backend.find({name: what.session, target}, what.streams)
       if (!found) throw new MindbgError('sessionNotFound', `session ${what.session}: not found`, 'List live debuggers with: mindbg ls')
-      return await runSession(async () => found, io, options)
+      if (what.end) return await endDebugger(found, runtime)
+      return await runIn(found, what.command, what.streams, io, options)
     }
     backend.prefetch?.(what.request)
     const target = await resolveOne(backend, what.target)
     if (what.reuse && target.state === 'running') {
       requireRunning(target)
       const found = await backend.find({target}, what.streams)
-      if (found) return await runSession(async () => found, io, options)
-      context.reporter.notice('mindbg: no running mindbg debugger to reuse next to this target; adding one')
+      if (found) return await runIn(found, what.request.command, what.streams, io, options)
+      context.reporter.notice(`mindbg: no running mindbg debugger to reuse next to this target; ${what.request.command.length > 0 ? 'running the command in a new one' : 'adding one'}`)
+    }
+    if (what.request.serve) {
+      // A stand-in lives as long as its session: a debugger left serving needs a target that runs by itself.
+      requireRunning(target)
+      const plan = await backend.plan(target, what.request, what.streams, context)
+      return await startDetached((signal) => backend.create(plan, context.reporter, signal), options)
     }
     if (what.request.copy) {
       // A copy is made whatever state the original is in (a crash loop is the reason for one).
@@ -54,6 +73,38 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
     })
   } finally {
     backend.close()
+  }
+}
+
+/**
+ * A command in a debugger left running: through its step server when it serves one and the command needs neither
+ * input nor a terminal (the fast path: an attach, no process made by the runtime), else through the runtime's exec;
+ * no command: its shell, or a new shell by exec in a serving debugger.
+ */
+function runIn(found: Debugger, command: string[], streams: StreamMode, io: SessionIO, options: SessionOptions): Promise<SessionResult> {
+  if (found.serves && found.serve && command.length > 0 && !streams.stdin && !streams.tty && serveRequest('0'.repeat(32), command, 0) !== undefined) {
+    return runServed(found, command, io, options)
+  }
+  if (command.length === 0 && !found.serves) return runSession(async () => found, io, options)
+  if (!found.exec) throw new MindbgError('sessionNotFound', `${found.name} cannot run a command (this runtime cannot exec into it)`, `Get back into its shell: mindbg attach --session ${found.name}`)
+  const exec = found.exec(command.length > 0 ? command : ['sh'], streams)
+  // The debugger stays as it was found (a detached shell keeps running): this session's end is only the exec's,
+  // so whatever would remove the debugger with the session (its watchdog) lets go of it.
+  found.leave()
+  return runSession(async () => exec, io, options)
+}
+
+/** --end: the debugger runs no more (Docker: removed). */
+async function endDebugger(found: Debugger, runtime: Runtime): Promise<SessionResult> {
+  const now = Date.now()
+  await found.end()
+  return {
+    exitCode: 0,
+    ending: 'exit',
+    runtime,
+    target: found.target ? {name: found.target.name, id: found.target.id} : undefined,
+    debugger: {name: found.name, image: found.image},
+    timings: {requested: now, created: undefined, started: undefined, ended: Date.now()},
   }
 }
 

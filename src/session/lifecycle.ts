@@ -181,7 +181,8 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
   }
 }
 
-function stopRequest(reason: unknown): StopRequest {
+/** The caller's StopRequest, or a plain stop (130) for any other abort reason. */
+export function stopRequest(reason: unknown): StopRequest {
   const r = reason as Partial<StopRequest> | undefined
   return typeof r?.exitCode === 'number' && (r.ending === 'stopped' || r.ending === 'output-closed') ? (r as StopRequest) : {exitCode: 130, ending: 'stopped'}
 }

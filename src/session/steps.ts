@@ -1,6 +1,6 @@
-import {randomBytes} from 'node:crypto'
 import {PassThrough, Writable} from 'node:stream'
 
+import {randomToken} from '../domain/names.js'
 import type {SessionIO} from './lifecycle.js'
 
 /**
@@ -16,11 +16,18 @@ import type {SessionIO} from './lifecycle.js'
  * mindbg gives up on the debugger once the deadline and a grace period have passed). Each step also runs under its
  * own mindbg-init where there is one, so that what it leaves behind is killed and reaped when it ends.
  */
-const STEP_SERVER = [
-  // $nl is a newline, for the words of multi-line commands (quoteWord).
+/**
+ * The start of every step server: $nl (a newline, for the words of multi-line commands: quoteWord), $i (the
+ * mindbg-init the server runs under, to run each step under one of its own) or else $tm (timeout(1) works).
+ */
+export const SERVER_PRELUDE = [
   "nl=$(printf '\\n_'); nl=${nl%_}; i= tm=",
   'MINDBG_TIMEOUT_MS=60000 "/proc/$PPID/exe" sh -c "exit 7" </dev/null >/dev/null 2>&1; [ $? = 7 ] && i=/proc/$PPID/exe',
   '[ -z "$i" ] && timeout 5 true </dev/null >/dev/null 2>&1 && tm=1',
+]
+
+const STEP_SERVER = [
+  ...SERVER_PRELUDE,
   'while IFS= read -r ms && IFS= read -r line; do',
   'eval "set -- $line"',
   'if [ -n "$i" ]; then MINDBG_TIMEOUT_MS=$ms "$i" "$@"; elif [ -n "$tm" ]; then timeout -s KILL $(( (ms + 999) / 1000 )) "$@"; else "$@"; fi </dev/null',
@@ -64,7 +71,7 @@ export class StepChannel {
   /** What the server wrote outside any step (a shell's complaint before it could start): kept for the error. */
   readonly stray: {stdout: string; stderr: string} = {stdout: '', stderr: ''}
 
-  constructor(token = randomBytes(16).toString('hex')) {
+  constructor(token = randomToken()) {
     this.stdout = new MarkerSplitter(Buffer.from(`\n${token}:`), true, {
       sink: () => this.current?.sinks.stdout,
       stray: (text) => (this.stray.stdout = (this.stray.stdout + text).slice(-4096)),
@@ -185,7 +192,7 @@ class MarkerSplitter extends Writable {
 }
 
 /** How many bytes at the end of `data` are the first bytes of `marker` (a marker cut by a chunk boundary). */
-function longestPrefixSuffix(data: Buffer, marker: Buffer): number {
+export function longestPrefixSuffix(data: Buffer, marker: Buffer): number {
   for (let n = Math.min(marker.length - 1, data.length); n > 0; n--) {
     if (data.subarray(data.length - n).equals(marker.subarray(0, n))) return n
   }

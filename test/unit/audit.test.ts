@@ -77,7 +77,7 @@ describe('a record', () => {
   })
 
   it('a re-attach names the session; a shell has no oneShot', () => {
-    const r = attachRecord({kind: 'reattach', runtime: 'docker', target: undefined, session: 'mindbg-web-x7k2p', streams: {tty: true, stdin: true}, backend: {}}, Date.now(), {error: new Error('boom')})
+    const r = attachRecord({kind: 'reattach', runtime: 'docker', target: undefined, session: 'mindbg-web-x7k2p', streams: {tty: true, stdin: true}, backend: {}, command: [], end: false}, Date.now(), {error: new Error('boom')})
     expect(r).toMatchObject({target: 'session mindbg-web-x7k2p', exitCode: 125})
     expect(r).not.toHaveProperty('oneShot')
   })

@@ -68,7 +68,7 @@ describe('completion: commands and flags from the definitions', () => {
 
   it('leaves out a flag already given, unless it may be repeated', async () => {
     expect((await at('attach --privileged --pri')).values).toEqual([])
-    expect((await at('attach --env A=1 --en')).values).toEqual(['--env', '--env-file'])
+    expect((await at('attach --env A=1 --en')).values).toEqual(['--end', '--env', '--env-file'])
   })
 
   it("offers a flag's options after a blank or after =, and an argument's", async () => {

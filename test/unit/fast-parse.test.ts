@@ -45,6 +45,10 @@ describe("attach's fast path parses exactly as oclif does, or leaves the words t
     ['web', '--', 'pgrep', 'web'],
     ['web', '--', '-x'],
     ['web', '--'],
+    // No target before "--": oclif takes the command's first word for one (runAttach knows it is none).
+    ['--session', 's', '--', 'ps', 'aux'],
+    ['-q', '--session=s', '--', 'sh', '-c', 'exit 3'],
+    ['web', '--detach', '--ttl', '10m'],
   ].map((argv) => [argv]))('%j', async (argv) => {
     const fast = fastParse(FLAGS, argv)
     expect(fast).toBeDefined()
@@ -59,7 +63,6 @@ describe("attach's fast path parses exactly as oclif does, or leaves the words t
   // Spellings oclif reads in ways of its own (or refuses with its own message): not taken by the fast path.
   it.each([
     [[], 'no target'],
-    [['--session', 's', '--', 'ps'], 'no target before "--" (oclif takes the command\'s first word)'],
     [['web', 'ps', 'aux'], 'a command without "--"'],
     [['web', '-it'], 'combined short flags'],
     [['web', '-eA=1'], 'a value attached to a short flag'],

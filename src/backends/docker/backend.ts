@@ -11,10 +11,10 @@ import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../
 import {invokingUser, type SessionIdentity} from '../../domain/session.js'
 import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
 import {siblingImage} from '../../images/sibling.js'
-import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger, StandIn} from '../backend.js'
+import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger, ServeLink, StandIn} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
-import {DockerEngine, type SidecarSummary} from './engine.js'
+import {DockerEngine, isGone, type SidecarSummary} from './engine.js'
 import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
 import {type InitArch, initArch, initHostPath} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
@@ -225,33 +225,52 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   private async findDebugger(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
     const engine = this.engine
+    // Asked alongside the inspect, not after it: one round trip less before the command runs.
+    const kind = engine.kind()
+    kind.catch(() => {})
     let id: string
     if (query.name !== undefined) id = query.name
     else {
-      // The newest live sidecar next to the target that a terminal can get back into (a detached shell).
+      // The newest live sidecar next to the target that serves commands (attach --detach), else that a terminal
+      // can get back into (a detached shell).
       const live = (await engine.listSidecars()).filter((s) => s.targetId === query.target?.id && s.state === 'running')
       const candidates = await Promise.all(live.map(async (s) => ({s, info: await engine.inspectContainer(s.id)})))
-      const shell = candidates.filter(({info}) => info.Config.Tty && info.Config.OpenStdin).sort((a, b) => b.s.started.localeCompare(a.s.started))[0]
-      if (!shell) return undefined
-      id = shell.s.id
+      const newest = (keep: (info: Dockerode.ContainerInspectInfo) => boolean): string | undefined =>
+        candidates.filter(({info}) => keep(info)).sort((a, b) => b.s.started.localeCompare(a.s.started))[0]?.s.id
+      const found = newest((info) => info.Config.Labels?.[LABEL.serve] === '1') ?? newest((info) => info.Config.Tty && info.Config.OpenStdin)
+      if (!found) return undefined
+      id = found
     }
     let info: Dockerode.ContainerInspectInfo
     try {
       info = await engine.inspectContainer(id)
     } catch (error) {
-      if (httpStatus(error) === 404) throw sessionNotFound(id, 'no such sidecar')
+      if (httpStatus(error) === 404) throw sessionNotFound(id, 'no such sidecar (it was ended, its --ttl ran out, or its target stopped)')
       throw error
     }
     const labels = info.Config.Labels ?? {}
     if (labels[LABEL.sidecar] !== 'true') throw sessionNotFound(id, 'is not a mindbg sidecar')
     if (!info.State.Running) throw sessionNotFound(id, 'has already ended')
-    const target = query.target ?? (await engine.inspectTarget(labels[LABEL.target] ?? '').catch(() => undefined))
+    const serves = labels[LABEL.serve] === '1'
+    // A command in a serving debugger needs no target inspect: the label has its ID and name.
+    const target =
+      query.target ?? (serves ? servedTarget(labels) : await engine.inspectTarget(labels[LABEL.target] ?? '').catch(() => undefined))
     const name = info.Name.replace(/^\//, '')
     const mode: StreamMode = {...streams, stdin: info.Config.OpenStdin, tty: info.Config.Tty}
     const notice = `mindbg: re-attached to ${name}${mode.tty ? '; press Enter for a prompt' : ''}`
-    const watchdog = this.watchdogFor(name)
-    watchdog.created()
-    return new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, await engine.kind(), notice)
+    // A serving debugger is not this process's to remove if it dies: it has its own bound (--ttl).
+    let watchdog: Watchdog | undefined
+    if (!serves) {
+      watchdog = this.watchdogFor(name)
+      watchdog.created()
+    }
+    const engineKind = await kind
+    const dbg = new DockerDebugger(engine, info.Id, name, info.Config.Image, target, false, mode, watchdog, engineKind, notice)
+    dbg.serves = serves
+    // Podman closes a container's stdin when the attach that started it ends (StdinOnce or not): its step server
+    // cannot be reached again, and every command goes by exec.
+    if (serves && engineKind === 'docker') dbg.serve = () => dbg.attachServer()
+    return dbg
   }
 
   list(): Promise<SidecarSummary[]> {
@@ -296,6 +315,10 @@ class DockerDebugger implements Debugger {
   /** mindbg is ending it: a kill seen from now on is ours. */
   ending = false
   private left = false
+  /** It runs the step server of attach --detach. */
+  serves = false
+  /** Its step server's streams, where the engine keeps its stdin open across attaches (Docker). */
+  serve: (() => Promise<ServeLink>) | undefined
 
   constructor(
     private readonly engine: DockerEngine,
@@ -305,7 +328,8 @@ class DockerDebugger implements Debugger {
     readonly target: DockerTarget | undefined,
     readonly fresh: boolean,
     readonly streams: StreamMode,
-    private readonly watchdog: Watchdog,
+    /** None for a serving debugger found again: nothing removes it when this process dies. */
+    private readonly watchdog: Watchdog | undefined,
     private readonly engineKind: EngineKind,
     readonly notice: string | undefined,
     /** Settles once the sidecar may start (mindbg-init copied in). */
@@ -345,13 +369,35 @@ class DockerDebugger implements Debugger {
         return
       }
     }
-    this.watchdog.release()
+    this.watchdog?.release()
   }
 
   leave(): string {
     this.left = true
-    this.watchdog.release()
-    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach --session ${this.name}\nEnd it:    ${this.engineKind} rm -f ${this.name}`
+    this.watchdog?.release()
+    // Not `docker rm -f`: that kills the shell and its init at once, and in the target's PID namespace the shell is
+    // then left to the target's PID 1, which may never reap it (a zombie); --end stops it with a grace period first.
+    return `mindbg: detached from ${this.name}; it keeps running.\nRe-attach: mindbg attach --session ${this.name}\nEnd it:    mindbg attach --session ${this.name} --end`
+  }
+
+  async attachServer(): Promise<ServeLink> {
+    let socket: Duplex
+    try {
+      // No terminal: the engine applies no detach keys, the requests pass as they are.
+      socket = await this.engine.attach(this.id, {stdin: true})
+    } catch (error) {
+      if (isGone(error)) throw sessionNotFound(this.name, 'has just ended')
+      throw dockerError(error)
+    }
+    const output = new DebuggerOutput(socket)
+    const demux = new StdDemuxer((stream, payload) => output.push(stream, payload))
+    socket.on('data', (chunk: Buffer) => demux.push(chunk))
+    for (const event of ['end', 'close', 'error']) socket.once(event, () => output.end())
+    return {stdout: output.stdout, stderr: output.stderr, input: socket, close: () => socket.destroy()}
+  }
+
+  exec(command: string[], streams: StreamMode): Debugger {
+    return new DockerExec(this.engine, this.id, this.name, this.image, this.target, command, streams)
   }
 
   async targetGone(): Promise<boolean> {
@@ -409,26 +455,7 @@ class DockerLink implements DebuggerLink {
     socket.once('end', ended)
     socket.once('close', ended)
     socket.once('error', ended)
-    this.input = streams.stdin
-      ? new Writable({
-          highWaterMark: INPUT_BUFFER,
-          write: (chunk: Buffer, _encoding, done) => {
-            if (socket.destroyed) return done()
-            socket.write(chunk, () => done())
-          },
-          // What piled up during a write goes out in one writev(2).
-          writev: (chunks, done) => {
-            if (socket.destroyed) return done()
-            socket.cork()
-            chunks.forEach(({chunk}, i) => socket.write(chunk as Buffer, i === chunks.length - 1 ? () => done() : undefined))
-            socket.uncork()
-          },
-          final: (done) => {
-            if (!socket.destroyed) socket.end()
-            done()
-          },
-        })
-      : undefined
+    this.input = streams.stdin ? socketInput(socket) : undefined
     // The exit code as soon as the command has ended; the removal (AutoRemove, the engine's own) is left to finish on
     // its own, as a script can rely on: by the time mindbg exits, the sidecar runs no more (README, "What a script
     // can rely on"). "next-exit" is armed before the start, so a command that ends at once cannot be missed.
@@ -523,6 +550,160 @@ class DockerLink implements DebuggerLink {
       throw new MindbgError('targetStopped', `target ${target.name} stopped during the session; the sidecar was removed`, `See why with: ${this.engineKind} logs ${target.name}`)
     }
   }
+}
+
+/**
+ * What an exec runs: its shell's PID first, on a line of its own (taken out of the output, for end()), then the
+ * command under mindbg-init where the sidecar has it (no zombie left in the target). The serving debugger's ttl
+ * (MINDBG_TIMEOUT_MS in its environment) is its own, not the command's.
+ */
+const EXEC_WRAPPER = `echo $$; unset MINDBG_TIMEOUT_MS; [ -x ${INIT_PATH} ] && exec ${INIT_PATH} "$@"; exec "$@"`
+
+/** A command run in a live sidecar by the engine (docker exec): a debugger of its own whose end() ends only it. */
+class DockerExec implements Debugger {
+  readonly runtime = 'docker'
+  readonly fresh = false
+  readonly notice = undefined
+  /** The wrapper's PID in the sidecar, once it has said it. */
+  pid: number | undefined
+  exited = false
+
+  constructor(
+    private readonly engine: DockerEngine,
+    private readonly container: string,
+    readonly name: string,
+    readonly image: string,
+    readonly target: DockerTarget | undefined,
+    private readonly command: string[],
+    readonly streams: StreamMode,
+  ) {}
+
+  async attach(): Promise<DebuggerLink> {
+    const consoleSize = this.streams.tty && this.streams.consoleSize ? ([this.streams.consoleSize.rows, this.streams.consoleSize.columns] as [number, number]) : undefined
+    try {
+      const exec = await this.engine.createExec(this.container, {Cmd: ['sh', '-c', EXEC_WRAPPER, 'mindbg-exec', ...this.command], AttachStdin: this.streams.stdin, Tty: this.streams.tty, ConsoleSize: consoleSize})
+      const socket = await this.engine.startExec(exec, {tty: this.streams.tty, consoleSize})
+      return new DockerExecLink(this, this.engine, exec, socket, this.streams)
+    } catch (error) {
+      if (isGone(error) || httpStatus(error) === 409) throw sessionNotFound(this.name, 'has just ended')
+      throw startError(error)
+    }
+  }
+
+  async end(): Promise<void> {
+    if (this.exited || this.pid === undefined) return
+    // The engine has no kill for an exec: a second one sends the SIGTERM (mindbg-init then ends what it started).
+    const kill = new DockerExec(this.engine, this.container, this.name, this.image, this.target, ['kill', '-TERM', String(this.pid)], {...this.streams, stdin: false, tty: false})
+    const link = await kill.attach().catch(() => undefined)
+    if (!link) return
+    link.stdout.resume()
+    link.stderr.resume()
+    await Promise.race([link.exited.catch(() => {}), new Promise((r) => setTimeout(r, 3000).unref())])
+  }
+
+  leave(): string {
+    return `mindbg: detached; the command keeps running in ${this.name}`
+  }
+}
+
+/** An exec's hijacked streams, as DockerLink's, less the wrapper's first line; its exit code from the exec's inspect. */
+class DockerExecLink implements DebuggerLink {
+  readonly stdout: Readable
+  readonly stderr: Readable
+  readonly input: Writable | undefined
+  readonly exited: Promise<number>
+  private closed = false
+
+  constructor(
+    exec: DockerExec,
+    private readonly engine: DockerEngine,
+    private readonly execId: string,
+    private readonly socket: Duplex,
+    streams: StreamMode,
+  ) {
+    const output = new DebuggerOutput(socket)
+    this.stdout = output.stdout
+    this.stderr = output.stderr
+    let first: Buffer | undefined = Buffer.alloc(0)
+    const push = (stream: 'stdout' | 'stderr', payload: Buffer): void => {
+      if (stream === 'stdout' && first) {
+        const all = Buffer.concat([first, payload])
+        const newline = all.indexOf(0x0a)
+        if (newline < 0) return void (first = all)
+        exec.pid = Number(all.subarray(0, newline).toString('latin1').trim()) || undefined
+        first = undefined
+        payload = all.subarray(newline + 1)
+      }
+      output.push(stream, payload)
+    }
+    const demux = streams.tty ? undefined : new StdDemuxer(push)
+    socket.on('data', (chunk: Buffer) => (demux ? demux.push(chunk) : push('stdout', chunk)))
+    const closed = new Promise<void>((resolve) => {
+      for (const event of ['end', 'close', 'error']) {
+        socket.once(event, () => {
+          output.end()
+          resolve()
+        })
+      }
+    })
+    this.input = streams.stdin ? socketInput(socket) : undefined
+    this.exited = closed.then(async () => {
+      // The stream ends with the command; the engine may take a moment more to record its exit code.
+      for (let tries = 0; tries < 200 && !this.closed; tries++) {
+        const state = await engine.inspectExec(execId)
+        if (!state.Running) {
+          exec.exited = true
+          return state.ExitCode ?? 0
+        }
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      return new Promise<number>(() => {})
+    })
+    this.exited.catch(() => {})
+  }
+
+  async start(): Promise<void> {}
+
+  resize(size: {rows: number; columns: number}): void {
+    this.engine.resizeExec(this.execId, size).catch(() => {})
+  }
+
+  close(): void {
+    this.closed = true
+    this.socket.destroy()
+  }
+
+  async checkTarget(): Promise<void> {}
+}
+
+/** The input of a hijacked stream, with backpressure; its end is the end of the command's stdin (a half-close). */
+function socketInput(socket: Duplex): Writable {
+  return new Writable({
+    highWaterMark: INPUT_BUFFER,
+    write: (chunk: Buffer, _encoding, done) => {
+      if (socket.destroyed) return done()
+      socket.write(chunk, () => done())
+    },
+    // What piled up during a write goes out in one writev(2).
+    writev: (chunks, done) => {
+      if (socket.destroyed) return done()
+      socket.cork()
+      chunks.forEach(({chunk}, i) => socket.write(chunk as Buffer, i === chunks.length - 1 ? () => done() : undefined))
+      socket.uncork()
+    },
+    final: (done) => {
+      if (!socket.destroyed) socket.end()
+      done()
+    },
+  })
+}
+
+/** The target of a serving debugger as its labels record it, when nothing more is needed to run a command in it. */
+function servedTarget(labels: Record<string, string>): DockerTarget | undefined {
+  const id = labels[LABEL.target]
+  if (!id) return undefined
+  const name = labels[LABEL.targetName] ?? id.slice(0, 12)
+  return {runtime: 'docker', id, name, ref: name, image: '', imageId: '', state: 'running', stateDetail: 'running', stateMessage: '', stateHint: '', user: '', env: [], pidMode: '', ipcMode: '', pid: 0, labels: {}}
 }
 
 /** How long start waits for the engine to take the wait for the sidecar's end (Docker: a few ms). */

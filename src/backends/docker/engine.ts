@@ -136,8 +136,27 @@ export class DockerEngine {
    * Docker ignores but Podman hands to the container as the first bytes of its stdin. Here the options travel in
    * the query only and the body is empty (Content-Length: 0, as the docker CLI sends it).
    */
-  attach(id: string, options: {stdin: boolean; detachKeys: string}): Promise<Duplex> {
+  attach(id: string, options: {stdin: boolean; detachKeys?: string | undefined}): Promise<Duplex> {
     return this.http.hijack(`/containers/${encodeURIComponent(id)}/attach`, {stream: true, stdin: options.stdin, stdout: true, stderr: true, detachKeys: options.detachKeys})
+  }
+
+  /** Creates an exec instance (docker exec), not started; its ID. */
+  async createExec(id: string, spec: {Cmd: string[]; AttachStdin: boolean; Tty: boolean; ConsoleSize?: [number, number] | undefined}): Promise<string> {
+    const res = await this.http.stream('POST', `/containers/${encodeURIComponent(id)}/exec`, {body: {...spec, AttachStdout: true, AttachStderr: true}})
+    return (await readJson<{Id: string}>(res)).Id
+  }
+
+  /** Starts an exec instance; its hijacked streams, as an attach's. */
+  startExec(execId: string, options: {tty: boolean; consoleSize?: [number, number] | undefined}): Promise<Duplex> {
+    return this.http.hijack(`/exec/${encodeURIComponent(execId)}/start`, {}, {Detach: false, Tty: options.tty, ...(options.consoleSize ? {ConsoleSize: options.consoleSize} : {})})
+  }
+
+  async inspectExec(execId: string): Promise<{Running: boolean; ExitCode: number | null}> {
+    return readJson(await this.http.stream('GET', `/exec/${encodeURIComponent(execId)}/json`))
+  }
+
+  async resizeExec(execId: string, size: {rows: number; columns: number}): Promise<void> {
+    ;(await this.http.stream('POST', `/exec/${encodeURIComponent(execId)}/resize`, {query: {h: size.rows, w: size.columns}})).resume()
   }
 
   /**
@@ -459,6 +478,8 @@ export class DockerEngine {
           profile: labels[LABEL.profile] ?? '',
           version: identity.version,
           image: c.Image,
+          // attach --detach: it serves commands until then (ls --json).
+          ...(labels[LABEL.serve] === '1' ? {serves: true, expires: labels[LABEL.expires] ?? ''} : {}),
         }
       })
   }

@@ -13,8 +13,8 @@ import {type Duplex, Readable} from 'node:stream'
 export interface EngineHttp {
   /** The answer once its headers are in; a status outside 2xx fails with a docker-modem-shaped error (EngineHttpError). */
   stream(method: string, path: string, options?: RequestOptions): Promise<EngineResponse>
-  /** A hijacked connection (attach): the raw stream after the engine's 101. */
-  hijack(path: string, query: Query): Promise<Duplex>
+  /** A hijacked connection (attach, exec start): the raw stream after the engine's 101; `body` sent as JSON. */
+  hijack(path: string, query: Query, body?: unknown): Promise<Duplex>
 }
 
 export type Query = Record<string, string | number | boolean | undefined>
@@ -130,10 +130,12 @@ export class SocketHttp implements EngineHttp {
     )
   }
 
-  hijack(path: string, query: Query): Promise<Duplex> {
-    // As the docker CLI sends it: the options in the query, an empty body (Podman would hand a body to the
-    // container's stdin), and the upgrade asked for.
-    const request = `POST ${path}${queryString(query)} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n`
+  hijack(path: string, query: Query, body?: unknown): Promise<Duplex> {
+    // As the docker CLI sends it: the options in the query, an empty body for an attach (Podman would hand a body to
+    // the container's stdin), the exec start's options as JSON, and the upgrade asked for.
+    const json = body === undefined ? '' : JSON.stringify(body)
+    const type = body === undefined ? 'text/plain' : 'application/json'
+    const request = `POST ${path}${queryString(query)} HTTP/1.1\r\nHost: localhost\r\nContent-Type: ${type}\r\nContent-Length: ${Buffer.byteLength(json)}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n${json}`
     return this.exchange(request, 'POST', undefined).then(({head, socket, rest}) => {
       // 101, or an engine that streams without upgrading (200): what follows the head is the output, and the same
       // connection takes the input.
@@ -351,7 +353,10 @@ export class ModemHttp implements EngineHttp {
     })
   }
 
-  hijack(path: string, query: Query): Promise<Duplex> {
+  hijack(path: string, query: Query, body?: unknown): Promise<Duplex> {
+    if (body !== undefined) {
+      return this.dial<Duplex>({path: `${path}?`, method: 'POST', isStream: true, hijack: true, openStdin: true, options: {_query: query, _body: body}, statusCodes: {101: true, 200: true}})
+    }
     return this.dial<Duplex>({
       path: `${path}?`,
       method: 'POST',

@@ -39,6 +39,10 @@ export const LABEL = {
   standIn: 'org.mindbg.stand-in',
   /** An image mindbg committed from a stopped target, removed with its stand-in. */
   snapshot: 'org.mindbg.snapshot',
+  /** A debugger left serving commands (attach --detach): the version of its protocol. */
+  serve: 'org.mindbg.serve',
+  /** When a serving debugger ends by itself (its --ttl), ISO 8601. */
+  expires: 'org.mindbg.expires',
 } as const
 
 /** Who started a sidecar, and why: `org.mindbg.user`, `.started`, `.version`, `.reason`. */
@@ -113,6 +117,11 @@ export function buildSidecarSpec(
   const root = targetRootPath(target)
   const targetPath = target.env.find((e) => e.startsWith('PATH='))?.slice(5) || DEFAULT_PATH
   const env = [`MINDBG_TARGET=${target.name}`, `MINDBG_TARGET_ROOT=${root}`, ...(request.chroot ? [`MINDBG_TARGET_PATH=${targetPath}`] : []), ...request.env]
+  // A serving debugger's life is bounded inside it: mindbg-init ends it (and everything it runs) after its ttl.
+  if (request.serve) {
+    if (!init) throw usageError('--detach needs mindbg-init for the debug image\'s CPU, which this build lacks', 'Use an amd64 or arm64 debug image.')
+    env.push(`MINDBG_TIMEOUT_MS=${request.serve.ttlMs}`)
+  }
 
   const command = request.chroot
     ? chrootCommand(request.command)
@@ -127,6 +136,10 @@ export function buildSidecarSpec(
     [LABEL.targetName]: target.name,
     ...Object.fromEntries(identityEntries(identity, identityLabel)),
     [LABEL.profile]: request.profile,
+  }
+  if (request.serve) {
+    labels[LABEL.serve] = '1'
+    labels[LABEL.expires] = new Date(Date.parse(identity.startedAt) + request.serve.ttlMs).toISOString()
   }
 
   const join = `container:${target.id}`
@@ -158,7 +171,8 @@ export function buildSidecarSpec(
     Labels: labels,
     Tty: streams.tty,
     OpenStdin: streams.stdin,
-    StdinOnce: streams.stdin,
+    // A serving debugger's stdin outlives every attach: each caller writes its request into it.
+    StdinOnce: streams.stdin && !request.serve,
     AttachStdin: streams.stdin,
     AttachStdout: true,
     AttachStderr: true,
