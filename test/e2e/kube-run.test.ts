@@ -135,6 +135,8 @@ describe('mindbg run over pods selected by label', () => {
   }, 180_000)
 
   it('-A selects across namespaces; -n another; nothing matching is exit 112', async () => {
+    // rb-1 was killed in the test before: compared while it restarts, the two lists would race its restart.
+    await eventually('rb-1 to run again', async () => Boolean((await podJson('rb-1')).status.containerStatuses?.[0]?.state?.running), 30_000)
     const every = await run(['triage', '-l', 'app=rb,tier=web', '-A', '--dry-run', '--json'])
     expect(every.code, every.stderr).toBe(0)
     const keys = JSON.parse(every.stdout).targets.map((t: any) => t.key)

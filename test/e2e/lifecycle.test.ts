@@ -143,7 +143,10 @@ describe('mindbg ls and prune', () => {
 
     const pruned = await mindbg(['prune', '--json'])
     expect(pruned.code).toBe(0)
-    expect(JSON.parse(pruned.stdout)).toEqual({removed: [{name: orphanTargetGone, target: '', why: 'target removed'}]})
+    // Only this test's own: on a shared engine an earlier file's sidecar may be ending just now (Podman's AutoRemove
+    // takes up to ~0.5 s after the exit), which prune rightly takes too; each file checks its own residue.
+    const removed = (JSON.parse(pruned.stdout) as {removed: Array<{name: string}>}).removed
+    expect(removed.filter((r) => r.name === orphanTargetGone || r.name === live)).toEqual([{name: orphanTargetGone, target: '', why: 'target removed'}])
     expect(dockerOk('inspect', live)).toBe(true)
 
     const text = await mindbg(['prune', '--all'])
