@@ -18,6 +18,8 @@ produce='dd if=/dev/zero bs=65536 count=3052 2>/dev/null'
 join="--pid container:$target --network container:$target"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
+# The mindbg builds measured, as "name|binary": this working tree's.
+bins=("now|./bin/run.js")
 # hyperfine -n NAME COMMAND pairs: the baseline, then each mindbg build.
 pairs() { # label baseline-command mindbg-arguments...
   local label=$1 baseline=$2

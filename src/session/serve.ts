@@ -7,7 +7,7 @@ import {SILENT} from '../domain/reporter.js'
 import type {StreamMode} from '../domain/request.js'
 import type {SessionResult, StopRequest} from '../domain/session.js'
 import {type SessionIO, type SessionOptions, stopRequest} from './lifecycle.js'
-import {longestPrefixSuffix, quoteWord, SERVER_PRELUDE, type StepSinks} from './steps.js'
+import {HeldSplitter, longestPrefixSuffix, quoteWord, SERVER_PRELUDE, type StepSinks, writeWithBackpressure} from './steps.js'
 import {TerminalGuard} from './terminal-guard.js'
 
 /**
@@ -70,8 +70,7 @@ type Marker = {kind: 'begin'} | {kind: 'pids'; server: number; step: number} | {
  * One stream of a serving debugger, cut at one caller's markers: the bytes between its begin and end markers go to
  * `sink` (with backpressure: the next chunk is taken once the sink has this one), everything else is dropped.
  */
-export class ReplySplitter extends Writable {
-  private held = Buffer.alloc(0)
+export class ReplySplitter extends HeldSplitter {
   private state: 'before' | 'inside' | 'after' = 'before'
   private readonly marker: Buffer
 
@@ -84,17 +83,7 @@ export class ReplySplitter extends Writable {
     this.marker = Buffer.from(`\n${token}`)
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.consume(Buffer.concat([this.held, chunk])).then(() => callback(), callback)
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    // The stream ended mid-step (the debugger went away): what was held back as a possible marker is output.
-    this.pass(this.held).then(() => callback(), callback)
-    this.held = Buffer.alloc(0)
-  }
-
-  private async consume(data: Buffer): Promise<void> {
+  protected async consume(data: Buffer): Promise<void> {
     for (;;) {
       if (this.state === 'after') {
         this.held = Buffer.alloc(0)
@@ -125,21 +114,9 @@ export class ReplySplitter extends Writable {
     }
   }
 
-  private async pass(bytes: Buffer): Promise<void> {
+  protected async pass(bytes: Buffer): Promise<void> {
     if (bytes.length === 0 || this.state !== 'inside') return
-    if (!this.sink.write(Buffer.from(bytes)) && !this.sink.destroyed) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => {
-          this.sink.off('drain', go)
-          this.sink.off('close', go)
-          this.sink.off('error', go)
-          resolve()
-        }
-        this.sink.on('drain', go)
-        this.sink.on('close', go)
-        this.sink.on('error', go)
-      })
-    }
+    await writeWithBackpressure(this.sink, bytes)
   }
 }
 

@@ -112,6 +112,44 @@ export class StepChannel {
   }
 }
 
+/**
+ * A Writable cut at markers that may arrive split across chunks: what could be the start of one is held back and
+ * put in front of the next chunk (or, at the end, passed on as output). Each chunk is taken once consume() is done
+ * with the one before: the backpressure of whatever pass() writes to.
+ */
+export abstract class HeldSplitter extends Writable {
+  protected held = Buffer.alloc(0)
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.consume(Buffer.concat([this.held, chunk])).then(() => callback(), callback)
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    // The stream ended mid-step (the debugger went away): what was held back as a possible marker is output.
+    this.pass(this.held).then(() => callback(), callback)
+    this.held = Buffer.alloc(0)
+  }
+
+  protected abstract consume(data: Buffer): Promise<void>
+  protected abstract pass(bytes: Buffer): Promise<void>
+}
+
+/** Writes a copy of `bytes` (the caller's buffer may be reused), resolving once `sink` takes more, or is gone. */
+export async function writeWithBackpressure(sink: Writable, bytes: Buffer): Promise<void> {
+  if (sink.write(Buffer.from(bytes)) || sink.destroyed) return
+  await new Promise<void>((resolve) => {
+    const go = (): void => {
+      sink.off('drain', go)
+      sink.off('close', go)
+      sink.off('error', go)
+      resolve()
+    }
+    sink.on('drain', go)
+    sink.on('close', go)
+    sink.on('error', go)
+  })
+}
+
 interface SplitterHooks {
   sink(): Writable | undefined
   stray(text: string): void
@@ -123,8 +161,7 @@ interface SplitterHooks {
  * next chunk only once the sink has taken this one). The marker is "\n" + token, on stdout followed by ":CODE\n":
  * the newline before the token is the server's, so the step's output is exactly what precedes it.
  */
-class MarkerSplitter extends Writable {
-  private held = Buffer.alloc(0)
+class MarkerSplitter extends HeldSplitter {
 
   constructor(
     private readonly marker: Buffer,
@@ -134,16 +171,7 @@ class MarkerSplitter extends Writable {
     super()
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.consume(Buffer.concat([this.held, chunk])).then(() => callback(), callback)
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    this.pass(this.held).then(() => callback(), callback)
-    this.held = Buffer.alloc(0)
-  }
-
-  private async consume(data: Buffer): Promise<void> {
+  protected async consume(data: Buffer): Promise<void> {
     for (;;) {
       const at = data.indexOf(this.marker)
       if (at < 0) {
@@ -171,23 +199,11 @@ class MarkerSplitter extends Writable {
     }
   }
 
-  private async pass(bytes: Buffer): Promise<void> {
+  protected async pass(bytes: Buffer): Promise<void> {
     if (bytes.length === 0) return
     const sink = this.hooks.sink()
     if (!sink) return this.hooks.stray(bytes.toString('utf8'))
-    if (!sink.write(Buffer.from(bytes)) && !sink.destroyed) {
-      await new Promise<void>((resolve) => {
-        const go = (): void => {
-          sink.off('drain', go)
-          sink.off('close', go)
-          sink.off('error', go)
-          resolve()
-        }
-        sink.on('drain', go)
-        sink.on('close', go)
-        sink.on('error', go)
-      })
-    }
+    await writeWithBackpressure(sink, bytes)
   }
 }
 

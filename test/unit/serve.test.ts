@@ -11,7 +11,7 @@ import {PassThrough, Writable} from 'node:stream'
 
 import {describe, expect, it} from 'vitest'
 
-import {sidecarRequest} from './fixtures.js'
+import {Collect, sidecarRequest} from './fixtures.js'
 
 import {SERVE_ATOMIC_BYTES} from '../../src/backends/backend.js'
 import {buildSidecarSpec, LABEL} from '../../src/backends/docker/spec.js'
@@ -22,17 +22,6 @@ import {ReplySplitter, SERVE_COMMAND, SERVE_END_REQUEST, SERVE_SERVER, ServedSte
 
 const INIT = new URL(`../../dist/init/mindbg-init-${arch() === 'arm64' ? 'arm64' : 'amd64'}`, import.meta.url).pathname
 const BUSYBOX = '/bin/busybox'
-
-class Collect extends Writable {
-  chunks: Buffer[] = []
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.chunks.push(chunk)
-    cb()
-  }
-  get text(): string {
-    return Buffer.concat(this.chunks).toString('utf8')
-  }
-}
 
 const TOKEN = 'a'.repeat(32)
 const OTHER = 'b'.repeat(32)

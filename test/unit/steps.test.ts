@@ -12,6 +12,7 @@ import {PassThrough, Transform, Writable} from 'node:stream'
 
 import {describe, expect, it} from 'vitest'
 
+import {Collect} from './fixtures.js'
 import {STEP_COMMAND, StepChannel} from '../../src/session/steps.js'
 
 const INIT = new URL(`../../dist/init/mindbg-init-${arch() === 'arm64' ? 'arm64' : 'amd64'}`, import.meta.url).pathname
@@ -20,20 +21,6 @@ const SHELLS: Array<[string, string]> = [
   ['dash', '/usr/bin/dash'],
   ['bash', '/usr/bin/bash'],
 ]
-
-class Collect extends Writable {
-  chunks: Buffer[] = []
-  override _write(chunk: Buffer, _e: BufferEncoding, cb: () => void): void {
-    this.chunks.push(chunk)
-    cb()
-  }
-  get text(): string {
-    return Buffer.concat(this.chunks).toString('utf8')
-  }
-  get bytes(): Buffer {
-    return Buffer.concat(this.chunks)
-  }
-}
 
 /** Cuts everything into `size`-byte chunks, so that markers arrive split at every possible place. */
 const chopper = (size: number): Transform =>
