@@ -1,3 +1,4 @@
+import {spawn} from 'node:child_process'
 import {fileURLToPath} from 'node:url'
 
 import {insideSingleExecutable, REAPER_ROLE_ENV} from './sea.js'
@@ -61,7 +62,7 @@ function reaperCommand(entry: ReaperEntry): {argv: string[]; env: NodeJS.Process
 export function startWatchdog(entry: ReaperEntry, args: string[] = []): Watchdog {
   const reaper = reaperCommand(entry)
   // Detached: its own session and process group, so neither Ctrl-C nor a closing terminal reaches it.
-  const child = process.getBuiltinModule('node:child_process').spawn('/bin/sh', ['-c', WATCH_SCRIPT, ...reaper.argv, ...args], {detached: true, env: reaper.env, stdio: ['pipe', 'ignore', 'ignore']})
+  const child = spawn('/bin/sh', ['-c', WATCH_SCRIPT, ...reaper.argv, ...args], {detached: true, env: reaper.env, stdio: ['pipe', 'ignore', 'ignore']})
   child.on('error', () => {}) // no shell to spawn: the session's own cleanup still covers the normal paths
   child.unref()
   const pipe = child.stdin

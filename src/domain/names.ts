@@ -1,3 +1,6 @@
+import {randomBytes} from 'node:crypto'
+import {closeSync, openSync, readSync} from 'node:fs'
+
 // kubectl's alphabet for generated names: no vowels (no accidental words), no look-alikes (0/o, 1/l).
 const NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789'
 
@@ -12,16 +15,15 @@ export function randomSuffix(random: () => number = Math.random): string {
  */
 export function randomToken(): string {
   const bytes = Buffer.alloc(16)
-  const fs = process.getBuiltinModule('node:fs')
   try {
-    const fd = fs.openSync('/dev/urandom', 'r')
+    const fd = openSync('/dev/urandom', 'r')
     try {
-      if (fs.readSync(fd, bytes, 0, 16, null) === 16) return bytes.toString('hex')
+      if (readSync(fd, bytes, 0, 16, null) === 16) return bytes.toString('hex')
     } finally {
-      fs.closeSync(fd)
+      closeSync(fd)
     }
   } catch {
     // no /dev/urandom here
   }
-  return process.getBuiltinModule('node:crypto').randomBytes(16).toString('hex')
+  return randomBytes(16).toString('hex')
 }

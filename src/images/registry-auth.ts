@@ -1,3 +1,5 @@
+import {execFile} from 'node:child_process'
+import {readFile} from 'node:fs/promises'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
 
@@ -29,7 +31,7 @@ function keysFor(host: string): string[] {
 export async function registryAuth(ref: ImageReference, env: NodeJS.ProcessEnv = process.env): Promise<RegistryAuth | undefined> {
   let config: DockerConfigFile
   try {
-    config = JSON.parse(await process.getBuiltinModule('node:fs/promises').readFile(dockerConfigPath(env), 'utf8')) as DockerConfigFile
+    config = JSON.parse(await readFile(dockerConfigPath(env), 'utf8')) as DockerConfigFile
   } catch {
     return undefined
   }
@@ -56,7 +58,7 @@ export async function registryAuth(ref: ImageReference, env: NodeJS.ProcessEnv =
 /** Runs docker-credential-<helper> get, the protocol every Docker credential helper speaks. */
 function fromHelper(helper: string, host: string, env: NodeJS.ProcessEnv): Promise<RegistryAuth | undefined> {
   return new Promise((resolve) => {
-    const child = process.getBuiltinModule('node:child_process').execFile(`docker-credential-${helper}`, ['get'], {env, timeout: 10_000}, (error, stdout) => {
+    const child = execFile(`docker-credential-${helper}`, ['get'], {env, timeout: 10_000}, (error, stdout) => {
       if (error) return resolve(undefined) // no credentials for this registry: pull anonymously
       try {
         const {Username, Secret} = JSON.parse(stdout) as {Username?: string; Secret?: string}

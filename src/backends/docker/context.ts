@@ -1,3 +1,4 @@
+import {createHash} from 'node:crypto'
 import {existsSync, readFileSync} from 'node:fs'
 import {homedir} from 'node:os'
 import {join} from 'node:path'
@@ -49,7 +50,7 @@ export function contextEndpoint(env: NodeJS.ProcessEnv): ContextEndpoint {
   const context = dockerContextName(env)
   if (context === 'default') return {context, env: {}, skipTLSVerify: false}
   const dir = dockerConfigDir(env)
-  const id = process.getBuiltinModule('node:crypto').createHash('sha256').update(context).digest('hex')
+  const id = createHash('sha256').update(context).digest('hex')
   const metaFile = join(dir, 'contexts', 'meta', id, 'meta.json')
   let text: string
   try {
