@@ -135,8 +135,12 @@ describe('mindbg run over pods selected by label', () => {
   }, 180_000)
 
   it('-A selects across namespaces; -n another; nothing matching is exit 112', async () => {
-    // rb-1 was killed in the test before: compared while it restarts, the two lists would race its restart.
-    await eventually('rb-1 to run again', async () => Boolean((await podJson('rb-1')).status.containerStatuses?.[0]?.state?.running), 30_000)
+    // rb-1 was killed in the test before. Running again for under 10 s after a crash, mindbg takes it for crash-looping
+    // and leaves it out of a selection (kubectl lists it as running): compared only once it has run for longer.
+    await eventually('rb-1 to run again for over 10 s', async () => {
+      const startedAt = (await podJson('rb-1')).status.containerStatuses?.[0]?.state?.running?.startedAt as string | undefined
+      return startedAt !== undefined && Date.now() - Date.parse(startedAt) > 11_000
+    }, 40_000, 250)
     const every = await run(['triage', '-l', 'app=rb,tier=web', '-A', '--dry-run', '--json'])
     expect(every.code, every.stderr).toBe(0)
     const keys = JSON.parse(every.stdout).targets.map((t: any) => t.key)
