@@ -70,7 +70,10 @@ const attachSource = readFileSync('dist/attach.cjs', 'utf8')
 const dynamicImport = /(?<![\w$.])import\((?=["'])/g
 if (!dynamicImport.test(attachSource)) throw new Error('build/bundle.mjs: dist/attach.cjs has no dynamic import to route through the facade')
 writeFileSync('dist/attach.cjs', attachSource.replace(dynamicImport, '__mindbgImport('))
-writeFileSync('dist/attach.js', `${readFileSync('build/code-cache-loader.mjs', 'utf8')}\nexport const {attachFast} = loadWithCodeCache(new URL('./attach.cjs', import.meta.url))\n`)
+// One cache per runtime (bin/run.js says which the words name, src/cli/prefetch.ts): a Docker session compiles none of
+// the Kubernetes code and vice versa (esbuild keeps an import()ed module's code in a function run on first use), so a
+// cache made by a Docker session held none of what a Kubernetes session compiles, every time.
+writeFileSync('dist/attach.js', `${readFileSync('build/code-cache-loader.mjs', 'utf8')}\nexport const loadAttach = (runtime) => loadWithCodeCache(new URL('./attach.cjs', import.meta.url), runtime ?? '')\n`)
 // Its first look-ups at the engine, sent before dist/attach.js loads (src/cli/prefetch.ts): small on purpose.
 await build({...common, entryPoints: ['src/cli/prefetch.ts'], outfile: 'dist/prefetch.js', plugins: [builtins, shareErrors]})
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)

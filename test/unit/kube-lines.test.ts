@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {splitLines} from '../../src/backends/kubernetes/api.js'
+import {splitLines} from '../../src/backends/lines.js'
 
 /** A watch's events, one JSON object a line, however the server's chunks cut them. */
 describe('splitLines', () => {

@@ -431,6 +431,9 @@ class DockerLink implements DebuggerLink {
   private readonly killedOutside = new Promise<void>((resolve) => (this.markKilledOutside = resolve))
   private outsideKill = false
   private readonly eventsAbort = new AbortController()
+  /** The exit code of the engine's die event for the sidecar (Docker): it comes before the wait's answer. */
+  private markDied: (code: number) => void = () => {}
+  private readonly died = new Promise<number>((resolve) => (this.markDied = resolve))
 
   constructor(
     private readonly sidecar: DockerDebugger,
@@ -464,7 +467,9 @@ class DockerLink implements DebuggerLink {
     // keep the start waiting for an end that cannot come before it.
     this.waitRegistered = Promise.race([wait.registered.catch(() => {}), new Promise<void>((r) => setTimeout(r, WAIT_REGISTER_MS).unref())])
     // Podman's compatible wait polls the container every ~250 ms; the end of the attach stream comes with the exit,
-    // and one inspect then has the code (undefined: still running, e.g. its output closed; the wait tells).
+    // and one inspect then has the code (undefined: still running, e.g. its output closed; the wait tells). Docker
+    // answers the wait once it has written the container's state to disk, with the container locked (~10-15 ms after
+    // the exit); its die event, with the same exit code, is sent before that: the first of the two has it.
     const endedEarly =
       engineKind === 'podman'
         ? new Promise<void>((resolve) => socket.once('close', resolve)).then(() =>
@@ -473,7 +478,7 @@ class DockerLink implements DebuggerLink {
               () => new Promise<number>(() => {}),
             ),
           )
-        : new Promise<number>(() => {})
+        : this.died
     this.exited = Promise.race([wait.result, endedEarly]).then(
       (code) => {
         this.waitAbort.abort()
@@ -489,11 +494,14 @@ class DockerLink implements DebuggerLink {
     this.exited.catch(() => {})
   }
 
-  /** Tells the user when the target is paused or unpaused mid-session, and notes a kill of the sidecar from outside. */
+  /** Tells the user when the target is paused or unpaused mid-session, notes a kill of the sidecar from outside and its death. */
   private watch(reporter: Reporter): void {
     const target = this.sidecar.target
-    this.engine.watchEvents([this.id, ...(target ? [target.id] : [])], ['kill', 'pause', 'unpause'], this.eventsAbort.signal, (event) => {
+    const actions = ['kill', 'pause', 'unpause', ...(this.engineKind === 'docker' ? ['die'] : [])]
+    this.engine.watchEvents([this.id, ...(target ? [target.id] : [])], actions, this.eventsAbort.signal, (event) => {
       if (event.id === this.id) {
+        const code = event.action === 'die' ? event.attributes.exitCode : undefined
+        if (code !== undefined && /^\d+$/.test(code)) this.markDied(Number(code))
         if (event.action === 'kill' && event.attributes.signal === '9' && !this.sidecar.ending) {
           this.outsideKill = true
           this.markKilledOutside()

@@ -1,4 +1,3 @@
-import {createInterface} from 'node:readline'
 import type {Duplex, Readable} from 'node:stream'
 
 import type Dockerode from 'dockerode'
@@ -12,6 +11,7 @@ import type {TargetState} from '../../domain/target.js'
 import {parseImageReference} from '../../images/reference.js'
 import {registryAuth} from '../../images/registry-auth.js'
 import type {DebuggerSummary} from '../backend.js'
+import {splitLines} from '../lines.js'
 import {contextEndpoint} from './context.js'
 import {engineMessage, httpStatus as status} from './errors.js'
 import {type EngineHttp, type EngineResponse, ModemHttp, readJson, SocketHttp, unixSocket} from './http.js'
@@ -384,7 +384,8 @@ export class DockerEngine {
     this.http
       .stream('GET', '/events', {query: {filters}, signal})
       .then((stream) => {
-        createInterface({input: stream as Readable}).on('line', (line) => {
+        // One JSON object a line (node:readline would load ~10 modules for this, fs/promises among them).
+        const lines = splitLines((line) => {
           try {
             const e = JSON.parse(line) as {Action?: string; Actor?: {ID?: string; Attributes?: Record<string, string>}}
             onEvent({action: e.Action ?? '', id: e.Actor?.ID ?? '', attributes: e.Actor?.Attributes ?? {}})
@@ -392,6 +393,9 @@ export class DockerEngine {
             // not an event
           }
         })
+        stream.setEncoding('utf8')
+        stream.on('data', (chunk: string) => lines.push(chunk))
+        stream.on('end', () => lines.end())
         stream.on('error', () => {})
         const stop = (): void => void (stream as unknown as {destroy?: () => void}).destroy?.()
         if (signal.aborted) stop()

@@ -6,6 +6,7 @@ import type {WebSocket as WsSocket} from 'ws'
 
 import {deps} from '../../deps.js'
 import {firstLine, MindbgError} from '../../domain/errors.js'
+import {splitLines} from '../lines.js'
 import {type DirectConnection, directConnection, directRequestOptions, type KubeconfigFile, kubeconfigFiles, loadKubeconfig} from './kubeconfig.js'
 
 /** A metav1.Status as the API server sends it with every error. */
@@ -296,36 +297,6 @@ export class KubeApi {
 }
 
 const zeroMask = (mask: Buffer): void => void mask.fill(0)
-
-/**
- * Cuts a text stream into its non-blank lines. A line (a watch event: the whole pod, which grows with every ephemeral
- * container: 1.4 MB after 240 of them) comes in many chunks: each chunk is searched once and the line joined once, at
- * its end (appending to one string and searching all of it at every chunk took ~200 ms of CPU per such event).
- */
-export function splitLines(onLine: (line: string) => void): {push(chunk: string): void; end(): void} {
-  let pending: string[] = []
-  const emit = (line: string): void => {
-    if (line.trim()) onLine(line)
-  }
-  return {
-    push(chunk) {
-      let start = 0
-      let nl: number
-      while ((nl = chunk.indexOf('\n', start)) >= 0) {
-        pending.push(chunk.slice(start, nl))
-        const line = pending.join('')
-        pending = []
-        start = nl + 1
-        emit(line)
-      }
-      if (start < chunk.length) pending.push(chunk.slice(start))
-    },
-    end() {
-      emit(pending.join(''))
-      pending = []
-    },
-  }
-}
 
 /**
  * A Status error in words: 401 and 403 name what to check and the verb and resource that were missing; other
