@@ -50,8 +50,7 @@ if (argv.length === 1 && argv[0] === '--version') {
   // request to the engine); anything else, help and errors of parsing included, is oclif's (src/cli/fast-attach.ts).
   // Its first look-ups at the engine go out before that code loads: the engine answers meanwhile (src/cli/prefetch.ts).
   // Its code cache is the one a session of the same runtime made (build/code-cache-loader.mjs).
-  const runtime = argv[0] === 'attach' ? (await import('../dist/prefetch.js')).prefetchAttach(argv.slice(1), process.env) : undefined
-  const fast = argv[0] === 'attach' && (await import('../dist/attach.js')).loadAttach(runtime).attachFast
+  const fast = argv[0] === 'attach' && (await import('../dist/attach.js').then(({loadAttach, loadPrefetch}) => loadAttach(loadPrefetch().prefetchAttach(argv.slice(1), process.env)).attachFast))
   if (!fast || !(await fast(argv.slice(1), new URL('../', import.meta.url)))) {
     const {main} = await import('../dist/src/cli/main.js')
     await main(argv, import.meta.url)

@@ -13,6 +13,8 @@ import {resolve} from 'node:path'
 
 import {build} from 'esbuild'
 
+import {contentHash} from './content-hash.mjs'
+
 // Every file of commands/ is a command: none can be left out of the bundle.
 const COMMANDS = readdirSync('commands').filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort()
 const SHARED = resolve('src/domain/errors.ts')
@@ -57,23 +59,30 @@ await build({...common, entryPoints: ['src/cli/completion/main.ts'], outfile: 'd
 // the end of a run, which holds every function that run compiled (Node's cache of an ES module holds only what is
 // compiled before it runs): ~10 ms less CPU per attach. import.meta.url is the file's own (it sits in dist/ as
 // dist/mindbg.js does); dynamic imports go through the facade's import(): a script compiled by node:vm has none.
-await build({
+const cjs = {
   ...common,
   format: 'cjs',
-  entryPoints: ['src/cli/fast-attach.ts'],
-  outfile: 'dist/attach.cjs',
   plugins: [builtins, shareErrors],
   define: {'import.meta.url': '__mindbgFileUrl'},
   banner: {js: "var __mindbgFileUrl = require('node:url').pathToFileURL(__filename).href;\nvar __mindbgImport = globalThis.__mindbgImport;"},
-})
+}
+await build({...cjs, entryPoints: ['src/cli/fast-attach.ts'], outfile: 'dist/attach.cjs'})
 const attachSource = readFileSync('dist/attach.cjs', 'utf8')
 const dynamicImport = /(?<![\w$.])import\((?=["'])/g
 if (!dynamicImport.test(attachSource)) throw new Error('build/bundle.mjs: dist/attach.cjs has no dynamic import to route through the facade')
 writeFileSync('dist/attach.cjs', attachSource.replace(dynamicImport, '__mindbgImport('))
-// One cache per runtime (bin/run.js says which the words name, src/cli/prefetch.ts): a Docker session compiles none of
-// the Kubernetes code and vice versa (esbuild keeps an import()ed module's code in a function run on first use), so a
-// cache made by a Docker session held none of what a Kubernetes session compiles, every time.
-writeFileSync('dist/attach.js', `${readFileSync('build/code-cache-loader.mjs', 'utf8')}\nexport const loadAttach = (runtime) => loadWithCodeCache(new URL('./attach.cjs', import.meta.url), runtime ?? '')\n`)
-// Its first look-ups at the engine, sent before dist/attach.js loads (src/cli/prefetch.ts): small on purpose.
-await build({...common, entryPoints: ['src/cli/prefetch.ts'], outfile: 'dist/prefetch.js', plugins: [builtins, shareErrors]})
+// Its first look-ups at the engine, sent before dist/attach.cjs loads (src/cli/prefetch.ts): small on purpose, and
+// through the same facade (an ES module's compile cache holds only its top level: the functions a prefetch runs were
+// compiled at every run, ~3-5 ms).
+await build({...cjs, entryPoints: ['src/cli/prefetch.ts'], outfile: 'dist/prefetch.cjs'})
+// One cache of dist/attach.cjs per runtime (bin/run.js says which the words name, src/cli/prefetch.ts): a Docker
+// session compiles none of the Kubernetes code and vice versa (esbuild keeps an import()ed module's code in a function
+// run on first use), so a cache made by a Docker session held none of what a Kubernetes session compiles, every time.
+writeFileSync(
+  'dist/attach.js',
+  `${readFileSync('build/code-cache-loader.mjs', 'utf8')}
+export const loadPrefetch = () => loadWithCodeCache(new URL('./prefetch.cjs', import.meta.url), ${JSON.stringify(contentHash('dist/prefetch.cjs'))})
+export const loadAttach = (runtime) => loadWithCodeCache(new URL('./attach.cjs', import.meta.url), ${JSON.stringify(contentHash('dist/attach.cjs'))}, runtime ?? '')
+`,
+)
 for (const c of COMMANDS) writeFileSync(`dist/commands/${c}.js`, `export {${capitalised(c)} as default} from '../mindbg.js'\n`)

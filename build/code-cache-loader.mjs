@@ -10,16 +10,18 @@ const vm = process.getBuiltinModule('node:vm')
 
 globalThis.__mindbgImport ??= (specifier) => import(specifier)
 
-// `variant` names a cache of its own for the same file: what a run compiles depends on the path it takes (a Docker
-// and a Kubernetes session of dist/attach.cjs share little beyond the start), and one cache holds only what the run
-// that made it compiled.
-function loadWithCodeCache(url, variant = '') {
+// `hash` is the file's content hash, written in by the build: V8 checks a cache against its source's length only, and
+// runs the cached code of another source of the same length (a rebuild after a one-character edit). `variant` names a
+// cache of its own for the same file: what a run compiles depends on the path it takes (a Docker and a Kubernetes
+// session of dist/attach.cjs share little beyond the start), and one cache holds only what the run that made it
+// compiled.
+function loadWithCodeCache(url, hash, variant = '') {
   const file = fileURLToPath(url)
   const source = readFileSync(file, 'utf8')
   // Only where Node caches compiled code (bin/run.js turns it on): its directory, one file per install and content.
   const dir = getCompileCacheDir?.()
   let key = 0x811c9dc5
-  for (const c of `${file}\0${source.length}\0${variant}`) key = Math.imul(key ^ c.charCodeAt(0), 0x01000193) >>> 0
+  for (const c of `${file}\0${source.length}\0${hash}\0${variant}`) key = Math.imul(key ^ c.charCodeAt(0), 0x01000193) >>> 0
   const cacheFile = dir && join(dir, `mindbg-${key.toString(16)}.v8`)
   let cachedData
   try {

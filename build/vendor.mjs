@@ -23,6 +23,8 @@ import {createRequire} from 'node:module'
 
 import {build} from 'esbuild'
 
+import {contentHash} from './content-hash.mjs'
+
 const common = {
   bundle: true, platform: 'node', target: 'node22', minify: !process.env.VENDOR_NO_MINIFY, legalComments: 'linked', logLevel: 'warning',
   // The stand-ins resolve their real modules at run time on purpose.
@@ -193,7 +195,7 @@ mkdirSync(OUT, {recursive: true})
 function codeCachedFacade(name) {
   const names = Object.keys(requireHere(resolvePath(OUT, `${name}.cjs`))).filter((n) => n !== 'default' && n !== '__esModule')
   writeFileSync(`${OUT}/${name}.mjs`, `${readFileSync('build/code-cache-loader.mjs', 'utf8')}
-const core = loadWithCodeCache(new URL('./${name}.cjs', import.meta.url))
+const core = loadWithCodeCache(new URL('./${name}.cjs', import.meta.url), ${JSON.stringify(contentHash(`${OUT}/${name}.cjs`))})
 export const {${names.join(', ')}} = core
 export default core
 `)
