@@ -1,4 +1,5 @@
 import {fstatSync} from 'node:fs'
+import {isatty} from 'node:tty'
 
 import type {PlanReport} from '../backends/backend.js'
 import {usageError} from '../domain/errors.js'
@@ -61,7 +62,8 @@ export async function runAttach({target, argv, raw, flags}: ParsedAttach, host: 
     command: rest,
     flags,
     env: process.env,
-    stdinIsTTY: Boolean(process.stdin.isTTY),
+    // isatty, not process.stdin.isTTY: that builds the stdin stream, which a session without input never reads.
+    stdinIsTTY: isatty(0),
     stdinHasData: stdinHasData(),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     terminalSize: terminalSize(process.stdout),
@@ -76,7 +78,7 @@ export async function runAttach({target, argv, raw, flags}: ParsedAttach, host: 
   const unsubscribe = stopOnSignals(stop)
   if (flags['record-input'] && flags.record === undefined) throw usageError('--record-input goes with --record FILE.cast')
   const cast = flags.record === undefined ? undefined : openCast(flags.record, {size: terminalSize(process.stdout), title: `mindbg attach ${target ?? flags.session ?? ''}`.trim(), input: Boolean(flags['record-input'])})
-  const io = {...processIO(), record: cast?.record}
+  const io = processIO(cast?.record)
   const started = Date.now()
   const auditLog = auditLogPath(process.env, config.auditLog)
   let result

@@ -8,8 +8,8 @@ import {enterRawMode, terminalSize} from './terminal.js'
 /** Exit codes for a session ended from outside (128 + signal number, as shells report them). */
 export const SIGNAL_EXIT: Record<string, number> = {SIGHUP: 129, SIGINT: 130, SIGTERM: 143}
 
-/** The process's own streams and terminal, for a session of the CLI. */
-export function processIO(): SessionIO & {release(): void} {
+/** The process's own streams and terminal, for a session of the CLI (and what `record` is told: attach --record). */
+export function processIO(record?: SessionIO['record']): SessionIO & {release(): void} {
   const terminal: SessionTerminal | undefined = process.stdout.isTTY
     ? {
         size: () => terminalSize(process.stdout),
@@ -24,14 +24,19 @@ export function processIO(): SessionIO & {release(): void} {
         enterRaw: () => enterRawMode(process.stdin),
       }
     : undefined
-  const stdin = fileStdin() ?? process.stdin
+  let stdin: Readable | undefined
   return {
-    stdin,
+    // Made when a session reads it: process.stdin is a stream built on first use (for /dev/null a file ReadStream,
+    // ~3-5 ms before the first request), which a session without input never reads.
+    get stdin() {
+      return (stdin ??= fileStdin() ?? process.stdin)
+    },
     stdout: process.stdout,
     stderr: process.stderr,
     terminal,
+    record,
     // A TTY or pipe that was read from keeps the event loop alive: let go of it.
-    release: () => (stdin as unknown as {unref?: () => void}).unref?.(),
+    release: () => (stdin as unknown as {unref?: () => void} | undefined)?.unref?.(),
   }
 }
 
