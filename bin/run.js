@@ -49,8 +49,15 @@ if (argv.length === 1 && argv[0] === '--version') {
   // `attach` in the spellings oclif would read the same way is run without oclif (~30 ms less before the first
   // request to the engine); anything else, help and errors of parsing included, is oclif's (src/cli/fast-attach.ts).
   // Its first look-ups at the engine go out before that code loads: the engine answers meanwhile (src/cli/prefetch.ts).
-  // Its code cache is the one a session of the same runtime made (build/code-cache-loader.mjs).
-  const fast = argv[0] === 'attach' && (await import('../dist/attach.js').then(({loadAttach, loadPrefetch}) => loadAttach(loadPrefetch().prefetchAttach(argv.slice(1), process.env)).attachFast))
+  // Its code cache is the one a session of the same runtime made (build/code-cache-loader.mjs). The look-ups leave
+  // only when the event loop runs (a socket writes once its connect is reported): one turn before the bundle loads.
+  const fast =
+    argv[0] === 'attach' &&
+    (await import('../dist/attach.js').then(async ({loadAttach, loadPrefetch}) => {
+      const runtime = loadPrefetch().prefetchAttach(argv.slice(1), process.env)
+      await new Promise((resolve) => setImmediate(resolve))
+      return loadAttach(runtime).attachFast
+    }))
   if (!fast || !(await fast(argv.slice(1), new URL('../', import.meta.url)))) {
     const {main} = await import('../dist/src/cli/main.js')
     await main(argv, import.meta.url)

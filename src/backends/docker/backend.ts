@@ -43,6 +43,8 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
 
   /** Started while prefetch's requests are with the engine; create() takes it (see startWatchdog). */
   private spareWatchdog: Watchdog | undefined
+  /** create() took a watchdog already (the prefetched answers were in before the spare was started): no spare. */
+  private watchdogTaken = false
   private closed = false
 
   /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
@@ -55,13 +57,14 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     if (request.imageSource !== 'sibling' && request.pull !== 'always') this.imagePlatform(request.image).catch(() => {})
     // After this tick, once the target's inspect has gone out too.
     setImmediate(() => {
-      if (!this.closed) this.spareWatchdog ??= startWatchdog()
+      if (!this.closed && !this.watchdogTaken) this.spareWatchdog ??= startWatchdog()
     })
   }
 
   private watchdogFor(name: string): Watchdog {
     const watchdog = this.spareWatchdog ?? startWatchdog()
     this.spareWatchdog = undefined
+    this.watchdogTaken = true
     watchdog.watch({container: name})
     return watchdog
   }
