@@ -470,9 +470,9 @@ class DockerLink implements DebuggerLink {
     // keep the start waiting for an end that cannot come before it.
     this.waitRegistered = Promise.race([wait.registered.catch(() => {}), new Promise<void>((r) => setTimeout(r, WAIT_REGISTER_MS).unref())])
     // Podman's compatible wait polls the container every ~250 ms; the end of the attach stream comes with the exit,
-    // and one inspect then has the code (undefined: still running, e.g. its output closed; the wait tells). Docker
-    // answers the wait once it has written the container's state to disk, with the container locked (~10-15 ms after
-    // the exit); its die event, with the same exit code, is sent before that: the first of the two has it.
+    // and one inspect then has the code (undefined: still running, e.g. its output closed; the wait tells). Docker's
+    // die event, with the same exit code, comes ~10-15 ms before its answer to the wait (traced, BENCHMARKS.md): the
+    // first of the two has it.
     const endedEarly =
       engineKind === 'podman'
         ? new Promise<void>((resolve) => socket.once('close', resolve)).then(() =>
