@@ -172,10 +172,13 @@ export class KubernetesBackend implements Backend<KubeTarget | NodeTarget, KubeP
     }
     const {namespace, podName} = plan.target
     let spec = plan.spec
-    // The attach right after the PATCH needs ws: loaded while the PATCH is with the API server, not after it.
-    void deps.ws().catch(() => undefined)
     try {
-      await this.addEphemeral(namespace, podName, spec.container)
+      const patched = this.addEphemeral(namespace, podName, spec.container)
+      // The attach right after the PATCH needs ws: loaded while the PATCH is with the API server, neither after it nor
+      // before it goes out (an import started first ran, ~5 ms of it, in the microtasks before the request was
+      // written): a turn of the event loop later.
+      setImmediate(() => void deps.ws().catch(() => undefined))
+      await patched
     } catch (error) {
       // The namespace label may be invisible to us (no "get namespaces"), but the server says which level refused.
       const level = error instanceof KubeStatusError && error.code === 403 ? refusedAt(error.status.message ?? '') : undefined
