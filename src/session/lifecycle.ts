@@ -171,13 +171,39 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       return result(outcome.code, 'exit')
     }
     restore()
-    await link?.close(outcome.kind === 'detach' ? 'detach' : 'stop')
     if (outcome.kind === 'detach') {
+      await link?.close('detach')
       io.stderr.write(`\n${dbg.leave()}\n`)
       return result(0, 'detached')
     }
-    await dbg.end()
+    await endWithin(END_AFTER_STOP_MS, async () => {
+      await link?.close('stop')
+      await dbg.end()
+    }, () => options.reporter.notice(`mindbg: ${options.runtime === 'kubernetes' ? 'the API server' : 'the engine'} did not confirm the end of ${dbg.name} within ${END_AFTER_STOP_MS / 1000} s; its watchdog ends it once ${options.runtime === 'kubernetes' ? 'it answers' : 'the engine answers'} again`))
     return result(outcome.request.exitCode, outcome.request.ending)
+  }
+}
+
+/**
+ * How long a stopped session waits for its debugger's end. A stop is someone waiting (Ctrl-C, a runbook's
+ * deadline); an engine or API server that froze mid-session would hold it for ever. Past this the process goes, and
+ * the debugger's watchdog, still armed (end() releases it only once the end is confirmed), ends it when the engine
+ * answers again.
+ */
+export const END_AFTER_STOP_MS = 10_000
+
+async function endWithin(ms: number, end: () => Promise<void>, onLate: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms)
+    timer.unref()
+  })
+  const ended = end().then((): 'ended' => 'ended')
+  ended.catch(() => {}) // a failure after the bound is the watchdog's business; before it, the race rethrows it
+  try {
+    if ((await Promise.race([ended, late])) === 'late') onLate()
+  } finally {
+    clearTimeout(timer)
   }
 }
 
