@@ -1,11 +1,11 @@
 import type {Backend, Debugger, PlanContext, PlanReport, StandIn} from '../backends/backend.js'
 import {type BackendOptions, connectBackend} from '../backends/registry.js'
-import {MindbgError, usageError} from '../domain/errors.js'
+import {MindbgError, StoppedBeforeStart, usageError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {DebuggerRequest, StreamMode} from '../domain/request.js'
-import type {SessionResult, StopRequest} from '../domain/session.js'
+import type {SessionResult} from '../domain/session.js'
 import {requireRunning, type Runtime, type Target, type TargetRef} from '../domain/target.js'
-import {runSession, type SessionIO, type SessionOptions, stopRequest} from './lifecycle.js'
+import {runSession, type SessionIO, type SessionOptions, unlessStopped} from './lifecycle.js'
 import {runServed, serveRequest, startDetached} from './serve.js'
 
 /** What `attach` was asked for, already validated (src/cli/attach-plan.ts makes it from flags). */
@@ -41,32 +41,10 @@ export async function attach(what: AttachRequest, io: SessionIO, context: Attach
   try {
     return await attachUnlessStopped(what, io, context, runtime)
   } catch (error) {
-    if (!(error instanceof StoppedEarly)) throw error
+    if (!(error instanceof StoppedBeforeStart)) throw error
     // Nothing was made yet (a debugger's making listens to the signal itself): nothing to end, only to exit.
-    return {...error.request, runtime, target: undefined, debugger: undefined, timings: {requested, created: undefined, started: undefined, ended: Date.now()}}
+    return {exitCode: error.exitCode, ending: 'stopped', runtime, target: undefined, debugger: undefined, timings: {requested, created: undefined, started: undefined, ended: Date.now()}}
   }
-}
-
-/** A stop (Ctrl-C, SIGTERM) that came before there was a debugger. */
-class StoppedEarly extends Error {
-  constructor(readonly request: StopRequest) {
-    super('stopped')
-  }
-}
-
-/**
- * `work`, unless the session is stopped first: a look-up at an engine or API server that hangs must not hold a
- * Ctrl-C (the request itself is dropped with the process).
- */
-function unlessStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work
-  if (signal.aborted) return Promise.reject(new StoppedEarly(stopRequest(signal.reason)))
-  let onAbort: () => void = () => {}
-  const stopped = new Promise<never>((_, reject) => {
-    onAbort = () => reject(new StoppedEarly(stopRequest(signal.reason)))
-    signal.addEventListener('abort', onAbort, {once: true})
-  })
-  return Promise.race([work, stopped]).finally(() => signal.removeEventListener('abort', onAbort))
 }
 
 async function attachUnlessStopped(what: AttachRequest, io: SessionIO, context: AttachContext, runtime: Runtime): Promise<SessionResult> {

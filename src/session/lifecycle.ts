@@ -3,7 +3,7 @@ import {pipeline, type Readable, type Writable} from 'node:stream'
 
 import type {Debugger, DebuggerLink} from '../backends/backend.js'
 import {relayed} from '../backends/output.js'
-import {ExitCode, MindbgError, toMindbgError} from '../domain/errors.js'
+import {ExitCode, MindbgError, StoppedBeforeStart, toMindbgError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {StreamMode} from '../domain/request.js'
 import type {SessionEnding, SessionResult, StopRequest} from '../domain/session.js'
@@ -205,6 +205,23 @@ async function endWithin(ms: number, end: () => Promise<void>, onLate: () => voi
   } finally {
     clearTimeout(timer)
   }
+}
+
+/**
+ * `work`, unless `signal` aborts first: then a StoppedBeforeStart with the stop's exit code. For the look-ups before
+ * anything is made (connect, resolve, plan): one at an engine or API server that hangs must not hold a Ctrl-C (the
+ * request itself goes with the process).
+ */
+export function unlessStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work
+  const stopped = (): StoppedBeforeStart => new StoppedBeforeStart(stopRequest(signal.reason).exitCode)
+  if (signal.aborted) return Promise.reject(stopped())
+  let onAbort: () => void = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(stopped())
+    signal.addEventListener('abort', onAbort, {once: true})
+  })
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
 }
 
 /** The caller's StopRequest, or a plain stop (130) for any other abort reason. */

@@ -188,15 +188,25 @@ describe('an engine that does not answer', () => {
         expect(Date.now() - started).toBeLessThan(8000)
       }
       // No bound: only the person waiting ends it, and then at once (before, Ctrl-C did nothing here).
-      for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
-        const child = startMindbg(['attach', web(), '--', 'true'], {env: {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '0'}})
-        const done = collect(child, 20_000)
-        await new Promise((resolve) => setTimeout(resolve, 1500))
-        const signalled = Date.now()
-        child.kill(signal)
-        expect((await done).code).toBe(code)
-        expect(Date.now() - signalled).toBeLessThan(3000)
-      }
+      const commands: Array<[string[], NodeJS.Signals, number]> = [
+        [['attach', web(), '--', 'true'], 'SIGINT', 130],
+        [['attach', web(), '--', 'true'], 'SIGTERM', 143],
+        [['run', 'triage', web()], 'SIGINT', 130],
+        [['cp', `${web()}:/etc/passwd`, join(tmpdir(), `mindbg-hung-cp-${process.pid}`)], 'SIGHUP', 129],
+      ]
+      await Promise.all(
+        commands.map(async ([args, signal, code]) => {
+          const child = startMindbg(args, {env: {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '0'}})
+          const done = collect(child, 20_000)
+          await new Promise((resolve) => setTimeout(resolve, 1500))
+          const signalled = Date.now()
+          child.kill(signal)
+          const r = await done
+          expect(r.code, args.join(' ')).toBe(code)
+          expect(r.stderr).toBe('')
+          expect(Date.now() - signalled).toBeLessThan(3000)
+        }),
+      )
     } finally {
       hung.close()
       rmSync(path, {force: true})
