@@ -40,18 +40,23 @@ sim=$!
 trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true; docker rm -f "$target" >/dev/null 2>&1 || true' EXIT
 for _ in $(seq 100); do [[ -s $KUBECONFIG ]] && break; sleep 0.1; done
 # A pod with a shell and cat, so that kubectl exec has something to run; mindbg's debugger (the same busybox) joins it.
-$kubectl apply -f - >/dev/null <<EOF
+# A fresh one for every run (hyperfine --prepare), as in bench/kube.sh: each debugger stays in its pod's spec, and a
+# pod grown by the runs before would slow only mindbg's runs (its watch reads the whole pod), not kubectl exec's.
+pod=$(dirname "$data")/pod.yaml
+cat >"$pod" <<EOF
 apiVersion: v1
 kind: Pod
 metadata: {name: bb}
 spec:
   containers: [{name: bb, image: $image, imagePullPolicy: IfNotPresent, command: [sleep, '3600']}]
 EOF
-$kubectl wait --for=condition=Ready pod/bb --timeout=60s >/dev/null
+fresh_pod="$kubectl delete pod bb --ignore-not-found --wait=true >/dev/null && $kubectl apply -f $pod >/dev/null && $kubectl wait --for=condition=Ready pod/bb --timeout=60s >/dev/null"
+eval "$fresh_pod"
 args=()
 pairs 'pod: 200 MB in' "$kubectl exec -i bb -- sh -c 'cat >/dev/null' <$data" "attach pod/bb -- sh -c 'cat >/dev/null' <$data"
 pairs 'pod: 200 MB out' "$kubectl exec bb -- sh -c '$produce' >/dev/null" "attach pod/bb -- sh -c '$produce' >/dev/null"
-hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-kube.json" "${args[@]}"
+hyperfine --prepare "$fresh_pod" --warmup 1 --runs "$runs" --export-json "$out/throughput-kube.json" "${args[@]}"
+eval "$fresh_pod"
 
 rss() { # build binary args...: one row of peak RSS and CPU
   local name=$1 bin=$2

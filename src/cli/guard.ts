@@ -1,4 +1,4 @@
-import {formatError, MindbgError, toMindbgError} from '../domain/errors.js'
+import {formatError, MindbgError, StoppedBeforeStart, toMindbgError} from '../domain/errors.js'
 
 const EPIPE_EXIT = 141
 
@@ -28,6 +28,8 @@ export async function guarded(argv: readonly string[], work: () => Promise<void>
     const exit = (error as {oclif?: {exit?: number}; code?: string}).oclif?.exit
     // this.exit(n) inside a command: the command already said what it had to say.
     if ((error as {code?: string}).code === 'EEXIT') process.exit(exit ?? 0)
+    // Whoever stopped it knows why; as a signal's default action, it ends without a word.
+    if (error instanceof StoppedBeforeStart) process.exit(error.exitCode)
     const withStack = argv.includes('--debug') || Boolean(process.env.DEBUG)
     const mindbgError = toMindbgError(error)
     process.stderr.write(formatError(mindbgError, withStack))

@@ -55,6 +55,17 @@ export class MindbgError extends Error {
   }
 }
 
+/**
+ * A stop (Ctrl-C, SIGTERM, SIGHUP) that came before the command had made anything: it ends quietly with the stop's
+ * exit code (130, 143, 129), nothing to clean up (src/cli/guard.ts).
+ */
+export class StoppedBeforeStart extends Error {
+  override readonly name = 'StoppedBeforeStart'
+  constructor(readonly exitCode: number) {
+    super('stopped before anything was made')
+  }
+}
+
 export function usageError(message: string, hint?: string): MindbgError {
   return new MindbgError('usage', message, hint)
 }

@@ -1,11 +1,11 @@
 import type {Backend, Debugger, PlanContext, PlanReport, StandIn} from '../backends/backend.js'
 import {type BackendOptions, connectBackend} from '../backends/registry.js'
-import {MindbgError, usageError} from '../domain/errors.js'
+import {MindbgError, StoppedBeforeStart, usageError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {DebuggerRequest, StreamMode} from '../domain/request.js'
 import type {SessionResult} from '../domain/session.js'
 import {requireRunning, type Runtime, type Target, type TargetRef} from '../domain/target.js'
-import {runSession, type SessionIO, type SessionOptions} from './lifecycle.js'
+import {runSession, type SessionIO, type SessionOptions, unlessStopped} from './lifecycle.js'
 import {runServed, serveRequest, startDetached} from './serve.js'
 
 /** What `attach` was asked for, already validated (src/cli/attach-plan.ts makes it from flags). */
@@ -37,38 +37,50 @@ export interface AttachContext extends PlanContext {
  */
 export async function attach(what: AttachRequest, io: SessionIO, context: AttachContext): Promise<SessionResult> {
   const runtime = what.kind === 'new' ? what.target.runtime : what.runtime
-  const backend = await connectBackend(runtime, what.backend)
+  const requested = Date.now()
+  try {
+    return await attachUnlessStopped(what, io, context, runtime)
+  } catch (error) {
+    if (!(error instanceof StoppedBeforeStart)) throw error
+    // Nothing was made yet (a debugger's making listens to the signal itself): nothing to end, only to exit.
+    return {exitCode: error.exitCode, ending: 'stopped', runtime, target: undefined, debugger: undefined, timings: {requested, created: undefined, started: undefined, ended: Date.now()}}
+  }
+}
+
+async function attachUnlessStopped(what: AttachRequest, io: SessionIO, context: AttachContext, runtime: Runtime): Promise<SessionResult> {
+  const early = <T>(work: Promise<T>): Promise<T> => unlessStopped(work, context.signal)
+  const backend = await early(connectBackend(runtime, what.backend))
   const options = {runtime, reporter: context.reporter, signal: context.signal}
   try {
     if (what.kind === 'reattach') {
-      const target = what.target === undefined ? undefined : await resolveOne(backend, what.target)
-      const found = await backend.find({name: what.session, target}, what.streams)
+      const target = what.target === undefined ? undefined : await early(resolveOne(backend, what.target))
+      const found = await early(backend.find({name: what.session, target}, what.streams))
       if (!found) throw new MindbgError('sessionNotFound', `session ${what.session}: not found`, 'List live debuggers with: mindbg ls')
       if (what.end) return await endDebugger(found, runtime)
       return await runIn(found, what.command, what.streams, io, options)
     }
     backend.prefetch?.(what.request)
-    const target = await resolveOne(backend, what.target)
+    const target = await early(resolveOne(backend, what.target))
     if (what.reuse && target.state === 'running') {
       requireRunning(target)
-      const found = await backend.find({target}, what.streams)
+      const found = await early(backend.find({target}, what.streams))
       if (found) return await runIn(found, what.request.command, what.streams, io, options)
       context.reporter.notice(`mindbg: no running mindbg debugger to reuse next to this target; ${what.request.command.length > 0 ? 'running the command in a new one' : 'adding one'}`)
     }
     if (what.request.serve) {
       // A stand-in lives as long as its session: a debugger left serving needs a target that runs by itself.
       requireRunning(target)
-      const plan = await backend.plan(target, what.request, what.streams, context)
+      const plan = await early(backend.plan(target, what.request, what.streams, context))
       return await startDetached((signal) => backend.create(plan, context.reporter, signal), options)
     }
     if (what.request.copy) {
       // A copy is made whatever state the original is in (a crash loop is the reason for one).
       refuseDebugger(target)
-      const plan = await backend.plan(target, what.request, what.streams, context)
+      const plan = await early(backend.plan(target, what.request, what.streams, context))
       return await runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
     }
     return await withStandIn(backend, target, what.request, context, async (joined) => {
-      const plan = await backend.plan(joined, what.request, what.streams, context)
+      const plan = await early(backend.plan(joined, what.request, what.streams, context))
       return runSession((signal) => backend.create(plan, context.reporter, signal), io, options)
     })
   } finally {

@@ -49,7 +49,7 @@ export async function copyOut(request: CopyRequest, context: CopyContext): Promi
   }
   const backends = new Backends(request.backend)
   try {
-    const {found: targets, missing} = await resolveTargets({refs: request.refs, selectors: []}, backends)
+    const {found: targets, missing} = await resolveTargets({refs: request.refs, selectors: []}, backends, context.signal)
     if (missing[0]) throw missing[0].error
     if (targets.length !== 1) throw usageError(`the source names ${targets.length} targets where one is needed`)
     const outcome = await runRunbook({...request, runbook, selectors: [], concurrency: 1}, targets, {...context, evidence: outputs, onEvent() {}})

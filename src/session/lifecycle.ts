@@ -3,7 +3,7 @@ import {pipeline, type Readable, type Writable} from 'node:stream'
 
 import type {Debugger, DebuggerLink} from '../backends/backend.js'
 import {relayed} from '../backends/output.js'
-import {ExitCode, MindbgError, toMindbgError} from '../domain/errors.js'
+import {ExitCode, MindbgError, StoppedBeforeStart, toMindbgError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {StreamMode} from '../domain/request.js'
 import type {SessionEnding, SessionResult, StopRequest} from '../domain/session.js'
@@ -171,14 +171,57 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       return result(outcome.code, 'exit')
     }
     restore()
-    await link?.close(outcome.kind === 'detach' ? 'detach' : 'stop')
     if (outcome.kind === 'detach') {
+      await link?.close('detach')
       io.stderr.write(`\n${dbg.leave()}\n`)
       return result(0, 'detached')
     }
-    await dbg.end()
+    await endWithin(END_AFTER_STOP_MS, async () => {
+      await link?.close('stop')
+      await dbg.end()
+    }, () => options.reporter.notice(`mindbg: ${options.runtime === 'kubernetes' ? 'the API server' : 'the engine'} did not confirm the end of ${dbg.name} within ${END_AFTER_STOP_MS / 1000} s; its watchdog ends it once ${options.runtime === 'kubernetes' ? 'it answers' : 'the engine answers'} again`))
     return result(outcome.request.exitCode, outcome.request.ending)
   }
+}
+
+/**
+ * How long a stopped session waits for its debugger's end. A stop is someone waiting (Ctrl-C, a runbook's
+ * deadline); an engine or API server that froze mid-session would hold it for ever. Past this the process goes, and
+ * the debugger's watchdog, still armed (end() releases it only once the end is confirmed), ends it when the engine
+ * answers again.
+ */
+export const END_AFTER_STOP_MS = 10_000
+
+async function endWithin(ms: number, end: () => Promise<void>, onLate: () => void): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms)
+    timer.unref()
+  })
+  const ended = end().then((): 'ended' => 'ended')
+  ended.catch(() => {}) // a failure after the bound is the watchdog's business; before it, the race rethrows it
+  try {
+    if ((await Promise.race([ended, late])) === 'late') onLate()
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/**
+ * `work`, unless `signal` aborts first: then a StoppedBeforeStart with the stop's exit code. For the look-ups before
+ * anything is made (connect, resolve, plan): one at an engine or API server that hangs must not hold a Ctrl-C (the
+ * request itself goes with the process).
+ */
+export function unlessStopped<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return work
+  const stopped = (): StoppedBeforeStart => new StoppedBeforeStart(stopRequest(signal.reason).exitCode)
+  if (signal.aborted) return Promise.reject(stopped())
+  let onAbort: () => void = () => {}
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(stopped())
+    signal.addEventListener('abort', onAbort, {once: true})
+  })
+  return Promise.race([work, aborted]).finally(() => signal.removeEventListener('abort', onAbort))
 }
 
 /** The caller's StopRequest, or a plain stop (130) for any other abort reason. */

@@ -31,7 +31,7 @@ export async function performRun(plan: RunPlan, options: RunServiceOptions): Pro
   const bundle = options.dryRun ? undefined : Bundle.open(options.bundle)
   const backends = new Backends(plan.backend)
   try {
-    const {found: targets, missing} = await resolveTargets(plan, backends)
+    const {found: targets, missing} = await resolveTargets(plan, backends, options.signal)
     if (options.dryRun) {
       const keys = targetKeys(targets.map((t) => t.target))
       return {

@@ -1,14 +1,14 @@
 import type {Backend, PlanContext, StandIn} from '../backends/backend.js'
 import {type BackendOptions, connectBackend} from '../backends/registry.js'
 import {formatMs} from '../domain/duration.js'
-import {firstLine, MindbgError, toMindbgError} from '../domain/errors.js'
+import {firstLine, MindbgError, StoppedBeforeStart, toMindbgError} from '../domain/errors.js'
 import type {Reporter} from '../domain/reporter.js'
 import type {DebuggerRequest, StreamMode} from '../domain/request.js'
 import type {SessionResult, StopRequest} from '../domain/session.js'
 import type {Runtime, Target, TargetRef, TargetSelector} from '../domain/target.js'
 import type {StepFiles, StepOutputs} from './evidence.js'
 import {standInIfNeeded} from './attach.js'
-import {runSession} from './lifecycle.js'
+import {runSession, unlessStopped} from './lifecycle.js'
 import type {Runbook, RunbookStep} from './runbook.js'
 import {STEP_COMMAND, StepChannel} from './steps.js'
 import {describeRef} from './audit.js'
@@ -121,15 +121,20 @@ export interface MissingTarget {
  * removed must not cost the evidence of the others, so it is returned as missing and reported as a failed target.
  * When nothing at all was found, the first failure is thrown as it is (its exit code and hint unchanged).
  */
-export async function resolveTargets(plan: Pick<RunPlan, 'refs' | 'selectors'>, backends: Backends): Promise<{found: Array<{backend: Backend; target: Target}>; missing: MissingTarget[]}> {
+export async function resolveTargets(plan: Pick<RunPlan, 'refs' | 'selectors'>, backends: Backends, signal?: AbortSignal): Promise<{found: Array<{backend: Backend; target: Target}>; missing: MissingTarget[]}> {
   const lookups = [
     ...plan.refs.map((ref) => ({text: describeRef(ref), runtime: ref.runtime, find: (backend: Backend) => backend.resolve(ref)})),
     ...plan.selectors.map((selector) => ({text: `-l ${selector.labels}`, runtime: selector.runtime, find: (backend: Backend) => backend.select(selector)})),
   ]
-  const settled = await Promise.allSettled(lookups.map(async ({runtime, find}) => {
-    const backend = await backends.get(runtime)
-    return (await find(backend)).map((target) => ({backend, target}))
-  }))
+  const settled = await unlessStopped(
+    Promise.allSettled(
+      lookups.map(async ({runtime, find}) => {
+        const backend = await backends.get(runtime)
+        return (await find(backend)).map((target) => ({backend, target}))
+      }),
+    ),
+    signal,
+  )
   const seen = new Set<string>()
   const found = settled.flatMap((s) => (s.status === 'fulfilled' ? s.value : [])).filter(({target}) => {
     const key = `${target.runtime}:${target.id}:${target.ref}`
@@ -258,9 +263,13 @@ async function runTarget(backend: Backend, target: Target, key: string, plan: Ru
   let standIn: StandIn | undefined
   try {
     standIn = await standInIfNeeded(backend, target, plan.request, reporter, context.signal)
-    debuggerPlan = await backend.plan(standIn?.target ?? target, {...plan.request, command: STEP_COMMAND}, STEP_STREAMS, context)
+    debuggerPlan = await unlessStopped(backend.plan(standIn?.target ?? target, {...plan.request, command: STEP_COMMAND}, STEP_STREAMS, context), context.signal)
   } catch (error) {
     await standIn?.end()
+    if (error instanceof StoppedBeforeStart) {
+      notRun(0, 'the run was stopped')
+      return finish('stopped', 'the run was stopped before this target began')
+    }
     const reason = toMindbgError(error).message
     notRun(0, reason)
     return finish('failed', reason)

@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {BIN, collect, docker, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor} from './helpers.js'
+import {BIN, BUSYBOX, collect, docker, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor} from './helpers.js'
 
 const web = sharedTarget()
 
@@ -121,5 +121,122 @@ describe('an engine that takes 6 s to create the sidecar', () => {
     await new Promise((resolve) => setTimeout(resolve, 500))
     expect(sidecarsOf(web())).toEqual([])
     expect(docker('ps', '-a', '-q', '--filter', `label=org.mindbg.target-name=${web()}`)).toBe('')
+  })
+})
+
+/**
+ * A Docker socket in front of the real one that can freeze as a stopped engine does (SIGSTOP, a deadlock): it keeps
+ * accepting connections, and nothing goes through either way until it thaws; then what waited goes on.
+ */
+class FreezingEngine {
+  readonly path = join(tmpdir(), `mindbg-freeze-${process.pid}.sock`)
+  private frozen = false
+  private readonly sockets = new Set<net.Socket>()
+  private server: net.Server | undefined
+
+  async start(): Promise<void> {
+    rmSync(this.path, {force: true})
+    const engine = (process.env.DOCKER_HOST || 'unix:///var/run/docker.sock').replace(/^unix:\/\//, '')
+    this.server = net.createServer((client) => {
+      const upstream = net.connect(engine)
+      client.pipe(upstream).pipe(client)
+      // What a client that went away left unread is not sent on: only a watchdog's own requests can end a debugger
+      // whose mindbg gave up waiting.
+      client.on('close', () => upstream.destroy())
+      // After pipe(), which resumes its source: a connection made while frozen waits too, as in a stopped engine's backlog.
+      for (const s of [client, upstream]) {
+        this.sockets.add(s)
+        s.on('close', () => this.sockets.delete(s))
+        s.on('error', () => {})
+        if (this.frozen) s.pause()
+      }
+    })
+    await new Promise<void>((resolve) => this.server!.listen(this.path, resolve))
+  }
+
+  freeze(): void {
+    this.frozen = true
+    for (const s of this.sockets) s.pause()
+  }
+
+  thaw(): void {
+    this.frozen = false
+    for (const s of this.sockets) s.resume()
+  }
+
+  stop(): void {
+    this.server?.close()
+    for (const s of this.sockets) s.destroy()
+    rmSync(this.path, {force: true})
+  }
+}
+
+describe('an engine that does not answer', () => {
+  it('one that never answers: exit 115 once MINDBG_ENGINE_TIMEOUT has passed; Ctrl-C and SIGTERM end mindbg at once', {timeout: 60_000}, async () => {
+    const path = join(tmpdir(), `mindbg-hung-${process.pid}.sock`)
+    rmSync(path, {force: true})
+    const hung = net.createServer((s) => s.resume())
+    await new Promise<void>((resolve) => hung.listen(path, resolve))
+    try {
+      const env = {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '1s'}
+      for (const args of [['attach', web(), '--', 'true'], ['attach', '--session', 'mindbg-x-abcde', '--', 'true'], ['ls']]) {
+        const started = Date.now()
+        const r = await collect(startMindbg(args, {env}), 20_000)
+        expect(r.code, args.join(' ')).toBe(115)
+        expect(r.stderr).toContain(`unix://${path} did not answer within 1s`)
+        expect(r.stderr).toMatch(/Hint: The engine may be stopped or overloaded/)
+        expect(Date.now() - started).toBeLessThan(8000)
+      }
+      // No bound: only the person waiting ends it, and then at once (before, Ctrl-C did nothing here).
+      const commands: Array<[string[], NodeJS.Signals, number]> = [
+        [['attach', web(), '--', 'true'], 'SIGINT', 130],
+        [['attach', web(), '--', 'true'], 'SIGTERM', 143],
+        [['run', 'triage', web()], 'SIGINT', 130],
+        [['cp', `${web()}:/etc/passwd`, join(tmpdir(), `mindbg-hung-cp-${process.pid}`)], 'SIGHUP', 129],
+      ]
+      await Promise.all(
+        commands.map(async ([args, signal, code]) => {
+          const child = startMindbg(args, {env: {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '0'}})
+          const done = collect(child, 20_000)
+          await new Promise((resolve) => setTimeout(resolve, 1500))
+          const signalled = Date.now()
+          child.kill(signal)
+          const r = await done
+          expect(r.code, args.join(' ')).toBe(code)
+          expect(r.stderr).toBe('')
+          expect(Date.now() - signalled).toBeLessThan(3000)
+        }),
+      )
+    } finally {
+      hung.close()
+      rmSync(path, {force: true})
+    }
+  })
+
+  it('one that freezes mid-session: Ctrl-C ends mindbg within 10 s; its watchdog ends the debugger once the engine answers, no zombie', {timeout: 90_000}, async () => {
+    const engine = new FreezingEngine()
+    await engine.start()
+    try {
+      const child = startMindbg(['attach', web(), '--', 'sleep', '60'], {env: {DOCKER_HOST: `unix://${engine.path}`}})
+      const done = collect(child, 60_000)
+      const [sidecar] = await waitFor('the sidecar running', () => (runningSidecarsOf(web()).length === 1 ? runningSidecarsOf(web()) : undefined), 20_000, 50)
+      // The command runs: a frozen engine does not stop what already runs.
+      await waitFor('sleep 60 in the target', () => docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'args').includes('sleep 60'), 10_000)
+      engine.freeze()
+      const signalled = Date.now()
+      child.kill('SIGINT')
+      const r = await done
+      expect(r.code).toBe(130)
+      expect(Date.now() - signalled).toBeLessThan(13_000)
+      expect(r.stderr).toContain(`the engine did not confirm the end of`)
+      expect(runningSidecarsOf(web())).toEqual([sidecar])
+      engine.thaw()
+      await waitFor('the sidecar removed by its watchdog', () => sidecarsOf(web()).length === 0, 20_000, 100)
+      const ps = docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'stat,args')
+      expect(ps).not.toContain('sleep 60')
+      expect(ps.split('\n').slice(1).filter((line) => /^\s*Z/.test(line))).toEqual([])
+    } finally {
+      engine.stop()
+    }
   })
 })

@@ -12,7 +12,7 @@ import {join} from 'node:path'
 import {describe, expect, it} from 'vitest'
 
 import {PtySession} from '../support/pty.js'
-import {BIN, collect, createdName, ROOT, DISTROLESS, docker, dockerOk, ENGINE, mindbg, mindbgCommand, type RunResult, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, startTarget, testEnv, waitFor} from './helpers.js'
+import {BIN, collect, createdName, DASH, ROOT, DISTROLESS, docker, dockerOk, ENGINE, mindbg, mindbgCommand, type RunResult, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, startTarget, testEnv, waitFor} from './helpers.js'
 
 /**
  * A command's parent as `tr "\0" " " < /proc/$PPID/cmdline` shows it: the step server's mindbg-init (/proc/N/exe) on
@@ -100,6 +100,23 @@ describe('attach --detach, then commands in it', () => {
     expect((await mindbgNull(['attach', '--session', 'mindbg-nosuch-abcde', '--', 'true'])).code).toBe(120)
     expect((await mindbgNull(['attach', target(), '--detach', '--', 'ps'])).code).toBe(2)
     expect((await mindbgNull(['attach', '--session', name, '--ttl', '1m'])).code).toBe(2)
+  })
+
+  it('serves under dash and bash as sh: exit codes, streams, 127, a step past its 4 kB line, piped input, --end', {timeout: 90_000}, async () => {
+    for (const image of [DASH, 'mindbg-fixture/bash:local']) {
+      const name = await detach(target(), ['--image', image])
+      expect(await mindbgNull(['attach', '--session', name, '--', 'sh', '-c', 'echo out; echo err >&2; printf partial; exit 3'])).toMatchObject({code: 3, stdout: 'out\npartial', stderr: 'err\n'})
+      // These images have no tr: the NULs are replaced here.
+      const tree = await mindbgNull(['attach', '--session', name, '--', 'sh', '-c', 'cat /proc/$PPID/cmdline'])
+      expect(tree.stdout.replaceAll('\0', ' '), image).toMatch(SERVED)
+      expect((await mindbgNull(['attach', '--session', name, '--', 'no-such-tool'])).code).toBe(127)
+      const long = 'y'.repeat(5000)
+      expect(await mindbgNull(['attach', '--session', name, '--', 'sh', '-c', 'printf "%s\\n" "$1"', 'sh', long])).toMatchObject({code: 0, stdout: `${long}\n`})
+      const input = 'x'.repeat(70_000)
+      expect(await mindbg(['attach', '--session', name, '--', 'cat'], {input})).toMatchObject({code: 0, stdout: input})
+      expect((await mindbgNull(['attach', '--session', name, '--end'])).code).toBe(0)
+      await waitFor(`${name} removed`, () => !dockerOk('inspect', name), 5000, 50)
+    }
   })
 
   it('concurrent callers get their own output; Ctrl-C stops the step, a SIGKILLed caller leaves the debugger serving', {timeout: 90_000}, async () => {

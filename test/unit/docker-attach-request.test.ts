@@ -33,8 +33,15 @@ function fakeEngine(prefix: string, onConnection: (conn: Socket) => void): void 
 describe('DockerEngine.attach', () => {
   let request = ''
   fakeEngine('mindbg-attach-', (conn: Socket) => {
+    let mine = ''
     conn.on('data', (d: Buffer) => {
-      request += d.toString('latin1')
+      mine += d.toString('latin1')
+      // Every request waits for the engine's first answer (DockerEngine.kind()), on a connection of its own.
+      if (mine.startsWith('GET /_ping ')) {
+        if (mine.includes('\r\n\r\n')) conn.end('HTTP/1.1 200 OK\r\nApi-Version: 1.41\r\nContent-Length: 2\r\n\r\nOK')
+        return
+      }
+      request = mine
       if (request.includes('\r\n\r\n')) {
         conn.write('HTTP/1.1 101 UPGRADED\r\nContent-Type: application/vnd.docker.raw-stream\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n')
       }

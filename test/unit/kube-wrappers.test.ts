@@ -156,6 +156,22 @@ describe('RELAY_WRAPPER: input in chunks, stdin kept as the lifeline', () => {
     expect(r).toMatchObject({code: 0, stdout: 'HELLO\nWORLD\neof\n'})
   })
 
+  it('copies chunks of whole 64 kB blocks, a rest, and both byte for byte, each arriving in pieces', async () => {
+    const sizes = [65536, 100, 3 * 65536 + 5, 1024 * 1024, 65535]
+    const data = Buffer.from(Array.from({length: sizes.reduce((a, b) => a + b)}, (_, i) => (i * 31 + (i >> 9)) % 256))
+    const steps: Array<Buffer | string | number | null> = [GO_AHEAD]
+    let at = 0
+    for (const size of sizes) {
+      const framed = relayChunk(data.subarray(at, at + size))
+      at += size
+      // The pipe delivers a chunk as it comes: dd must wait for its blocks to fill (fullblock), not copy short reads.
+      for (let i = 0; i < framed.length; i += 40_000) steps.push(framed.subarray(i, i + 40_000))
+    }
+    const r = await run(RELAY_WRAPPER, ['md5sum'], [...steps, RELAY_END, 1500, null])
+    const {createHash} = await import('node:crypto')
+    expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'))
+  })
+
   it('passes bytes through exactly, newlines and binary included', async () => {
     const data = Buffer.from(Array.from({length: 3000}, (_, i) => (i * 7) % 256))
     const r = await run(RELAY_WRAPPER, ['md5sum'], [GO_AHEAD, chunk(data.subarray(0, 1000)), chunk(data.subarray(1000)), RELAY_END, 1500, null])

@@ -3,6 +3,7 @@ import type {Duplex, Readable} from 'node:stream'
 import type Dockerode from 'dockerode'
 
 import {deps, lazy} from '../../deps.js'
+import {formatMs, parseDuration} from '../../domain/duration.js'
 import {MindbgError} from '../../domain/errors.js'
 import type {Reporter} from '../../domain/reporter.js'
 import type {PullPolicy} from '../../domain/request.js'
@@ -13,7 +14,7 @@ import {registryAuth} from '../../images/registry-auth.js'
 import type {DebuggerSummary} from '../backend.js'
 import {splitLines} from '../lines.js'
 import {contextEndpoint} from './context.js'
-import {engineMessage, httpStatus as status} from './errors.js'
+import {engineAddress, engineMessage, httpStatus as status} from './errors.js'
 import {type EngineHttp, type EngineResponse, ModemHttp, readJson, SocketHttp, unixSocket} from './http.js'
 import {PullProgress} from './pull-progress.js'
 import type {DockerTarget, EngineKind} from './spec.js'
@@ -77,6 +78,55 @@ export function isGone(error: unknown): boolean {
 export const STOP_GRACE_SECONDS = 2
 
 /** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
+/**
+ * How long an engine may leave its first request (/_ping) unanswered, by default. A frozen engine (dockerd stopped
+ * with SIGSTOP, deadlocked, its disk hung) accepts connections and never answers: without a bound every command
+ * would wait for ever, and a runbook in a cron job with it. /_ping is answered at once by a loaded engine too.
+ */
+export const DEFAULT_ENGINE_TIMEOUT_MS = 30_000
+
+/** MINDBG_ENGINE_TIMEOUT: a duration (30s, 2m), or 0 for no bound. */
+export function engineTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const text = env.MINDBG_ENGINE_TIMEOUT?.trim()
+  if (!text) return DEFAULT_ENGINE_TIMEOUT_MS
+  return text === '0' ? 0 : parseDuration(text, 'MINDBG_ENGINE_TIMEOUT')
+}
+
+/** The engine answered nothing in time (only this stops other requests: any answer, an error too, shows it alive). */
+class EngineSilent extends MindbgError {
+  constructor(ms: number) {
+    super(
+      'engineUnreachable',
+      `${engineAddress()} did not answer within ${formatMs(ms)}`,
+      'The engine may be stopped or overloaded: check it with docker info (podman info). MINDBG_ENGINE_TIMEOUT sets the limit (0: none).',
+    )
+  }
+}
+
+function withinEngineTimeout<T>(work: Promise<T>): Promise<T> {
+  const ms = engineTimeoutMs(process.env)
+  if (ms === 0) return work
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EngineSilent(ms)), ms)
+    // Nothing else may be left to wait for (a refused connection): the bound must not keep the process alive.
+    timer.unref()
+  })
+  return Promise.race([work, late]).finally(() => clearTimeout(timer))
+}
+
+/**
+ * Requests that fail as soon as the engine is found not to answer at all (`alive` rejects), rather than each
+ * waiting on its own connection for ever; once it has answered, they are the requests as they are.
+ */
+function answering(http: EngineHttp, alive: () => Promise<unknown>): EngineHttp {
+  const race = <T>(work: Promise<T>): Promise<T> => Promise.race([work, alive().then(() => work)])
+  return {
+    stream: (method, path, options) => race(http.stream(method, path, options)),
+    hijack: (path, query, body) => race(http.hijack(path, query, body)),
+  }
+}
+
 export class DockerEngine {
   private kindPromise: Promise<EngineKind> | undefined
 
@@ -86,13 +136,29 @@ export class DockerEngine {
    */
   readonly local: boolean
 
+  /** Every request but the liveness check itself: it fails as soon as that does (see answering()). */
+  private readonly http: EngineHttp
+  /**
+   * dockerode, for what is off a session's hot path (pull, commit, archives, listings): loaded on first use, and
+   * handed out once the engine has answered (a frozen one fails kind() in time, dockerode's requests never would).
+   */
+  readonly api: () => Promise<Dockerode>
+
   private constructor(
-    private readonly http: EngineHttp,
-    /** dockerode, for what is off a session's hot path (pull, commit, archives, listings): loaded on first use. */
-    readonly api: () => Promise<Dockerode>,
+    private readonly direct: EngineHttp,
+    loadApi: () => Promise<Dockerode>,
   ) {
     const host = process.env.DOCKER_HOST
     this.local = process.platform === 'linux' && (!host || host.startsWith('unix://'))
+    const alive = (): Promise<void> =>
+      this.kind().then(
+        () => undefined,
+        (error: unknown) => {
+          if (error instanceof EngineSilent) throw error
+        },
+      )
+    this.http = answering(direct, alive)
+    this.api = async () => (await Promise.all([loadApi(), alive()]))[0]
   }
 
   static async connect(): Promise<DockerEngine> {
@@ -200,11 +266,13 @@ export class DockerEngine {
    * /_ping is answered at once, while /version makes dockerd ask containerd and runc (~12 ms on every attach).
    */
   kind(): Promise<EngineKind> {
-    this.kindPromise ??= this.http.stream('GET', '/_ping').then((res: EngineResponse) => {
-      res.resume()
-      const server = String(res.headers.server ?? '')
-      return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'
-    })
+    this.kindPromise ??= withinEngineTimeout(
+      this.direct.stream('GET', '/_ping').then((res: EngineResponse) => {
+        res.resume()
+        const server = String(res.headers.server ?? '')
+        return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'
+      }),
+    )
     return this.kindPromise
   }
 

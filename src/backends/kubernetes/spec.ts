@@ -288,9 +288,13 @@ export const ONE_SHOT_WRAPPER = [
 export const RELAY_WRAPPER = [
   ...PRELUDE,
   // Exactly n bytes from a pipe: dd with fullblock (busybox, GNU), else GNU head -c, which never reads past n
-  // (busybox's head does read ahead).
+  // (busybox's head does read ahead). dd in 64 kB blocks, then the rest: a dd of one whole 1 MiB block faults in a
+  // fresh 1 MiB buffer each time (busybox, 200 MB in 1 MiB chunks through a pipe: 0.47-0.52 s, in 64 kB blocks 0.26-0.30).
   "if printf '' | dd bs=1 count=1 iflag=fullblock >/dev/null 2>&1; then",
-  '  copy() { dd bs="$1" count=1 iflag=fullblock 2>/dev/null; }',
+  '  copy() {',
+  '    [ "$1" -lt 65536 ] || dd bs=65536 count=$(($1 / 65536)) iflag=fullblock 2>/dev/null || return',
+  '    [ $(($1 % 65536)) = 0 ] || dd bs=$(($1 % 65536)) count=1 iflag=fullblock 2>/dev/null',
+  '  }',
   'else',
   '  copy() { head -c "$1"; }',
   'fi',

@@ -148,7 +148,7 @@ export function dockerCreateOptions(i: DockerSpecInput): Obj {
     CapDrop: (sc.capabilities?.drop ?? []).map(capName),
     SecurityOpt: securityOpt,
     RestartPolicy: {Name: 'no'},
-    LogConfig: {Type: 'json-file', Config: {}},
+    LogConfig: {Type: 'local', Config: {}},
   }
   if (i.pidMode) hostConfig.PidMode = i.pidMode
   if (i.mounts && i.mounts.length > 0) hostConfig.Mounts = i.mounts
