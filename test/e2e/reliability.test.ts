@@ -175,7 +175,11 @@ describe('an engine that does not answer', () => {
   it('one that never answers: exit 115 once MINDBG_ENGINE_TIMEOUT has passed; Ctrl-C and SIGTERM end mindbg at once', {timeout: 60_000}, async () => {
     const path = join(tmpdir(), `mindbg-hung-${process.pid}.sock`)
     rmSync(path, {force: true})
-    const hung = net.createServer((s) => s.resume())
+    let connections = 0
+    const hung = net.createServer((s) => {
+      connections++
+      s.resume()
+    })
     await new Promise<void>((resolve) => hung.listen(path, resolve))
     try {
       const env = {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '1s'}
@@ -194,19 +198,21 @@ describe('an engine that does not answer', () => {
         [['run', 'triage', web()], 'SIGINT', 130],
         [['cp', `${web()}:/etc/passwd`, join(tmpdir(), `mindbg-hung-cp-${process.pid}`)], 'SIGHUP', 129],
       ]
-      await Promise.all(
-        commands.map(async ([args, signal, code]) => {
-          const child = startMindbg(args, {env: {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '0'}})
-          const done = collect(child, 20_000)
-          await new Promise((resolve) => setTimeout(resolve, 1500))
-          const signalled = Date.now()
-          child.kill(signal)
-          const r = await done
-          expect(r.code, args.join(' ')).toBe(code)
-          expect(r.stderr).toBe('')
-          expect(Date.now() - signalled).toBeLessThan(3000)
-        }),
-      )
+      // One at a time: each is signalled once it is waiting for the engine, and a moment later (an attach's first
+      // look-ups leave before it takes over the signals), not while Node is still starting on a loaded machine.
+      for (const [args, signal, code] of commands) {
+        const before = connections
+        const child = startMindbg(args, {env: {DOCKER_HOST: `unix://${path}`, MINDBG_ENGINE_TIMEOUT: '0'}})
+        const done = collect(child, 20_000)
+        await waitFor('a connection to the engine', () => connections > before, 15_000, 20)
+        await new Promise((resolve) => setTimeout(resolve, 1000))
+        const signalled = Date.now()
+        child.kill(signal)
+        const r = await done
+        expect(r.code, args.join(' ')).toBe(code)
+        expect(r.stderr).toBe('')
+        expect(Date.now() - signalled).toBeLessThan(3000)
+      }
     } finally {
       hung.close()
       rmSync(path, {force: true})
