@@ -176,10 +176,14 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       io.stderr.write(`\n${dbg.leave()}\n`)
       return result(0, 'detached')
     }
-    await endWithin(END_AFTER_STOP_MS, async () => {
+    const answering = options.runtime === 'kubernetes' ? 'the API server' : 'the engine'
+    const ending = async (): Promise<void> => {
       await link?.close('stop')
       await dbg.end()
-    }, () => options.reporter.notice(`mindbg: ${options.runtime === 'kubernetes' ? 'the API server' : 'the engine'} did not confirm the end of ${dbg.name} within ${END_AFTER_STOP_MS / 1000} s; its watchdog ends it once ${options.runtime === 'kubernetes' ? 'it answers' : 'the engine answers'} again`))
+    }
+    await endWithin(END_AFTER_STOP_MS, ending, () =>
+      options.reporter.notice(`mindbg: ${answering} did not confirm the end of ${dbg.name} within ${END_AFTER_STOP_MS / 1000} s; its watchdog ends it once ${answering} answers again`),
+    )
     return result(outcome.request.exitCode, outcome.request.ending)
   }
 }
