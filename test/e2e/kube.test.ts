@@ -626,8 +626,9 @@ spec:
     expect(readFileSync(counter, 'utf8')).toBe('run\n')
   })
 
-  it('an API server that accepts connections and never answers: attach and ls give up at --request-timeout (115)', async () => {
-    const silent = net.createServer(() => {})
+  it('an API server that accepts connections and never answers: attach and ls give up at --request-timeout (115); Ctrl-C ends attach at once', async () => {
+    let connections = 0
+    const silent = net.createServer(() => void connections++)
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
     try {
       const admin = (await import('yaml')).parse(readFileSync(kubeconfig, 'utf8'))
@@ -642,6 +643,16 @@ spec:
         expect(r.stderr).toMatch(/^Hint: .*--request-timeout/m)
         expect(seconds).toBeLessThan(10)
       }
+      // Without a bound only the person waiting ends it: at once, quietly, with SIGINT's code (before, it took SIGKILL).
+      const before = connections
+      const child = startMindbg(['attach', '--kubeconfig', config, '--request-timeout', '0', 'pod/web', '--', 'true'])
+      const done = collect(child, 20_000)
+      await eventually('a connection to the silent API server', async () => connections > before, 15_000)
+      await new Promise((resolve) => setTimeout(resolve, 500))
+      const signalled = Date.now()
+      child.kill('SIGINT')
+      expect(await done).toMatchObject({code: 130, stderr: ''})
+      expect(Date.now() - signalled).toBeLessThan(3000)
     } finally {
       silent.close()
     }
