@@ -141,7 +141,14 @@ export function changesIn(container: string): string {
 }
 
 export function removeTargets(): void {
-  if (started.length > 0) dockerOk('rm', '-f', ...started.splice(0))
+  let names = started.splice(0)
+  // Podman removes no container that another joined ("has dependent containers"), and the sidecar of a session that
+  // just ended is removed by its AutoRemove up to ~0.5 s later (README, "What a script can rely on"): try again a
+  // moment later, for 5 s at most, instead of leaving the target running (as every whole Podman run did).
+  for (let tries = 0; names.length > 0 && !dockerOk('rm', '-f', ...names) && tries < 50; tries++) {
+    names = names.filter((name) => dockerOk('inspect', '--format', '{{.Id}}', name))
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100)
+  }
 }
 
 /**
