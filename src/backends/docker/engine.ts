@@ -77,7 +77,6 @@ export function isGone(error: unknown): boolean {
 /** How long a sidecar's processes have to end after SIGTERM before the engine kills them. */
 export const STOP_GRACE_SECONDS = 2
 
-/** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
 /**
  * How long an engine may leave its first request (/_ping) unanswered, by default. A frozen engine (dockerd stopped
  * with SIGSTOP, deadlocked, its disk hung) accepts connections and never answers: without a bound every command
@@ -103,8 +102,7 @@ class EngineSilent extends MindbgError {
   }
 }
 
-function withinEngineTimeout<T>(work: Promise<T>): Promise<T> {
-  const ms = engineTimeoutMs(process.env)
+function withinEngineTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   if (ms === 0) return work
   let timer: NodeJS.Timeout | undefined
   const late = new Promise<never>((_, reject) => {
@@ -127,6 +125,7 @@ function answering(http: EngineHttp, alive: () => Promise<unknown>): EngineHttp 
   }
 }
 
+/** The Docker Engine API (also Podman's Docker-compatible service), as mindbg uses it. Connects lazily. */
 export class DockerEngine {
   private kindPromise: Promise<EngineKind> | undefined
 
@@ -136,6 +135,8 @@ export class DockerEngine {
    */
   readonly local: boolean
 
+  /** How long the first /_ping may go unanswered (MINDBG_ENGINE_TIMEOUT). */
+  private readonly timeoutMs: number
   /** Every request but the liveness check itself: it fails as soon as that does (see answering()). */
   private readonly http: EngineHttp
   /**
@@ -150,6 +151,8 @@ export class DockerEngine {
   ) {
     const host = process.env.DOCKER_HOST
     this.local = process.platform === 'linux' && (!host || host.startsWith('unix://'))
+    // Read once, here: a bad value is a usage error of every command at its connect, not of whichever asks first.
+    this.timeoutMs = engineTimeoutMs(process.env)
     const alive = (): Promise<void> =>
       this.kind().then(
         () => undefined,
@@ -272,6 +275,7 @@ export class DockerEngine {
         const server = String(res.headers.server ?? '')
         return res.headers['libpod-api-version'] !== undefined || /libpod|podman/i.test(server) ? 'podman' : 'docker'
       }),
+      this.timeoutMs,
     )
     return this.kindPromise
   }
