@@ -20,15 +20,16 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 # The mindbg builds measured, as "name|binary": this working tree's.
 bins=("now|./bin/run.js")
-# hyperfine -n NAME COMMAND pairs: the baseline, then each mindbg build.
+# hyperfine -n NAME COMMAND pairs: the baseline, then each mindbg build (feed=...: what the mindbg command is piped from).
 pairs() { # label baseline-command mindbg-arguments...
   local label=$1 baseline=$2
   shift 2
   args+=(-n "$label: baseline" "$baseline")
-  for b in "${bins[@]}"; do args+=(-n "$label: mindbg ${b%%|*}" "${b#*|} $*"); done
+  for b in "${bins[@]}"; do args+=(-n "$label: mindbg ${b%%|*}" "${feed:-} ${b#*|} $*"); done
 }
 args=()
 pairs '200 MB in' "docker run -i --rm $join $image sh -c 'cat >/dev/null' <$data" "attach $target -- sh -c 'cat >/dev/null' <$data"
+feed="cat $data |" pairs '200 MB in, piped' "cat $data | docker run -i --rm $join $image sh -c 'cat >/dev/null'" "attach $target -- sh -c 'cat >/dev/null'"
 pairs '200 MB out' "docker run --rm $join $image sh -c '$produce' >/dev/null" "attach $target -- sh -c '$produce' >/dev/null"
 pairs '200 MB in and out (cat)' "docker run -i --rm $join $image cat <$data >/dev/null" "attach $target -- cat <$data >/dev/null"
 hyperfine --warmup 1 --runs "$runs" --export-json "$out/throughput-docker.json" "${args[@]}"
@@ -63,7 +64,7 @@ rss() { # build binary args...: one row of peak RSS and CPU
   shift 2
   /usr/bin/time -f '%M %U %S' -o "$out/rss" "$bin" "$@" >/dev/null
   read -r kb user sys <"$out/rss"
-  echo "| \`mindbg $*\` | $name | $((kb / 1024)) MB | $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f s", u + s }') |"
+  echo "| \`mindbg $*\`${how:-} | $name | $((kb / 1024)) MB | $(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f s", u + s }') |"
 }
 {
   echo '| command (200 MB) | build | peak RSS | CPU (user + sys) |'
@@ -71,6 +72,7 @@ rss() { # build binary args...: one row of peak RSS and CPU
   for b in "${bins[@]}"; do
     n=${b%%|*} bin=${b#*|}
     rss "$n" "$bin" attach "$target" -- sh -c 'cat >/dev/null' <"$data"
+    cat "$data" | how=" (piped)" rss "$n" "$bin" attach "$target" -- sh -c 'cat >/dev/null'
     rss "$n" "$bin" attach "$target" -- sh -c "$produce"
     rss "$n" "$bin" attach "$target" -- cat <"$data"
     rss "$n" "$bin" attach pod/bb -- sh -c 'cat >/dev/null' <"$data"

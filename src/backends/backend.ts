@@ -163,7 +163,10 @@ export interface DebuggerLink {
   /** Its output, ending when its stream ends. The backend reads no faster than these are read (backpressure). */
   readonly stdout: Readable
   readonly stderr: Readable
-  /** Its input, when the session has stdin; end() is the end of input. */
+  /**
+   * Its input, when the session has stdin; end() is the end of input. Done with a chunk when that chunk's write
+   * callback runs (sent, or copied into a message): a copy of stdin writes the same buffer again afterwards.
+   */
   readonly input: Writable | undefined
   resize(size: {rows: number; columns: number}): void
   /** Lets a fresh debugger run (Docker: start; Kubernetes: the go-ahead); nothing for a found one. */
@@ -171,10 +174,11 @@ export interface DebuggerLink {
   /** Its exit code once it has exited; its output streams end on their own. */
   readonly exited: Promise<number>
   /**
-   * Closes the streams early: the session is stopping (Debugger.end follows) or detaching (Debugger.leave). May take
-   * a moment (a terminal's program is told to stop first); the session waits for it.
+   * Closes the streams: early, when the session is stopping (Debugger.end follows) or detaching (Debugger.leave),
+   * which may take a moment (a terminal's program is told to stop first; the session waits for it); or after the
+   * command's exit and all of its output, dropping the input it did not read.
    */
-  close(reason: 'stop' | 'detach'): void | Promise<void>
+  close(reason: 'stop' | 'detach' | 'exited'): void | Promise<void>
   /** After an exit: a MindbgError (targetStopped) when the target went away and took the debugger with it. */
   checkTarget(exitCode: number): Promise<void>
 }

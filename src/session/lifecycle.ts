@@ -33,6 +33,11 @@ export interface SessionIO {
   terminal?: SessionTerminal | undefined
   /** Told what the session shows, what is typed and the resizes (attach --record). */
   record?: ((kind: 'o' | 'i' | 'r', data: Buffer | string) => void) | undefined
+  /**
+   * Copies stdin into `sink` (then ends it) through buffers used again once `sink`'s write callback has run, and
+   * hands each chunk to `observe` first; returns the stop, or undefined where this stdin is read as `stdin` instead.
+   */
+  copyStdin?: ((sink: Writable, observe: (chunk: Buffer) => void) => (() => void) | undefined) | undefined
 }
 
 export interface SessionOptions {
@@ -132,7 +137,14 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
     const detached = new Promise<Outcome>((resolve) => {
       detach = () => resolve({kind: 'detach'})
     })
-    if (mode.stdin && io.stdin && attached.input) undo.push(forwardInput(io.stdin, attached.input, mode, () => detach(), io.record))
+    if (mode.stdin && attached.input) {
+      const input = attached.input
+      input.on('error', () => {}) // the debugger went away: its end is the session's business, not an input error
+      // A terminal's input goes through the detach keys; other input is copied, or streamed where it cannot be.
+      const copy = mode.tty ? undefined : io.copyStdin?.(input, (chunk) => io.record?.('i', chunk))
+      if (copy) undo.push(copy)
+      else if (io.stdin) undo.push(forwardInput(io.stdin, input, mode, () => detach(), io.record))
+    }
     const exited = attached.exited.then((code): Outcome => ({kind: 'exit', code}))
     exited.catch(() => {})
 
@@ -168,6 +180,9 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       restore()
       await link!.checkTarget(outcome.code)
       await dbg.end()
+      // A command that exits before reading all of its input (head -1 <big.log): Docker stops reading the attach
+      // stream's input, and keeps it open with the rest unread, which kept mindbg from exiting.
+      await link!.close('exited')
       return result(outcome.code, 'exit')
     }
     restore()
@@ -253,7 +268,6 @@ function forwardInput(stdin: Readable, input: Writable, mode: StreamMode, onDeta
   const matcher = mode.tty ? new DetachKeyMatcher(mode.detachKeys) : undefined
   let done = false
   let waiting = false
-  input.on('error', () => {}) // the debugger went away: its end is the session's business, not an input error
   const onData = (chunk: Buffer): void => {
     if (done) return
     let data = chunk

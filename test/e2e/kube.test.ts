@@ -485,6 +485,12 @@ describe('nothing outlives the session', () => {
     try {
       await first.expect(/\$ /, 30_000)
       name = (await lastEphemeral('web')).name as string
+      // The prompt can come before the kubelet reports the start (the simulator: 300 ms after it), and --reuse goes
+      // by the reported state, as it must on a cluster.
+      for (const deadline = Date.now() + 10_000; !(await ecStatus('web', name))?.state?.running; ) {
+        if (Date.now() > deadline) throw new Error(`${name} was not reported running`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
       first.term.kill('SIGKILL')
       await first.waitExit()
     } finally {

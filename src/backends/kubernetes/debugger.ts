@@ -293,7 +293,7 @@ class KubeLink implements DebuggerLink {
    * as a person would: Ctrl-C (the foreground command), then Ctrl-D (the shell, at its prompt again), each given a
    * moment to arrive and act before the stream closes. A detach sends neither.
    */
-  async close(reason: 'stop' | 'detach' = 'stop'): Promise<void> {
+  async close(reason: 'stop' | 'detach' | 'exited' = 'stop'): Promise<void> {
     if (this.closedByUs || this.finished || this.ws === 'ended') return
     this.closedByUs = true
     if (reason === 'detach') await this.dbg.place.ownPod?.keep()
