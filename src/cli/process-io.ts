@@ -1,5 +1,5 @@
 import {createReadStream, fstatSync, read} from 'node:fs'
-import type {Socket, SocketConstructorOpts} from 'node:net'
+import type {Socket} from 'node:net'
 import type {Readable, Writable} from 'node:stream'
 
 import type {StopRequest} from '../domain/session.js'
@@ -37,14 +37,19 @@ export function processIO(record?: SessionIO['record']): SessionIO & {release():
       if (copied) return undefined
       return (stdin ??= stdinKind() === 'file' ? fileStdin() : process.stdin)
     },
-    copyStdin(sink, observe) {
+    copyStdin(sink, on) {
       const how = stdinKind()
       if (stdin || copied || how === 'other') return undefined
       if (how === 'file') {
         copied = {}
-        return copyFile(0, sink, observe)
+        return copyFile(0, sink, on)
       }
-      const copy = copyStream(sink, observe)
+      let copy: ReturnType<typeof copyStream>
+      try {
+        copy = copyStream(sink, on)
+      } catch {
+        return undefined // a socket net cannot read (a datagram or seqpacket one): process.stdin reads it as a file
+      }
       copied = {socket: copy.socket}
       return copy.stop
     },
@@ -82,11 +87,14 @@ function fileStdin(): Readable {
 }
 
 /**
- * How many buffers a copy of stdin reads into and writes from, each used again once its write is done: as much input
- * in flight as the backends' input buffers hold (INPUT_BUFFER). A stream's new buffer per read cost, for 200 MB from
- * a file, ~60 ms of CPU more (the buffers' fresh pages, the collector) and ~5% more time (bench/throughput.sh).
+ * How many buffers a copy of stdin reads into and writes from, each used again once its write is done: what bounds
+ * the input in flight (a file: 1 MB, as much as the backends' input buffers hold, INPUT_BUFFER; a pipe: 256 kB). A
+ * stream's new buffer per read cost, for 200 MB from a file, ~50-60 ms of CPU more (the buffers' fresh pages, the
+ * collector).
  */
 const COPY_BUFFERS = 4
+
+type StdinCopyEvents = Parameters<NonNullable<SessionIO['copyStdin']>>[1]
 
 /** A pool of reusable buffers; `take` returns undefined when all are in flight. */
 function bufferPool(size: number): {take(): Buffer | undefined; give(buffer: Buffer): void; readonly idle: number} {
@@ -101,7 +109,7 @@ function bufferPool(size: number): {take(): Buffer | undefined; give(buffer: Buf
 }
 
 /** A regular file on fd copied into sink from where its offset is to its end, then sink ended. Returns the stop. */
-function copyFile(fd: number, sink: Writable, observe: (chunk: Buffer) => void): () => void {
+function copyFile(fd: number, sink: Writable, on: StdinCopyEvents): () => void {
   const pool = bufferPool(FILE_STDIN_CHUNK)
   let reading = false
   let finished = false
@@ -114,13 +122,14 @@ function copyFile(fd: number, sink: Writable, observe: (chunk: Buffer) => void):
       reading = false
       if (finished) return
       if (error || n === 0) {
-        // A read error (EIO) ends the input as its end does: the command is not left waiting for more.
+        // A read error (EIO) ends the input as its end does, said: the command is not left waiting for more.
         finished = true
+        if (error) on.error(error)
         sink.end()
         return
       }
       const chunk = buffer.subarray(0, n)
-      observe(chunk)
+      on.chunk(chunk)
       sink.write(chunk, (writeError) => {
         if (writeError) finished = true
         pool.give(buffer)
@@ -141,7 +150,7 @@ function copyFile(fd: number, sink: Writable, observe: (chunk: Buffer) => void):
  * the one it holds, so a read never lands in a buffer whose write is not done. Piped 200 MB: ~40 ms of CPU less than
  * process.stdin's new buffer per read.
  */
-function copyStream(sink: Writable, observe: (chunk: Buffer) => void): {socket: Socket; stop: () => void} {
+function copyStream(sink: Writable, on: StdinCopyEvents): {socket: Socket; stop: () => void} {
   const size = 64 * 1024 // a pipe holds 64 kB: a read gives at most that (from a socket: more reads)
   const pool = bufferPool(size)
   let held: Buffer | undefined // the socket's buffer for its next read
@@ -153,7 +162,7 @@ function copyStream(sink: Writable, observe: (chunk: Buffer) => void): {socket: 
     callback: (n: number): boolean => {
       const buffer = held!
       const chunk = buffer.subarray(0, n)
-      observe(chunk)
+      on.chunk(chunk)
       sink.write(chunk, (writeError) => {
         pool.give(buffer)
         if (writeError) socket.destroy()
@@ -169,8 +178,11 @@ function copyStream(sink: Writable, observe: (chunk: Buffer) => void): {socket: 
       return true
     },
   }
-  const socket = new Socket({fd: 0, readable: true, writable: false, onread} as SocketConstructorOpts)
-  socket.on('error', () => sink.end())
+  const socket = new Socket({fd: 0, readable: true, writable: false, onread})
+  socket.on('error', (error) => {
+    on.error(error)
+    sink.end()
+  })
   socket.once('end', () => {
     if (!stopped) sink.end()
   })

@@ -34,10 +34,11 @@ export interface SessionIO {
   /** Told what the session shows, what is typed and the resizes (attach --record). */
   record?: ((kind: 'o' | 'i' | 'r', data: Buffer | string) => void) | undefined
   /**
-   * Copies stdin into `sink` (then ends it) through buffers used again once `sink`'s write callback has run, and
-   * hands each chunk to `observe` first; returns the stop, or undefined where this stdin is read as `stdin` instead.
+   * Copies stdin into `sink` (then ends it) through buffers used again once `sink`'s write callback has run, each
+   * chunk shown to `on.chunk` first, a read error to `on.error` (the input ends there); returns the stop, or undefined
+   * where this stdin is read as `stdin` instead.
    */
-  copyStdin?: ((sink: Writable, observe: (chunk: Buffer) => void) => (() => void) | undefined) | undefined
+  copyStdin?: ((sink: Writable, on: {chunk(data: Buffer): void; error(error: Error): void}) => (() => void) | undefined) | undefined
 }
 
 export interface SessionOptions {
@@ -141,7 +142,12 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       const input = attached.input
       input.on('error', () => {}) // the debugger went away: its end is the session's business, not an input error
       // A terminal's input goes through the detach keys; other input is copied, or streamed where it cannot be.
-      const copy = mode.tty ? undefined : io.copyStdin?.(input, (chunk) => io.record?.('i', chunk))
+      const copy = mode.tty
+        ? undefined
+        : io.copyStdin?.(input, {
+            chunk: (data) => io.record?.('i', data),
+            error: (error) => options.reporter.notice(`mindbg: reading stdin failed (${error.message}): the command's input ends there`),
+          })
       if (copy) undo.push(copy)
       else if (io.stdin) undo.push(forwardInput(io.stdin, input, mode, () => detach(), io.record))
     }
