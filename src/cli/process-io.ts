@@ -46,7 +46,7 @@ export function processIO(record?: SessionIO['record']): SessionIO & {release():
       }
       let copy: ReturnType<typeof copyStream>
       try {
-        copy = copyStream(sink, on)
+        copy = copyStream(0, sink, on)
       } catch {
         return undefined // a socket net cannot read (a datagram or seqpacket one): process.stdin reads it as a file
       }
@@ -89,12 +89,12 @@ function fileStdin(): Readable {
 /**
  * How many buffers a copy of stdin reads into and writes from, each used again once its write is done: what bounds
  * the input in flight (a file: 1 MB, as much as the backends' input buffers hold, INPUT_BUFFER; a pipe: 256 kB). A
- * stream's new buffer per read cost, for 200 MB from a file, ~50-60 ms of CPU more (the buffers' fresh pages, the
- * collector).
+ * stream's new buffer per read cost, for 200 MB from a file, ~80 ms of CPU more (the buffers' fresh pages, the
+ * collector) and 1.27x instead of 1.13x the docker CLI's time (BENCHMARKS.md, session 11).
  */
 const COPY_BUFFERS = 4
 
-type StdinCopyEvents = Parameters<NonNullable<SessionIO['copyStdin']>>[1]
+export type StdinCopyEvents = Parameters<NonNullable<SessionIO['copyStdin']>>[1]
 
 /** A pool of reusable buffers; `take` returns undefined when all are in flight. */
 function bufferPool(size: number): {take(): Buffer | undefined; give(buffer: Buffer): void; readonly idle: number} {
@@ -109,7 +109,7 @@ function bufferPool(size: number): {take(): Buffer | undefined; give(buffer: Buf
 }
 
 /** A regular file on fd copied into sink from where its offset is to its end, then sink ended. Returns the stop. */
-function copyFile(fd: number, sink: Writable, on: StdinCopyEvents): () => void {
+export function copyFile(fd: number, sink: Writable, on: StdinCopyEvents): () => void {
   const pool = bufferPool(FILE_STDIN_CHUNK)
   let reading = false
   let finished = false
@@ -145,12 +145,12 @@ function copyFile(fd: number, sink: Writable, on: StdinCopyEvents): () => void {
 }
 
 /**
- * A pipe or socket on fd 0 copied into sink until its end, through net's `onread`, then sink ended. `onread.buffer` is asked
- * for the next read's buffer right after each read's callback: the socket is paused while the pool's last buffer is
- * the one it holds, so a read never lands in a buffer whose write is not done. Piped 200 MB: ~40 ms of CPU less than
- * process.stdin's new buffer per read.
+ * A pipe or socket on fd copied into sink until its end, through net's `onread`, then sink ended. Node asks
+ * `onread.buffer` for the next read's buffer right after each read's callback: the socket is paused while the pool's
+ * last buffer is the one it holds, so a read never lands in a buffer whose write is not done. Piped 200 MB: ~16 ms
+ * of CPU less than process.stdin's new buffer per read (a pipe's read gives at most 64 kB either way).
  */
-function copyStream(sink: Writable, on: StdinCopyEvents): {socket: Socket; stop: () => void} {
+export function copyStream(fd: number, sink: Writable, on: StdinCopyEvents): {socket: Socket; stop: () => void} {
   const size = 64 * 1024 // a pipe holds 64 kB: a read gives at most that (from a socket: more reads)
   const pool = bufferPool(size)
   let held: Buffer | undefined // the socket's buffer for its next read
@@ -178,8 +178,9 @@ function copyStream(sink: Writable, on: StdinCopyEvents): {socket: Socket; stop:
       return true
     },
   }
-  const socket = new Socket({fd: 0, readable: true, writable: false, onread})
+  const socket = new Socket({fd, readable: true, writable: false, onread})
   socket.on('error', (error) => {
+    if (stopped) return
     on.error(error)
     sink.end()
   })
