@@ -3,7 +3,7 @@ import type {Socket} from 'node:net'
 import type {Readable, Writable} from 'node:stream'
 
 import type {StopRequest} from '../domain/session.js'
-import type {SessionIO, SessionTerminal} from '../session/lifecycle.js'
+import type {SessionIO, SessionTerminal, StdinCopyEvents} from '../session/lifecycle.js'
 import {enterRawMode, terminalSize} from './terminal.js'
 
 /** Exit codes for a session ended from outside (128 + signal number, as shells report them). */
@@ -93,8 +93,6 @@ function fileStdin(): Readable {
  * collector) and 1.27x instead of 1.13x the docker CLI's time (BENCHMARKS.md, session 11).
  */
 const COPY_BUFFERS = 4
-
-export type StdinCopyEvents = Parameters<NonNullable<SessionIO['copyStdin']>>[1]
 
 /** A pool of reusable buffers; `take` returns undefined when all are in flight. */
 function bufferPool(size: number): {take(): Buffer | undefined; give(buffer: Buffer): void; readonly idle: number} {

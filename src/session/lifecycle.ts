@@ -38,7 +38,13 @@ export interface SessionIO {
    * chunk shown to `on.chunk` first, a read error to `on.error` (the input ends there); returns the stop, or undefined
    * where this stdin is read as `stdin` instead.
    */
-  copyStdin?: ((sink: Writable, on: {chunk(data: Buffer): void; error(error: Error): void}) => (() => void) | undefined) | undefined
+  copyStdin?: ((sink: Writable, on: StdinCopyEvents) => (() => void) | undefined) | undefined
+}
+
+/** What a copy of stdin tells its session: each chunk before it is written (a recording), and a read error. */
+export interface StdinCopyEvents {
+  chunk(data: Buffer): void
+  error(error: Error): void
 }
 
 export interface SessionOptions {
