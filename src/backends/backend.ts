@@ -42,8 +42,8 @@ export interface Backend<T extends Target = Target, P extends DebuggerPlan<T> = 
   list(scope: ListScope): Promise<DebuggerSummary[]>
   /** Removes orphaned debuggers (or, with `all`, every one); Kubernetes cannot delete ephemeral containers. */
   prune(options: {all: boolean}): Promise<PrunedDebugger[]>
-  /** Lets go of connections; the backend is not used again. */
-  close(): void
+  /** Lets go of connections, and removes what it made for more than one session (a run's shared debugger). */
+  close(): void | Promise<void>
 }
 
 /** A running stand-in for a target that is not running; gone (with everything made for it) after end(). */

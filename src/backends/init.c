@@ -13,6 +13,11 @@
  *     command's status (128+N for a signal, 143 after SIGTERM): nothing is left for the target's PID 1;
  *   - with MINDBG_TIMEOUT_MS=N (a runbook step's deadline; the variable does not reach the command), after N ms
  *     kills the command's process group and everything else it started, and exits 124 as timeout(1) does;
+ *   - as `mindbg-init --enter PID COMMAND...` (a runbook's shared debugger, which runs in the host's PID namespace),
+ *     first enters the IPC, UTS, network and PID namespaces of the target's process PID, then, in a child (the first
+ *     process in the target's PID namespace: a subreaper only counts for orphans of its own namespace), takes a mount
+ *     namespace of its own with a /proc of the target's PID namespace, gives up CAP_SYS_ADMIN, and goes on as above;
+ *     the parent stays outside, forwards every signal to it and exits with its status;
  *   - as `mindbg-init --hold`, runs nothing: it is the one process of a stand-in for a target that is not running (a
  *     container made from a stopped container's snapshot, or from an image), so that a debugger has a PID namespace
  *     to join and the stand-in's filesystem at /proc/1/root; it reaps what ends up under it and exits 0 on SIGTERM.
@@ -27,7 +32,8 @@ typedef long i64;
 #if defined(__x86_64__)
 enum { NR_read = 0, NR_write = 1, NR_close = 3, NR_rt_sigprocmask = 14, NR_ioctl = 16, NR_getpid = 39, NR_clone = 56,
        NR_execve = 59, NR_wait4 = 61, NR_kill = 62, NR_setpgid = 109, NR_rt_sigtimedwait = 128, NR_prctl = 157,
-       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257, NR_unlinkat = 263, NR_setitimer = 38 };
+       NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257, NR_unlinkat = 263, NR_setitimer = 38, NR_setns = 308,
+       NR_unshare = 272, NR_mount = 165, NR_capget = 125, NR_capset = 126 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 r10 __asm__("r10") = d;
   register i64 r8 __asm__("r8") = e;
@@ -40,7 +46,8 @@ __asm__(".text\n.global _start\n_start:\n xor %rbp,%rbp\n mov %rsp,%rdi\n and $-
 #elif defined(__aarch64__)
 enum { NR_unlinkat = 35, NR_ioctl = 29, NR_openat = 56, NR_close = 57, NR_getdents64 = 61, NR_read = 63, NR_write = 64, NR_exit_group = 94,
        NR_kill = 129, NR_rt_sigprocmask = 135, NR_rt_sigtimedwait = 137, NR_setpgid = 154, NR_prctl = 167,
-       NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260, NR_setitimer = 103 };
+       NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260, NR_setitimer = 103, NR_setns = 268,
+       NR_unshare = 97, NR_mount = 40, NR_capget = 90, NR_capset = 91 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 x8 __asm__("x8") = n;
   register i64 x0 __asm__("x0") = a;
@@ -64,7 +71,9 @@ __asm__(".text\n.global _start\n_start:\n mov x29, #0\n mov x30, #0\n mov x0, sp
 #define sys4(n, a, b, c, d) sys6(n, (i64)(a), (i64)(b), (i64)(c), (i64)(d), 0, 0)
 
 enum { SIGHUP = 1, SIGINT = 2, SIGKILL = 9, SIGALRM = 14, SIGTERM = 15, SIGCHLD = 17, SIG_SETMASK = 2, WNOHANG = 1, ECHILD = 10, EACCES = 13,
-       PR_SET_CHILD_SUBREAPER = 36, TIOCSPGRP = 0x5410, AT_FDCWD = -100, O_RDONLY = 0, O_DIRECTORY = 0200000 };
+       PR_SET_CHILD_SUBREAPER = 36, TIOCSPGRP = 0x5410, AT_FDCWD = -100, O_RDONLY = 0, O_DIRECTORY = 0200000,
+       O_CLOEXEC = 02000000, CLONE_NEWNS = 0x20000, MS_NOSUID = 2, MS_NODEV = 4, MS_NOEXEC = 8, MS_REC = 16384,
+       MS_PRIVATE = 1 << 18, PR_CAPBSET_DROP = 24, CAP_SYS_ADMIN = 21 };
 
 /* gcc may call these for struct copies even when freestanding. */
 void *memset(void *d, int c, u64 n) { unsigned char *p = d; while (n--) *p++ = (unsigned char)c; return d; }
@@ -194,22 +203,91 @@ static const char *take_env(char **envp, const char *prefix) {
   return 0;
 }
 
+static void fail_enter(const char *what, const char *pid, int gone) {
+  say("mindbg: cannot ");
+  say(what);
+  say(" of the target's process ");
+  say(pid);
+  say(gone ? "\nHint: the target stopped, or restarted: run the runbook again.\n"
+           : "\nHint: the shared debugger needs CAP_SYS_ADMIN and the host's PID namespace; run without --shared-debugger.\n");
+  die(125);
+}
+
+/* --enter PID: returns in the child, inside the target's namespaces; the parent never returns. */
+static void enter(const char *pid) {
+  static const char *const kinds[] = {"ipc", "uts", "net", "pid"};
+  int fds[4];
+  /* All opened before any is entered: /proc/PID is looked up in this (the host's) PID namespace. */
+  for (int i = 0; i < 4; i++) {
+    char path[64] = "/proc/";
+    u64 p = 6;
+    for (const char *c = pid; *c && p < 40; c++) path[p++] = *c;
+    memcpy(path + p, "/ns/", 4);
+    p += 4;
+    for (const char *c = kinds[i]; *c; c++) path[p++] = *c;
+    path[p] = 0;
+    fds[i] = (int)sys4(NR_openat, AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+    if (fds[i] < 0) fail_enter("find the namespaces", pid, 1);
+  }
+  for (int i = 0; i < 4; i++) {
+    if (sys2(NR_setns, fds[i], 0) < 0) fail_enter(i == 3 ? "enter the PID namespace" : i == 2 ? "enter the network namespace" : "enter the IPC and UTS namespaces", pid, 0);
+    sys1(NR_close, fds[i]);
+  }
+  int child = (int)sys6(NR_clone, SIGCHLD, 0, 0, 0, 0, 0);
+  if (child < 0) {
+    say("mindbg: cannot start the command (fork failed)\n");
+    die(125);
+  }
+  if (child == 0) {
+    /* Its own mount namespace, so that the /proc of the target's PID namespace is seen by this session alone. */
+    if (sys1(NR_unshare, CLONE_NEWNS) < 0 || sys6(NR_mount, 0, (i64) "/", 0, MS_REC | MS_PRIVATE, 0, 0) < 0 ||
+        sys6(NR_mount, (i64) "proc", (i64) "/proc", (i64) "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, 0, 0) < 0)
+      fail_enter("mount a /proc for the PID namespace", pid, 0);
+    /* What was needed to get here is not the session's: without CAP_SYS_ADMIN it cannot leave these namespaces. */
+    struct { unsigned version; int pid; } header = {0x20080522, 0};
+    struct { unsigned effective, permitted, inheritable; } caps[2];
+    sys2(NR_prctl, PR_CAPBSET_DROP, CAP_SYS_ADMIN);
+    if (sys2(NR_capget, &header, caps) == 0) {
+      caps[0].effective &= ~(1U << CAP_SYS_ADMIN);
+      caps[0].permitted &= ~(1U << CAP_SYS_ADMIN);
+      caps[0].inheritable &= ~(1U << CAP_SYS_ADMIN);
+      sys2(NR_capset, &header, caps);
+    }
+    return;
+  }
+  static char info[128];
+  u64 all = ~0UL;
+  for (;;) {
+    int sig = (int)sys4(NR_rt_sigtimedwait, &all, info, 0, 8);
+    if (sig == SIGCHLD) {
+      int status;
+      if (sys4(NR_wait4, child, &status, WNOHANG, 0) == child) die(status_code(status));
+    } else if (sig > 0) {
+      sys2(NR_kill, child, sig);
+    }
+  }
+}
+
 __attribute__((used)) void start(long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   if (argc < 2) {
-    say("usage: mindbg-init COMMAND [ARG...] | --hold\n");
+    say("usage: mindbg-init [--enter PID] COMMAND [ARG...] | --hold\n");
     die(2);
   }
   if (argc == 2 && same(argv[1], "--hold")) hold();
+  u64 all = ~0UL, none = 0;
+  sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+  if (argc >= 4 && same(argv[1], "--enter")) {
+    enter(argv[2]);
+    argv += 2;
+  }
   static const char unlink_var[] = "MINDBG_INIT_UNLINK=", timeout_var[] = "MINDBG_TIMEOUT_MS=";
   const char *unlink_path = take_env(envp, unlink_var), *timeout_ms = take_env(envp, timeout_var);
   if (unlink_path) sys3(NR_unlinkat, AT_FDCWD, unlink_path, 0);
   u64 deadline_ms = 0;
   for (const char *c = timeout_ms; c && *c >= '0' && *c <= '9'; c++) deadline_ms = deadline_ms * 10 + (u64)(*c - '0');
-  u64 all = ~0UL, none = 0;
-  sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
   sys2(NR_prctl, PR_SET_CHILD_SUBREAPER, 1);
   int self = (int)sys0(NR_getpid);
 

@@ -167,6 +167,13 @@ export const RUN_FLAGS = table({
   ...SELECT_FLAGS,
   timeout: {kind: 'string', description: "Each step's deadline, over the runbook's (default: the runbook's, else 30s)."},
   concurrency: {kind: 'string', description: 'How many targets at once (default 8).', default: '8'},
+  'shared-debugger': {
+    kind: 'boolean',
+    description:
+      "Docker, Podman: one debugger for all targets instead of a sidecar each (many targets in much less time). It runs in the host's PID namespace with CAP_SYS_ADMIN, for the run's length; each target's steps enter that target's PID, network, IPC and UTS namespaces without CAP_SYS_ADMIN, as root with the general profile's capabilities.",
+    helpGroup: 'SECURITY',
+    runtime: 'docker',
+  },
   bundle: {kind: 'string', description: 'Write the evidence bundle here: a directory, or a .tar.gz (default: the report on stdout).'},
   'dry-run': {kind: 'boolean', description: 'List the targets and the steps, and create nothing.'},
   list: {kind: 'boolean', description: 'List the built-in runbooks.'},

@@ -1,6 +1,7 @@
 import {MindbgError, usageError} from '../domain/errors.js'
 import {parseDuration} from '../domain/duration.js'
 import {defaultRuntime, parseLabelSelector, parseTarget, type Runtime, type TargetRef, type TargetSelector} from '../domain/target.js'
+import {describeRef} from '../session/audit.js'
 import type {RunPlan} from '../session/run.js'
 import type {Runbook} from '../session/runbook.js'
 import {type AttachFlags, flagsOnlyFor, given, kubeConnection, RUN_FLAGS, type RunFlags, targetContainer} from './flag-table.js'
@@ -51,9 +52,36 @@ export function planRun({runbook, targets, flags, env, config}: RunInput): RunPl
     command: [],
     config,
   })
+  if (flags['shared-debugger']) {
+    request.shared = true
+    checkShared(flags, request, refs, selectors)
+  }
   const stepTimeout = flags.timeout === undefined ? undefined : parseDuration(flags.timeout, '--timeout')
   const steps = stepTimeout === undefined ? runbook.steps : runbook.steps.map((s) => ({...s, timeoutMs: stepTimeout}))
   return {runbook: {...runbook, steps}, refs, selectors, request, backend: kubeConnection(flags), concurrency}
+}
+
+/**
+ * What one debugger for every target cannot do: Kubernetes targets (a pod's debugger is its own ephemeral container),
+ * a debug image per target (--sibling), and settings that shape one sidecar's security (its steps run as root with
+ * the general profile's capabilities, whatever the runbook asks).
+ */
+function checkShared(flags: RunFlags, request: RunPlan['request'], refs: TargetRef[], selectors: TargetSelector[]): void {
+  const podRef = refs.find((r) => r.runtime !== 'docker')
+  const pod = podRef ? describeRef(podRef) : selectors.find((s) => s.runtime !== 'docker')?.labels
+  if (pod !== undefined) throw usageError(`--shared-debugger is for Docker and Podman containers, but ${pod} is Kubernetes`, 'Run pods without it: each gets an ephemeral container, as kubectl debug does.')
+  const image = refs.find((r) => r.runtime === 'docker' && r.image)
+  if (image?.runtime === 'docker') throw usageError(`--shared-debugger cannot debug ${image.ref}: an image has no processes to enter`, 'Run it without --shared-debugger: a stand-in container is made for it.')
+  const refused = [
+    request.imageSource === 'sibling' && '--sibling (a debug image per target)',
+    request.profile !== 'general' && `--profile ${request.profile}`,
+    (flags.privileged || request.privileged) && '--privileged',
+    request.capAdd.length > 0 && '--cap-add',
+    request.user !== undefined && '--user',
+    request.workdir !== undefined && '--workdir',
+    flags['stop-restarts'] && '--stop-restarts',
+  ].find((x): x is string => typeof x === 'string')
+  if (refused) throw usageError(`--shared-debugger and ${refused} do not go together`, `The shared debugger runs every step as root with the general profile's capabilities; for ${refused.split(' ')[0]}, run without --shared-debugger (a sidecar per target).`)
 }
 
 /** `cp TARGET:PATH DEST`: the target and the absolute path in its filesystem. */

@@ -48,6 +48,11 @@ export interface DebuggerRequest {
   copy?: CopyRequest | undefined
   /** `attach --detach`: the debugger serves later commands (src/session/serve.ts) and ends by itself after ttlMs. */
   serve?: {ttlMs: number} | undefined
+  /**
+   * `run --shared-debugger` (Docker, Podman): one debugger for all of a run's targets, in the host's PID namespace,
+   * entering each target's namespaces for its steps, instead of a sidecar per target.
+   */
+  shared?: boolean | undefined
 }
 
 /** `--copy-to NAME` and its companions, with kubectl debug's meanings and defaults. */

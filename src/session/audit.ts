@@ -28,6 +28,8 @@ export interface AuditRecord {
   target: string
   targetId?: string
   debugger?: string
+  /** The debugger was a run's shared one (run --shared-debugger): privileged, in the host's PID namespace. */
+  sharedDebugger?: true
   image?: string
   profile?: string
   reason?: string
@@ -140,6 +142,7 @@ export function targetRecord(
     target: what.ref,
     ...(what.id ? {targetId: what.id} : {}),
     ...(what.debugger ? {debugger: what.debugger.name, image: what.debugger.image} : {image: request.image}),
+    ...(request.shared ? {sharedDebugger: true as const} : {}),
     profile: request.profile,
     ...(request.reason ? {reason: request.reason} : {}),
     ...(outcome.runbook ? {runbook: outcome.runbook} : {}),

@@ -166,7 +166,7 @@ export class Backends {
     return backend
   }
   async close(): Promise<void> {
-    for (const backend of this.connected.values()) (await backend.catch(() => undefined))?.close()
+    for (const backend of this.connected.values()) await (await backend.catch(() => undefined))?.close()
   }
 }
 

@@ -14,11 +14,11 @@ import {siblingImage} from '../../images/sibling.js'
 import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger, ServeLink, StandIn} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
-import {DockerEngine, isGone, type SidecarSummary} from './engine.js'
+import {DockerEngine, isGone, ownerLabel, type SidecarSummary} from './engine.js'
 import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
 import {type InitArch, initArch, initHostPath} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
-import {buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sidecarName, targetRootPath} from './spec.js'
+import {buildSharedSpec, buildSidecarSpec, type DockerTarget, type EngineKind, LABEL, sharedName, sharedStepEnv, sidecarName, targetRootPath} from './spec.js'
 import {pruneStandIns, startStandIn} from './stand-in.js'
 import {startWatchdog, type Watchdog} from './watchdog.js'
 
@@ -31,6 +31,8 @@ interface DockerPlan extends DebuggerPlan<DockerTarget> {
   readonly init: Buffer | undefined
   /** The spec bind-mounts mindbg-init from this machine (nothing to copy unless the engine cannot see it). */
   readonly initMounted: boolean
+  /** run --shared-debugger: `spec` is the run's shared debugger; the target's steps are execs in it with this env. */
+  readonly shared?: {env: string[]}
 }
 
 /**
@@ -46,6 +48,12 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   /** create() took a watchdog already (the prefetched answers were in before the spare was started): no spare. */
   private watchdogTaken = false
   private closed = false
+
+  /** The run's shared debugger (run --shared-debugger), made by the first create() that needs it. */
+  private shared: Promise<{id: string; name: string}> | undefined
+  /** Its ID once created, and its watchdog: close() removes it. */
+  private sharedMade: {id: string; watchdog: Watchdog} | undefined
+  private sharedNameOfRun: string | undefined
 
   /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
   private readonly platforms = new Map<string, Promise<string | undefined>>()
@@ -99,6 +107,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   }
 
   private async planDebugger(found: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
+    if (request.shared) return this.planShared(found, request, streams, context)
     const engine = this.engine
     const sibling = request.imageSource === 'sibling'
     const [kind, platformByName, user] = await Promise.all([
@@ -182,30 +191,63 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     }
   }
 
+  /**
+   * run --shared-debugger: the steps of `target` as execs in the run's one debugger, which enters the target's
+   * namespaces (mindbg-init --enter); the debugger itself is planned here too, the same for every target.
+   */
+  private async planShared(target: DockerTarget, request: DebuggerRequest, streams: StreamMode, context: PlanContext): Promise<DockerPlan> {
+    const engine = this.engine
+    const [kind, imagePlatform] = await Promise.all([engine.kind(), request.pull === 'always' ? Promise.resolve(undefined) : this.imagePlatform(request.image)])
+    const usable = imagePlatform !== undefined && !(request.platform && !samePlatform(imagePlatform, request.platform))
+    const platform = request.platform ?? (usable ? undefined : await engine.platformOf(target))
+    const init = initArch((usable ? imagePlatform : undefined) ?? platform)
+    if (!init) throw usageError(`--shared-debugger needs mindbg-init for ${platform ?? "the debug image's platform"}, which this build lacks`, 'Use an amd64 or arm64 debug image, or run without --shared-debugger.')
+    const initTar = initArchive(init)
+    const initSource = initMountSource(engine, kind, target, init)
+    const name = (this.sharedNameOfRun ??= sharedName())
+    const identity: SessionIdentity = {user: invokingUser(), startedAt: new Date().toISOString(), version: context.version, reason: request.reason}
+    const spec = buildSharedSpec({image: request.image, name, identity, owner: ownerLabel(), initSource, platform: request.platform})
+    return {
+      target,
+      name,
+      image: request.image,
+      streams,
+      command: request.command,
+      spec,
+      pull: request.pull,
+      platform,
+      present: usable,
+      init: initTar,
+      initMounted: initSource !== undefined,
+      shared: {env: sharedStepEnv(target, request.env)},
+      report: {
+        runtime: 'docker',
+        target: {name: target.name, id: target.id, image: target.image, user: target.user || 'root', label: `${target.name} (${target.id.slice(0, 12)})`},
+        image: request.image,
+        imageReason: describeImageSource(request.imageSource, context.configPath),
+        imagePresent: usable,
+        platform,
+        pull: request.pull,
+        profile: request.profile,
+        user: 'root',
+        joins: ['pid', 'network', 'ipc', 'uts'],
+        name,
+        notes: [`${name} serves every target of the run from the host's PID namespace, with CAP_SYS_ADMIN, which mindbg-init gives up before each step it runs in a target's namespaces`],
+        command: request.command,
+        spec,
+      },
+    }
+  }
+
   async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
+    if (plan.shared) {
+      const host = await this.sharedDebugger(plan, reporter)
+      return new DockerExec(this.engine, host.id, host.name, plan.image, plan.target, plan.command, plan.streams, {enter: plan.target.pid, env: plan.shared.env})
+    }
     const engine = this.engine
     const kind = await engine.cli()
-    await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
     for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
-    // Started before the sidecar exists, so that a SIGKILL at any moment from here on leaves nothing behind.
-    const watchdog = this.watchdogFor(plan.name)
-    let container: string
-    let copyInit = !plan.initMounted
-    try {
-      watchdog.creating()
-      try {
-        container = await engine.createContainer(plan.spec)
-      } catch (error) {
-        if (!plan.initMounted || !/bind source path does not exist/i.test(engineMessage(error))) throw error
-        // The engine does not see this machine's files (its socket was passed into a container): copied in instead.
-        container = await engine.createContainer(withoutInitMount(plan.spec))
-        copyInit = true
-      }
-      watchdog.created()
-    } catch (error) {
-      watchdog.release()
-      throw createError(error, plan.name, plan.image, kind)
-    }
+    const {container, watchdog, copyInit} = await this.createContainer(plan, reporter, kind)
     // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
     // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
     const initCopied = plan.init && copyInit
@@ -220,6 +262,53 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
           (plan.streams.tty ? `; detach with ${plan.streams.detachKeysSpec}` : '')
         : undefined
     return new DockerDebugger(engine, container, plan.name, plan.image, plan.target, true, plan.streams, watchdog, kind, notice, initCopied)
+  }
+
+  /**
+   * Pulls if need be, then creates the container of `plan` under a watchdog started before the create request, so
+   * that a SIGKILL at any moment from here on leaves nothing behind. copyInit: mindbg-init must still be put in.
+   */
+  private async createContainer(plan: DockerPlan, reporter: Reporter, kind: EngineKind): Promise<{container: string; watchdog: Watchdog; copyInit: boolean}> {
+    const engine = this.engine
+    await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
+    const watchdog = this.watchdogFor(plan.name)
+    let copyInit = !plan.initMounted
+    try {
+      watchdog.creating()
+      let container: string
+      try {
+        container = await engine.createContainer(plan.spec)
+      } catch (error) {
+        if (!plan.initMounted || !/bind source path does not exist/i.test(engineMessage(error))) throw error
+        // The engine does not see this machine's files (its socket was passed into a container): copied in instead.
+        container = await engine.createContainer(withoutInitMount(plan.spec))
+        copyInit = true
+      }
+      watchdog.created()
+      return {container, watchdog, copyInit}
+    } catch (error) {
+      watchdog.release()
+      throw createError(error, plan.name, plan.image, kind)
+    }
+  }
+
+  /** The run's shared debugger, created and started once, by the first target's create(); close() removes it. */
+  private sharedDebugger(plan: DockerPlan, reporter: Reporter): Promise<{id: string; name: string}> {
+    this.shared ??= (async () => {
+      const engine = this.engine
+      const kind = await engine.cli()
+      for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
+      const {container, watchdog, copyInit} = await this.createContainer(plan, reporter, kind)
+      this.sharedMade = {id: container, watchdog}
+      try {
+        if (plan.init && copyInit) await engine.putArchive(container, plan.init, '/')
+        await engine.start(container)
+      } catch (error) {
+        throw new MindbgError('sidecarFailed', `the shared debugger ${plan.name} could not start: ${engineMessage(error)}`, `It needs CAP_SYS_ADMIN and the host's PID namespace, which this ${kind} may refuse (rootless, a user namespace, a policy): run without --shared-debugger.`, {cause: error})
+      }
+      return {id: container, name: plan.name}
+    })()
+    return this.shared
   }
 
   async find(query: {name?: string | undefined; target?: DockerTarget | undefined}, streams: StreamMode): Promise<Debugger | undefined> {
@@ -295,15 +384,26 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     return removed
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.closed = true
     this.spareWatchdog?.release()
     this.spareWatchdog = undefined
+    const shared = this.sharedMade
+    this.sharedMade = undefined
+    if (!shared) return
+    try {
+      // Its execs have ended with their sessions; the rest of what it runs ends with it.
+      await this.engine.remove(shared.id)
+      shared.watchdog.release()
+    } catch {
+      // The watchdog is still armed and removes it once this process is gone.
+    }
   }
 }
 
 /** Why a sidecar is an orphan, or undefined if it may still belong to a live session. */
-export function orphanReason(s: Pick<SidecarSummary, 'state' | 'targetState'>): string | undefined {
+export function orphanReason(s: Pick<SidecarSummary, 'state' | 'targetState' | 'shared'>): string | undefined {
+  if (s.shared && s.targetState === 'gone') return 'its run ended'
   if (s.targetState === 'gone') return 'target removed'
   if (s.state !== 'running') return `sidecar ${s.state}`
   if (s.targetState !== 'running') return `target ${s.targetState}`
@@ -569,6 +669,14 @@ class DockerLink implements DebuggerLink {
  * (MINDBG_TIMEOUT_MS in its environment) is its own, not the command's.
  */
 const EXEC_WRAPPER = `echo $$; unset MINDBG_TIMEOUT_MS; [ -x ${INIT_PATH} ] && exec ${INIT_PATH} "$@"; exec "$@"`
+/** The same in a run's shared debugger, where mindbg-init first enters the namespaces of the target's process $1. */
+const ENTER_WRAPPER = `echo $$; exec ${INIT_PATH} --enter "$@"`
+
+/** A command of a run's shared debugger: the PID (in the host's namespace) of the target whose namespaces it enters. */
+interface SharedExec {
+  enter: number
+  env: string[]
+}
 
 /** A command run in a live sidecar by the engine (docker exec): a debugger of its own whose end() ends only it. */
 class DockerExec implements Debugger {
@@ -587,12 +695,14 @@ class DockerExec implements Debugger {
     readonly target: DockerTarget | undefined,
     private readonly command: string[],
     readonly streams: StreamMode,
+    private readonly shared?: SharedExec,
   ) {}
 
   async attach(): Promise<DebuggerLink> {
     const consoleSize = this.streams.tty && this.streams.consoleSize ? ([this.streams.consoleSize.rows, this.streams.consoleSize.columns] as [number, number]) : undefined
+    const cmd = this.shared ? ['sh', '-c', ENTER_WRAPPER, 'mindbg-exec', String(this.shared.enter), ...this.command] : ['sh', '-c', EXEC_WRAPPER, 'mindbg-exec', ...this.command]
     try {
-      const exec = await this.engine.createExec(this.container, {Cmd: ['sh', '-c', EXEC_WRAPPER, 'mindbg-exec', ...this.command], AttachStdin: this.streams.stdin, Tty: this.streams.tty, ConsoleSize: consoleSize})
+      const exec = await this.engine.createExec(this.container, {Cmd: cmd, AttachStdin: this.streams.stdin, Tty: this.streams.tty, ConsoleSize: consoleSize, ...(this.shared ? {Env: this.shared.env} : {})})
       const socket = await this.engine.startExec(exec, {tty: this.streams.tty, consoleSize})
       return new DockerExecLink(this, this.engine, exec, socket, this.streams)
     } catch (error) {

@@ -39,6 +39,23 @@ export interface SidecarSummary extends DebuggerSummary {
   targetId: string
   targetName: string
   profile: string
+  /** A run's shared debugger (run --shared-debugger): no one target; targetState says whether its run is alive. */
+  shared?: true
+}
+
+/** HOST:PID of this process, as a shared debugger's owner label records it. */
+export const ownerLabel = (): string => `${process.getBuiltinModule('node:os').hostname()}:${process.pid}`
+
+/** Whether the process an owner label names is alive: unknown (true) for another host's. */
+function ownerAlive(owner: string): boolean {
+  const [host, pid] = owner.split(':')
+  if (host !== process.getBuiltinModule('node:os').hostname() || !pid) return true
+  try {
+    process.kill(Number(pid), 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
 }
 
 /** DOCKER_HOST as the docker CLI accepts it: unix://PATH, tcp://HOST:PORT, ssh://[USER@]HOST[:PORT], npipe://. */
@@ -210,7 +227,7 @@ export class DockerEngine {
   }
 
   /** Creates an exec instance (docker exec), not started; its ID. */
-  async createExec(id: string, spec: {Cmd: string[]; AttachStdin: boolean; Tty: boolean; ConsoleSize?: [number, number] | undefined}): Promise<string> {
+  async createExec(id: string, spec: {Cmd: string[]; AttachStdin: boolean; Tty: boolean; ConsoleSize?: [number, number] | undefined; Env?: string[]}): Promise<string> {
     const res = await this.http.stream('POST', `/containers/${encodeURIComponent(id)}/exec`, {body: {...spec, AttachStdout: true, AttachStderr: true}})
     return (await readJson<{Id: string}>(res)).Id
   }
@@ -537,6 +554,9 @@ export class DockerEngine {
         const started = identity.started || new Date(c.Created * 1000).toISOString()
         const targetId = labels[LABEL.target] ?? ''
         const targetName = labels[LABEL.targetName] ?? ''
+        const shared = labels[LABEL.shared] === '1'
+        // A shared debugger has no one target: it lives as long as the run that made it.
+        const targetState = shared ? (ownerAlive(labels[LABEL.owner] ?? '') ? 'running' : 'gone') : (stateById.get(targetId) ?? 'gone')
         return {
           runtime: 'docker',
           id: c.Id,
@@ -546,7 +566,8 @@ export class DockerEngine {
           target: targetName || targetId.slice(0, 12),
           targetId,
           targetName,
-          targetState: stateById.get(targetId) ?? 'gone',
+          targetState,
+          ...(shared ? {shared: true as const} : {}),
           user: identity.user,
           started,
           ageSeconds: Math.max(0, Math.round((now - Date.parse(started)) / 1000)),

@@ -43,6 +43,10 @@ export const LABEL = {
   serve: 'org.mindbg.serve',
   /** When a serving debugger ends by itself (its --ttl), ISO 8601. */
   expires: 'org.mindbg.expires',
+  /** A run's shared debugger (run --shared-debugger): it has no one target, it enters each one's namespaces. */
+  shared: 'org.mindbg.shared',
+  /** HOST:PID of the mindbg process a shared debugger is for: an orphan once that process is gone. */
+  owner: 'org.mindbg.owner',
 } as const
 
 /** Who started a sidecar, and why: `org.mindbg.user`, `.started`, `.version`, `.reason`. */
@@ -193,4 +197,71 @@ export function sidecarName(targetName: string, random: () => number = Math.rand
   const suffix = randomSuffix(random)
   const base = targetName.replace(/[^a-zA-Z0-9_.-]/g, '').slice(0, 40) || 'target'
   return `mindbg-${base}-${suffix}`
+}
+
+/** What a run's shared debugger needs to be: one container for every target of the run (run --shared-debugger). */
+export interface SharedDebuggerSpecInput {
+  image: string
+  name: string
+  identity: SessionIdentity
+  /** HOST:PID of this process (LABEL.owner). */
+  owner: string
+  /** mindbg-init as a file of the engine's host, bind-mounted at INIT_PATH; else it is copied in before the start. */
+  initSource: string | undefined
+  platform: string | undefined
+}
+
+/**
+ * Pure: the create request for a run's shared debugger. It runs nothing but `mindbg-init --hold`; each target's steps
+ * are execs of `mindbg-init --enter PID` (sharedStepEnv), which needs the host's PID namespace (to find the target's
+ * processes), CAP_SYS_ADMIN (setns, a mount namespace and a /proc of its own) and no AppArmor or SELinux confinement
+ * that forbids mount. mindbg-init gives CAP_SYS_ADMIN up before a step runs: a step has the general profile's
+ * capabilities (the engine's defaults and SYS_PTRACE) inside the target's namespaces, as a sidecar's command has.
+ */
+export function buildSharedSpec(input: SharedDebuggerSpecInput): ContainerCreateOptions {
+  const hostConfig: NonNullable<ContainerCreateOptions['HostConfig']> = {
+    PidMode: 'host',
+    NetworkMode: 'none',
+    AutoRemove: true,
+    Privileged: false,
+    CapAdd: ['SYS_ADMIN', 'SYS_PTRACE'],
+    CapDrop: [],
+    SecurityOpt: ['apparmor=unconfined', 'label=disable'],
+    LogConfig: {Type: 'none', Config: {}},
+  }
+  if (input.initSource) hostConfig.Mounts = [{Type: 'bind', Source: input.initSource, Target: INIT_PATH, ReadOnly: true}]
+  const spec: ContainerCreateOptions = {
+    name: input.name,
+    Image: input.image,
+    Entrypoint: [INIT_PATH, '--hold'],
+    Cmd: [],
+    Env: [],
+    Labels: {
+      [LABEL.sidecar]: 'true',
+      [LABEL.shared]: '1',
+      [LABEL.owner]: input.owner,
+      [LABEL.targetName]: '(shared)',
+      ...Object.fromEntries(identityEntries(input.identity, identityLabel)),
+      [LABEL.profile]: 'general',
+    },
+    Tty: false,
+    OpenStdin: false,
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    StopSignal: 'SIGTERM',
+    HostConfig: hostConfig,
+  }
+  if (input.platform) spec.platform = input.platform
+  return spec
+}
+
+/** The environment of a target's steps in the shared debugger, as a sidecar's (MINDBG_TARGET, MINDBG_TARGET_ROOT). */
+export function sharedStepEnv(target: DockerTarget, env: string[]): string[] {
+  return [`MINDBG_TARGET=${target.name}`, `MINDBG_TARGET_ROOT=${targetRootPath(target)}`, ...env]
+}
+
+/** mindbg-shared-<5 random chars>. */
+export function sharedName(random: () => number = Math.random): string {
+  return `mindbg-shared-${randomSuffix(random)}`
 }
