@@ -17,6 +17,7 @@ export const PODMAN_FILES = [
   'test/e2e/hostile.test.ts',
   'test/e2e/lifecycle.test.ts',
   'test/e2e/repeat.test.ts',
+  'test/e2e/shared-debugger.test.ts',
   'test/e2e/startup.test.ts',
   'test/e2e/tty.test.ts',
   'test/e2e/zombies.test.ts',

@@ -21,6 +21,8 @@ hyperfine -N --warmup 2 --runs "$runs" --export-json "$out/runbook.json" \
   -n 'mindbg run triage, 1 target' "./bin/run.js run triage mindbg-bench-rb-01 -q" \
   -n 'mindbg run triage, 20 targets' "./bin/run.js run triage -l $label -q" \
   -n 'mindbg run triage, 20 targets, --concurrency 20' "./bin/run.js run triage -l $label -q --concurrency 20" \
+  -n 'mindbg run triage, 20 targets, --shared-debugger' "./bin/run.js run triage -l $label -q --shared-debugger" \
+  -n 'mindbg run triage, 1 target, --shared-debugger' "./bin/run.js run triage mindbg-bench-rb-01 -q --shared-debugger" \
   -n 'docker run --rm true, 20 at once (the engine alone)' "sh -c 'for i in \$(seq -w 1 20); do docker run --rm --pid container:mindbg-bench-rb-\$i --network container:mindbg-bench-rb-\$i $MINDBG_IMAGE true & done; wait'" \
   -n 'docker run --rm true, 1 (the engine alone)' "docker run --rm --pid container:mindbg-bench-rb-01 --network container:mindbg-bench-rb-01 $MINDBG_IMAGE true"
 
@@ -33,5 +35,5 @@ printf '\npeak RSS (KB): 1 target %s, 20 targets %s, 20 targets at --concurrency
 node -e '
 const {results} = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"))
 const m = (i) => results[i].median
-console.log(`20 targets / 1 target (medians): mindbg ${(m(2) / m(1)).toFixed(2)}x at --concurrency 8, ${(m(3) / m(1)).toFixed(2)}x at --concurrency 20; the engine alone, 20 bare containers at once / 1: ${(m(4) / m(5)).toFixed(2)}x`)
+console.log(`20 targets / 1 target (medians): mindbg ${(m(2) / m(1)).toFixed(2)}x at --concurrency 8, ${(m(3) / m(1)).toFixed(2)}x at --concurrency 20, ${(m(4) / m(1)).toFixed(2)}x with --shared-debugger; the engine alone, 20 bare containers at once / 1: ${(m(6) / m(7)).toFixed(2)}x`)
 ' "$out/runbook.json" | tee -a "$out/runbook.md"

@@ -18,6 +18,10 @@
  *     process in the target's PID namespace: a subreaper only counts for orphans of its own namespace), takes a mount
  *     namespace of its own with a /proc of the target's PID namespace, gives up CAP_SYS_ADMIN, and goes on as above;
  *     the parent stays outside, forwards every signal to it and exits with its status;
+ *   - as `mindbg-init --mux`, the main process of a run's shared debugger: many sessions over its one stdin and
+ *     stdout, in frames (below), each session a `mindbg-init --enter PID COMMAND...` of its own with its own stdin,
+ *     stdout, stderr and exit status, so that a target costs a fork instead of an engine's exec; when its stdin ends
+ *     (mindbg is gone) or on SIGTERM, it ends every session and exits once they have;
  *   - as `mindbg-init --hold`, runs nothing: it is the one process of a stand-in for a target that is not running (a
  *     container made from a stopped container's snapshot, or from an image), so that a debugger has a PID namespace
  *     to join and the stand-in's filesystem at /proc/1/root; it reaps what ends up under it and exits 0 on SIGTERM.
@@ -33,7 +37,8 @@ typedef long i64;
 enum { NR_read = 0, NR_write = 1, NR_close = 3, NR_rt_sigprocmask = 14, NR_ioctl = 16, NR_getpid = 39, NR_clone = 56,
        NR_execve = 59, NR_wait4 = 61, NR_kill = 62, NR_setpgid = 109, NR_rt_sigtimedwait = 128, NR_prctl = 157,
        NR_getdents64 = 217, NR_exit_group = 231, NR_openat = 257, NR_unlinkat = 263, NR_setitimer = 38, NR_setns = 308,
-       NR_unshare = 272, NR_mount = 165, NR_capget = 125, NR_capset = 126 };
+       NR_unshare = 272, NR_mount = 165, NR_capget = 125, NR_capset = 126, NR_pipe2 = 293, NR_dup3 = 292, NR_ppoll = 271,
+       NR_signalfd4 = 289 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 r10 __asm__("r10") = d;
   register i64 r8 __asm__("r8") = e;
@@ -47,7 +52,8 @@ __asm__(".text\n.global _start\n_start:\n xor %rbp,%rbp\n mov %rsp,%rdi\n and $-
 enum { NR_unlinkat = 35, NR_ioctl = 29, NR_openat = 56, NR_close = 57, NR_getdents64 = 61, NR_read = 63, NR_write = 64, NR_exit_group = 94,
        NR_kill = 129, NR_rt_sigprocmask = 135, NR_rt_sigtimedwait = 137, NR_setpgid = 154, NR_prctl = 167,
        NR_getpid = 172, NR_clone = 220, NR_execve = 221, NR_wait4 = 260, NR_setitimer = 103, NR_setns = 268,
-       NR_unshare = 97, NR_mount = 40, NR_capget = 90, NR_capset = 91 };
+       NR_unshare = 97, NR_mount = 40, NR_capget = 90, NR_capset = 91, NR_pipe2 = 59, NR_dup3 = 24, NR_ppoll = 73,
+       NR_signalfd4 = 74 };
 static i64 sys6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f) {
   register i64 x8 __asm__("x8") = n;
   register i64 x0 __asm__("x0") = a;
@@ -268,15 +274,229 @@ static void enter(const char *pid) {
   }
 }
 
+/*
+ * --mux frames, both ways: a header of 8 bytes, the session (u32, little-endian) and kind << 24 | payload length
+ * (u32), then the payload. From mindbg: OPEN (the target's PID, NUL-ended; NAME=VALUE strings for the environment,
+ * each NUL-ended; an empty string; the command's words, each NUL-ended), IN (bytes for the session's stdin), EOF
+ * (its stdin ends), SIGNAL (one byte: a signal for it). To mindbg: OUT and ERR (its stdout and stderr), then EXIT
+ * (its status, u32) once it has been reaped and both of its outputs have ended. src/backends/docker/mux.ts is the
+ * other side.
+ */
+enum { F_OPEN = 1, F_IN = 2, F_EOF = 3, F_SIGNAL = 4, F_OUT = 5, F_ERR = 6, F_EXIT = 7, MAX_SESSIONS = 256,
+       MAX_PAYLOAD = 65536, O_CLOEXEC_PIPE = 02000000, POLLIN = 1, EINTR = 4, EAGAIN = 11 };
+
+struct session { unsigned id; int pid, in, out, err, status, reaped, used; };
+static struct session sessions[MAX_SESSIONS];
+
+static void put32(unsigned char *p, unsigned v) { p[0] = (unsigned char)v; p[1] = (unsigned char)(v >> 8); p[2] = (unsigned char)(v >> 16); p[3] = (unsigned char)(v >> 24); }
+static unsigned get32(const unsigned char *p) { return (unsigned)p[0] | (unsigned)p[1] << 8 | (unsigned)p[2] << 16 | (unsigned)p[3] << 24; }
+
+static void write_all(int fd, const void *data, u64 n) {
+  const char *p = data;
+  while (n) {
+    i64 w = sys3(NR_write, fd, p, n);
+    if (w == -EINTR || w == -EAGAIN) continue;
+    if (w <= 0) return;
+    p += w;
+    n -= (u64)w;
+  }
+}
+
+static void send_frame(unsigned id, unsigned kind, const void *data, u64 n) {
+  static unsigned char frame[8 + MAX_PAYLOAD];
+  put32(frame, id);
+  put32(frame + 4, kind << 24 | (unsigned)n);
+  memcpy(frame + 8, data, n);
+  write_all(1, frame, 8 + n);
+}
+
+static void open_session(unsigned id, char *payload, u64 n, char **envp) {
+  static char *args[1024], *env[1024];
+  u64 na = 0, ne = 0, off = 0;
+  char *pid = payload;
+  while (off < n && payload[off]) off++;
+  off++;
+  for (;;) {
+    if (off >= n) break;
+    char *word = payload + off;
+    while (off < n && payload[off]) off++;
+    off++;
+    if (!*word) break;
+    if (ne < 512) env[ne++] = word;
+  }
+  args[na++] = "mindbg-init";
+  args[na++] = "--enter";
+  args[na++] = pid;
+  while (off < n && na < 1020) {
+    args[na++] = payload + off;
+    while (off < n && payload[off]) off++;
+    off++;
+  }
+  args[na] = 0;
+  for (char **e = envp; *e && ne < 1020; e++) env[ne++] = *e;
+  env[ne] = 0;
+  struct session *s = 0;
+  for (int i = 0; i < MAX_SESSIONS && !s; i++) if (!sessions[i].used) s = &sessions[i];
+  int in[2], out[2], err[2];
+  if (!s || na < 4 || sys2(NR_pipe2, in, O_CLOEXEC_PIPE) < 0) goto failed;
+  if (sys2(NR_pipe2, out, O_CLOEXEC_PIPE) < 0) { sys1(NR_close, in[0]); sys1(NR_close, in[1]); goto failed; }
+  if (sys2(NR_pipe2, err, O_CLOEXEC_PIPE) < 0) { sys1(NR_close, in[0]); sys1(NR_close, in[1]); sys1(NR_close, out[0]); sys1(NR_close, out[1]); goto failed; }
+  int child = (int)sys6(NR_clone, SIGCHLD, 0, 0, 0, 0, 0);
+  if (child == 0) {
+    sys3(NR_dup3, in[0], 0, 0);
+    sys3(NR_dup3, out[1], 1, 0);
+    sys3(NR_dup3, err[1], 2, 0);
+    sys3(NR_execve, "/proc/self/exe", args, env);
+    say("mindbg: the shared debugger cannot run mindbg-init\n");
+    die(125);
+  }
+  sys1(NR_close, in[0]);
+  sys1(NR_close, out[1]);
+  sys1(NR_close, err[1]);
+  if (child < 0) {
+    sys1(NR_close, in[1]); sys1(NR_close, out[0]); sys1(NR_close, err[0]);
+    goto failed;
+  }
+  *s = (struct session){id, child, in[1], out[0], err[0], 0, 0, 1};
+  return;
+failed:;
+  static const char message[] = "mindbg: the shared debugger cannot start a session (too many at once, or out of processes)\n";
+  unsigned char status[4];
+  put32(status, 125);
+  send_frame(id, F_ERR, message, sizeof message - 1);
+  send_frame(id, F_EXIT, status, 4);
+}
+
+static struct session *session_of(unsigned id) {
+  for (int i = 0; i < MAX_SESSIONS; i++) if (sessions[i].used && sessions[i].id == id) return &sessions[i];
+  return 0;
+}
+
+static void mux(char **envp) {
+  static unsigned char input[2 * (8 + MAX_PAYLOAD)];
+  static char buf[MAX_PAYLOAD];
+  static struct { int fd; short events, revents; } fds[2 + 2 * MAX_SESSIONS];
+  static struct session *owner[2 + 2 * MAX_SESSIONS];
+  u64 all = ~0UL, caught = 1UL << (SIGCHLD - 1) | 1UL << (SIGTERM - 1) | 1UL << (SIGINT - 1) | 1UL << (SIGHUP - 1);
+  sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
+  int sigfd = (int)sys4(NR_signalfd4, -1, &caught, 8, O_CLOEXEC_PIPE | 04000 /* SFD_NONBLOCK */);
+  if (sigfd < 0) {
+    say("mindbg: the shared debugger cannot wait for its sessions (signalfd)\n");
+    die(125);
+  }
+  u64 have = 0;
+  int reading = 1, ending = 0;
+  for (;;) {
+    int live = 0;
+    for (int i = 0; i < MAX_SESSIONS; i++) {
+      struct session *s = &sessions[i];
+      if (!s->used) continue;
+      if (s->reaped && s->out < 0 && s->err < 0) {
+        unsigned char status[4];
+        put32(status, (unsigned)s->status);
+        send_frame(s->id, F_EXIT, status, 4);
+        if (s->in >= 0) sys1(NR_close, s->in);
+        s->used = 0;
+        continue;
+      }
+      live++;
+    }
+    if (ending && !live) die(0);
+    int n = 0;
+    fds[n] = (typeof(fds[0])){sigfd, POLLIN, 0};
+    owner[n++] = 0;
+    if (reading) {
+      fds[n] = (typeof(fds[0])){0, POLLIN, 0};
+      owner[n++] = 0;
+    }
+    for (int i = 0; i < MAX_SESSIONS; i++) {
+      struct session *s = &sessions[i];
+      if (!s->used) continue;
+      if (s->out >= 0) { fds[n] = (typeof(fds[0])){s->out, POLLIN, 0}; owner[n++] = s; }
+      if (s->err >= 0) { fds[n] = (typeof(fds[0])){s->err, POLLIN, 0}; owner[n++] = s; }
+    }
+    if (sys6(NR_ppoll, (i64)fds, n, 0, 0, 8, 0) < 0) continue;
+    for (int k = 0; k < n; k++) {
+      if (!fds[k].revents) continue;
+      int fd = fds[k].fd;
+      struct session *s = owner[k];
+      if (s) {
+        i64 got = sys3(NR_read, fd, buf, sizeof buf);
+        if (got == -EINTR || got == -EAGAIN) continue;
+        if (got > 0) {
+          send_frame(s->id, fd == s->out ? F_OUT : F_ERR, buf, (u64)got);
+        } else {
+          sys1(NR_close, fd);
+          if (fd == s->out) s->out = -1;
+          else s->err = -1;
+        }
+      } else if (fd == sigfd) {
+        static char info[128];
+        while (sys3(NR_read, sigfd, info, sizeof info) == (i64)sizeof info) {
+          unsigned sig = *(unsigned *)info;
+          if (sig == SIGCHLD) continue;
+          if (!ending) {
+            ending = 1;
+            for (int i = 0; i < MAX_SESSIONS; i++) if (sessions[i].used && !sessions[i].reaped) sys2(NR_kill, sessions[i].pid, SIGTERM);
+          }
+          break;
+        }
+        int status, pid;
+        while ((pid = (int)sys4(NR_wait4, -1, &status, WNOHANG, 0)) > 0) {
+          for (int i = 0; i < MAX_SESSIONS; i++) {
+            if (sessions[i].used && sessions[i].pid == pid) {
+              sessions[i].reaped = 1;
+              sessions[i].status = status_code(status);
+            }
+          }
+        }
+      } else {
+        i64 got = sys3(NR_read, 0, input + have, sizeof input - have);
+        if (got == -EINTR || got == -EAGAIN) continue;
+        if (got <= 0) {
+          /* mindbg is gone (or has let go): every session ends, as a sidecar does with its session. */
+          reading = 0;
+          if (!ending) {
+            ending = 1;
+            for (int i = 0; i < MAX_SESSIONS; i++) if (sessions[i].used && !sessions[i].reaped) sys2(NR_kill, sessions[i].pid, SIGTERM);
+          }
+          continue;
+        }
+        have += (u64)got;
+        u64 at = 0;
+        while (have - at >= 8) {
+          unsigned id = get32(input + at), word = get32(input + at + 4), kind = word >> 24;
+          u64 len = word & 0xffffff;
+          if (len > MAX_PAYLOAD) {
+            say("mindbg: the shared debugger got a frame it cannot read\n");
+            die(125);
+          }
+          if (have - at < 8 + len) break;
+          char *payload = (char *)input + at + 8;
+          at += 8 + len;
+          struct session *t = session_of(id);
+          if (kind == F_OPEN && !t && !ending) open_session(id, payload, len, envp);
+          else if (kind == F_IN && t && t->in >= 0) write_all(t->in, payload, len);
+          else if (kind == F_EOF && t && t->in >= 0) { sys1(NR_close, t->in); t->in = -1; }
+          else if (kind == F_SIGNAL && t && len == 1 && !t->reaped) sys2(NR_kill, t->pid, (unsigned char)payload[0]);
+        }
+        memcpy(input, input + at, have - at);
+        have -= at;
+      }
+    }
+  }
+}
+
 __attribute__((used)) void start(long *sp) {
   int argc = (int)sp[0];
   char **argv = (char **)(sp + 1);
   char **envp = argv + argc + 1;
   if (argc < 2) {
-    say("usage: mindbg-init [--enter PID] COMMAND [ARG...] | --hold\n");
+    say("usage: mindbg-init [--enter PID] COMMAND [ARG...] | --hold | --mux\n");
     die(2);
   }
   if (argc == 2 && same(argv[1], "--hold")) hold();
+  if (argc == 2 && same(argv[1], "--mux")) mux(envp);
   u64 all = ~0UL, none = 0;
   sys4(NR_rt_sigprocmask, SIG_SETMASK, &all, 0, 8);
   if (argc >= 4 && same(argv[1], "--enter")) {

@@ -15,6 +15,7 @@ import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedD
 import {DebuggerOutput} from '../output.js'
 import {StdDemuxer} from './demux.js'
 import {DockerEngine, isGone, ownerLabel, type SidecarSummary} from './engine.js'
+import {Mux, type MuxLink} from './mux.js'
 import {dockerError, engineMessage, guard, httpStatus} from './errors.js'
 import {type InitArch, initArch, initHostPath} from '../init.js'
 import {initArchive, INIT_PATH} from './init.js'
@@ -50,9 +51,9 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   private closed = false
 
   /** The run's shared debugger (run --shared-debugger), made by the first create() that needs it. */
-  private shared: Promise<{id: string; name: string}> | undefined
-  /** Its ID once created, and its watchdog: close() removes it. */
-  private sharedMade: {id: string; watchdog: Watchdog} | undefined
+  private shared: Promise<{mux: Mux; name: string}> | undefined
+  /** Its ID once created, its watchdog, and its sessions' stream once attached: close() ends them. */
+  private sharedMade: {id: string; watchdog: Watchdog; mux?: Mux} | undefined
   private sharedNameOfRun: string | undefined
 
   /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
@@ -242,7 +243,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   async create(plan: DockerPlan, reporter: Reporter): Promise<Debugger> {
     if (plan.shared) {
       const host = await this.sharedDebugger(plan, reporter)
-      return new DockerExec(this.engine, host.id, host.name, plan.image, plan.target, plan.command, plan.streams, {enter: plan.target.pid, env: plan.shared.env})
+      return new SharedSession(host.mux, host.name, plan.image, plan.target, plan.command, plan.streams, plan.shared.env)
     }
     const engine = this.engine
     const kind = await engine.cli()
@@ -292,21 +293,26 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     }
   }
 
-  /** The run's shared debugger, created and started once, by the first target's create(); close() removes it. */
-  private sharedDebugger(plan: DockerPlan, reporter: Reporter): Promise<{id: string; name: string}> {
+  /**
+   * The run's shared debugger, created, attached and started once, by the first target's create(); close() ends it.
+   * Attached before the start (as a sidecar is), so that no frame of its sessions is written before anyone reads.
+   */
+  private sharedDebugger(plan: DockerPlan, reporter: Reporter): Promise<{mux: Mux; name: string}> {
     this.shared ??= (async () => {
       const engine = this.engine
       const kind = await engine.cli()
       for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
       const {container, watchdog, copyInit} = await this.createContainer(plan, reporter, kind)
-      this.sharedMade = {id: container, watchdog}
+      const made: {id: string; watchdog: Watchdog; mux?: Mux} = {id: container, watchdog}
+      this.sharedMade = made
       try {
         if (plan.init && copyInit) await engine.putArchive(container, plan.init, '/')
+        made.mux = new Mux(await engine.attach(container, {stdin: true}))
         await engine.start(container)
       } catch (error) {
         throw new MindbgError('sidecarFailed', `the shared debugger ${plan.name} could not start: ${engineMessage(error)}`, `It needs CAP_SYS_ADMIN and the host's PID namespace, which this ${kind} may refuse (rootless, a user namespace, a policy): run without --shared-debugger.`, {cause: error})
       }
-      return {id: container, name: plan.name}
+      return {mux: made.mux, name: plan.name}
     })()
     return this.shared
   }
@@ -391,8 +397,9 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const shared = this.sharedMade
     this.sharedMade = undefined
     if (!shared) return
+    // Its stdin ends: mindbg-init ends what is left of its sessions and exits; the removal makes sure of it.
+    shared.mux?.close()
     try {
-      // Its execs have ended with their sessions; the rest of what it runs ends with it.
       await this.engine.remove(shared.id)
       shared.watchdog.release()
     } catch {
@@ -669,13 +676,42 @@ class DockerLink implements DebuggerLink {
  * (MINDBG_TIMEOUT_MS in its environment) is its own, not the command's.
  */
 const EXEC_WRAPPER = `echo $$; unset MINDBG_TIMEOUT_MS; [ -x ${INIT_PATH} ] && exec ${INIT_PATH} "$@"; exec "$@"`
-/** The same in a run's shared debugger, where mindbg-init first enters the namespaces of the target's process $1. */
-const ENTER_WRAPPER = `echo $$; exec ${INIT_PATH} --enter "$@"`
 
-/** A command of a run's shared debugger: the PID (in the host's namespace) of the target whose namespaces it enters. */
-interface SharedExec {
-  enter: number
-  env: string[]
+/**
+ * A target's session in the run's shared debugger (run --shared-debugger): a session of its mindbg-init --mux, which
+ * runs the command under `mindbg-init --enter PID` in the target's namespaces. Not fresh: nothing to start.
+ */
+class SharedSession implements Debugger {
+  readonly runtime = 'docker'
+  readonly fresh = false
+  readonly notice = undefined
+  private link: MuxLink | undefined
+
+  constructor(
+    private readonly mux: Mux,
+    readonly name: string,
+    readonly image: string,
+    readonly target: DockerTarget,
+    private readonly command: string[],
+    readonly streams: StreamMode,
+    private readonly env: string[],
+  ) {}
+
+  async attach(): Promise<DebuggerLink> {
+    this.link = this.mux.open(this.target.pid, this.env, this.command)
+    return this.link
+  }
+
+  async end(): Promise<void> {
+    const link = this.link
+    if (!link || link.ended) return
+    link.signal()
+    await Promise.race([link.exited.catch(() => {}), new Promise((r) => setTimeout(r, 3000).unref())])
+  }
+
+  leave(): string {
+    return `mindbg: the session in ${this.name} ends with the run`
+  }
 }
 
 /** A command run in a live sidecar by the engine (docker exec): a debugger of its own whose end() ends only it. */
@@ -695,14 +731,12 @@ class DockerExec implements Debugger {
     readonly target: DockerTarget | undefined,
     private readonly command: string[],
     readonly streams: StreamMode,
-    private readonly shared?: SharedExec,
   ) {}
 
   async attach(): Promise<DebuggerLink> {
     const consoleSize = this.streams.tty && this.streams.consoleSize ? ([this.streams.consoleSize.rows, this.streams.consoleSize.columns] as [number, number]) : undefined
-    const cmd = this.shared ? ['sh', '-c', ENTER_WRAPPER, 'mindbg-exec', String(this.shared.enter), ...this.command] : ['sh', '-c', EXEC_WRAPPER, 'mindbg-exec', ...this.command]
     try {
-      const exec = await this.engine.createExec(this.container, {Cmd: cmd, AttachStdin: this.streams.stdin, Tty: this.streams.tty, ConsoleSize: consoleSize, ...(this.shared ? {Env: this.shared.env} : {})})
+      const exec = await this.engine.createExec(this.container, {Cmd: ['sh', '-c', EXEC_WRAPPER, 'mindbg-exec', ...this.command], AttachStdin: this.streams.stdin, Tty: this.streams.tty, ConsoleSize: consoleSize})
       const socket = await this.engine.startExec(exec, {tty: this.streams.tty, consoleSize})
       return new DockerExecLink(this, this.engine, exec, socket, this.streams)
     } catch (error) {

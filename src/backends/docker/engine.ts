@@ -227,7 +227,7 @@ export class DockerEngine {
   }
 
   /** Creates an exec instance (docker exec), not started; its ID. */
-  async createExec(id: string, spec: {Cmd: string[]; AttachStdin: boolean; Tty: boolean; ConsoleSize?: [number, number] | undefined; Env?: string[]}): Promise<string> {
+  async createExec(id: string, spec: {Cmd: string[]; AttachStdin: boolean; Tty: boolean; ConsoleSize?: [number, number] | undefined}): Promise<string> {
     const res = await this.http.stream('POST', `/containers/${encodeURIComponent(id)}/exec`, {body: {...spec, AttachStdout: true, AttachStderr: true}})
     return (await readJson<{Id: string}>(res)).Id
   }

@@ -212,8 +212,8 @@ export interface SharedDebuggerSpecInput {
 }
 
 /**
- * Pure: the create request for a run's shared debugger. It runs nothing but `mindbg-init --hold`; each target's steps
- * are execs of `mindbg-init --enter PID` (sharedStepEnv), which needs the host's PID namespace (to find the target's
+ * Pure: the create request for a run's shared debugger. It runs `mindbg-init --mux`; each target's steps are a session
+ * of it, a `mindbg-init --enter PID` (sharedStepEnv), which needs the host's PID namespace (to find the target's
  * processes), CAP_SYS_ADMIN (setns, a mount namespace and a /proc of its own) and no AppArmor or SELinux confinement
  * that forbids mount. mindbg-init gives CAP_SYS_ADMIN up before a step runs: a step has the general profile's
  * capabilities (the engine's defaults and SYS_PTRACE) inside the target's namespaces, as a sidecar's command has.
@@ -233,7 +233,7 @@ export function buildSharedSpec(input: SharedDebuggerSpecInput): ContainerCreate
   const spec: ContainerCreateOptions = {
     name: input.name,
     Image: input.image,
-    Entrypoint: [INIT_PATH, '--hold'],
+    Entrypoint: [INIT_PATH, '--mux'],
     Cmd: [],
     Env: [],
     Labels: {
@@ -244,11 +244,14 @@ export function buildSharedSpec(input: SharedDebuggerSpecInput): ContainerCreate
       ...Object.fromEntries(identityEntries(input.identity, identityLabel)),
       [LABEL.profile]: 'general',
     },
+    // Its sessions come and go over the one attach of the run (mindbg-init --mux); when that attach ends, its stdin
+    // does (StdinOnce), and it ends every session and itself: a run that is killed leaves nothing running in it.
     Tty: false,
-    OpenStdin: false,
-    AttachStdin: false,
-    AttachStdout: false,
-    AttachStderr: false,
+    OpenStdin: true,
+    StdinOnce: true,
+    AttachStdin: true,
+    AttachStdout: true,
+    AttachStderr: true,
     StopSignal: 'SIGTERM',
     HostConfig: hostConfig,
   }
