@@ -247,7 +247,6 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     }
     const engine = this.engine
     const kind = await engine.cli()
-    for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     const {container, watchdog, copyInit} = await this.createContainer(plan, reporter, kind)
     // The copy is the slowest call of a session (Docker re-executes itself to untar): it runs while the attach
     // request is on its way, and start waits for it. A failure fails the start; the session then ends the sidecar.
@@ -266,12 +265,14 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   }
 
   /**
-   * Pulls if need be, then creates the container of `plan` under a watchdog started before the create request, so
+   * Pulls if need be, says the plan's notes, then creates the container of `plan` under a watchdog started before the create request, so
    * that a SIGKILL at any moment from here on leaves nothing behind. copyInit: mindbg-init must still be put in.
    */
   private async createContainer(plan: DockerPlan, reporter: Reporter, kind: EngineKind): Promise<{container: string; watchdog: Watchdog; copyInit: boolean}> {
     const engine = this.engine
     await guard(engine.ensureImage(plan.image, plan.pull, reporter, {present: plan.present, platform: plan.platform, askedFor: plan.spec.platform}))
+    // Said once the image is there: an image that cannot be had is the one thing worth saying then.
+    for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
     const watchdog = this.watchdogFor(plan.name)
     let copyInit = !plan.initMounted
     try {
@@ -301,7 +302,6 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     this.shared ??= (async () => {
       const engine = this.engine
       const kind = await engine.cli()
-      for (const note of plan.report.notes) reporter.notice(`mindbg: ${note}`)
       const {container, watchdog, copyInit} = await this.createContainer(plan, reporter, kind)
       const made: {id: string; watchdog: Watchdog; mux?: Mux} = {id: container, watchdog}
       this.sharedMade = made
