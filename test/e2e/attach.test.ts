@@ -140,8 +140,11 @@ describe('stdin', () => {
         expect(r.code).toBe(0)
         if (ENGINE === 'podman') {
           // Podman's own error for the input it could not pass on, in the stream's stderr; and now and then it loses
-          // the command's output there, for the docker CLI too (README, Podman). What is checked: no hang, the code.
-          expect(r.stderr).toMatch(/^(Error: (read|write) unixpacket \S+\/attach: (read|write): (connection reset by peer|broken pipe)\n)?$/)
+          // the command's output there, for the docker CLI too (README, Podman), sometimes in the middle of a frame,
+          // which mindbg then says. What is checked: no hang, the code, and no other line.
+          const podmanLine = /^Error: (read|write) unixpacket \S+\/attach: (read|write): (connection reset by peer|broken pipe)$/
+          const cutShortLine = /^mindbg: the engine cut the output short \(\d+ bytes of an unfinished frame\)$/
+          for (const line of r.stderr.split('\n').filter(Boolean)) expect(line).toSatisfy((l: string) => podmanLine.test(l) || cutShortLine.test(l))
         } else {
           expect(r.stdout).toBe(data.subarray(0, 10).toString())
           expect(r.stderr).toBe('')
