@@ -168,6 +168,12 @@ export interface DebuggerLink {
    * callback runs (sent, or copied into a message): a copy of stdin writes the same buffer again afterwards.
    */
   readonly input: Writable | undefined
+  /**
+   * The descriptor of `input`'s own socket (a local, unencrypted stream socket), when another process of this machine
+   * may write the input into it directly instead of `input` (mindbg-init --copy-in), ending it with a shutdown of
+   * its sending side; undefined where the input has to be framed or encrypted (WebSocket, TLS, a shared debugger).
+   */
+  readonly inputSocketFd?: number | undefined
   resize(size: {rows: number; columns: number}): void
   /** Lets a fresh debugger run (Docker: start; Kubernetes: the go-ahead); nothing for a found one. */
   start(): Promise<void>

@@ -1,7 +1,10 @@
+import type {ChildProcess} from 'node:child_process'
 import {createReadStream, fstatSync, read} from 'node:fs'
 import type {Socket} from 'node:net'
 import type {Readable, Writable} from 'node:stream'
+import {getSystemErrorName} from 'node:util'
 
+import {initArch, initHostPath} from '../backends/init.js'
 import type {StopRequest} from '../domain/session.js'
 import type {SessionIO, SessionTerminal, StdinCopyEvents} from '../session/lifecycle.js'
 import {enterRawMode, terminalSize} from './terminal.js'
@@ -26,8 +29,8 @@ export function processIO(record?: SessionIO['record']): SessionIO & {release():
       }
     : undefined
   let stdin: Readable | undefined
-  let kind: StdinKind | undefined
-  const stdinKind = (): StdinKind => (kind ??= kindOfStdin())
+  let kind: StdinOf | undefined
+  const stdinOf = (): StdinOf => (kind ??= kindOfStdin())
   // fd 0 has one reader: the stream (`stdin`) or a copy (`copyStdin`), whichever a session asks for first.
   let copied: {socket?: Socket} | undefined
   return {
@@ -35,23 +38,31 @@ export function processIO(record?: SessionIO['record']): SessionIO & {release():
     // ~3-5 ms before the first request), which a session without input never reads.
     get stdin() {
       if (copied) return undefined
-      return (stdin ??= stdinKind() === 'file' ? fileStdin() : process.stdin)
+      return (stdin ??= stdinOf().kind === 'file' ? fileStdin() : process.stdin)
     },
-    copyStdin(sink, on) {
-      const how = stdinKind()
+    copyStdin(sink, on, sinkSocketFd) {
+      const {kind: how, size} = stdinOf()
       if (stdin || copied || how === 'other') return undefined
-      if (how === 'file') {
-        copied = {}
-        return copyFile(0, sink, on)
+      const inProcess = (): (() => void) | undefined => {
+        if (how === 'file') {
+          copied = {}
+          return copyFile(0, sink, on)
+        }
+        let copy: ReturnType<typeof copyStream>
+        try {
+          copy = copyStream(0, sink, on)
+        } catch {
+          return undefined // a socket net cannot read (a datagram or seqpacket one): process.stdin reads it as a file
+        }
+        copied = {socket: copy.socket}
+        return copy.stop
       }
-      let copy: ReturnType<typeof copyStream>
-      try {
-        copy = copyStream(0, sink, on)
-      } catch {
-        return undefined // a socket net cannot read (a datagram or seqpacket one): process.stdin reads it as a file
-      }
-      copied = {socket: copy.socket}
-      return copy.stop
+      // Only where it pays for its process (~1 ms): a pipe's input is as long as it turns out; a small file's is not.
+      const worthIt = how === 'pipe' || (how === 'file' && size >= KERNEL_COPY_FROM)
+      const init = sinkSocketFd !== undefined && !on.chunk && worthIt ? initOfThisMachine() : undefined
+      if (!init || how === 'socket' || sinkSocketFd === undefined) return inProcess()
+      copied = {}
+      return copyInKernel({init, source: 0, how, sinkSocketFd, sink, on, instead: inProcess})
     },
     stdout: process.stdout,
     stderr: process.stderr,
@@ -62,15 +73,88 @@ export function processIO(record?: SessionIO['record']): SessionIO & {release():
   }
 }
 
-/** A regular file; a pipe or socket (a shell's `|`, a parent's socketpair); anything else (a terminal, /dev/null). */
-type StdinKind = 'file' | 'stream' | 'other'
+/**
+ * A regular file (and its size); a pipe (a shell's `|`); a socket (a parent's socketpair); anything else (a
+ * terminal, /dev/null).
+ */
+interface StdinOf {
+  kind: 'file' | 'pipe' | 'socket' | 'other'
+  size: number
+}
 
-function kindOfStdin(): StdinKind {
+function kindOfStdin(): StdinOf {
   try {
     const stat = fstatSync(0)
-    return stat.isFile() ? 'file' : stat.isFIFO() || stat.isSocket() ? 'stream' : 'other'
+    const kind = stat.isFile() ? 'file' : stat.isFIFO() ? 'pipe' : stat.isSocket() ? 'socket' : 'other'
+    return {kind, size: stat.size}
   } catch {
-    return 'other'
+    return {kind: 'other', size: 0}
+  }
+}
+
+/** The size of a file on stdin from which the kernel copies it (below, a process costs more than it saves). */
+const KERNEL_COPY_FROM = 1024 * 1024
+
+/** mindbg-init for this machine's own CPU, as a file to run, or undefined (not Linux, no such build). */
+export function initOfThisMachine(): string | undefined {
+  if (process.platform !== 'linux') return undefined
+  const arch = initArch(process.getBuiltinModule('node:os').machine())
+  return arch && initHostPath(arch)
+}
+
+/** How copyInKernel is asked: from `source`, a file or a pipe, into the socket `sinkSocketFd` that `sink` writes to. */
+export interface KernelCopy {
+  init: string
+  source: number
+  how: 'file' | 'pipe'
+  sinkSocketFd: number
+  sink: Writable
+  on: StdinCopyEvents
+  instead: () => (() => void) | undefined
+}
+
+/**
+ * stdin copied into the engine's socket by `mindbg-init --copy-in` (sendfile or splice: ~120 ms of this process's CPU
+ * for 200 MB becomes a few ms of the kernel's), the socket's sending side shut down by it at the end, and `sink`
+ * ended after it, so that its state agrees. Spawned on the next turn of the loop: the start of the session's
+ * debugger goes out first. Where the process cannot be started, `instead` copies. Returns the stop (SIGKILL: nothing
+ * in flight to lose but the input the command is not to get).
+ */
+export function copyInKernel(copy: KernelCopy): () => void {
+  let stopped = false
+  let stopInstead: (() => void) | undefined
+  let child: ChildProcess | undefined
+  const ended = (error?: Error): void => {
+    if (stopped) return
+    if (error) copy.on.error(error)
+    copy.sink.end()
+  }
+  setImmediate(() => {
+    if (stopped) return
+    const {spawn} = process.getBuiltinModule('node:child_process')
+    try {
+      child = spawn(copy.init, ['--copy-in', copy.how, String(process.pid)], {stdio: [copy.source, copy.sinkSocketFd, 'inherit']})
+    } catch {
+      stopInstead = copy.instead()
+      return
+    }
+    child.unref()
+    child.once('error', () => {
+      // Not started (the file is gone, a noexec mount): nothing of stdin was read yet.
+      child = undefined
+      if (!stopped) stopInstead = copy.instead()
+    })
+    child.once('exit', (code, signal) => {
+      child = undefined
+      if (code === 0) ended()
+      else if (code !== null && code < 255) ended(new Error(getSystemErrorName(-code)))
+      else ended(new Error(`its copy ended unexpectedly (${signal ?? `exit ${code}`})`))
+    })
+  })
+  return () => {
+    stopped = true
+    child?.kill('SIGKILL')
+    stopInstead?.()
   }
 }
 
@@ -127,7 +211,7 @@ export function copyFile(fd: number, sink: Writable, on: StdinCopyEvents): () =>
         return
       }
       const chunk = buffer.subarray(0, n)
-      on.chunk(chunk)
+      on.chunk?.(chunk)
       sink.write(chunk, (writeError) => {
         if (writeError) finished = true
         pool.give(buffer)
@@ -160,7 +244,7 @@ export function copyStream(fd: number, sink: Writable, on: StdinCopyEvents): {so
     callback: (n: number): boolean => {
       const buffer = held!
       const chunk = buffer.subarray(0, n)
-      on.chunk(chunk)
+      on.chunk?.(chunk)
       sink.write(chunk, (writeError) => {
         pool.give(buffer)
         if (writeError) socket.destroy()

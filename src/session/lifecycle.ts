@@ -36,14 +36,16 @@ export interface SessionIO {
   /**
    * Copies stdin into `sink` (then ends it) through buffers used again once `sink`'s write callback has run, each
    * chunk shown to `on.chunk` first, a read error to `on.error` (the input ends there); returns the stop, or undefined
-   * where this stdin is read as `stdin` instead.
+   * where this stdin is read as `stdin` instead. Given `sinkSocketFd` (DebuggerLink.inputSocketFd) and no `on.chunk`,
+   * it may write into that socket from another process instead, and end it there.
    */
-  copyStdin?: ((sink: Writable, on: StdinCopyEvents) => (() => void) | undefined) | undefined
+  copyStdin?: ((sink: Writable, on: StdinCopyEvents, sinkSocketFd?: number) => (() => void) | undefined) | undefined
 }
 
 /** What a copy of stdin tells its session: each chunk before it is written (a recording), and a read error. */
 export interface StdinCopyEvents {
-  chunk(data: Buffer): void
+  /** Absent when nothing needs to see the input: a copy may then bypass this process altogether. */
+  chunk?: ((data: Buffer) => void) | undefined
   error(error: Error): void
 }
 
@@ -150,10 +152,14 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
       // A terminal's input goes through the detach keys; other input is copied, or streamed where it cannot be.
       const copy = mode.tty
         ? undefined
-        : io.copyStdin?.(input, {
-            chunk: (data) => io.record?.('i', data),
-            error: (error) => options.reporter.notice(`mindbg: reading stdin failed (${error.message}): the command's input ends there`),
-          })
+        : io.copyStdin?.(
+            input,
+            {
+              chunk: io.record ? (data) => io.record?.('i', data) : undefined,
+              error: (error) => options.reporter.notice(`mindbg: reading stdin failed (${error.message}): the command's input ends there`),
+            },
+            attached.inputSocketFd,
+          )
       if (copy) undo.push(copy)
       else if (io.stdin) undo.push(forwardInput(io.stdin, input, mode, () => detach(), io.record))
     }

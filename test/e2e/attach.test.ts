@@ -1,12 +1,12 @@
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {createHash} from 'node:crypto'
-import {closeSync, openSync, readSync, rmSync, writeFileSync} from 'node:fs'
+import {closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {type RunResult, allContainerIds, createdSince, BUSYBOX, changesIn, collect, docker, dockerOk, ENGINE, expectSidecarsGone, MARKER, mindbg, mindbgCommand, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, testEnv, waitForSidecar} from './helpers.js'
+import {type RunResult, allContainerIds, createdSince, BUSYBOX, changesIn, collect, docker, dockerOk, ENGINE, expectSidecarsGone, MARKER, mindbg, mindbgCommand, removeTargets, requireEngine, sidecarsOf, startMindbg, startTarget, testEnv, waitFor, waitForSidecar} from './helpers.js'
 
 let web: string
 let readOnly: string
@@ -152,6 +152,74 @@ describe('stdin', () => {
         await expectSidecarsGone(web)
       }, 60_000)
     }
+  })
+
+  describe('a file or a pipe copied inside the kernel (mindbg-init --copy-in, a child of mindbg)', () => {
+    const data = Buffer.alloc(24_000_000)
+    for (let i = 0; i < data.length; i++) data[i] = (i * 7919) % 241
+    const file = join(tmpdir(), `mindbg-stdin-kernel-${process.pid}.bin`)
+    beforeAll(() => writeFileSync(file, data))
+    afterAll(() => rmSync(file, {force: true}))
+
+    /** The copies running now: each one's pid, its parent's, and what it copies. */
+    const copies = (): {pid: number; parent: number; named: number; how: string}[] =>
+      readdirSync('/proc')
+        .filter((d) => /^\d+$/.test(d))
+        .flatMap((d) => {
+          try {
+            const argv = readFileSync(`/proc/${d}/cmdline`, 'latin1').split('\0')
+            const at = argv.indexOf('--copy-in')
+            if (at < 0 || !argv[0]!.includes('mindbg-init')) return []
+            const parent = Number(readFileSync(`/proc/${d}/stat`, 'latin1').replace(/^.*\) \S /s, '').split(' ')[0])
+            return [{pid: Number(d), parent, named: Number(argv[at + 2]), how: argv[at + 1]!}]
+          } catch {
+            return [] // gone meanwhile
+          }
+        })
+    const start = (kind: 'file' | 'fifo', command: string[]): ChildProcess => {
+      const [bin, argv] = mindbgCommand(['attach', web, '--', ...command])
+      if (kind === 'fifo') return spawn('sh', ['-c', 'cat "$0" | "$@"', file, bin, ...argv], {env: testEnv(), stdio: ['ignore', 'pipe', 'pipe']})
+      const fd = openSync(file, 'r')
+      const child = spawn(bin, argv, {env: testEnv(), stdio: [fd, 'pipe', 'pipe']})
+      closeSync(fd)
+      return child
+    }
+    const copyOf = (how: string): Promise<{pid: number; parent: number}> => waitFor(`a --copy-in ${how}`, () => copies().find((c) => c.how === how && c.parent === c.named), 15_000, 20)
+
+    for (const [kind, how] of [['file', 'file'], ['fifo', 'pipe']] as const) {
+      it(`${kind}: the command gets all of it from the copy, which is gone once it is done`, async () => {
+        // The command reads nothing for a while: the copy waits on the engine's full socket meanwhile.
+        const child = start(kind, ['sh', '-c', 'sleep 1; md5sum'])
+        const result = collect(child, 30_000)
+        const copy = await copyOf(how)
+        expect(readFileSync(`/proc/${copy.parent}/cmdline`, 'latin1')).toContain('attach')
+        const r = await result
+        expect(r.stderr).toBe('')
+        expect(r.code).toBe(0)
+        expect(r.stdout.split(' ')[0]).toBe(createHash('md5').update(data).digest('hex'))
+        expect(existsSync(`/proc/${copy.pid}`)).toBe(false)
+      }, 60_000)
+    }
+
+    it('file: a SIGKILLed mindbg takes its copy with it, and leaves no sidecar', async () => {
+      const child = start('file', ['sh', '-c', 'sleep 30'])
+      const result = collect(child, 30_000)
+      const copy = await copyOf('file')
+      await waitForSidecar(web)
+      process.kill(copy.parent, 'SIGKILL')
+      await result
+      await waitFor('the copy gone', () => !existsSync(`/proc/${copy.pid}`) || readFileSync(`/proc/${copy.pid}/stat`, 'latin1').includes(') Z '), 5_000, 20)
+      // The watchdog's promise after a SIGKILL (lifecycle.test): the sidecar removed within 10 s.
+      await waitFor(`no sidecar of ${web} left`, () => sidecarsOf(web).length === 0, 10_000)
+    }, 60_000)
+
+    it('file: a command that exits before reading all of it ends the session at once, and the copy with it', async () => {
+      const child = start('file', ['head', '-c', '10'])
+      const r = await collect(child, 30_000)
+      expect(r.code).toBe(0)
+      expect(copies().filter((c) => c.named === child.pid)).toEqual([])
+      await expectSidecarsGone(web)
+    }, 60_000)
   })
 
   it('-i/--no-stdin override the automatic choice', async () => {

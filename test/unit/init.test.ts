@@ -100,6 +100,32 @@ describe('mindbg-init', () => {
   })
 })
 
+describe('mindbg-init --copy-in (a session\'s input, copied on mindbg\'s machine)', () => {
+  it('runs only for the parent it names, and only as file or pipe (255 otherwise)', () => {
+    expect(run(['--copy-in', 'file', '1']).status).toBe(255)
+    expect(spawnSync('sh', ['-c', `${INIT} --copy-in socket $$ </dev/null`]).status).toBe(255)
+    expect(spawnSync('sh', ['-c', `${INIT} --copy-in pipe $$ </dev/null >/dev/null`]).status).toBe(0)
+  })
+
+  it('exits 0, not by SIGPIPE, when the other end stops taking the input (the command ended)', () => {
+    // head reads 10 bytes and exits: the copy's next splice meets a pipe without a reader.
+    const status = spawnSync('bash', ['-c', `yes | ${INIT} --copy-in pipe $$ | head -c 10 >/dev/null; echo "\${PIPESTATUS[1]}"`], {encoding: 'utf8'})
+    expect(status.stdout.trim()).toBe('0')
+  })
+
+  it('dies with its parent (SIGKILL): a killed mindbg leaves no copy holding the engine\'s socket', async () => {
+    // Its input: this test's end of a socketpair, which never ends until the test closes it.
+    const parent = spawn('sh', ['-c', `${INIT} --copy-in pipe $$ <&3 >/dev/null & echo $!; wait`], {stdio: ['ignore', 'pipe', 'ignore', 'pipe']})
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d: Buffer) => resolve(d.toString()))))
+    await new Promise((r) => setTimeout(r, 100))
+    expect(alive(pid)).toBe(true)
+    parent.kill('SIGKILL')
+    for (let i = 0; i < 100 && alive(pid) && !readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z'); i++) await new Promise((r) => setTimeout(r, 10))
+    expect(!alive(pid) || readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z')).toBe(true)
+    parent.stdio[3]?.destroy()
+  })
+})
+
 describe('the init archive', () => {
   it('is a tar that tar reads: one executable file owned by root', () => {
     const data = Buffer.from('#!/bin/sh\n')

@@ -532,6 +532,7 @@ class DockerLink implements DebuggerLink {
   readonly stdout: Readable
   readonly stderr: Readable
   readonly input: Writable | undefined
+  readonly inputSocketFd: number | undefined
   readonly exited: Promise<number>
   /** The engine has the wait for the end: a command that ends at once cannot be removed before it is asked. */
   private readonly waitRegistered: Promise<void>
@@ -569,6 +570,7 @@ class DockerLink implements DebuggerLink {
     socket.once('close', ended)
     socket.once('error', ended)
     this.input = streams.stdin ? socketInput(socket) : undefined
+    this.inputSocketFd = streams.stdin ? ownSocketFd(socket) : undefined
     // The exit code as soon as the command has ended; the removal (AutoRemove, the engine's own) is left to finish on
     // its own, as a script can rely on: by the time mindbg exits, the sidecar runs no more (README, "What a script
     // can rely on"). "next-exit" is armed before the start, so a command that ends at once cannot be missed.
@@ -766,6 +768,7 @@ class DockerExecLink implements DebuggerLink {
   readonly stdout: Readable
   readonly stderr: Readable
   readonly input: Writable | undefined
+  readonly inputSocketFd: number | undefined
   readonly exited: Promise<number>
   private closed = false
 
@@ -802,6 +805,7 @@ class DockerExecLink implements DebuggerLink {
       }
     })
     this.input = streams.stdin ? socketInput(socket) : undefined
+    this.inputSocketFd = streams.stdin ? ownSocketFd(socket) : undefined
     this.exited = closed.then(async () => {
       // The stream ends with the command; the engine may take a moment more to record its exit code.
       for (let tries = 0; tries < 200 && !this.closed; tries++) {
@@ -829,6 +833,18 @@ class DockerExecLink implements DebuggerLink {
   }
 
   async checkTarget(): Promise<void> {}
+}
+
+/**
+ * The descriptor of a hijacked stream's socket, where another process may write into it: a plain socket of node:net
+ * (the engine's unix socket, or tcp:// without TLS) with nothing of a request still queued on it; not a TLS socket,
+ * nor dockerode's streams (ssh://).
+ */
+function ownSocketFd(socket: Duplex): number | undefined {
+  const {Socket} = process.getBuiltinModule('node:net')
+  if (!(socket instanceof Socket) || 'encrypted' in socket || socket.writableLength > 0) return undefined
+  const fd = (socket as unknown as {_handle?: {fd?: unknown}})._handle?.fd
+  return typeof fd === 'number' && fd >= 0 ? fd : undefined
 }
 
 /** The input of a hijacked stream, with backpressure; its end is the end of the command's stdin (a half-close). */
