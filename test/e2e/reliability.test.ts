@@ -3,7 +3,7 @@
  * sidecar that must not be left behind by an engine slow to create it.
  */
 import {spawn} from 'node:child_process'
-import {rmSync} from 'node:fs'
+import {rmSync, writeFileSync} from 'node:fs'
 import http from 'node:http'
 import net from 'node:net'
 import {tmpdir} from 'node:os'
@@ -243,6 +243,37 @@ describe('an engine that does not answer', () => {
       expect(ps.split('\n').slice(1).filter((line) => /^\s*Z/.test(line))).toEqual([])
     } finally {
       engine.stop()
+    }
+  })
+
+  // It held Ctrl-C for as long as the engine stayed frozen: the run's end waited for the shared debugger's removal.
+  it('one that freezes during a run --shared-debugger: Ctrl-C ends mindbg within 13 s; the watchdog removes the shared debugger once the engine answers', {timeout: 90_000}, async () => {
+    const engine = new FreezingEngine()
+    await engine.start()
+    const runbook = join(tmpdir(), `mindbg-frozen-run-${process.pid}.yaml`)
+    writeFileSync(runbook, 'name: nap\ntimeout: 60s\nsteps:\n  - name: nap\n    run: sleep 61\n')
+    const shared = (): string => docker('ps', '-a', '-q', '--filter', 'label=org.mindbg.shared=1')
+    try {
+      const child = startMindbg(['run', runbook, web(), '--shared-debugger', '--bundle', join(tmpdir(), `mindbg-frozen-run-${process.pid}`)], {env: {DOCKER_HOST: `unix://${engine.path}`}})
+      const done = collect(child, 60_000)
+      await waitFor('sleep 61 in the target', () => docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'args').includes('sleep 61'), 20_000)
+      engine.freeze()
+      const signalled = Date.now()
+      child.kill('SIGINT')
+      const r = await done
+      expect(r.code).toBe(130)
+      expect(Date.now() - signalled).toBeLessThan(13_000)
+      expect(r.stderr).toMatch(/the engine did not confirm the end of mindbg-shared-\S+ within 5 s; its watchdog ends it/)
+      expect(shared()).not.toBe('')
+      engine.thaw()
+      await waitFor('the shared debugger removed by its watchdog', () => shared() === '', 20_000, 100)
+      const ps = docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'stat,args')
+      expect(ps).not.toContain('sleep 61')
+      expect(ps.split('\n').slice(1).filter((line) => /^\s*Z/.test(line))).toEqual([])
+    } finally {
+      engine.stop()
+      rmSync(runbook, {force: true})
+      rmSync(join(tmpdir(), `mindbg-frozen-run-${process.pid}`), {recursive: true, force: true})
     }
   })
 })

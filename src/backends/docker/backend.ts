@@ -53,7 +53,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   /** The run's shared debugger (run --shared-debugger), made by the first create() that needs it. */
   private shared: Promise<{mux: Mux; name: string}> | undefined
   /** Its ID once created, its watchdog, and its sessions' stream once attached: close() ends them. */
-  private sharedMade: {id: string; watchdog: Watchdog; mux?: Mux} | undefined
+  private sharedMade: {id: string; name: string; watchdog: Watchdog; reporter: Reporter; mux?: Mux} | undefined
   private sharedNameOfRun: string | undefined
 
   /** imagePlatform() answers asked ahead of planning, by image (undefined: not present). */
@@ -303,7 +303,7 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
       const engine = this.engine
       const kind = await engine.cli()
       const {container, watchdog, copyInit} = await this.createContainer(plan, reporter, kind)
-      const made: {id: string; watchdog: Watchdog; mux?: Mux} = {id: container, watchdog}
+      const made: NonNullable<DockerBackend['sharedMade']> = {id: container, name: plan.name, watchdog, reporter}
       this.sharedMade = made
       try {
         if (plan.init && copyInit) await engine.putArchive(container, plan.init, '/')
@@ -397,16 +397,24 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     const shared = this.sharedMade
     this.sharedMade = undefined
     if (!shared) return
-    // Its stdin ends: mindbg-init ends what is left of its sessions and exits; the removal makes sure of it.
+    // Its stdin ends: mindbg-init ends what is left of its sessions and exits; the removal makes sure of it. Bounded:
+    // an engine that froze mid-run must not hold the run's end (a Ctrl-C) for ever. Until the removal is confirmed
+    // the watchdog stays armed, and removes it once this process is gone and the engine answers again.
     shared.mux?.close()
-    try {
-      await this.engine.remove(shared.id)
-      shared.watchdog.release()
-    } catch {
-      // The watchdog is still armed and removes it once this process is gone.
-    }
+    const removed = this.engine.remove(shared.id).then(
+      () => (shared.watchdog.release(), 'removed' as const),
+      () => 'failed' as const,
+    )
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SHARED_REMOVAL_MS)))
+    const outcome = await Promise.race([removed, late])
+    clearTimeout(timer)
+    if (outcome === 'late') shared.reporter.notice(`mindbg: the engine did not confirm the end of ${shared.name} within ${SHARED_REMOVAL_MS / 1000} s; its watchdog ends it once the engine answers again`)
   }
 }
+
+/** How long the end of a run waits for the engine to remove its shared debugger (it exits on its own already). */
+const SHARED_REMOVAL_MS = 5000
 
 /** Why a sidecar is an orphan, or undefined if it may still belong to a live session. */
 export function orphanReason(s: Pick<SidecarSummary, 'state' | 'targetState' | 'shared'>): string | undefined {
