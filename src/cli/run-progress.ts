@@ -30,7 +30,7 @@ export function runProgress(options: {json: boolean; quiet: boolean; stdout: Nod
       reporter: plainReporter(stderr),
       event(e) {
         if (e.event === 'step-finished') {
-          const how = e.status === 'ok' ? 'ok' : e.status === 'timeout' ? `TIMEOUT (${formatMs(e.timeoutMs)})` : e.status === 'not-run' ? 'not run' : `FAILED (exit ${e.exitCode ?? '-'})`
+          const how = e.status === 'ok' ? 'ok' : e.status === 'timeout' ? `TIMEOUT (${formatMs(e.timeoutMs)})` : e.status === 'not-run' ? 'not run' : e.status === 'stopped' ? 'stopped' : `FAILED (exit ${e.exitCode ?? '-'})`
           stderr.write(`mindbg: ${e.target}: ${e.name}: ${how}, ${formatMs(e.durationMs)}${e.reason && e.status !== 'ok' ? `: ${e.reason}` : ''}\n`)
         } else if (e.event === 'target-finished') {
           stderr.write(`mindbg: ${e.target}: ${STATUS_WORD[e.status]} in ${formatMs(e.durationMs)}${e.reason ? `: ${e.reason}` : ''}\n`)
@@ -78,7 +78,7 @@ class LiveLines implements RunProgress {
       this.done.set(e.target, done)
     } else if (e.event === 'step-finished') {
       this.done.set(e.target, this.count(e.target) + 1)
-      if (e.status !== 'ok' && e.status !== 'not-run') this.failed.set(e.target, [...(this.failed.get(e.target) ?? []), `${e.name} ${e.status === 'timeout' ? 'timed out' : 'failed'}`])
+      if (e.status === 'failed' || e.status === 'timeout') this.failed.set(e.target, [...(this.failed.get(e.target) ?? []), `${e.name} ${e.status === 'timeout' ? 'timed out' : 'failed'}`])
     } else if (e.event === 'target-finished') {
       const failed = this.failed.get(e.target)
       this.lines.set(e.target, `${STATUS_WORD[e.status]} in ${formatMs(e.durationMs)}${failed ? ` (${failed.join(', ')})` : ''}${e.reason ? `: ${e.reason}` : ''}`)

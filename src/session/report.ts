@@ -105,7 +105,7 @@ export function renderReport(manifest: Manifest, read: ReadKept, options: {files
     if (t.reason) out.push('', `**${t.status === 'stopped' ? 'Stopped' : 'Failed'}:** ${t.reason}`)
     for (const step of t.steps) {
       const what = step.kind === 'collect' ? `collect ${step.command[0]}` : step.command[0] === 'sh' && step.command[1] === '-c' ? step.command[2]! : step.command.join(' ')
-      const status = step.status === 'ok' ? 'ok' : step.status === 'failed' ? `failed${step.exitCode === null ? '' : `, exit ${step.exitCode}`}` : step.status === 'timeout' ? `timed out after ${formatMs(step.timeoutMs)}` : 'not run'
+      const status = step.status === 'ok' ? 'ok' : step.status === 'failed' ? `failed${step.exitCode === null ? '' : `, exit ${step.exitCode}`}` : step.status === 'timeout' ? `timed out after ${formatMs(step.timeoutMs)}` : step.status === 'stopped' ? 'stopped' : 'not run'
       out.push('', `### ${step.name}: ${status}${step.status === 'not-run' ? '' : `, ${formatMs(step.durationMs)}`}`, '')
       out.push(fenced(what.trimEnd(), 'sh'))
       if (step.reason && step.status !== 'ok') out.push('', `Reason: ${step.reason}`)

@@ -24,7 +24,8 @@ export interface RunPlan {
   concurrency: number
 }
 
-export type StepStatus = 'ok' | 'failed' | 'timeout' | 'not-run'
+/** `stopped`: it was running when the run was stopped (Ctrl-C, SIGTERM); its output so far is kept. */
+export type StepStatus = 'ok' | 'failed' | 'timeout' | 'stopped' | 'not-run'
 
 export interface StepRecord {
   name: string
@@ -316,7 +317,7 @@ async function runTarget(backend: Backend, target: Target, key: string, plan: Ru
       } else {
         stoppedByRun = context.signal.aborted
         failure = stoppedByRun ? 'the run was stopped' : sessionFailure(outcome.result, channel, files.stderrTail)
-        stepRecord = {...base, status: stoppedByRun ? 'not-run' : 'failed', exitCode: null, reason: failure}
+        stepRecord = {...base, status: stoppedByRun ? 'stopped' : 'failed', exitCode: null, reason: failure}
       }
       record.steps.push(stepRecord)
       const {output: written, ...event} = stepRecord

@@ -15,7 +15,7 @@ import {MindbgError} from '../../src/domain/errors.js'
 import {readTar, TAR_END, tarHeader, tarPadding} from '../../src/domain/tar.js'
 import {parseLabelSelector, type Target} from '../../src/domain/target.js'
 import {buildManifest, renderReport, runExitCode} from '../../src/session/report.js'
-import {targetKeys, type RunOutcome, type TargetRecord} from '../../src/session/run.js'
+import {type StepStatus, targetKeys, type RunOutcome, type TargetRecord} from '../../src/session/run.js'
 import {parseRunbook} from '../../src/session/runbook.js'
 
 const config = {path: undefined, siblings: []}
@@ -111,7 +111,7 @@ describe('the exit code of a run', () => {
 
 describe('report.md', () => {
   const stream = (file: string, bytes: number) => ({file, bytes, sha256: 'f'.repeat(64)})
-  const step = (name: string, status: 'ok' | 'failed' | 'timeout' | 'not-run', exitCode: number | null, out = 0): TargetRecord['steps'][number] => ({
+  const step = (name: string, status: StepStatus, exitCode: number | null, out = 0): TargetRecord['steps'][number] => ({
     name,
     kind: 'run',
     command: ['sh', '-c', `run ${name}`],
@@ -124,7 +124,7 @@ describe('report.md', () => {
 
   it('a table first, then each step; long output cut with a pointer to its file; fences longer than the output\'s backticks', async () => {
     const runbook = await book()
-    const targets = [record('web', 'steps-failed', [step('a', 'ok', 0, 50_000), step('b', 'failed', 3, 10), step('c', 'timeout', 124), step('d', 'not-run', null)]), record('api', 'failed', [])]
+    const targets = [record('web', 'steps-failed', [step('a', 'ok', 0, 50_000), step('b', 'failed', 3, 10), step('c', 'timeout', 124), step('d', 'not-run', null), step('e', 'stopped', null)]), record('api', 'failed', [])]
     targets[1]!.reason = 'the debugger was refused'
     const manifest = buildManifest(runbook, outcome(targets), {version: '1.2.3', reason: 'INC-7', exitCode: 121})
     const files: Record<string, string> = {'web/a.stdout': `${'line\n'.repeat(10_000)}`, 'web/b.stdout': 'has ``` in it'}
@@ -137,6 +137,7 @@ describe('report.md', () => {
     expect(report).toContain('**Failed:** the debugger was refused')
     expect(report).toContain('### c: timed out after 20s, 1.5s')
     expect(report).toContain('### d: not run')
+    expect(report).toMatch(/### e: stopped, \d/)
     expect(report).toContain('(stdout: 50000 bytes, cut here; the whole of it is `web/a.stdout`)')
     expect(report.match(/^line$/gm)).toHaveLength(200)
     expect(report).toContain('````text\nhas ``` in it\n````')
