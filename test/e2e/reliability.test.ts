@@ -11,7 +11,7 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {BIN, BUSYBOX, collect, docker, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor} from './helpers.js'
+import {BIN, BUSYBOX, collect, type RunResult, docker, runningSidecarsOf, sharedTarget, sidecarsOf, startMindbg, testEnv, waitFor} from './helpers.js'
 
 const web = sharedTarget()
 
@@ -171,6 +171,23 @@ class FreezingEngine {
   }
 }
 
+/**
+ * mindbg with `args` through `engine`; once `command` runs in the target, the engine freezes and mindbg gets a
+ * SIGINT: it must exit 130 within 13 s (a stop's 10 s bound, and a moment).
+ */
+async function ctrlCWhileFrozen(engine: FreezingEngine, args: string[], command: string): Promise<RunResult> {
+  const child = startMindbg(args, {env: {DOCKER_HOST: `unix://${engine.path}`}})
+  const done = collect(child, 60_000)
+  await waitFor(`${command} in the target`, () => docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'args').includes(command), 20_000)
+  engine.freeze()
+  const signalled = Date.now()
+  child.kill('SIGINT')
+  const r = await done
+  expect(r.code).toBe(130)
+  expect(Date.now() - signalled).toBeLessThan(13_000)
+  return r
+}
+
 describe('an engine that does not answer', () => {
   it('one that never answers: exit 115 once MINDBG_ENGINE_TIMEOUT has passed; Ctrl-C and SIGTERM end mindbg at once', {timeout: 60_000}, async () => {
     const path = join(tmpdir(), `mindbg-hung-${process.pid}.sock`)
@@ -223,19 +240,10 @@ describe('an engine that does not answer', () => {
     const engine = new FreezingEngine()
     await engine.start()
     try {
-      const child = startMindbg(['attach', web(), '--', 'sleep', '60'], {env: {DOCKER_HOST: `unix://${engine.path}`}})
-      const done = collect(child, 60_000)
-      const [sidecar] = await waitFor('the sidecar running', () => (runningSidecarsOf(web()).length === 1 ? runningSidecarsOf(web()) : undefined), 20_000, 50)
-      // The command runs: a frozen engine does not stop what already runs.
-      await waitFor('sleep 60 in the target', () => docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'args').includes('sleep 60'), 10_000)
-      engine.freeze()
-      const signalled = Date.now()
-      child.kill('SIGINT')
-      const r = await done
-      expect(r.code).toBe(130)
-      expect(Date.now() - signalled).toBeLessThan(13_000)
+      const r = await ctrlCWhileFrozen(engine, ['attach', web(), '--', 'sleep', '60'], 'sleep 60')
       expect(r.stderr).toContain(`the engine did not confirm the end of`)
-      expect(runningSidecarsOf(web())).toEqual([sidecar])
+      // The command runs: a frozen engine does not stop what already runs.
+      expect(runningSidecarsOf(web())).toHaveLength(1)
       engine.thaw()
       await waitFor('the sidecar removed by its watchdog', () => sidecarsOf(web()).length === 0, 20_000, 100)
       const ps = docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'stat,args')
@@ -254,15 +262,7 @@ describe('an engine that does not answer', () => {
     writeFileSync(runbook, 'name: nap\ntimeout: 60s\nsteps:\n  - name: nap\n    run: sleep 61\n')
     const shared = (): string => docker('ps', '-a', '-q', '--filter', 'label=org.mindbg.shared=1')
     try {
-      const child = startMindbg(['run', runbook, web(), '--shared-debugger', '--bundle', join(tmpdir(), `mindbg-frozen-run-${process.pid}`)], {env: {DOCKER_HOST: `unix://${engine.path}`}})
-      const done = collect(child, 60_000)
-      await waitFor('sleep 61 in the target', () => docker('run', '--rm', '--pid', `container:${web()}`, BUSYBOX, 'ps', '-o', 'args').includes('sleep 61'), 20_000)
-      engine.freeze()
-      const signalled = Date.now()
-      child.kill('SIGINT')
-      const r = await done
-      expect(r.code).toBe(130)
-      expect(Date.now() - signalled).toBeLessThan(13_000)
+      const r = await ctrlCWhileFrozen(engine, ['run', runbook, web(), '--shared-debugger', '--bundle', join(tmpdir(), `mindbg-frozen-run-${process.pid}`)], 'sleep 61')
       expect(r.stderr).toMatch(/the engine did not confirm the end of mindbg-shared-\S+ within 5 s; its watchdog ends it/)
       expect(shared()).not.toBe('')
       engine.thaw()
