@@ -8,6 +8,7 @@ import type {Reporter} from '../domain/reporter.js'
 import type {StreamMode} from '../domain/request.js'
 import type {SessionEnding, SessionResult, StopRequest} from '../domain/session.js'
 import type {Runtime} from '../domain/target.js'
+import {endWithin} from '../domain/within.js'
 import {DetachKeyMatcher} from './detach-keys.js'
 import {TerminalGuard} from './terminal-guard.js'
 
@@ -228,21 +229,6 @@ export async function runSession(open: (signal: AbortSignal) => Promise<Debugger
  * answers again.
  */
 export const END_AFTER_STOP_MS = 10_000
-
-async function endWithin(ms: number, end: () => Promise<void>, onLate: () => void): Promise<void> {
-  let timer: NodeJS.Timeout | undefined
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), ms)
-    timer.unref()
-  })
-  const ended = end().then((): 'ended' => 'ended')
-  ended.catch(() => {}) // a failure after the bound is the watchdog's business; before it, the race rethrows it
-  try {
-    if ((await Promise.race([ended, late])) === 'late') onLate()
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 /**
  * `work`, unless `signal` aborts first: then a StoppedBeforeStart with the stop's exit code. For the look-ups before

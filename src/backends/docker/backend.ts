@@ -10,6 +10,7 @@ import type {Reporter} from '../../domain/reporter.js'
 import {type DebuggerRequest, describeImageSource, type StreamMode} from '../../domain/request.js'
 import {invokingUser, type SessionIdentity} from '../../domain/session.js'
 import {parseLabelSelector, type TargetRef, type TargetSelector} from '../../domain/target.js'
+import {endWithin} from '../../domain/within.js'
 import {siblingImage} from '../../images/sibling.js'
 import type {Backend, Debugger, DebuggerLink, DebuggerPlan, PlanContext, PrunedDebugger, ServeLink, StandIn} from '../backend.js'
 import {DebuggerOutput} from '../output.js'
@@ -265,8 +266,9 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
   }
 
   /**
-   * Pulls if need be, says the plan's notes, then creates the container of `plan` under a watchdog started before the create request, so
-   * that a SIGKILL at any moment from here on leaves nothing behind. copyInit: mindbg-init must still be put in.
+   * Pulls if need be, says the plan's notes, then creates the container of `plan` under a watchdog started before the
+   * create request, so that a SIGKILL at any moment from here on leaves nothing behind. copyInit: mindbg-init must
+   * still be put in.
    */
   private async createContainer(plan: DockerPlan, reporter: Reporter, kind: EngineKind): Promise<{container: string; watchdog: Watchdog; copyInit: boolean}> {
     const engine = this.engine
@@ -401,15 +403,10 @@ export class DockerBackend implements Backend<DockerTarget, DockerPlan> {
     // an engine that froze mid-run must not hold the run's end (a Ctrl-C) for ever. Until the removal is confirmed
     // the watchdog stays armed, and removes it once this process is gone and the engine answers again.
     shared.mux?.close()
-    const removed = this.engine.remove(shared.id).then(
-      () => (shared.watchdog.release(), 'removed' as const),
-      () => 'failed' as const,
-    )
-    let timer: NodeJS.Timeout | undefined
-    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), SHARED_REMOVAL_MS)))
-    const outcome = await Promise.race([removed, late])
-    clearTimeout(timer)
-    if (outcome === 'late') shared.reporter.notice(`mindbg: the engine did not confirm the end of ${shared.name} within ${SHARED_REMOVAL_MS / 1000} s; its watchdog ends it once the engine answers again`)
+    const removal = (): Promise<void> => this.engine.remove(shared.id).then(() => shared.watchdog.release())
+    await endWithin(SHARED_REMOVAL_MS, removal, () =>
+      shared.reporter.notice(`mindbg: the engine did not confirm the end of ${shared.name} within ${SHARED_REMOVAL_MS / 1000} s; its watchdog ends it once the engine answers again`),
+    ).catch(() => {}) // refused: the watchdog is still armed, and removes it once this process is gone
   }
 }
 
